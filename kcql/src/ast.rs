@@ -1,0 +1,443 @@
+//! The abstract syntax tree of a KCQL statement.
+//!
+//! The tree keeps what was written (in canonical form: quotes removed where they carry no
+//! meaning), so that [`Display`](std::fmt::Display) prints canonical KCQL and
+//! `parse(print(ast)) == ast`. Spans are kept for diagnostics but ignored by `PartialEq` and not
+//! serialized. The reference implementation's view of a statement (its `Kcql` getters: field
+//! lists, tags, target type …) is derived from the tree in [`crate::reference`].
+
+use crate::keyword::ClauseKind;
+use crate::span::Span;
+use serde::{Deserialize, Serialize};
+
+/// One KCQL statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    /// `INSERT|UPSERT … INTO <target>` or a select-only statement.
+    pub head: Head,
+    /// The select list, in order.
+    pub select: Vec<SelectItem>,
+    /// The source after `FROM` (a Kafka topic, MQTT filter, table …), unescaped.
+    pub source: String,
+    /// `IGNORE` columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<ColumnItem>,
+    /// `PK` columns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_keys: Vec<ColumnPath>,
+    /// `AUTOCREATE`
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autocreate: bool,
+    /// `AUTOEVOLVE`
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub autoevolve: bool,
+    /// `WITHSTRUCTURE`
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub with_structure: bool,
+    /// `WITHUNWRAP`
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub with_unwrap: bool,
+    /// `BATCH = n` (1 ..= i32::MAX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// `PARTITIONBY …` or `NOPARTITION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioning: Option<Partitioning>,
+    /// `WITHTIMESTAMP …`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimestampSource>,
+    /// `TIMESTAMPUNIT = …`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_unit: Option<TimeUnit>,
+    /// `WITHFORMAT …`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// `STOREAS type (k = v, …)`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_as: Option<StoreAs>,
+    /// `WITHTAG (…)`; `None` when absent (an empty list cannot be written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+    /// `INCREMENTALMODE = m`, raw text (backticks kept, as the reference does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental_mode: Option<String>,
+    /// `WITHTYPE t`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_type: Option<String>,
+    /// `WITHDOCTYPE = d`, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_type: Option<String>,
+    /// `WITHINDEXSUFFIX = s`, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_suffix: Option<String>,
+    /// `TTL = n` (1 ..= i64::MAX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+    /// ``WITHCONVERTER = `c` ``, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converter: Option<String>,
+    /// ``WITHJMSSELECTOR = `j` ``, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jms_selector: Option<String>,
+    /// `WITHKEY (a, b.c)`; `None` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_key: Option<Vec<ColumnPath>>,
+    /// `KEYDELIMITER = 'c'`: one character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_delimiter: Option<String>,
+    /// `WITHPIPELINE = p`, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// `WITHSUBSCRIPTION = s`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<String>,
+    /// ``WITHREGEX = `r` ``, unescaped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// `WITHTARGET = a.b.c`: a dynamic target path, raw text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_target: Option<String>,
+    /// `LIMIT n` (1 ..= i32::MAX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `PROPERTIES (k = v, …)`: keys unique (a repeated key keeps the last value, in the
+    /// position of its first occurrence).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<(String, String)>,
+    /// Where each part of the statement was written.
+    #[serde(skip)]
+    pub spans: StatementSpans,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Spans of the parts of a [`Statement`]; compare equal regardless of content.
+#[derive(Debug, Clone, Default)]
+pub struct StatementSpans {
+    /// The whole statement.
+    pub statement: Span,
+    /// The target name (after `INTO`).
+    pub target: Span,
+    /// The source name (after `FROM`).
+    pub source: Span,
+    /// Each clause (keyword through its value), indexed by [`ClauseKind::index`].
+    pub clauses: [Option<Span>; ClauseKind::ALL.len()],
+}
+
+impl StatementSpans {
+    /// Where `clause` was written, if it was.
+    pub fn clause(&self, clause: ClauseKind) -> Option<Span> {
+        self.clauses[clause.index()]
+    }
+}
+
+impl PartialEq for StatementSpans {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// The part before `SELECT`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Head {
+    /// `INSERT INTO t`, `UPSERT INTO t` or the legacy `UPSERT PK f INTO t`.
+    Insert {
+        /// The write mode.
+        mode: WriteMode,
+        /// The target (table, topic, measurement …), unescaped.
+        target: String,
+    },
+    /// A statement starting with `SELECT`: no target, no write mode.
+    Select,
+}
+
+/// How rows are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// `INSERT INTO`
+    Insert,
+    /// `UPSERT INTO`
+    Upsert,
+    /// The legacy `UPSERT PK <field> INTO`: the reference parses it but sets **no** write mode
+    /// and keeps no primary key; the field is kept here only so the statement prints back.
+    LegacyUpsertPk(String),
+}
+
+/// One entry of the select list: an expression and an optional alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectItem {
+    /// What is selected.
+    pub expr: Expr,
+    /// `AS alias`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<Alias>,
+    /// Where the item was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// An expression in the select list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Expr {
+    /// A column path: `a`, `a.b.c`, `*`, `a.*`, `_key.id`, `_.topic` …
+    Column(ColumnPath),
+    /// A quoted string: `'abc'` (the reference selects no field for it).
+    String {
+        /// The text between the quotes.
+        value: String,
+    },
+    /// A function call: `f(a, b)`; plain column arguments become fields in the reference view.
+    Call {
+        /// The function name as written.
+        name: String,
+        /// The arguments.
+        args: Vec<Expr>,
+    },
+}
+
+/// A dotted column path, optionally ending in `.*` (or just `*`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ColumnPath {
+    /// The path segments, unescaped (`` `a.b` `` is one segment `a.b`). Empty for a bare `*`.
+    pub segments: Vec<String>,
+    /// True when the path ends in `*` (`*` or `a.b.*`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub wildcard: bool,
+    /// Where the path was written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl ColumnPath {
+    /// A path of plain segments, without wildcard.
+    pub fn new<I, S>(segments: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ColumnPath {
+            segments: segments.into_iter().map(Into::into).collect(),
+            wildcard: false,
+            span: Span::default(),
+        }
+    }
+
+    /// The bare `*`.
+    pub fn star() -> Self {
+        ColumnPath {
+            segments: Vec::new(),
+            wildcard: true,
+            span: Span::default(),
+        }
+    }
+
+    /// True for the bare `*`.
+    pub fn is_star(&self) -> bool {
+        self.wildcard && self.segments.is_empty()
+    }
+
+    /// The segments joined with `.` (and `.*` / `*` when wildcard), unescaped.
+    pub fn dotted(&self) -> String {
+        let mut s = self.segments.join(".");
+        if self.wildcard {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.push('*');
+        }
+        s
+    }
+}
+
+/// A column with an optional alias (the `IGNORE` list).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnItem {
+    /// The column.
+    pub path: ColumnPath,
+    /// `AS alias`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<Alias>,
+}
+
+/// An alias after `AS`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Alias {
+    /// A name: `AS col` or ``AS `my col` ``.
+    Name(String),
+    /// A quoted string: `AS 'my col'`. The reference keeps the quotes in the alias value.
+    Quoted(String),
+}
+
+impl Alias {
+    /// The alias as the reference reports it (a quoted alias keeps its quotes).
+    pub fn reference_text(&self) -> String {
+        match self {
+            Alias::Name(n) => n.clone(),
+            Alias::Quoted(q) => format!("'{q}'"),
+        }
+    }
+}
+
+/// `PARTITIONBY …` or `NOPARTITION`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "fields", rename_all = "snake_case")]
+pub enum Partitioning {
+    /// `PARTITIONBY a, b.c, _header.`x.y``: entries as raw text (quotes and backticks kept).
+    By(Vec<String>),
+    /// `NOPARTITION`: explicitly no partitioning (not the same as an absent clause).
+    None,
+}
+
+/// Where a record's timestamp comes from (`WITHTIMESTAMP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum TimestampSource {
+    /// `WITHTIMESTAMP sys_time()`: the wall clock when the record is processed.
+    SysTime,
+    /// `WITHTIMESTAMP field.path`: a field of the record.
+    Field(ColumnPath),
+}
+
+/// `TIMESTAMPUNIT`: a Java `TimeUnit` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeUnit {
+    /// NANOSECONDS
+    Nanoseconds,
+    /// MICROSECONDS
+    Microseconds,
+    /// MILLISECONDS (the default when the clause is absent)
+    Milliseconds,
+    /// SECONDS
+    Seconds,
+    /// MINUTES
+    Minutes,
+    /// HOURS
+    Hours,
+    /// DAYS
+    Days,
+}
+
+impl TimeUnit {
+    /// Every unit, in order.
+    pub const ALL: [TimeUnit; 7] = [
+        TimeUnit::Nanoseconds,
+        TimeUnit::Microseconds,
+        TimeUnit::Milliseconds,
+        TimeUnit::Seconds,
+        TimeUnit::Minutes,
+        TimeUnit::Hours,
+        TimeUnit::Days,
+    ];
+
+    /// The upper-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Nanoseconds => "NANOSECONDS",
+            TimeUnit::Microseconds => "MICROSECONDS",
+            TimeUnit::Milliseconds => "MILLISECONDS",
+            TimeUnit::Seconds => "SECONDS",
+            TimeUnit::Minutes => "MINUTES",
+            TimeUnit::Hours => "HOURS",
+            TimeUnit::Days => "DAYS",
+        }
+    }
+
+    /// The unit named `s`, in any letter case.
+    pub fn from_name(s: &str) -> Option<TimeUnit> {
+        TimeUnit::ALL
+            .into_iter()
+            .find(|u| u.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// `WITHFORMAT`: the payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Format {
+    /// AVRO
+    Avro,
+    /// PROTOBUF
+    Protobuf,
+    /// TEXT
+    Text,
+    /// BINARY
+    Binary,
+    /// JSON
+    Json,
+    /// OBJECT
+    Object,
+    /// MAP
+    Map,
+}
+
+impl Format {
+    /// Every format, in order.
+    pub const ALL: [Format; 7] = [
+        Format::Avro,
+        Format::Protobuf,
+        Format::Text,
+        Format::Binary,
+        Format::Json,
+        Format::Object,
+        Format::Map,
+    ];
+
+    /// The upper-case name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Format::Avro => "AVRO",
+            Format::Protobuf => "PROTOBUF",
+            Format::Text => "TEXT",
+            Format::Binary => "BINARY",
+            Format::Json => "JSON",
+            Format::Object => "OBJECT",
+            Format::Map => "MAP",
+        }
+    }
+
+    /// The format named `s`, in any letter case.
+    pub fn from_name(s: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|u| u.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// `STOREAS type (k = v, …)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreAs {
+    /// The storage type, backticks removed.
+    pub type_name: String,
+    /// Parameters in order; names are unique ignoring case. Raw text (backticks kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
+}
+
+/// One `WITHTAG` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// The tag key: a field path for `field`/`alias` tags, the tag name for `constant` tags.
+    pub key: String,
+    /// What kind of tag it is.
+    #[serde(flatten)]
+    pub kind: TagKind,
+}
+
+/// The three kinds of `WITHTAG` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum TagKind {
+    /// `WITHTAG (f)`: the tag `f` takes the value of field `f`.
+    Field,
+    /// `WITHTAG (k = v)`: the tag `k` has the constant value `v`.
+    Constant(String),
+    /// `WITHTAG (f AS t)`: the tag `t` takes the value of field `f`.
+    Alias(String),
+}

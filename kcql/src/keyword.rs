@@ -1,0 +1,319 @@
+//! Keywords: the reference's reserved words, the clause keywords after `FROM`, and
+//! "did you mean" suggestions for near misses.
+
+use serde::{Deserialize, Serialize};
+
+/// The reference grammar's reserved words. In the reference only the all-lower and all-UPPER
+/// spellings are keywords; as names (tables, topics, columns) those two spellings are rejected
+/// and must be backticked. Keywords themselves are recognised in any letter case.
+pub const RESERVED: &[&str] = &[
+    "INSERT",
+    "UPSERT",
+    "INTO",
+    "SELECT",
+    "FROM",
+    "IGNORE",
+    "AS",
+    "AUTOCREATE",
+    "AUTOEVOLVE",
+    "BATCH",
+    "PARTITIONBY",
+    "NOPARTITION",
+    "WITHTIMESTAMP",
+    "WITHTAG",
+    "WITHKEY",
+    "KEYDELIMITER",
+    "WITHSTRUCTURE",
+    "WITHTYPE",
+    "PK",
+    "WITHFORMAT",
+    "WITHUNWRAP",
+    "STOREAS",
+    "LIMIT",
+    "INCREMENTALMODE",
+    "WITHDOCTYPE",
+    "WITHINDEXSUFFIX",
+    "WITHCONVERTER",
+    "WITHJMSSELECTOR",
+    "WITHTARGET",
+    "WITHSUBSCRIPTION",
+    "TIMESTAMPUNIT",
+    "WITHPIPELINE",
+    "WITHREGEX",
+    "TTL",
+    "PROPERTIES",
+];
+
+/// True when `word` is a reserved word spelled all-lower or all-UPPER (so it cannot be a name).
+pub fn is_reserved(word: &str) -> bool {
+    let uniform = !word.bytes().any(|b| b.is_ascii_uppercase())
+        || !word.bytes().any(|b| b.is_ascii_lowercase());
+    uniform && RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+/// True when `word` equals any keyword (reserved or extension) in any letter case. The printer
+/// backticks such names so that printed text always parses back to the same statement.
+pub fn is_keyword_like(word: &str) -> bool {
+    RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
+        || EXTENSION_WORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
+/// Words that are keywords only in the positions of the language extensions (WHERE, GROUP BY,
+/// WINDOW …). They stay valid names everywhere else, so reference KCQL keeps its meaning.
+pub const EXTENSION_WORDS: &[&str] = &[
+    "WHERE",
+    "GROUP",
+    "BY",
+    "WINDOW",
+    "TUMBLING",
+    "HOPPING",
+    "GRACE",
+    "AND",
+    "OR",
+    "NOT",
+    "IS",
+    "NULL",
+    "IN",
+    "LIKE",
+    "TRUE",
+    "FALSE",
+    "WITHRETENTION",
+    "SYS_TIME",
+];
+
+/// A clause that may follow `FROM <source>`. Each may appear at most once, in any order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClauseKind {
+    /// `IGNORE a, b`
+    Ignore,
+    /// `AUTOCREATE`
+    Autocreate,
+    /// `WITHSTRUCTURE`
+    WithStructure,
+    /// `PK a, b`
+    Pk,
+    /// `WITHTARGET = a.b`
+    WithTarget,
+    /// `AUTOEVOLVE`
+    Autoevolve,
+    /// `BATCH = n`
+    Batch,
+    /// `PARTITIONBY a, b`
+    PartitionBy,
+    /// `NOPARTITION`
+    NoPartition,
+    /// `WITHTIMESTAMP f | sys_time()`
+    WithTimestamp,
+    /// `TIMESTAMPUNIT = SECONDS`
+    TimestampUnit,
+    /// `WITHFORMAT json`
+    WithFormat,
+    /// `WITHUNWRAP`
+    WithUnwrap,
+    /// `STOREAS type (k = v, …)`
+    StoreAs,
+    /// `WITHTAG (a, k = v, f AS t)`
+    WithTag,
+    /// `INCREMENTALMODE = m`
+    IncrementalMode,
+    /// `WITHTYPE t`
+    WithType,
+    /// `WITHDOCTYPE = d`
+    WithDocType,
+    /// `WITHINDEXSUFFIX = s`
+    WithIndexSuffix,
+    /// `TTL = n`
+    Ttl,
+    /// ``WITHCONVERTER = `c` ``
+    WithConverter,
+    /// ``WITHJMSSELECTOR = `j` ``
+    WithJmsSelector,
+    /// `WITHKEY (a, b)`
+    WithKey,
+    /// `KEYDELIMITER = '|'`
+    KeyDelimiter,
+    /// `WITHPIPELINE = p`
+    WithPipeline,
+    /// `WITHSUBSCRIPTION = s`
+    WithSubscription,
+    /// ``WITHREGEX = `r` ``
+    WithRegex,
+    /// `LIMIT n`
+    Limit,
+    /// `PROPERTIES (k = v, …)`
+    Properties,
+}
+
+impl ClauseKind {
+    /// Every clause, in canonical (printing) order.
+    pub const ALL: [ClauseKind; 29] = [
+        ClauseKind::Ignore,
+        ClauseKind::Autocreate,
+        ClauseKind::WithStructure,
+        ClauseKind::Pk,
+        ClauseKind::WithTarget,
+        ClauseKind::Autoevolve,
+        ClauseKind::Batch,
+        ClauseKind::PartitionBy,
+        ClauseKind::NoPartition,
+        ClauseKind::WithTimestamp,
+        ClauseKind::TimestampUnit,
+        ClauseKind::WithFormat,
+        ClauseKind::WithUnwrap,
+        ClauseKind::StoreAs,
+        ClauseKind::WithTag,
+        ClauseKind::IncrementalMode,
+        ClauseKind::WithType,
+        ClauseKind::WithDocType,
+        ClauseKind::WithIndexSuffix,
+        ClauseKind::Ttl,
+        ClauseKind::WithConverter,
+        ClauseKind::WithJmsSelector,
+        ClauseKind::WithKey,
+        ClauseKind::KeyDelimiter,
+        ClauseKind::WithPipeline,
+        ClauseKind::WithSubscription,
+        ClauseKind::WithRegex,
+        ClauseKind::Limit,
+        ClauseKind::Properties,
+    ];
+
+    /// The clause's keyword, upper case.
+    pub const fn keyword(self) -> &'static str {
+        match self {
+            ClauseKind::Ignore => "IGNORE",
+            ClauseKind::Autocreate => "AUTOCREATE",
+            ClauseKind::WithStructure => "WITHSTRUCTURE",
+            ClauseKind::Pk => "PK",
+            ClauseKind::WithTarget => "WITHTARGET",
+            ClauseKind::Autoevolve => "AUTOEVOLVE",
+            ClauseKind::Batch => "BATCH",
+            ClauseKind::PartitionBy => "PARTITIONBY",
+            ClauseKind::NoPartition => "NOPARTITION",
+            ClauseKind::WithTimestamp => "WITHTIMESTAMP",
+            ClauseKind::TimestampUnit => "TIMESTAMPUNIT",
+            ClauseKind::WithFormat => "WITHFORMAT",
+            ClauseKind::WithUnwrap => "WITHUNWRAP",
+            ClauseKind::StoreAs => "STOREAS",
+            ClauseKind::WithTag => "WITHTAG",
+            ClauseKind::IncrementalMode => "INCREMENTALMODE",
+            ClauseKind::WithType => "WITHTYPE",
+            ClauseKind::WithDocType => "WITHDOCTYPE",
+            ClauseKind::WithIndexSuffix => "WITHINDEXSUFFIX",
+            ClauseKind::Ttl => "TTL",
+            ClauseKind::WithConverter => "WITHCONVERTER",
+            ClauseKind::WithJmsSelector => "WITHJMSSELECTOR",
+            ClauseKind::WithKey => "WITHKEY",
+            ClauseKind::KeyDelimiter => "KEYDELIMITER",
+            ClauseKind::WithPipeline => "WITHPIPELINE",
+            ClauseKind::WithSubscription => "WITHSUBSCRIPTION",
+            ClauseKind::WithRegex => "WITHREGEX",
+            ClauseKind::Limit => "LIMIT",
+            ClauseKind::Properties => "PROPERTIES",
+        }
+    }
+
+    /// The clause whose keyword is `word`, in any letter case.
+    pub fn from_word(word: &str) -> Option<ClauseKind> {
+        ClauseKind::ALL
+            .iter()
+            .copied()
+            .find(|c| c.keyword().len() == word.len() && c.keyword().eq_ignore_ascii_case(word))
+    }
+
+    /// Position in [`ClauseKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for ClauseKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// The candidate closest to `word` (case-insensitive Damerau–Levenshtein distance), if it is
+/// close enough to be a plausible typo: at most 2 edits, and fewer than half the word's length.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let upper = word.to_ascii_uppercase();
+    let mut best: Option<(usize, &str)> = None;
+    for cand in candidates {
+        let d = edit_distance(&upper, cand);
+        if d == 0 {
+            continue;
+        }
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, cand));
+        }
+    }
+    let (d, cand) = best?;
+    let limit = 2.min(upper.len().max(cand.len()) / 2);
+    if d <= limit
+        || (cand.starts_with(&upper) && upper.len() >= 4)
+        || (upper.starts_with(cand) && cand.len() >= 4)
+    {
+        Some(cand)
+    } else {
+        None
+    }
+}
+
+/// Optimal-string-alignment distance between two ASCII-ish strings.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a = a.as_bytes();
+    let b = b.as_bytes();
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_only_in_uniform_case() {
+        assert!(is_reserved("limit"));
+        assert!(is_reserved("LIMIT"));
+        assert!(!is_reserved("Limit"));
+        assert!(!is_reserved("limits"));
+    }
+
+    #[test]
+    fn clause_lookup_is_case_insensitive() {
+        assert_eq!(ClauseKind::from_word("WithTag"), Some(ClauseKind::WithTag));
+        assert_eq!(ClauseKind::from_word("withtags"), None);
+        for (i, c) in ClauseKind::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
+    }
+
+    #[test]
+    fn suggestions_for_near_misses() {
+        let clauses = ClauseKind::ALL.iter().map(|c| c.keyword());
+        assert_eq!(suggest("WITHTAGS", clauses.clone()), Some("WITHTAG"));
+        assert_eq!(
+            suggest("withtimestmp", clauses.clone()),
+            Some("WITHTIMESTAMP")
+        );
+        assert_eq!(suggest("PARTITION", clauses.clone()), Some("PARTITIONBY"));
+        assert_eq!(suggest("LIMT", clauses.clone()), Some("LIMIT"));
+        assert_eq!(suggest("banana", clauses), None);
+    }
+}

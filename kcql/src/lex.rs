@@ -1,0 +1,313 @@
+//! The lexer: KCQL text → tokens.
+//!
+//! Token rules follow the reference lexer (see `kcql-grammar-notes.md` §1) with two deliberate
+//! changes: a character no rule matches is an error instead of being dropped, and `#`/`$` are
+//! word characters so MQTT filters (`a/#`, `$share/g/t`) can be written unquoted.
+//!
+//! Words are *not* classified into keywords here: whether `limit` is a keyword or a name depends
+//! on where it stands, which only the parser knows.
+
+use crate::diag::ErrorKind;
+use crate::span::Span;
+use nom::bytes::complete::{take_till, take_while, take_while1};
+use nom::Parser;
+
+/// What a token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A run of `[A-Za-z0-9_@\-+/{}:#$]`: identifiers, numbers, topic names, MQTT filters.
+    Word,
+    /// A backtick-quoted name; the text between the backticks is never empty.
+    Backticked,
+    /// A single-quoted string (no escapes, no line breaks).
+    String,
+    /// `.`
+    Dot,
+    /// `*`
+    Star,
+    /// `,`
+    Comma,
+    /// `(`
+    LParen,
+    /// `)`
+    RParen,
+    /// `=`
+    Eq,
+    /// `;` (statement separator)
+    Semicolon,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `!=` or `<>`
+    Ne,
+    /// `%`
+    Percent,
+    /// `||`
+    Concat,
+}
+
+impl TokenKind {
+    /// How the token is named in "expected …" messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TokenKind::Word => "a name",
+            TokenKind::Backticked => "a backticked name",
+            TokenKind::String => "a quoted string",
+            TokenKind::Dot => "`.`",
+            TokenKind::Star => "`*`",
+            TokenKind::Comma => "`,`",
+            TokenKind::LParen => "`(`",
+            TokenKind::RParen => "`)`",
+            TokenKind::Eq => "`=`",
+            TokenKind::Semicolon => "`;`",
+            TokenKind::Lt => "`<`",
+            TokenKind::Le => "`<=`",
+            TokenKind::Gt => "`>`",
+            TokenKind::Ge => "`>=`",
+            TokenKind::Ne => "`!=`",
+            TokenKind::Percent => "`%`",
+            TokenKind::Concat => "`||`",
+        }
+    }
+}
+
+/// One token: its kind and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    /// What the token is.
+    pub kind: TokenKind,
+    /// Where it is in the source.
+    pub span: Span,
+}
+
+impl Token {
+    /// The token's text, quotes included.
+    pub fn text<'a>(&self, src: &'a str) -> &'a str {
+        &src[self.span.start..self.span.end]
+    }
+
+    /// The token's text without its surrounding quotes or backticks.
+    pub fn inner<'a>(&self, src: &'a str) -> &'a str {
+        match self.kind {
+            TokenKind::Backticked | TokenKind::String => {
+                &src[self.span.start + 1..self.span.end - 1]
+            }
+            _ => self.text(src),
+        }
+    }
+}
+
+/// True for the characters a [`TokenKind::Word`] is made of.
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'_' | b'@' | b'-' | b'+' | b'/' | b'{' | b'}' | b':' | b'#' | b'$'
+        )
+}
+
+/// True for the characters of the reference's `FIELD` token: `[A-Za-z0-9_@]`.
+pub fn is_field_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'@'
+}
+
+/// A lexing failure: what went wrong and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexError {
+    /// The failure.
+    pub kind: ErrorKind,
+    /// Where it happened.
+    pub span: Span,
+}
+
+type NomResult<'a> = nom::IResult<&'a str, &'a str, nom::error::Error<&'a str>>;
+
+fn word(input: &str) -> NomResult<'_> {
+    take_while1(|c: char| c.is_ascii() && is_word_byte(c as u8)).parse(input)
+}
+
+fn whitespace(input: &str) -> NomResult<'_> {
+    take_while(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n')).parse(input)
+}
+
+/// Tokenizes `src`, appending to `out` (cleared first). Stops at the first error.
+pub fn tokenize_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
+    out.clear();
+    let mut rest = src;
+    loop {
+        if let Ok((r, _)) = whitespace(rest) {
+            rest = r;
+        }
+        let start = src.len() - rest.len();
+        let Some(&first) = rest.as_bytes().first() else {
+            return Ok(());
+        };
+        let (kind, len) = match first {
+            b'.' => (TokenKind::Dot, 1),
+            b'*' => (TokenKind::Star, 1),
+            b',' => (TokenKind::Comma, 1),
+            b'(' => (TokenKind::LParen, 1),
+            b')' => (TokenKind::RParen, 1),
+            b'=' => (TokenKind::Eq, 1),
+            b';' => (TokenKind::Semicolon, 1),
+            b'%' => (TokenKind::Percent, 1),
+            b'<' => match rest.as_bytes().get(1) {
+                Some(b'=') => (TokenKind::Le, 2),
+                Some(b'>') => (TokenKind::Ne, 2),
+                _ => (TokenKind::Lt, 1),
+            },
+            b'>' => match rest.as_bytes().get(1) {
+                Some(b'=') => (TokenKind::Ge, 2),
+                _ => (TokenKind::Gt, 1),
+            },
+            b'!' if rest.as_bytes().get(1) == Some(&b'=') => (TokenKind::Ne, 2),
+            b'|' if rest.as_bytes().get(1) == Some(&b'|') => (TokenKind::Concat, 2),
+            b'`' => {
+                let (after, inner) = take_till::<_, _, nom::error::Error<&str>>(|c| c == '`')
+                    .parse(&rest[1..])
+                    .map_err(|_| LexError {
+                        kind: ErrorKind::UnterminatedBacktick,
+                        span: Span::new(start, src.len()),
+                    })?;
+                if after.is_empty() {
+                    return Err(LexError {
+                        kind: ErrorKind::UnterminatedBacktick,
+                        span: Span::new(start, src.len()),
+                    });
+                }
+                if inner.is_empty() {
+                    return Err(LexError {
+                        kind: ErrorKind::EmptyBacktick,
+                        span: Span::new(start, start + 2),
+                    });
+                }
+                (TokenKind::Backticked, inner.len() + 2)
+            }
+            b'\'' => {
+                let (after, inner) =
+                    take_till::<_, _, nom::error::Error<&str>>(|c| matches!(c, '\'' | '\r' | '\n'))
+                        .parse(&rest[1..])
+                        .map_err(|_| LexError {
+                            kind: ErrorKind::UnterminatedString,
+                            span: Span::new(start, src.len()),
+                        })?;
+                if !after.starts_with('\'') {
+                    return Err(LexError {
+                        kind: ErrorKind::UnterminatedString,
+                        span: Span::new(start, start + 1 + inner.len()),
+                    });
+                }
+                (TokenKind::String, inner.len() + 2)
+            }
+            b if is_word_byte(b) => match word(rest) {
+                Ok((_, w)) => (TokenKind::Word, w.len()),
+                Err(_) => unreachable_word(start)?,
+            },
+            _ => {
+                let ch = rest.chars().next().unwrap_or('\u{fffd}');
+                return Err(LexError {
+                    kind: ErrorKind::UnexpectedChar { ch },
+                    span: Span::new(start, start + ch.len_utf8()),
+                });
+            }
+        };
+        out.push(Token {
+            kind,
+            span: Span::new(start, start + len),
+        });
+        rest = &rest[len..];
+    }
+}
+
+/// A word byte always starts a word; this only exists so the lexer has no panicking path.
+fn unreachable_word(start: usize) -> Result<(TokenKind, usize), LexError> {
+    Err(LexError {
+        kind: ErrorKind::UnexpectedChar { ch: '\u{fffd}' },
+        span: Span::new(start, start + 1),
+    })
+}
+
+/// Tokenizes `src` into a new vector.
+pub fn tokenize(src: &str) -> Result<Vec<Token>, LexError> {
+    let mut out = Vec::with_capacity(src.len() / 4 + 4);
+    tokenize_into(src, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(s: &str) -> Vec<TokenKind> {
+        tokenize(s).unwrap().into_iter().map(|t| t.kind).collect()
+    }
+
+    #[test]
+    fn words_include_topic_and_filter_characters() {
+        let src = "FROM /sensors/+/temp a/# $share/g/t namespace1:T @col";
+        let toks = tokenize(src).unwrap();
+        let texts: Vec<_> = toks.iter().map(|t| t.text(src)).collect();
+        assert_eq!(
+            texts,
+            [
+                "FROM",
+                "/sensors/+/temp",
+                "a/#",
+                "$share/g/t",
+                "namespace1:T",
+                "@col"
+            ]
+        );
+    }
+
+    #[test]
+    fn punctuation_and_operators() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("a.b,*()=;<<=>>=!=<>%||"),
+            [
+                Word, Dot, Word, Comma, Star, LParen, RParen, Eq, Semicolon, Lt, Le, Gt, Ge, Ne,
+                Ne, Percent, Concat
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_tokens_keep_inner_text() {
+        let src = "`a b.c` 'x y' ''";
+        let toks = tokenize(src).unwrap();
+        assert_eq!(toks[0].kind, TokenKind::Backticked);
+        assert_eq!(toks[0].inner(src), "a b.c");
+        assert_eq!(toks[1].inner(src), "x y");
+        assert_eq!(toks[2].inner(src), "");
+    }
+
+    #[test]
+    fn bad_input_is_an_error_with_a_span() {
+        let e = tokenize("FROM t!x").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnexpectedChar { ch: '!' });
+        assert_eq!((e.span.start, e.span.end), (6, 7));
+        assert_eq!(
+            tokenize("'abc").unwrap_err().kind,
+            ErrorKind::UnterminatedString
+        );
+        assert_eq!(
+            tokenize("'a\nb'").unwrap_err().kind,
+            ErrorKind::UnterminatedString
+        );
+        assert_eq!(
+            tokenize("`abc").unwrap_err().kind,
+            ErrorKind::UnterminatedBacktick
+        );
+        assert_eq!(tokenize("``").unwrap_err().kind, ErrorKind::EmptyBacktick);
+        assert_eq!(
+            tokenize("é").unwrap_err().kind,
+            ErrorKind::UnexpectedChar { ch: 'é' }
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! The canonical printer: `Display` for the AST prints canonical KCQL (upper-case keywords,
+//! clauses in a fixed order, names quoted only where needed), such that
+//! `parse(&stmt.to_string()) == Ok(stmt)`.
+
+use crate::ast::*;
+use crate::keyword::is_keyword_like;
+use crate::lex::is_word_byte;
+use std::fmt::{self, Display, Formatter, Write};
+
+/// True when `s` lexes as a single word that is a valid name: word characters only, not all
+/// digits, and not a keyword in any letter case.
+fn is_bare_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(is_word_byte)
+        && !s.bytes().all(|b| b.is_ascii_digit())
+        && !is_keyword_like(s)
+}
+
+/// Writes a path segment, alias or single name: bare when possible, else backticked.
+fn write_ident(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    if is_bare_word(s) {
+        f.write_str(s)
+    } else {
+        write!(f, "`{s}`")
+    }
+}
+
+/// True when `s` is a glued run that re-lexes to itself and whose first word is a valid name.
+fn is_bare_name(s: &str) -> bool {
+    if s.is_empty() || s.starts_with('\'') {
+        return false;
+    }
+    let mut chars_ok = true;
+    let mut in_tick = false;
+    let mut tick_len = 0usize;
+    for b in s.bytes() {
+        if b == b'`' {
+            if in_tick && tick_len == 0 {
+                return false;
+            }
+            in_tick = !in_tick;
+            tick_len = 0;
+            continue;
+        }
+        if in_tick {
+            tick_len += 1;
+            continue;
+        }
+        if !(is_word_byte(b) || b == b'.') {
+            chars_ok = false;
+        }
+    }
+    if in_tick || !chars_ok {
+        return false;
+    }
+    // The unescape rule strips outer backticks; a value that starts and ends with one would
+    // change meaning when printed raw.
+    if s.len() >= 2 && s.starts_with('`') && s.ends_with('`') {
+        return false;
+    }
+    match s.split(['.', '`']).next() {
+        Some("") => true,
+        Some(first) => {
+            is_bare_word(first)
+                || (!first.bytes().all(|b| b.is_ascii_digit())
+                    && !crate::keyword::is_reserved(first))
+        }
+        None => true,
+    }
+}
+
+/// Writes a source or target name, backticking it when it would not re-lex as itself.
+fn write_name(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    if is_bare_name(s) && !is_keyword_like(s) {
+        f.write_str(s)
+    } else if !s.contains('`') {
+        write!(f, "`{s}`")
+    } else {
+        write!(f, "'{s}'")
+    }
+}
+
+/// Writes an unescaped value: bare word, backticked, or single-quoted.
+fn write_value(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    if !s.is_empty() && s.bytes().all(is_word_byte) && !is_keyword_like(s) {
+        f.write_str(s)
+    } else if !s.contains('\'') && !s.contains(['\r', '\n']) {
+        write!(f, "'{s}'")
+    } else {
+        write!(f, "`{s}`")
+    }
+}
+
+impl Display for ColumnPath {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.segments.iter().enumerate() {
+            if i > 0 {
+                f.write_char('.')?;
+            }
+            write_ident(f, seg)?;
+        }
+        if self.wildcard {
+            if !self.segments.is_empty() {
+                f.write_char('.')?;
+            }
+            f.write_char('*')?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Alias {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Alias::Name(n) => write_ident(f, n),
+            Alias::Quoted(q) => write!(f, "'{q}'"),
+        }
+    }
+}
+
+impl Display for Expr {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Column(p) => p.fmt(f),
+            Expr::String { value } => write!(f, "'{value}'"),
+            Expr::Call { name, args } => {
+                write_ident(f, name)?;
+                f.write_char('(')?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    a.fmt(f)?;
+                }
+                f.write_char(')')
+            }
+        }
+    }
+}
+
+impl Display for SelectItem {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.expr.fmt(f)?;
+        if let Some(a) = &self.alias {
+            write!(f, " AS {a}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for ColumnItem {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        self.path.fmt(f)?;
+        if let Some(a) = &self.alias {
+            write!(f, " AS {a}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Display for Tag {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)?;
+        match &self.kind {
+            TagKind::Field => Ok(()),
+            TagKind::Constant(v) => {
+                f.write_str(" = ")?;
+                write_tag_value(f, v)
+            }
+            TagKind::Alias(v) => {
+                f.write_str(" AS ")?;
+                write_tag_value(f, v)
+            }
+        }
+    }
+}
+
+fn write_tag_value(f: &mut Formatter<'_>, v: &str) -> fmt::Result {
+    if is_bare_name(v) && !v.starts_with('.') {
+        f.write_str(v)
+    } else {
+        write!(f, "'{v}'")
+    }
+}
+
+fn write_list<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        item.fmt(f)?;
+    }
+    Ok(())
+}
+
+impl Display for Statement {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if let Head::Insert { mode, target } = &self.head {
+            match mode {
+                WriteMode::Insert => f.write_str("INSERT INTO ")?,
+                WriteMode::Upsert => f.write_str("UPSERT INTO ")?,
+                WriteMode::LegacyUpsertPk(pk) => write!(f, "UPSERT PK {pk} INTO ")?,
+            }
+            write_name(f, target)?;
+            f.write_char(' ')?;
+        }
+        f.write_str("SELECT ")?;
+        write_list(f, &self.select)?;
+        f.write_str(" FROM ")?;
+        write_name(f, &self.source)?;
+        if !self.ignore.is_empty() {
+            f.write_str(" IGNORE ")?;
+            write_list(f, &self.ignore)?;
+        }
+        if self.autocreate {
+            f.write_str(" AUTOCREATE")?;
+        }
+        if self.with_structure {
+            f.write_str(" WITHSTRUCTURE")?;
+        }
+        if !self.primary_keys.is_empty() {
+            f.write_str(" PK ")?;
+            write_list(f, &self.primary_keys)?;
+        }
+        if let Some(t) = &self.dynamic_target {
+            write!(f, " WITHTARGET = {t}")?;
+        }
+        if self.autoevolve {
+            f.write_str(" AUTOEVOLVE")?;
+        }
+        if let Some(b) = self.batch_size {
+            write!(f, " BATCH = {b}")?;
+        }
+        match &self.partitioning {
+            Some(Partitioning::By(p)) => write!(f, " PARTITIONBY {}", p.join(", "))?,
+            Some(Partitioning::None) => f.write_str(" NOPARTITION")?,
+            None => {}
+        }
+        match &self.timestamp {
+            Some(TimestampSource::SysTime) => f.write_str(" WITHTIMESTAMP sys_time()")?,
+            Some(TimestampSource::Field(p)) => write!(f, " WITHTIMESTAMP {p}")?,
+            None => {}
+        }
+        if let Some(u) = self.timestamp_unit {
+            write!(f, " TIMESTAMPUNIT = {}", u.name())?;
+        }
+        if let Some(fmt_) = self.format {
+            write!(f, " WITHFORMAT {}", fmt_.name())?;
+        }
+        if self.with_unwrap {
+            f.write_str(" WITHUNWRAP")?;
+        }
+        if let Some(s) = &self.store_as {
+            f.write_str(" STOREAS ")?;
+            write_name(f, &s.type_name)?;
+            if !s.params.is_empty() {
+                f.write_str(" (")?;
+                for (i, (k, v)) in s.params.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} = {v}")?;
+                }
+                f.write_char(')')?;
+            }
+        }
+        if let Some(tags) = &self.tags {
+            f.write_str(" WITHTAG (")?;
+            write_list(f, tags)?;
+            f.write_char(')')?;
+        }
+        if let Some(m) = &self.incremental_mode {
+            write!(f, " INCREMENTALMODE = {m}")?;
+        }
+        if let Some(t) = &self.with_type {
+            write!(f, " WITHTYPE {t}")?;
+        }
+        if let Some(d) = &self.doc_type {
+            f.write_str(" WITHDOCTYPE = ")?;
+            write_single(f, d)?;
+        }
+        if let Some(s) = &self.index_suffix {
+            f.write_str(" WITHINDEXSUFFIX = ")?;
+            write_single(f, s)?;
+        }
+        if let Some(t) = self.ttl {
+            write!(f, " TTL = {t}")?;
+        }
+        if let Some(c) = &self.converter {
+            write!(f, " WITHCONVERTER = `{c}`")?;
+        }
+        if let Some(j) = &self.jms_selector {
+            write!(f, " WITHJMSSELECTOR = `{j}`")?;
+        }
+        if let Some(keys) = &self.with_key {
+            f.write_str(" WITHKEY (")?;
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                for (j, seg) in k.segments.iter().enumerate() {
+                    if j > 0 {
+                        f.write_char('.')?;
+                    }
+                    write_ident(f, seg)?;
+                }
+            }
+            f.write_char(')')?;
+        }
+        if let Some(d) = &self.key_delimiter {
+            write!(f, " KEYDELIMITER = '{d}'")?;
+        }
+        if let Some(p) = &self.pipeline {
+            f.write_str(" WITHPIPELINE = ")?;
+            write_name(f, p)?;
+        }
+        if let Some(s) = &self.subscription {
+            write!(f, " WITHSUBSCRIPTION = {s}")?;
+        }
+        if let Some(r) = &self.regex {
+            write!(f, " WITHREGEX = `{r}`")?;
+        }
+        if let Some(l) = self.limit {
+            write!(f, " LIMIT {l}")?;
+        }
+        if !self.properties.is_empty() {
+            f.write_str(" PROPERTIES (")?;
+            for (i, (k, v)) in self.properties.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write_value(f, k)?;
+                f.write_str(" = ")?;
+                write_value(f, v)?;
+            }
+            f.write_char(')')?;
+        }
+        Ok(())
+    }
+}
+
+/// A value read from one word or backticked token and unescaped.
+fn write_single(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    if !s.is_empty() && s.bytes().all(is_word_byte) && !crate::keyword::is_reserved(s) {
+        f.write_str(s)
+    } else {
+        write!(f, "`{s}`")
+    }
+}
