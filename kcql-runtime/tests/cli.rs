@@ -1,0 +1,106 @@
+//! Runs the real `kcql` binary: exit codes, output and diagnostics.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kcql(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kcql"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kcql");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for kcql")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn parse_json_prints_the_ast() {
+    let out = kcql(
+        &[
+            "parse",
+            "--json",
+            "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP sys_time() WITHTAG(id, poweredBy=Lenses)",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ast: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(ast["source"], "sensor_avg");
+    assert_eq!(ast["head"]["target"], "sensor");
+    assert_eq!(ast["timestamp"]["kind"], "sys_time");
+    assert_eq!(ast["tags"][1]["key"], "poweredBy");
+    assert_eq!(ast["tags"][1]["value"], "Lenses");
+}
+
+#[test]
+fn parse_prints_canonical_kcql() {
+    let out = kcql(&["parse", "insert into t select a as b from s withtag(x)"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "INSERT INTO t SELECT a AS b FROM s WITHTAG (x)\n");
+}
+
+#[test]
+fn check_rejects_a_near_miss_keyword_with_a_caret_and_suggestion() {
+    let out = kcql(&["check", "-"], Some("INSERT INTO t SELECT * FROM s WITHTAGS(a)"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("found `WITHTAGS`"), "{err}");
+    assert!(err.contains("did you mean `WITHTAG`?"), "{err}");
+    assert!(err.contains(" --> 1:31"), "{err}");
+    assert!(err.contains("^^^^^^^^"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn check_accepts_valid_files_and_counts_statements() {
+    let dir = std::env::temp_dir().join(format!("kcql-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ok.kcql");
+    std::fs::write(&file, "INSERT INTO a SELECT * FROM b;\nSELECT x FROM `c;d`;\n").unwrap();
+    let out = kcql(&["check", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "ok: 2 statements\n");
+}
+
+#[test]
+fn fmt_prints_each_statement_canonically() {
+    let out = kcql(
+        &["fmt"],
+        Some("upsert into t select * from s pk id batch=10; select a from b limit 5"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "UPSERT INTO t SELECT * FROM s PK id BATCH = 10;\nSELECT a FROM b LIMIT 5\n"
+    );
+}
+
+#[test]
+fn multi_statement_errors_name_the_statement() {
+    let out = kcql(&["check"], Some("SELECT * FROM a;\nSELECT * FROM b LIMIT 0"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("statement 2"), "{err}");
+    assert!(err.contains(" --> 2:23"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(kcql(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(kcql(&["parse", "--nope", "x"], None).status.code(), Some(2));
+    assert_eq!(
+        kcql(&["check", "/nonexistent/file.kcql"], None).status.code(),
+        Some(2)
+    );
+}
