@@ -237,8 +237,11 @@ fn unordered_strings(actual: Vec<String>, expected: &Value) -> Result<(), String
     }
 }
 
+/// Reads one of a statement's field lists as JSON.
+type FieldList = fn(&Statement) -> Vec<Value>;
+
 fn check_key(stmt: &Statement, key: &str, expected: &Value) -> Result<(), String> {
-    let lists: [(&str, fn(&Statement) -> Vec<Value>); 5] = [
+    let lists: [(&str, FieldList); 5] = [
         ("fields", |s| {
             s.selected_fields().fields.iter().map(field_json).collect()
         }),

@@ -122,14 +122,22 @@ pub struct StatementSpans {
     pub target: Span,
     /// The source name (after `FROM`).
     pub source: Span,
-    /// Each clause (keyword through its value), indexed by [`ClauseKind::index`].
-    pub clauses: [Option<Span>; ClauseKind::ALL.len()],
+    /// Each clause (keyword through its value), indexed by [`ClauseKind::index`], as compact
+    /// `(start, end)` pairs; `(0, 0)` means absent. Use [`StatementSpans::clause`].
+    clauses: [(u32, u32); ClauseKind::ALL.len()],
 }
 
 impl StatementSpans {
     /// Where `clause` was written, if it was.
     pub fn clause(&self, clause: ClauseKind) -> Option<Span> {
-        self.clauses[clause.index()]
+        let (start, end) = self.clauses[clause.index()];
+        (end > 0).then(|| Span::new(start as usize, end as usize))
+    }
+
+    /// Records where `clause` was written (spans beyond 4 GiB are clamped).
+    pub fn set_clause(&mut self, clause: ClauseKind, span: Span) {
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        self.clauses[clause.index()] = (clamp(span.start), clamp(span.end).max(1));
     }
 }
 

@@ -257,6 +257,9 @@ impl fmt::Display for Diagnostic {
         let (line, col) = self.line_col();
         writeln!(f, "error: {}", self.kind)?;
         match &self.statement {
+            Some(s) if s.preview.is_empty() => {
+                writeln!(f, " --> {line}:{col} (statement {})", s.index)?
+            }
             Some(s) => writeln!(
                 f,
                 " --> {line}:{col} (statement {}: `{}`)",
@@ -272,12 +275,16 @@ impl fmt::Display for Diagnostic {
         let text = self.input[line_start..line_end].trim_end_matches('\r');
         let gutter = line.to_string().len();
         let pad = " ".repeat(gutter);
-        let caret_col = self.input[line_start..start].chars().count();
+        // Keep the line's tabs under the caret so it lines up however tabs are displayed.
+        let caret_pad: String = self.input[line_start..start]
+            .chars()
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
         let end = floor_char_boundary(&self.input, self.span.end.min(line_end)).max(start);
         let width = self.input[start..end].chars().count().max(1);
         writeln!(f, "{pad} |")?;
         writeln!(f, "{line} | {text}")?;
-        write!(f, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(width))?;
+        write!(f, "{pad} | {caret_pad}{}", "^".repeat(width))?;
         if let Some(help) = &self.help {
             write!(f, "\n{pad} = help: {help}")?;
         }

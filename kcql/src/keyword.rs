@@ -44,18 +44,70 @@ pub const RESERVED: &[&str] = &[
     "PROPERTIES",
 ];
 
+/// Upper-cases `word` into `buf` when it could be a keyword (2 to 16 letters or `_`).
+fn upper<'b>(word: &str, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    let b = word.as_bytes();
+    if b.len() < 2 || b.len() > buf.len() {
+        return None;
+    }
+    for (slot, c) in buf.iter_mut().zip(b) {
+        if !c.is_ascii_alphabetic() && *c != b'_' {
+            return None;
+        }
+        *slot = c.to_ascii_uppercase();
+    }
+    Some(&buf[..b.len()])
+}
+
+/// The reserved word `word` spells (in any letter case), found by length first so that the
+/// common case, an ordinary name, costs a length switch and at most a few byte compares.
+fn reserved_match(word: &str) -> Option<&'static str> {
+    let candidates: &[&'static str] = match word.len() {
+        2 => &["AS", "PK"],
+        3 => &["TTL"],
+        4 => &["INTO", "FROM"],
+        5 => &["BATCH", "LIMIT"],
+        6 => &["INSERT", "UPSERT", "SELECT", "IGNORE"],
+        7 => &["WITHTAG", "WITHKEY", "STOREAS"],
+        8 => &["WITHTYPE"],
+        9 => &["WITHREGEX"],
+        10 => &[
+            "AUTOCREATE",
+            "AUTOEVOLVE",
+            "WITHFORMAT",
+            "WITHUNWRAP",
+            "WITHTARGET",
+            "PROPERTIES",
+        ],
+        11 => &["PARTITIONBY", "NOPARTITION", "WITHDOCTYPE"],
+        12 => &["KEYDELIMITER", "WITHPIPELINE"],
+        13 => &[
+            "WITHTIMESTAMP",
+            "WITHSTRUCTURE",
+            "WITHCONVERTER",
+            "TIMESTAMPUNIT",
+        ],
+        15 => &["INCREMENTALMODE", "WITHINDEXSUFFIX", "WITHJMSSELECTOR"],
+        16 => &["WITHSUBSCRIPTION"],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|c| c.eq_ignore_ascii_case(word))
+}
+
 /// True when `word` is a reserved word spelled all-lower or all-UPPER (so it cannot be a name).
 pub fn is_reserved(word: &str) -> bool {
-    let uniform = !word.bytes().any(|b| b.is_ascii_uppercase())
-        || !word.bytes().any(|b| b.is_ascii_lowercase());
-    uniform && RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
+    reserved_match(word).is_some()
+        && (!word.bytes().any(|b| b.is_ascii_uppercase())
+            || !word.bytes().any(|b| b.is_ascii_lowercase()))
 }
 
 /// True when `word` equals any keyword (reserved or extension) in any letter case. The printer
 /// backticks such names so that printed text always parses back to the same statement.
 pub fn is_keyword_like(word: &str) -> bool {
-    RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
-        || EXTENSION_WORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+    reserved_match(word).is_some() || EXTENSION_WORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
 
 /// Words that are keywords only in the positions of the language extensions (WHERE, GROUP BY,
@@ -216,10 +268,39 @@ impl ClauseKind {
 
     /// The clause whose keyword is `word`, in any letter case.
     pub fn from_word(word: &str) -> Option<ClauseKind> {
-        ClauseKind::ALL
-            .iter()
-            .copied()
-            .find(|c| c.keyword().len() == word.len() && c.keyword().eq_ignore_ascii_case(word))
+        let mut buf = [0u8; 16];
+        Some(match upper(word, &mut buf)? {
+            b"IGNORE" => ClauseKind::Ignore,
+            b"AUTOCREATE" => ClauseKind::Autocreate,
+            b"WITHSTRUCTURE" => ClauseKind::WithStructure,
+            b"PK" => ClauseKind::Pk,
+            b"WITHTARGET" => ClauseKind::WithTarget,
+            b"AUTOEVOLVE" => ClauseKind::Autoevolve,
+            b"BATCH" => ClauseKind::Batch,
+            b"PARTITIONBY" => ClauseKind::PartitionBy,
+            b"NOPARTITION" => ClauseKind::NoPartition,
+            b"WITHTIMESTAMP" => ClauseKind::WithTimestamp,
+            b"TIMESTAMPUNIT" => ClauseKind::TimestampUnit,
+            b"WITHFORMAT" => ClauseKind::WithFormat,
+            b"WITHUNWRAP" => ClauseKind::WithUnwrap,
+            b"STOREAS" => ClauseKind::StoreAs,
+            b"WITHTAG" => ClauseKind::WithTag,
+            b"INCREMENTALMODE" => ClauseKind::IncrementalMode,
+            b"WITHTYPE" => ClauseKind::WithType,
+            b"WITHDOCTYPE" => ClauseKind::WithDocType,
+            b"WITHINDEXSUFFIX" => ClauseKind::WithIndexSuffix,
+            b"TTL" => ClauseKind::Ttl,
+            b"WITHCONVERTER" => ClauseKind::WithConverter,
+            b"WITHJMSSELECTOR" => ClauseKind::WithJmsSelector,
+            b"WITHKEY" => ClauseKind::WithKey,
+            b"KEYDELIMITER" => ClauseKind::KeyDelimiter,
+            b"WITHPIPELINE" => ClauseKind::WithPipeline,
+            b"WITHSUBSCRIPTION" => ClauseKind::WithSubscription,
+            b"WITHREGEX" => ClauseKind::WithRegex,
+            b"LIMIT" => ClauseKind::Limit,
+            b"PROPERTIES" => ClauseKind::Properties,
+            _ => return None,
+        })
     }
 
     /// Position in [`ClauseKind::ALL`].
@@ -296,7 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn reserved_table_matches_the_list() {
+        for k in RESERVED {
+            assert!(is_reserved(k), "{k}");
+            assert!(is_reserved(&k.to_ascii_lowercase()), "{k}");
+        }
+        assert!(!is_reserved("WITHTAGS"));
+        assert_eq!(
+            RESERVED
+                .iter()
+                .filter(|k| reserved_match(k).is_some())
+                .count(),
+            RESERVED.len()
+        );
+        assert!(!is_reserved("a"));
+    }
+
+    #[test]
     fn clause_lookup_is_case_insensitive() {
+        for c in ClauseKind::ALL {
+            assert_eq!(ClauseKind::from_word(c.keyword()), Some(c));
+            assert_eq!(
+                ClauseKind::from_word(&c.keyword().to_ascii_lowercase()),
+                Some(c)
+            );
+        }
         assert_eq!(ClauseKind::from_word("WithTag"), Some(ClauseKind::WithTag));
         assert_eq!(ClauseKind::from_word("withtags"), None);
         for (i, c) in ClauseKind::ALL.iter().enumerate() {

@@ -9,7 +9,7 @@
 
 use crate::diag::ErrorKind;
 use crate::span::Span;
-use nom::bytes::complete::{take_till, take_while, take_while1};
+use nom::bytes::complete::take_till;
 use nom::Parser;
 
 /// What a token is.
@@ -102,13 +102,26 @@ impl Token {
     }
 }
 
+/// Lookup table for [`is_word_byte`].
+static WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'_' | b'@' | b'-' | b'+' | b'/' | b'{' | b'}' | b':' | b'#' | b'$'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// True for the characters a [`TokenKind::Word`] is made of.
+#[inline]
 pub fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'_' | b'@' | b'-' | b'+' | b'/' | b'{' | b'}' | b':' | b'#' | b'$'
-        )
+    WORD_BYTES[b as usize]
 }
 
 /// True for the characters of the reference's `FIELD` token: `[A-Za-z0-9_@]`.
@@ -125,14 +138,22 @@ pub struct LexError {
     pub span: Span,
 }
 
-type NomResult<'a> = nom::IResult<&'a str, &'a str, nom::error::Error<&'a str>>;
-
-fn word(input: &str) -> NomResult<'_> {
-    take_while1(|c: char| c.is_ascii() && is_word_byte(c as u8)).parse(input)
+/// Length of the word at the start of `bytes` (hot path: a table lookup per byte).
+#[inline]
+fn word_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|b| !is_word_byte(*b))
+        .unwrap_or(bytes.len())
 }
 
-fn whitespace(input: &str) -> NomResult<'_> {
-    take_while(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n')).parse(input)
+/// Length of the whitespace (space, tab, CR, LF) at the start of `bytes`.
+#[inline]
+fn whitespace_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(bytes.len())
 }
 
 /// Tokenizes `src`, appending to `out` (cleared first). Stops at the first error.
@@ -140,9 +161,7 @@ pub fn tokenize_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
     out.clear();
     let mut rest = src;
     loop {
-        if let Ok((r, _)) = whitespace(rest) {
-            rest = r;
-        }
+        rest = &rest[whitespace_len(rest.as_bytes())..];
         let start = src.len() - rest.len();
         let Some(&first) = rest.as_bytes().first() else {
             return Ok(());
@@ -204,10 +223,7 @@ pub fn tokenize_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
                 }
                 (TokenKind::String, inner.len() + 2)
             }
-            b if is_word_byte(b) => match word(rest) {
-                Ok((_, w)) => (TokenKind::Word, w.len()),
-                Err(_) => unreachable_word(start)?,
-            },
+            b if is_word_byte(b) => (TokenKind::Word, word_len(rest.as_bytes())),
             _ => {
                 let ch = rest.chars().next().unwrap_or('\u{fffd}');
                 return Err(LexError {
@@ -222,14 +238,6 @@ pub fn tokenize_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
         });
         rest = &rest[len..];
     }
-}
-
-/// A word byte always starts a word; this only exists so the lexer has no panicking path.
-fn unreachable_word(start: usize) -> Result<(TokenKind, usize), LexError> {
-    Err(LexError {
-        kind: ErrorKind::UnexpectedChar { ch: '\u{fffd}' },
-        span: Span::new(start, start + 1),
-    })
 }
 
 /// Tokenizes `src` into a new vector.

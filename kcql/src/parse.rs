@@ -88,8 +88,29 @@ const REMOVED_CLAUSES: &[(&str, &str)] = &[
 
 /// Parses exactly one statement (a trailing `;` is allowed).
 pub fn parse(src: &str) -> Result<Statement, Diagnostic> {
-    let mut toks = Vec::with_capacity(src.len() / 4 + 4);
-    tokenize_into(src, &mut toks).map_err(|e| Failure::new(e.kind, e.span).into_diagnostic(src))?;
+    // The statement is filled in place: it is large, and moving it through the layers below
+    // cost more than the parsing itself.
+    let mut stmt = Statement::empty();
+    with_token_buffer(|toks| parse_one(src, toks, &mut stmt))?;
+    Ok(stmt)
+}
+
+thread_local! {
+    /// A token buffer reused across calls, so parsing allocates no token vector.
+    static TOKENS: std::cell::RefCell<Vec<Token>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's reusable token buffer (or a fresh one when it is in use).
+fn with_token_buffer<R>(f: impl FnOnce(&mut Vec<Token>) -> R) -> R {
+    TOKENS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+#[inline]
+fn parse_one(src: &str, toks: &mut Vec<Token>, out: &mut Statement) -> Result<(), Diagnostic> {
+    tokenize_into(src, toks).map_err(|e| Failure::new(e.kind, e.span).into_diagnostic(src))?;
     let end = match toks.iter().position(|t| t.kind == TokenKind::Semicolon) {
         Some(i) => {
             if let Some(extra) = toks.get(i + 1) {
@@ -107,7 +128,8 @@ pub fn parse(src: &str) -> Result<Statement, Diagnostic> {
         }
         None => toks.len(),
     };
-    parse_tokens(src, &toks[..end], Span::new(0, src.len())).map_err(|f| f.into_diagnostic(src))
+    parse_tokens_into(src, &toks[..end], Span::new(0, src.len()), out)
+        .map_err(|f| f.into_diagnostic(src))
 }
 
 /// Parses `;`-separated statements. A `;` inside quotes or backticks does not split. Trailing
@@ -173,7 +195,16 @@ fn preview(src: &str, toks: &[Token], span: Span) -> String {
 }
 
 /// Parses one statement from its tokens (no `;` among them).
+#[inline]
 pub(crate) fn parse_tokens(src: &str, toks: &[Token], span: Span) -> PResult<Statement> {
+    let mut stmt = Statement::empty();
+    parse_tokens_into(src, toks, span, &mut stmt)?;
+    Ok(stmt)
+}
+
+/// [`parse_tokens`] writing into `stmt` (which must be [`Statement::empty`]).
+#[inline]
+fn parse_tokens_into(src: &str, toks: &[Token], span: Span, stmt: &mut Statement) -> PResult<()> {
     if toks.is_empty() {
         let at = if span.is_empty() {
             span
@@ -190,10 +221,9 @@ pub(crate) fn parse_tokens(src: &str, toks: &[Token], span: Span) -> PResult<Sta
         end: span.end,
         last_name_span: Span::default(),
     };
-    let mut stmt = p.statement()?;
+    p.statement(stmt)?;
     stmt.spans.statement = Span::new(toks[0].span.start, toks[toks.len() - 1].span.end);
-    crate::validate::validate(&stmt)?;
-    Ok(stmt)
+    crate::validate::validate(stmt)
 }
 
 fn describe(src: &str, t: &Token) -> String {
@@ -213,6 +243,46 @@ struct Parser<'a> {
     end: usize,
     /// Span of the target name, once parsed.
     last_name_span: Span,
+}
+
+impl Statement {
+    /// A statement with no clauses (`SELECT FROM` with an empty source), to be filled in.
+    pub(crate) fn empty() -> Statement {
+        Statement {
+            head: Head::Select,
+            select: Vec::new(),
+            source: String::new(),
+            ignore: Vec::new(),
+            primary_keys: Vec::new(),
+            autocreate: false,
+            autoevolve: false,
+            with_structure: false,
+            with_unwrap: false,
+            batch_size: None,
+            partitioning: None,
+            timestamp: None,
+            timestamp_unit: None,
+            format: None,
+            store_as: None,
+            tags: None,
+            incremental_mode: None,
+            with_type: None,
+            doc_type: None,
+            index_suffix: None,
+            ttl: None,
+            converter: None,
+            jms_selector: None,
+            with_key: None,
+            key_delimiter: None,
+            pipeline: None,
+            subscription: None,
+            regex: None,
+            dynamic_target: None,
+            limit: None,
+            properties: Vec::new(),
+            spans: StatementSpans::default(),
+        }
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -315,7 +385,7 @@ impl<'a> Parser<'a> {
 
     // ----- statement -----------------------------------------------------------------------
 
-    fn statement(&mut self) -> PResult<Statement> {
+    fn statement(&mut self, stmt: &mut Statement) -> PResult<()> {
         let head = self.head()?;
         let target_span = self.last_name_span;
         self.expect_keyword("SELECT")?;
@@ -330,44 +400,12 @@ impl<'a> Parser<'a> {
             return Err(f);
         }
         let (source, source_span) = self.name("a source name after FROM")?;
-        let mut stmt = Statement {
-            head,
-            select,
-            source,
-            ignore: Vec::new(),
-            primary_keys: Vec::new(),
-            autocreate: false,
-            autoevolve: false,
-            with_structure: false,
-            with_unwrap: false,
-            batch_size: None,
-            partitioning: None,
-            timestamp: None,
-            timestamp_unit: None,
-            format: None,
-            store_as: None,
-            tags: None,
-            incremental_mode: None,
-            with_type: None,
-            doc_type: None,
-            index_suffix: None,
-            ttl: None,
-            converter: None,
-            jms_selector: None,
-            with_key: None,
-            key_delimiter: None,
-            pipeline: None,
-            subscription: None,
-            regex: None,
-            dynamic_target: None,
-            limit: None,
-            properties: Vec::new(),
-            spans: StatementSpans::default(),
-        };
+        stmt.head = head;
+        stmt.select = select;
+        stmt.source = source;
         stmt.spans.target = target_span;
         stmt.spans.source = source_span;
-        self.clauses(&mut stmt)?;
-        Ok(stmt)
+        self.clauses(stmt)
     }
 
     fn head(&mut self) -> PResult<Head> {
@@ -422,6 +460,50 @@ fn strip_pair(s: &str, q: char) -> &str {
 
 fn is_all_digits(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// How a value the printer writes is read back; see [`reads_back`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReadAs {
+    /// A source or target name ([`Parser::name`]).
+    Name,
+    /// A glued run, unescaped (`WITHPIPELINE`).
+    UnescapedRun,
+    /// A glued run with every backtick removed (the `STOREAS` type).
+    StoreType,
+    /// One word or backticked token, unescaped (`WITHDOCTYPE`, `WITHINDEXSUFFIX`).
+    Single,
+    /// A `PROPERTIES` key or value.
+    Property,
+    /// A `WITHTAG` value.
+    TagValue,
+}
+
+/// True when `text`, standing alone where a value read as `read` is expected, parses to
+/// exactly `expected` and nothing else. The printer uses it to pick a spelling that survives
+/// `parse(print(ast)) == ast`.
+pub(crate) fn reads_back(read: ReadAs, text: &str, expected: &str) -> bool {
+    let Ok(toks) = crate::lex::tokenize(text) else {
+        return false;
+    };
+    let mut p = Parser {
+        src: text,
+        toks: &toks,
+        pos: 0,
+        end: text.len(),
+        last_name_span: Span::default(),
+    };
+    let value = match read {
+        ReadAs::Name => p.name("a name").map(|(v, _)| v),
+        ReadAs::UnescapedRun => p.raw_run("a name").map(|r| unescape(r).to_string()),
+        ReadAs::StoreType => p.raw_run("a name").map(|r| r.replace('`', "")),
+        ReadAs::Single => p
+            .single_value_token("a value")
+            .map(|t| unescape(t.text(text)).to_string()),
+        ReadAs::Property => p.property_atom("a value"),
+        ReadAs::TagValue => p.tag_value(),
+    };
+    p.pos == toks.len() && value.is_ok_and(|v| v == expected)
 }
 
 impl<'a> Parser<'a> {
@@ -697,7 +779,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             self.clause(clause, stmt)?;
             let end = self.toks[self.pos - 1].span;
-            stmt.spans.clauses[clause.index()] = Some(t.span.to(end));
+            stmt.spans.set_clause(clause, t.span.to(end));
         }
         Ok(())
     }
@@ -720,8 +802,11 @@ impl<'a> Parser<'a> {
                 f = f.help(*hint);
             } else if let Some(s) = suggest(w, ClauseKind::ALL.iter().map(|c| c.keyword())) {
                 f = f.help(format!("did you mean `{s}`?"));
-            } else if self.pos > 0 && self.toks[self.pos - 1].span.end == stmt.spans.source.end {
-                f = f.help("names with spaces or special characters must be quoted with backticks");
+            } else if let Some(hint) = glued_keyword_hint(
+                &stmt.source,
+                self.pos > 0 && self.toks[self.pos - 1].span.end == stmt.spans.source.end,
+            ) {
+                f = f.help(hint);
             }
         }
         f
@@ -1209,4 +1294,23 @@ impl<'a> Parser<'a> {
         }
         Ok(unescape(self.raw_run(what)?).to_string())
     }
+}
+
+/// Help for a stray word right after the source: the source may have swallowed a clause
+/// keyword (`FROM TABLE_APK id`), or a name with spaces needs backticks.
+fn glued_keyword_hint(source: &str, after_source: bool) -> Option<String> {
+    if !after_source {
+        return None;
+    }
+    let upper = source.to_ascii_uppercase();
+    for c in ClauseKind::ALL {
+        let kw = c.keyword();
+        if upper.len() > kw.len() && upper.ends_with(kw) {
+            let name = &source[..source.len() - kw.len()];
+            return Some(format!(
+                "did you mean `{name} {kw} …`? a clause keyword must be separated from the name by a space"
+            ));
+        }
+    }
+    Some("names with spaces or special characters must be quoted with backticks".to_string())
 }

@@ -5,6 +5,7 @@
 use crate::ast::*;
 use crate::keyword::is_keyword_like;
 use crate::lex::is_word_byte;
+use crate::parse::{reads_back, ReadAs};
 use std::fmt::{self, Display, Formatter, Write};
 
 /// True when `s` lexes as a single word that is a valid name: word characters only, not all
@@ -69,26 +70,90 @@ fn is_bare_name(s: &str) -> bool {
     }
 }
 
-/// Writes a source or target name, backticking it when it would not re-lex as itself.
-fn write_name(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    if is_bare_name(s) && !is_keyword_like(s) {
-        f.write_str(s)
-    } else if !s.contains('`') {
-        write!(f, "`{s}`")
-    } else {
-        write!(f, "'{s}'")
+/// Writes the first of `spellings` that reads back as `v` where a value read as `read` is
+/// expected (see [`reads_back`]). Every parsed value has such a spelling (the one it was
+/// written with is among them); for a hand-built value with none, the first is written.
+fn write_checked(
+    f: &mut Formatter<'_>,
+    read: ReadAs,
+    v: &str,
+    spellings: &[Spelling],
+) -> fmt::Result {
+    let mut first = None;
+    for sp in spellings {
+        let text = sp.apply(v);
+        if reads_back(read, &text, v) {
+            return f.write_str(&text);
+        }
+        first.get_or_insert(text);
+    }
+    f.write_str(first.as_deref().unwrap_or(v))
+}
+
+/// Ways of writing a value.
+#[derive(Debug, Clone, Copy)]
+enum Spelling {
+    /// As is.
+    Bare,
+    /// `` `v` ``
+    Backticked,
+    /// `'v'`
+    Quoted,
+    /// `` `'v'` `` (the unescape rule strips the backticks, then the quotes).
+    BacktickedQuoted,
+}
+
+impl Spelling {
+    fn apply(self, v: &str) -> String {
+        match self {
+            Spelling::Bare => v.to_string(),
+            Spelling::Backticked => format!("`{v}`"),
+            Spelling::Quoted => format!("'{v}'"),
+            Spelling::BacktickedQuoted => format!("`'{v}'`"),
+        }
     }
 }
 
-/// Writes an unescaped value: bare word, backticked, or single-quoted.
-fn write_value(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    if !s.is_empty() && s.bytes().all(is_word_byte) && !is_keyword_like(s) {
-        f.write_str(s)
-    } else if !s.contains('\'') && !s.contains(['\r', '\n']) {
-        write!(f, "'{s}'")
-    } else {
-        write!(f, "`{s}`")
+/// Writes a source or target name, backticking it when it would not re-lex as itself.
+fn write_name(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    use Spelling::*;
+    if is_bare_word(s) {
+        return f.write_str(s);
     }
+    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
+        Bare
+    } else if !s.contains('`') {
+        Backticked
+    } else {
+        Quoted
+    };
+    write_checked(
+        f,
+        ReadAs::Name,
+        s,
+        &[preferred, Backticked, Quoted, BacktickedQuoted, Bare],
+    )
+}
+
+/// Writes an unescaped value: bare word, single-quoted, or backticked.
+fn write_value(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    use Spelling::*;
+    if is_bare_word(s) {
+        return f.write_str(s);
+    }
+    let preferred = if !s.is_empty() && s.bytes().all(is_word_byte) && !is_keyword_like(s) {
+        Bare
+    } else if !s.contains('\'') && !s.contains(['\r', '\n']) {
+        Quoted
+    } else {
+        Backticked
+    };
+    write_checked(
+        f,
+        ReadAs::Property,
+        s,
+        &[preferred, Quoted, Backticked, BacktickedQuoted, Bare],
+    )
 }
 
 impl Display for ColumnPath {
@@ -124,7 +189,8 @@ impl Display for Expr {
             Expr::Column(p) => p.fmt(f),
             Expr::String { value } => write!(f, "'{value}'"),
             Expr::Call { name, args } => {
-                write_ident(f, name)?;
+                // A call name is a word followed by `(`; backticks would make it a column.
+                f.write_str(name)?;
                 f.write_char('(')?;
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
@@ -176,11 +242,13 @@ impl Display for Tag {
 }
 
 fn write_tag_value(f: &mut Formatter<'_>, v: &str) -> fmt::Result {
-    if is_bare_name(v) && !v.starts_with('.') {
-        f.write_str(v)
+    use Spelling::*;
+    let preferred = if is_bare_name(v) && !v.starts_with('.') {
+        Bare
     } else {
-        write!(f, "'{v}'")
-    }
+        Quoted
+    };
+    write_checked(f, ReadAs::TagValue, v, &[preferred, Quoted, Bare])
 }
 
 fn write_list<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
@@ -252,7 +320,7 @@ impl Display for Statement {
         }
         if let Some(s) = &self.store_as {
             f.write_str(" STOREAS ")?;
-            write_name(f, &s.type_name)?;
+            write_store_type(f, &s.type_name)?;
             if !s.params.is_empty() {
                 f.write_str(" (")?;
                 for (i, (k, v)) in s.params.iter().enumerate() {
@@ -312,7 +380,7 @@ impl Display for Statement {
         }
         if let Some(p) = &self.pipeline {
             f.write_str(" WITHPIPELINE = ")?;
-            write_name(f, p)?;
+            write_pipeline(f, p)?;
         }
         if let Some(s) = &self.subscription {
             write!(f, " WITHSUBSCRIPTION = {s}")?;
@@ -341,9 +409,93 @@ impl Display for Statement {
 
 /// A value read from one word or backticked token and unescaped.
 fn write_single(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    if !s.is_empty() && s.bytes().all(is_word_byte) && !crate::keyword::is_reserved(s) {
-        f.write_str(s)
+    use Spelling::*;
+    let preferred =
+        if !s.is_empty() && s.bytes().all(is_word_byte) && !crate::keyword::is_reserved(s) {
+            Bare
+        } else {
+            Backticked
+        };
+    write_checked(
+        f,
+        ReadAs::Single,
+        s,
+        &[preferred, Backticked, BacktickedQuoted, Bare],
+    )
+}
+
+/// The `STOREAS` type: a glued run with its backticks removed.
+fn write_store_type(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    use Spelling::*;
+    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
+        Bare
     } else {
-        write!(f, "`{s}`")
+        Backticked
+    };
+    write_checked(f, ReadAs::StoreType, s, &[preferred, Backticked, Bare])
+}
+
+/// The `WITHPIPELINE` value: a glued run, unescaped (no quoted-string form).
+fn write_pipeline(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+    use Spelling::*;
+    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
+        Bare
+    } else {
+        Backticked
+    };
+    write_checked(
+        f,
+        ReadAs::UnescapedRun,
+        s,
+        &[preferred, Backticked, BacktickedQuoted, Bare],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    /// `src` parses, prints to text that parses back to the same statement, and printing is a
+    /// fixed point.
+    fn assert_roundtrip(src: &str) -> String {
+        let stmt = parse(src).unwrap_or_else(|e| panic!("{src:?} does not parse:\n{e}"));
+        let printed = stmt.to_string();
+        let reparsed = parse(&printed)
+            .unwrap_or_else(|e| panic!("printed {printed:?} (from {src:?}) does not parse:\n{e}"));
+        assert_eq!(reparsed, stmt, "round trip of {src:?} via {printed:?}");
+        assert_eq!(reparsed.to_string(), printed);
+        printed
+    }
+
+    #[test]
+    fn names_with_backticks_and_quotes_round_trip() {
+        // Found by the fuzzer: a name with both a backtick and a `'` was printed in quotes.
+        assert_eq!(
+            assert_roundtrip("INSERT INTO `it's`.`x` SELECT * FROM t"),
+            "INSERT INTO `it's`.`x` SELECT * FROM t"
+        );
+        assert_roundtrip("SELECT * FROM `a'b`.c`d'e`");
+        // A name that is itself quoted: `` `''x''` `` unescapes to `'x'`.
+        assert_roundtrip("SELECT * FROM `''x''`");
+        assert_roundtrip("SELECT * FROM `x``y`");
+    }
+
+    #[test]
+    fn clause_values_with_backticks_and_quotes_round_trip() {
+        assert_roundtrip("SELECT * FROM t WITHPIPELINE = `x``y`");
+        assert_roundtrip("SELECT * FROM t WITHPIPELINE = `''x''`");
+        assert_roundtrip("SELECT * FROM t WITHDOCTYPE = `''x''`");
+        assert_roundtrip("SELECT * FROM t WITHINDEXSUFFIX = `''x''`");
+        assert_roundtrip("SELECT * FROM t STOREAS `'x'`");
+        assert_roundtrip("SELECT * FROM t PROPERTIES (a = `it's`.`x`, `''k''` = `x``y`)");
+        assert_roundtrip("SELECT * FROM t WITHTAG (a = `it's`, b AS `x`)");
+    }
+
+    #[test]
+    fn call_names_are_never_backticked() {
+        assert_eq!(
+            assert_roundtrip("SELECT NULL(a), Where() FROM t"),
+            "SELECT NULL(a), Where() FROM t"
+        );
     }
 }

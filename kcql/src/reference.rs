@@ -51,64 +51,99 @@ impl Field {
     }
 }
 
-fn plain_field(segments: &[String], wildcard: bool, alias: Option<&Alias>) -> Field {
-    let (name, parents) = if wildcard {
-        ("*".to_string(), segments)
-    } else {
-        match segments.split_last() {
-            Some((last, init)) => (last.clone(), init),
-            None => ("*".to_string(), segments),
+/// A field computed without allocating: borrowed name and parents.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldRef<'a> {
+    /// The field name.
+    pub name: &'a str,
+    /// Where its value comes from.
+    pub field_type: FieldType,
+    /// The parent segments (empty when none).
+    pub parents: &'a [String],
+    /// The alias, if any.
+    pub alias: Option<&'a Alias>,
+}
+
+impl FieldRef<'_> {
+    /// The owned [`Field`].
+    pub fn to_field(self) -> Field {
+        Field {
+            name: self.name.to_string(),
+            alias: self
+                .alias
+                .map_or_else(|| self.name.to_string(), Alias::reference_text),
+            field_type: self.field_type,
+            parents: (!self.parents.is_empty()).then(|| self.parents.to_vec()),
         }
-    };
-    Field {
-        alias: alias.map_or_else(|| name.clone(), Alias::reference_text),
-        name,
-        field_type: FieldType::Value,
-        parents: (!parents.is_empty()).then(|| parents.to_vec()),
     }
 }
 
-/// The reference's `Field.from`: a column path (with alias) → a field, applying the `_.` rules
-/// (metadata fields and `_.key.` paths).
-pub fn field_from_path(path: &ColumnPath, alias: Option<&Alias>) -> Result<Field, ErrorKind> {
-    let segs = &path.segments;
-    if segs.first().is_none_or(|s| s != "_") || (segs.len() == 1 && !path.wildcard) {
-        return Ok(plain_field(segs, path.wildcard, alias));
+fn plain_ref<'a>(segments: &'a [String], wildcard: bool, alias: Option<&'a Alias>) -> FieldRef<'a> {
+    let (name, parents): (&str, &[String]) = if wildcard {
+        ("*", segments)
+    } else {
+        match segments.split_last() {
+            Some((last, init)) => (last, init),
+            None => ("*", segments),
+        }
+    };
+    FieldRef {
+        name,
+        field_type: FieldType::Value,
+        parents,
+        alias,
     }
-    if !path.wildcard {
+}
+
+/// The reference's `Field.from` on path segments, without allocating.
+pub(crate) fn field_ref<'a>(
+    segs: &'a [String],
+    wildcard: bool,
+    alias: Option<&'a Alias>,
+) -> Result<FieldRef<'a>, ErrorKind> {
+    if segs.first().is_none_or(|s| s != "_") || (segs.len() == 1 && !wildcard) {
+        return Ok(plain_ref(segs, wildcard, alias));
+    }
+    if !wildcard {
         if let Some(last) = segs.last() {
-            let meta = match last.to_ascii_lowercase().as_str() {
-                "topic" => Some(FieldType::Topic),
-                "partition" => Some(FieldType::Partition),
-                "offset" => Some(FieldType::Offset),
-                "timestamp" => Some(FieldType::Timestamp),
-                _ => None,
-            };
-            if let Some(field_type) = meta {
-                let name = last.to_ascii_lowercase();
-                return Ok(Field {
-                    alias: alias.map_or_else(|| name.clone(), Alias::reference_text),
+            let meta = [
+                ("topic", FieldType::Topic),
+                ("partition", FieldType::Partition),
+                ("offset", FieldType::Offset),
+                ("timestamp", FieldType::Timestamp),
+            ]
+            .into_iter()
+            .find(|(n, _)| last.eq_ignore_ascii_case(n));
+            if let Some((name, field_type)) = meta {
+                return Ok(FieldRef {
                     name,
                     field_type,
-                    parents: None,
+                    parents: &[],
+                    alias,
                 });
             }
         }
     }
     match segs.get(1) {
         Some(k) if k.eq_ignore_ascii_case("key") => {
-            if segs.len() == 2 && !path.wildcard {
+            if segs.len() == 2 && !wildcard {
                 return Err(ErrorKind::EmptyKeyPath);
             }
-            if path.wildcard && alias.is_some() {
+            if wildcard && alias.is_some() {
                 return Err(ErrorKind::AliasedWildcard);
             }
-            let mut f = plain_field(&segs[2..], path.wildcard, alias);
+            let mut f = plain_ref(&segs[2..], wildcard, alias);
             f.field_type = FieldType::Key;
             Ok(f)
         }
         _ => Err(ErrorKind::BadMetadataPath),
     }
+}
+
+/// The reference's `Field.from`: a column path (with alias) → a field, applying the `_.` rules
+/// (metadata fields and `_.key.` paths).
+pub fn field_from_path(path: &ColumnPath, alias: Option<&Alias>) -> Result<Field, ErrorKind> {
+    field_ref(&path.segments, path.wildcard, alias).map(FieldRef::to_field)
 }
 
 /// Which list a select item is routed to.
@@ -123,22 +158,20 @@ pub enum Route {
 }
 
 /// Routes a select-list path by its dotted text: `_key…` → key fields, `_header.…` → header
-/// fields (the leading segment removed), anything else → fields.
-pub fn route(path: &ColumnPath) -> (Route, ColumnPath) {
-    let first = path.segments.first().map(String::as_str);
-    let strip = |p: &ColumnPath| ColumnPath {
-        segments: p.segments[1..].to_vec(),
-        wildcard: p.wildcard || p.segments.len() == 1,
-        span: p.span,
-    };
-    match first {
-        Some("_key") => (Route::Key, strip(path)),
-        Some("_header") if path.segments.len() > 1 || path.wildcard => (Route::Header, strip(path)),
-        Some(s) if path.segments.len() == 1 && s.starts_with("_key.") => (Route::Key, path.clone()),
-        Some(s) if path.segments.len() == 1 && s.starts_with("_header.") => {
-            (Route::Header, path.clone())
+/// fields (the leading segment removed), anything else → fields. Returns the route and the
+/// remaining segments and wildcard flag.
+pub(crate) fn route(path: &ColumnPath) -> (Route, &[String], bool) {
+    let segs = path.segments.as_slice();
+    match segs.first().map(String::as_str) {
+        Some("_key") => (Route::Key, &segs[1..], path.wildcard || segs.len() == 1),
+        Some("_header") if segs.len() > 1 || path.wildcard => {
+            (Route::Header, &segs[1..], path.wildcard || segs.len() == 1)
         }
-        _ => (Route::Value, path.clone()),
+        Some(s) if segs.len() == 1 && s.starts_with("_key.") => (Route::Key, segs, path.wildcard),
+        Some(s) if segs.len() == 1 && s.starts_with("_header.") => {
+            (Route::Header, segs, path.wildcard)
+        }
+        _ => (Route::Value, segs, path.wildcard),
     }
 }
 
@@ -153,51 +186,44 @@ pub struct SelectedFields {
     pub header_fields: Vec<Field>,
 }
 
-/// How the select list's entries map to fields: used by both the reference view and validation.
-pub(crate) fn select_entries(
-    items: &[SelectItem],
-) -> Vec<(Route, Result<Field, ErrorKind>, usize)> {
-    let mut out = Vec::with_capacity(items.len());
+/// Calls `f(item index, route, field)` for every field the select list defines, in order:
+/// columns, `'*'`, and the plain-column arguments of function calls.
+pub(crate) fn visit_select<'a, E>(
+    items: &'a [SelectItem],
+    f: &mut impl FnMut(usize, Route, Result<FieldRef<'a>, ErrorKind>) -> Result<(), E>,
+) -> Result<(), E> {
     for (i, item) in items.iter().enumerate() {
-        push_expr_fields(&item.expr, item.alias.as_ref(), i, &mut out);
+        visit_expr(&item.expr, item.alias.as_ref(), i, f)?;
     }
-    out
+    Ok(())
 }
 
-fn push_expr_fields(
-    expr: &Expr,
-    alias: Option<&Alias>,
+fn visit_expr<'a, E>(
+    expr: &'a Expr,
+    alias: Option<&'a Alias>,
     index: usize,
-    out: &mut Vec<(Route, Result<Field, ErrorKind>, usize)>,
-) {
+    f: &mut impl FnMut(usize, Route, Result<FieldRef<'a>, ErrorKind>) -> Result<(), E>,
+) -> Result<(), E> {
     match expr {
         Expr::Column(path) => {
-            let (route, routed) = route(path);
+            let (route, segs, wildcard) = route(path);
             let field = match route {
-                Route::Value => field_from_path(&routed, alias),
-                Route::Key | Route::Header => {
-                    if routed.segments.len() == 1
-                        && routed.segments[0].contains('.')
-                        && !routed.wildcard
-                    {
-                        Ok(plain_field(&routed.segments, false, alias))
-                    } else {
-                        Ok(plain_field(&routed.segments, routed.wildcard, alias))
-                    }
-                }
+                Route::Value => field_ref(segs, wildcard, alias),
+                Route::Key | Route::Header => Ok(plain_ref(segs, wildcard, alias)),
             };
-            out.push((route, field, index));
+            f(index, route, field)
         }
         Expr::String { value } if value == "*" => {
-            out.push((Route::Value, Ok(plain_field(&[], true, alias)), index));
+            f(index, Route::Value, Ok(plain_ref(&[], true, alias)))
         }
-        Expr::String { .. } => {}
+        Expr::String { .. } => Ok(()),
         Expr::Call { args, .. } => {
             for a in args {
                 if let Expr::Column(_) = a {
-                    push_expr_fields(a, None, index, out);
+                    visit_expr(a, None, index, f)?;
                 }
             }
+            Ok(())
         }
     }
 }
@@ -304,14 +330,17 @@ impl Statement {
     /// so entries that fail `Field.from` cannot occur.
     pub fn selected_fields(&self) -> SelectedFields {
         let mut out = SelectedFields::default();
-        for (route, field, _) in select_entries(&self.select) {
-            let Ok(field) = field else { continue };
-            match route {
-                Route::Value => out.fields.push(field),
-                Route::Key => out.key_fields.push(field),
-                Route::Header => out.header_fields.push(field),
+        let _ = visit_select::<()>(&self.select, &mut |_, route, field| {
+            if let Ok(field) = field {
+                let field = field.to_field();
+                match route {
+                    Route::Value => out.fields.push(field),
+                    Route::Key => out.key_fields.push(field),
+                    Route::Header => out.header_fields.push(field),
+                }
             }
-        }
+            Ok(())
+        });
         out
     }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs everything CI runs: formatting, lints, every test (unit, property, spec corpus,
+# conformance, CLI), in release mode so the property tests get through many cases quickly.
+# Usage: scripts/test.sh            (from anywhere; needs only cargo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ -x scripts/services.sh ]; then
+  step "services"
+  scripts/services.sh up
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (workspace, release)"
+cargo test --workspace --release
+
+step "conformance"
+cargo test --release --test kcql_conformance -- --nocapture 2>&1 | grep -E '^(CONFORMANCE|FAILED)'
+
+step "all tests passed"
