@@ -7,7 +7,10 @@ use std::hint::black_box;
 
 fn corpus() -> Vec<String> {
     let path = std::env::var("KCQL_CONFORMANCE").unwrap_or_else(|_| {
-        format!("{}/tests/conformance/kcql_cases.json", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/tests/conformance/kcql_cases.json",
+            env!("CARGO_MANIFEST_DIR")
+        )
     });
     let text = std::fs::read_to_string(&path).expect("read conformance corpus");
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("corpus JSON");

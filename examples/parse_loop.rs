@@ -7,7 +7,10 @@ fn main() {
         .filter(|c| c["ok"] == true && c.get("quirk").is_none())
         .filter_map(|c| c["kcql"].as_str().map(str::to_string))
         .collect();
-    let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     let mut ok = 0;
     for _ in 0..n {
         for s in &stmts {

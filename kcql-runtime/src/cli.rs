@@ -15,7 +15,11 @@ use std::process::ExitCode;
 
 /// Command-line arguments of `kcql`.
 #[derive(Debug, Parser)]
-#[command(name = "kcql", version, about = "Parse, format and check KCQL (Kafka Connect Query Language)")]
+#[command(
+    name = "kcql",
+    version,
+    about = "Parse, format and check KCQL (Kafka Connect Query Language)"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -114,13 +118,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             statements.len(),
             if statements.len() == 1 { "" } else { "s" }
         ),
-        _ => statements
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, s)| {
-                let sep = if i + 1 < statements.len() { ";" } else { "" };
-                writeln!(out, "{s}{sep}")
-            }),
+        _ => statements.iter().enumerate().try_for_each(|(i, s)| {
+            let sep = if i + 1 < statements.len() { ";" } else { "" };
+            writeln!(out, "{s}{sep}")
+        }),
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,5 +136,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
 /// Parses `std::env::args` and runs; usage errors exit with status 2 (clap's convention).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    run(cli, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())
+    run(
+        cli,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
 }

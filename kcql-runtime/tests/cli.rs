@@ -45,14 +45,23 @@ fn parse_json_prints_the_ast() {
 
 #[test]
 fn parse_prints_canonical_kcql() {
-    let out = kcql(&["parse", "insert into t select a as b from s withtag(x)"], None);
+    let out = kcql(
+        &["parse", "insert into t select a as b from s withtag(x)"],
+        None,
+    );
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), "INSERT INTO t SELECT a AS b FROM s WITHTAG (x)\n");
+    assert_eq!(
+        text(&out.stdout),
+        "INSERT INTO t SELECT a AS b FROM s WITHTAG (x)\n"
+    );
 }
 
 #[test]
 fn check_rejects_a_near_miss_keyword_with_a_caret_and_suggestion() {
-    let out = kcql(&["check", "-"], Some("INSERT INTO t SELECT * FROM s WITHTAGS(a)"));
+    let out = kcql(
+        &["check", "-"],
+        Some("INSERT INTO t SELECT * FROM s WITHTAGS(a)"),
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("found `WITHTAGS`"), "{err}");
@@ -67,7 +76,11 @@ fn check_accepts_valid_files_and_counts_statements() {
     let dir = std::env::temp_dir().join(format!("kcql-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ok.kcql");
-    std::fs::write(&file, "INSERT INTO a SELECT * FROM b;\nSELECT x FROM `c;d`;\n").unwrap();
+    std::fs::write(
+        &file,
+        "INSERT INTO a SELECT * FROM b;\nSELECT x FROM `c;d`;\n",
+    )
+    .unwrap();
     let out = kcql(&["check", file.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "ok: 2 statements\n");
@@ -88,7 +101,10 @@ fn fmt_prints_each_statement_canonically() {
 
 #[test]
 fn multi_statement_errors_name_the_statement() {
-    let out = kcql(&["check"], Some("SELECT * FROM a;\nSELECT * FROM b LIMIT 0"));
+    let out = kcql(
+        &["check"],
+        Some("SELECT * FROM a;\nSELECT * FROM b LIMIT 0"),
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("statement 2"), "{err}");
@@ -100,7 +116,9 @@ fn usage_errors_exit_2() {
     assert_eq!(kcql(&["frobnicate"], None).status.code(), Some(2));
     assert_eq!(kcql(&["parse", "--nope", "x"], None).status.code(), Some(2));
     assert_eq!(
-        kcql(&["check", "/nonexistent/file.kcql"], None).status.code(),
+        kcql(&["check", "/nonexistent/file.kcql"], None)
+            .status
+            .code(),
         Some(2)
     );
 }

@@ -93,7 +93,9 @@ fn partition_entry() -> impl Strategy<Value = String> {
         1 => "[a-z]{1,3}\\.\\*",
         1 => "'[a-z ]{1,5}'",
     ]
-    .prop_filter("not a keyword", |s| !keyword::is_reserved(s.split('.').next().unwrap_or("")))
+    .prop_filter("not a keyword", |s| {
+        !keyword::is_reserved(s.split('.').next().unwrap_or(""))
+    })
 }
 
 fn unique_ci(v: Vec<String>) -> Vec<String> {
@@ -109,9 +111,13 @@ fn unique_ci(v: Vec<String>) -> Vec<String> {
 fn unique_pairs(v: Vec<(String, String)>, ci: bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (k, val) in v {
-        let dup = out
-            .iter()
-            .any(|(o, _)| if ci { o.eq_ignore_ascii_case(&k) } else { *o == k });
+        let dup = out.iter().any(|(o, _)| {
+            if ci {
+                o.eq_ignore_ascii_case(&k)
+            } else {
+                *o == k
+            }
+        });
         if !dup {
             out.push((k, val));
         }
@@ -122,17 +128,14 @@ fn unique_pairs(v: Vec<(String, String)>, ci: bool) -> Vec<(String, String)> {
 fn tag() -> impl Strategy<Value = Tag> {
     let key = "[a-zA-Z][a-zA-Z0-9_]{0,4}(\\.[a-z][a-z0-9]{0,3}){0,2}";
     let value = prop_oneof![3 => word(), 1 => quoted().prop_filter("no dot start", |s| !s.starts_with('.'))];
-    (key, prop_oneof![
-        Just(0u8), Just(1u8), Just(2u8)
-    ], value)
-        .prop_map(|(key, k, v)| Tag {
-            key,
-            kind: match k {
-                0 => TagKind::Field,
-                1 => TagKind::Constant(v),
-                _ => TagKind::Alias(v),
-            },
-        })
+    (key, prop_oneof![Just(0u8), Just(1u8), Just(2u8)], value).prop_map(|(key, k, v)| Tag {
+        key,
+        kind: match k {
+            0 => TagKind::Field,
+            1 => TagKind::Constant(v),
+            _ => TagKind::Alias(v),
+        },
+    })
 }
 
 fn free_text() -> impl Strategy<Value = String> {
@@ -264,8 +267,9 @@ fn check_no_panic(s: &str) {
     match kcql::parse(s) {
         Ok(stmt) => {
             let printed = stmt.to_string();
-            let again = kcql::parse(&printed)
-                .unwrap_or_else(|d| panic!("{s:?} parsed, but its print {printed:?} does not:\n{d}"));
+            let again = kcql::parse(&printed).unwrap_or_else(|d| {
+                panic!("{s:?} parsed, but its print {printed:?} does not:\n{d}")
+            });
             assert_eq!(again, stmt, "{s:?} → {printed:?}");
         }
         Err(d) => {
@@ -280,7 +284,16 @@ fn check_no_panic(s: &str) {
 
 #[test]
 fn soups_of_garbage_are_rejected() {
-    for s in ["", ";", "SELECT", "INSERT INTO", "FROM t", "* FROM t", "SELECT * FROM", "SELECT * FROM t LIMIT"] {
+    for s in [
+        "",
+        ";",
+        "SELECT",
+        "INSERT INTO",
+        "FROM t",
+        "* FROM t",
+        "SELECT * FROM",
+        "SELECT * FROM t LIMIT",
+    ] {
         assert!(kcql::parse(s).is_err(), "{s:?} should be rejected");
     }
 }
