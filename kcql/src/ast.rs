@@ -104,6 +104,18 @@ pub struct Statement {
     /// position of its first occurrence).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<(String, String)>,
+    /// `WHERE <expr>` (extension): records for which it is not true are skipped.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_clause: Option<Expr>,
+    /// `GROUP BY a, b.c, _key` (extension, window processor).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<ColumnPath>,
+    /// `WINDOW TUMBLING(…) | HOPPING(…, …) [GRACE …]` (extension, window processor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+    /// `WITHRETENTION = policy | duration` (extension, InfluxDB sink).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     /// Where each part of the statement was written.
     #[serde(skip)]
     pub spans: StatementSpans,
@@ -114,7 +126,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// Spans of the parts of a [`Statement`]; compare equal regardless of content.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StatementSpans {
     /// The whole statement.
     pub statement: Span,
@@ -125,6 +137,17 @@ pub struct StatementSpans {
     /// Each clause (keyword through its value), indexed by [`ClauseKind::index`], as compact
     /// `(start, end)` pairs; `(0, 0)` means absent. Use [`StatementSpans::clause`].
     clauses: [(u32, u32); ClauseKind::ALL.len()],
+}
+
+impl Default for StatementSpans {
+    fn default() -> Self {
+        StatementSpans {
+            statement: Span::default(),
+            target: Span::default(),
+            source: Span::default(),
+            clauses: [(0, 0); ClauseKind::ALL.len()],
+        }
+    }
 }
 
 impl StatementSpans {
@@ -199,13 +222,275 @@ pub enum Expr {
         /// The text between the quotes.
         value: String,
     },
-    /// A function call: `f(a, b)`; plain column arguments become fields in the reference view.
+    /// A function call: `f(a, b)`, `count(*)`; plain column arguments become fields in the
+    /// reference view. Names are matched case-insensitively against the known functions.
     Call {
         /// The function name as written.
         name: String,
         /// The arguments.
         args: Vec<Expr>,
     },
+    /// A number, boolean or `NULL` (extension).
+    Literal {
+        /// The value.
+        value: Literal,
+    },
+    /// `-x` or `NOT x` (extension).
+    Unary {
+        /// The operator.
+        op: UnaryOp,
+        /// The operand.
+        expr: Box<Expr>,
+    },
+    /// `a + b`, `a AND b`, `a = b`, `a || b` … (extension).
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// The left operand.
+        left: Box<Expr>,
+        /// The right operand.
+        right: Box<Expr>,
+    },
+    /// `x IS [NOT] NULL` (extension).
+    IsNull {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// True for `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `x [NOT] IN (a, b, …)` (extension).
+    InList {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// The candidates.
+        list: Vec<Expr>,
+        /// True for `NOT IN`.
+        negated: bool,
+    },
+    /// `x [NOT] LIKE 'pattern'` with `%` (any run) and `_` (one character) (extension).
+    Like {
+        /// The tested expression.
+        expr: Box<Expr>,
+        /// The pattern.
+        pattern: String,
+        /// True for `NOT LIKE`.
+        negated: bool,
+    },
+    /// `CAST(x AS type)` (extension).
+    Cast {
+        /// The converted expression.
+        expr: Box<Expr>,
+        /// The target type.
+        to: CastType,
+    },
+}
+
+/// A literal value in an expression.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Literal {
+    /// A 64-bit integer.
+    Int(i64),
+    /// A 64-bit float (always finite).
+    Float(f64),
+    /// `TRUE` / `FALSE`
+    Bool(bool),
+    /// `NULL`
+    Null,
+}
+
+/// A prefix operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `NOT x`
+    Not,
+}
+
+/// An infix operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOp {
+    /// `OR`
+    Or,
+    /// `AND`
+    And,
+    /// `=`
+    Eq,
+    /// `!=` or `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `||` (string concatenation)
+    Concat,
+}
+
+impl BinaryOp {
+    /// The operator as written in canonical KCQL.
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "OR",
+            BinaryOp::And => "AND",
+            BinaryOp::Eq => "=",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Concat => "||",
+        }
+    }
+
+    /// Binding strength: higher binds tighter.
+    pub const fn precedence(self) -> u8 {
+        match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And => 2,
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge => 4,
+            BinaryOp::Concat => 5,
+            BinaryOp::Add | BinaryOp::Sub => 6,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 7,
+        }
+    }
+}
+
+/// The target type of `CAST`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CastType {
+    /// `INT` (64-bit signed)
+    Int,
+    /// `FLOAT` (64-bit)
+    Float,
+    /// `STRING`
+    String,
+    /// `BOOL`
+    Bool,
+}
+
+impl CastType {
+    /// The type name in canonical KCQL.
+    pub const fn name(self) -> &'static str {
+        match self {
+            CastType::Int => "INT",
+            CastType::Float => "FLOAT",
+            CastType::String => "STRING",
+            CastType::Bool => "BOOL",
+        }
+    }
+
+    /// The type named `s` (any case; `integer`, `double`, `text`, `boolean` also accepted).
+    pub fn from_name(s: &str) -> Option<CastType> {
+        let u = s.to_ascii_lowercase();
+        Some(match u.as_str() {
+            "int" | "integer" | "long" | "bigint" => CastType::Int,
+            "float" | "double" | "real" => CastType::Float,
+            "string" | "text" | "varchar" => CastType::String,
+            "bool" | "boolean" => CastType::Bool,
+            _ => return None,
+        })
+    }
+}
+
+/// A time span written `500ms`, `2s`, `5m`, `1h` or `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Duration {
+    /// The length in milliseconds.
+    pub millis: u64,
+}
+
+impl Duration {
+    /// Parses `<digits><unit>` with unit `ms`, `s`, `m`, `h` or `d` (any case).
+    pub fn parse(text: &str) -> Option<Duration> {
+        let split = text.find(|c: char| !c.is_ascii_digit())?;
+        let (digits, unit) = text.split_at(split);
+        if digits.is_empty() {
+            return None;
+        }
+        let n: u64 = digits.parse().ok()?;
+        let factor = match unit.to_ascii_lowercase().as_str() {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        n.checked_mul(factor).map(|millis| Duration { millis })
+    }
+
+    /// The length as a `std::time::Duration`.
+    pub fn to_std(self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.millis)
+    }
+}
+
+/// `WINDOW …`: how records are grouped in time (extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Tumbling or hopping.
+    pub kind: WindowKind,
+    /// `GRACE d`: how long after a window's end late records are still accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<Duration>,
+}
+
+/// The shape of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WindowKind {
+    /// `TUMBLING(size)`: back-to-back windows of `size`.
+    Tumbling {
+        /// Window length.
+        size: Duration,
+    },
+    /// `HOPPING(size, advance)`: windows of `size` starting every `advance`.
+    Hopping {
+        /// Window length.
+        size: Duration,
+        /// Distance between window starts (at most `size`).
+        advance: Duration,
+    },
+}
+
+/// `WITHRETENTION = …` for the InfluxDB sink (extension).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Retention {
+    /// `WITHRETENTION = autogen`: write into this existing retention policy (InfluxDB 1.x) or
+    /// bucket (InfluxDB 2).
+    Policy(String),
+    /// `WITHRETENTION = 30d`: write into a retention policy named after the duration (`30d`);
+    /// with `AUTOCREATE` the sink creates the database and this policy with that duration.
+    Duration(Duration),
 }
 
 /// A dotted column path, optionally ending in `.*` (or just `*`).

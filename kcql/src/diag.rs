@@ -151,6 +151,77 @@ pub enum ErrorKind {
         /// The clause keyword.
         clause: &'static str,
     },
+    /// A number that does not fit its type.
+    #[error("invalid number `{text}`")]
+    InvalidNumber {
+        /// The text.
+        text: String,
+    },
+    /// A duration that is not `<n>ms|s|m|h|d` (or zero where it must be positive).
+    #[error("invalid duration `{text}`")]
+    InvalidDuration {
+        /// The text.
+        text: String,
+    },
+    /// A window that cannot work.
+    #[error("invalid WINDOW: {reason}")]
+    InvalidWindow {
+        /// Why.
+        reason: String,
+    },
+    /// A function nobody defined.
+    #[error("unknown function `{name}`; known functions: {known}")]
+    UnknownFunction {
+        /// The name as written.
+        name: String,
+        /// The known functions, comma-separated.
+        known: String,
+    },
+    /// A function called with the wrong number of arguments.
+    #[error("{name}() takes {expected}, found {found}")]
+    WrongArity {
+        /// The function.
+        name: String,
+        /// How many it takes ("1 argument", "1 or 2 arguments" …).
+        expected: &'static str,
+        /// How many were given.
+        found: usize,
+    },
+    /// `*` where only `count(*)` allows it.
+    #[error("`*` is only allowed alone in the select list or in count(*)")]
+    MisplacedWildcard,
+    /// An aggregate inside an aggregate.
+    #[error("aggregate `{name}` cannot be nested inside another aggregate")]
+    NestedAggregate {
+        /// The inner aggregate.
+        name: String,
+    },
+    /// An aggregate in WHERE.
+    #[error(
+        "aggregate `{name}` is not allowed in WHERE (WHERE filters records before aggregation)"
+    )]
+    AggregateInWhere {
+        /// The aggregate.
+        name: String,
+    },
+    /// Aggregates without a WINDOW clause.
+    #[error("aggregate `{name}` needs a WINDOW clause")]
+    AggregateWithoutWindow {
+        /// The aggregate.
+        name: String,
+    },
+    /// GROUP BY or WINDOW without any aggregate in the select list.
+    #[error("{clause} needs at least one aggregate (min, max, avg, sum, count, first, last) in the select list")]
+    GroupingWithoutAggregate {
+        /// The clause keyword.
+        clause: &'static str,
+    },
+    /// A field beside aggregates that is not grouped.
+    #[error("field `{name}` must appear in GROUP BY or inside an aggregate")]
+    FieldNotGrouped {
+        /// The field path.
+        name: String,
+    },
     /// `.*` followed by more path segments, or `*` followed by `.field`.
     #[error("`*` must be the last segment of a column path")]
     WildcardNotLast,

@@ -195,11 +195,19 @@ pub enum ClauseKind {
     Limit,
     /// `PROPERTIES (k = v, …)`
     Properties,
+    /// `WHERE <expr>` (extension)
+    Where,
+    /// `GROUP BY a, b` (extension)
+    GroupBy,
+    /// `WINDOW TUMBLING(2s)` (extension)
+    Window,
+    /// `WITHRETENTION = p` (extension)
+    WithRetention,
 }
 
 impl ClauseKind {
-    /// Every clause, in canonical (printing) order.
-    pub const ALL: [ClauseKind; 29] = [
+    /// Every clause (the extensions last).
+    pub const ALL: [ClauseKind; 33] = [
         ClauseKind::Ignore,
         ClauseKind::Autocreate,
         ClauseKind::WithStructure,
@@ -229,6 +237,10 @@ impl ClauseKind {
         ClauseKind::WithRegex,
         ClauseKind::Limit,
         ClauseKind::Properties,
+        ClauseKind::Where,
+        ClauseKind::GroupBy,
+        ClauseKind::Window,
+        ClauseKind::WithRetention,
     ];
 
     /// The clause's keyword, upper case.
@@ -263,10 +275,14 @@ impl ClauseKind {
             ClauseKind::WithRegex => "WITHREGEX",
             ClauseKind::Limit => "LIMIT",
             ClauseKind::Properties => "PROPERTIES",
+            ClauseKind::Where => "WHERE",
+            ClauseKind::GroupBy => "GROUP BY",
+            ClauseKind::Window => "WINDOW",
+            ClauseKind::WithRetention => "WITHRETENTION",
         }
     }
 
-    /// The clause whose keyword is `word`, in any letter case.
+    /// The clause whose (first) keyword is `word`, in any letter case (`GROUP` for GROUP BY).
     pub fn from_word(word: &str) -> Option<ClauseKind> {
         let mut buf = [0u8; 16];
         Some(match upper(word, &mut buf)? {
@@ -299,6 +315,10 @@ impl ClauseKind {
             b"WITHREGEX" => ClauseKind::WithRegex,
             b"LIMIT" => ClauseKind::Limit,
             b"PROPERTIES" => ClauseKind::Properties,
+            b"WHERE" => ClauseKind::Where,
+            b"GROUP" => ClauseKind::GroupBy,
+            b"WINDOW" => ClauseKind::Window,
+            b"WITHRETENTION" => ClauseKind::WithRetention,
             _ => return None,
         })
     }
@@ -396,11 +416,9 @@ mod tests {
     #[test]
     fn clause_lookup_is_case_insensitive() {
         for c in ClauseKind::ALL {
-            assert_eq!(ClauseKind::from_word(c.keyword()), Some(c));
-            assert_eq!(
-                ClauseKind::from_word(&c.keyword().to_ascii_lowercase()),
-                Some(c)
-            );
+            let first = c.keyword().split(' ').next().unwrap_or_default();
+            assert_eq!(ClauseKind::from_word(first), Some(c));
+            assert_eq!(ClauseKind::from_word(&first.to_ascii_lowercase()), Some(c));
         }
         assert_eq!(ClauseKind::from_word("WithTag"), Some(ClauseKind::WithTag));
         assert_eq!(ClauseKind::from_word("withtags"), None);

@@ -34,6 +34,7 @@
 
 pub mod ast;
 pub mod diag;
+pub mod functions;
 pub mod keyword;
 pub mod lex;
 pub mod parse;
@@ -44,6 +45,7 @@ mod validate;
 
 pub use ast::*;
 pub use diag::{Diagnostic, Diagnostics, ErrorKind, Stage};
+pub use functions::Function;
 pub use keyword::ClauseKind;
 pub use parse::{parse, parse_many};
 pub use reference::{Field, FieldType, SelectedFields, TargetType};

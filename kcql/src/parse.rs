@@ -10,6 +10,8 @@ use crate::keyword::{is_reserved, suggest, ClauseKind};
 use crate::lex::{is_field_byte, tokenize_into, Token, TokenKind};
 use crate::span::Span;
 
+mod expr;
+
 /// A parse failure before it is attached to its source text.
 #[derive(Debug, Clone)]
 pub(crate) struct Failure {
@@ -280,6 +282,10 @@ impl Statement {
             dynamic_target: None,
             limit: None,
             properties: Vec::new(),
+            where_clause: None,
+            group_by: Vec::new(),
+            window: None,
+            retention: None,
             spans: StatementSpans::default(),
         }
     }
@@ -391,10 +397,12 @@ impl<'a> Parser<'a> {
         self.expect_keyword("SELECT")?;
         let select = self.select_list()?;
         if self.eat_keyword("FROM").is_none() {
-            let mut f = self.unexpected(["`,`", "AS", "FROM"]);
+            let mut f = self.unexpected(["`,`", "AS", "FROM", "an operator"]);
             if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
                 if suggest(self.text(t), ["FROM"]).is_some() {
                     f = f.help("did you mean `FROM`?");
+                } else if let Some(h) = operator_hint(self.text(t)) {
+                    f = f.help(h);
                 }
             }
             return Err(f);
@@ -679,50 +687,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// One select expression: a column path, a string, or a function call.
-    fn select_expr(&mut self) -> PResult<Expr> {
-        if let Some(t) = self.eat(TokenKind::String) {
-            return Ok(Expr::String {
-                value: t.inner(self.src).to_string(),
-            });
-        }
-        if let (Some(t), Some(next)) = (self.peek(), self.toks.get(self.pos + 1)) {
-            if t.kind == TokenKind::Word && next.kind == TokenKind::LParen {
-                self.check_name_word(t)?;
-                self.pos += 2;
-                let mut args = Vec::new();
-                if self.eat(TokenKind::RParen).is_none() {
-                    loop {
-                        args.push(self.select_expr()?);
-                        if self.eat(TokenKind::Comma).is_some() {
-                            continue;
-                        }
-                        if self.eat(TokenKind::RParen).is_some() {
-                            break;
-                        }
-                        return Err(self.unexpected(["`,`", "`)`"]));
-                    }
-                }
-                return Ok(Expr::Call {
-                    name: self.text(t).to_string(),
-                    args,
-                });
-            }
-        }
-        if !matches!(
-            self.peek_kind(),
-            Some(TokenKind::Word | TokenKind::Backticked | TokenKind::Star)
-        ) {
-            return Err(self.unexpected(["a field name", "`*`", "a quoted string"]));
-        }
-        Ok(Expr::Column(self.column_path(true)?))
-    }
-
     fn select_list(&mut self) -> PResult<Vec<SelectItem>> {
         let mut items = Vec::new();
         loop {
             let start = self.here();
-            let expr = self.select_expr()?;
+            let expr = self.select_item_expr()?;
             let alias = self.alias()?;
             let end = self.toks[self.pos - 1].span;
             items.push(SelectItem {
@@ -800,6 +769,8 @@ impl<'a> Parser<'a> {
                 .find(|(k, _)| k.eq_ignore_ascii_case(w))
             {
                 f = f.help(*hint);
+            } else if let Some(h) = operator_hint(w) {
+                f = f.help(h);
             } else if let Some(s) = suggest(w, ClauseKind::ALL.iter().map(|c| c.keyword())) {
                 f = f.help(format!("did you mean `{s}`?"));
             } else if let Some(hint) = glued_keyword_hint(
@@ -919,6 +890,10 @@ impl<'a> Parser<'a> {
                 stmt.subscription = Some(self.text(t).to_string());
             }
             ClauseKind::Properties => stmt.properties = self.properties()?,
+            ClauseKind::Where => stmt.where_clause = Some(self.expr()?),
+            ClauseKind::GroupBy => stmt.group_by = self.group_by()?,
+            ClauseKind::Window => stmt.window = Some(self.window()?),
+            ClauseKind::WithRetention => stmt.retention = Some(self.retention()?),
         }
         Ok(())
     }
@@ -1313,4 +1288,16 @@ fn glued_keyword_hint(source: &str, after_source: bool) -> Option<String> {
         }
     }
     Some("names with spaces or special characters must be quoted with backticks".to_string())
+}
+
+/// Help for a word like `-b` or `+1` standing where an operator was expected.
+fn operator_hint(word: &str) -> Option<String> {
+    let op = word
+        .chars()
+        .next()
+        .filter(|c| matches!(c, '-' | '+' | '/'))?;
+    let rest = &word[1..];
+    (!rest.is_empty()).then(|| {
+        format!("`{word}` is read as a name (`{op}` is a name character); put spaces around operators: `{op} {rest}`")
+    })
 }

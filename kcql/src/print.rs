@@ -8,10 +8,14 @@ use crate::lex::is_word_byte;
 use crate::parse::{reads_back, ReadAs};
 use std::fmt::{self, Display, Formatter, Write};
 
+mod expr;
+
 /// True when `s` lexes as a single word that is a valid name: word characters only, not all
 /// digits, and not a keyword in any letter case.
 fn is_bare_word(s: &str) -> bool {
+    // A lone `-`, `+` or `/` would read back as an operator.
     !s.is_empty()
+        && !matches!(s, "-" | "+" | "/")
         && s.bytes().all(is_word_byte)
         && !s.bytes().all(|b| b.is_ascii_digit())
         && !is_keyword_like(s)
@@ -183,30 +187,9 @@ impl Display for Alias {
     }
 }
 
-impl Display for Expr {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match self {
-            Expr::Column(p) => p.fmt(f),
-            Expr::String { value } => write!(f, "'{value}'"),
-            Expr::Call { name, args } => {
-                // A call name is a word followed by `(`; backticks would make it a column.
-                f.write_str(name)?;
-                f.write_char('(')?;
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    a.fmt(f)?;
-                }
-                f.write_char(')')
-            }
-        }
-    }
-}
-
 impl Display for SelectItem {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        self.expr.fmt(f)?;
+        expr::write_select_expr(f, &self.expr)?;
         if let Some(a) = &self.alias {
             write!(f, " AS {a}")?;
         }
@@ -276,6 +259,16 @@ impl Display for Statement {
         write_list(f, &self.select)?;
         f.write_str(" FROM ")?;
         write_name(f, &self.source)?;
+        if let Some(w) = &self.where_clause {
+            write!(f, " WHERE {w}")?;
+        }
+        if !self.group_by.is_empty() {
+            f.write_str(" GROUP BY ")?;
+            write_list(f, &self.group_by)?;
+        }
+        if let Some(w) = &self.window {
+            write!(f, " WINDOW {w}")?;
+        }
         if !self.ignore.is_empty() {
             f.write_str(" IGNORE ")?;
             write_list(f, &self.ignore)?;
@@ -403,6 +396,9 @@ impl Display for Statement {
             }
             f.write_char(')')?;
         }
+        if let Some(r) = &self.retention {
+            write!(f, " WITHRETENTION = {r}")?;
+        }
         Ok(())
     }
 }
@@ -494,8 +490,8 @@ mod tests {
     #[test]
     fn call_names_are_never_backticked() {
         assert_eq!(
-            assert_roundtrip("SELECT NULL(a), Where() FROM t"),
-            "SELECT NULL(a), Where() FROM t"
+            assert_roundtrip("SELECT Lower(a) AS l, NOW() AS n FROM t"),
+            "SELECT Lower(a) AS l, NOW() AS n FROM t"
         );
     }
 }

@@ -225,6 +225,14 @@ fn visit_expr<'a, E>(
             }
             Ok(())
         }
+        // Extension expressions have no reference meaning and define no reference field.
+        Expr::Literal { .. }
+        | Expr::Unary { .. }
+        | Expr::Binary { .. }
+        | Expr::IsNull { .. }
+        | Expr::InList { .. }
+        | Expr::Like { .. }
+        | Expr::Cast { .. } => Ok(()),
     }
 }
 

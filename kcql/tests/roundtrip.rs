@@ -57,6 +57,55 @@ fn alias() -> impl Strategy<Value = Alias> {
     ]
 }
 
+fn literal() -> impl Strategy<Value = Literal> {
+    prop_oneof![
+        3 => any::<i64>().prop_map(Literal::Int),
+        2 => any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(Literal::Float),
+        1 => (0u32..10_000).prop_map(|v| Literal::Float(f64::from(v) / 100.0)),
+        1 => any::<bool>().prop_map(Literal::Bool),
+        1 => Just(Literal::Null),
+    ]
+}
+
+/// Scalar expressions (extension): every operator, predicate, cast and scalar function.
+fn scalar_expr() -> impl Strategy<Value = Expr> {
+    let leaf = prop_oneof![
+        4 => path(false).prop_map(Expr::Column),
+        1 => quoted().prop_map(|value| Expr::String { value }),
+        2 => literal().prop_map(|value| Expr::Literal { value }),
+    ];
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        let ops = prop::sample::select(vec![
+            BinaryOp::Or, BinaryOp::And, BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le,
+            BinaryOp::Gt, BinaryOp::Ge, BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul,
+            BinaryOp::Div, BinaryOp::Mod, BinaryOp::Concat,
+        ]);
+        let scalar = prop::sample::select(
+            Function::ALL.iter().copied().filter(|f| !f.is_aggregate()).collect::<Vec<_>>(),
+        );
+        prop_oneof![
+            3 => (ops, inner.clone(), inner.clone()).prop_map(|(op, l, r)| Expr::Binary {
+                op, left: Box::new(l), right: Box::new(r)
+            }),
+            1 => (any::<bool>(), inner.clone()).prop_map(|(not, e)| Expr::Unary {
+                op: if not { UnaryOp::Not } else { UnaryOp::Neg }, expr: Box::new(e)
+            }),
+            1 => (inner.clone(), any::<bool>()).prop_map(|(e, negated)| Expr::IsNull { expr: Box::new(e), negated }),
+            1 => (inner.clone(), vec(inner.clone(), 1..3), any::<bool>()).prop_map(|(e, list, negated)| Expr::InList {
+                expr: Box::new(e), list, negated
+            }),
+            1 => (inner.clone(), quoted(), any::<bool>()).prop_map(|(e, pattern, negated)| Expr::Like {
+                expr: Box::new(e), pattern, negated
+            }),
+            1 => (inner.clone(), prop::sample::select(vec![CastType::Int, CastType::Float, CastType::String, CastType::Bool]))
+                .prop_map(|(e, to)| Expr::Cast { expr: Box::new(e), to }),
+            2 => (scalar, vec(inner, 0..3)).prop_filter_map("arity", |(f, args)| {
+                f.arity().accepts(args.len()).then(|| Expr::Call { name: f.name().to_string(), args })
+            }),
+        ]
+    })
+}
+
 fn expr() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
         6 => path(true).prop_map(Expr::Column),
@@ -65,8 +114,8 @@ fn expr() -> impl Strategy<Value = Expr> {
             .prop_map(|value| Expr::String { value }),
     ];
     prop_oneof![
-        5 => leaf.clone(),
-        1 => (word(), vec(leaf, 0..3)).prop_map(|(name, args)| Expr::Call { name, args }),
+        5 => leaf,
+        2 => scalar_expr(),
     ]
 }
 
@@ -197,6 +246,13 @@ prop_compose! {
             option::of(vec(path(false), 1..3)),
             option::of(prop::sample::select(vec!["|", "-", ":", "#", "a", "7", "$", "*"]).prop_map(String::from)),
         ),
+        (where_clause, retention) in (
+            option::of(scalar_expr()),
+            option::of(prop_oneof![
+                duration().prop_map(Retention::Duration),
+                prop_oneof![word(), ident(), "[0-9]{1,2}[smhd]"].prop_map(Retention::Policy),
+            ]),
+        ),
         (pipeline, subscription, dynamic_target, properties) in (
             option::of(name().prop_filter("no quote", |s| !s.contains('\''))),
             option::of("[a-zA-Z0-9_@]{1,6}"),
@@ -215,8 +271,74 @@ prop_compose! {
             batch_size, partitioning, timestamp, timestamp_unit, format, store_as, tags,
             incremental_mode, with_type, doc_type, index_suffix, ttl, converter, jms_selector,
             with_key, key_delimiter, pipeline, subscription, regex, dynamic_target, limit,
-            properties, spans: Default::default(),
+            properties, where_clause, group_by: Vec::new(), window: None, retention,
+            spans: Default::default(),
         }
+    }
+}
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (1u64..5000).prop_map(|millis| Duration { millis }),
+        (1u64..100).prop_map(|n| Duration { millis: n * 60_000 }),
+        (1u64..40).prop_map(|n| Duration {
+            millis: n * 86_400_000
+        }),
+    ]
+}
+
+fn window() -> impl Strategy<Value = Window> {
+    (
+        duration(),
+        duration(),
+        any::<bool>(),
+        option::of(prop_oneof![Just(Duration { millis: 0 }), duration()]),
+    )
+        .prop_map(|(a, b, hopping, grace)| {
+            let kind = if hopping {
+                WindowKind::Hopping {
+                    size: a.max(b),
+                    advance: a.min(b),
+                }
+            } else {
+                WindowKind::Tumbling { size: a }
+            };
+            Window { kind, grace }
+        })
+}
+
+prop_compose! {
+    /// Windowed statements: grouped columns, then aggregates over scalar expressions.
+    fn windowed()(
+        target in name(),
+        source in name(),
+        groups in vec(path(false), 0..3),
+        aggs in vec((prop::sample::select(vec!["min", "MAX", "avg", "sum", "count", "First", "last"]),
+                     prop_oneof![3 => scalar_expr(), 1 => Just(Expr::Column(ColumnPath::star()))],
+                     ident()), 1..4),
+        where_clause in option::of(scalar_expr()),
+        window in window(),
+    ) -> Statement {
+        let mut s = kcql::parse("INSERT INTO t SELECT * FROM s").expect("base statement");
+        let mut groups = groups;
+        groups.dedup_by(|a, b| a.segments.last() == b.segments.last());
+        s.head = Head::Insert { mode: WriteMode::Insert, target };
+        s.source = source;
+        s.select = groups
+            .iter()
+            .map(|g| SelectItem { expr: Expr::Column(g.clone()), alias: None, span: Span::default() })
+            .chain(aggs.into_iter().map(|(f, arg, alias)| {
+                let arg = match arg {
+                    Expr::Column(p) if p.is_star() && !f.eq_ignore_ascii_case("count") => Expr::Column(ColumnPath::new(["x"])),
+                    a => a,
+                };
+                SelectItem { expr: Expr::Call { name: f.to_string(), args: vec![arg] }, alias: Some(Alias::Name(alias)), span: Span::default() }
+            }))
+            .collect();
+        s.group_by = groups;
+        s.where_clause = where_clause;
+        s.window = Some(window);
+        s
     }
 }
 
@@ -243,6 +365,14 @@ proptest! {
             .unwrap_or_else(|d| panic!("printed statement does not parse:\n{printed}\n{d}"));
         prop_assert_eq!(&reparsed, &stmt, "printed: {}", printed);
         prop_assert_eq!(reparsed.to_string(), printed);
+    }
+
+    #[test]
+    fn windowed_statements_round_trip(stmt in windowed()) {
+        let printed = stmt.to_string();
+        let reparsed = kcql::parse(&printed)
+            .unwrap_or_else(|d| panic!("printed statement does not parse:\n{printed}\n{d}"));
+        prop_assert_eq!(&reparsed, &stmt, "printed: {}", printed);
     }
 
     #[test]

@@ -1,0 +1,450 @@
+//! Expressions (extension): the select list's computed columns and `WHERE` conditions.
+//!
+//! Precedence, loosest first: `OR`, `AND`, `NOT`, comparisons and `IS [NOT] NULL`,
+//! `[NOT] IN (…)`, `[NOT] LIKE '…'`, `||`, `+ -`, `* / %`, unary `-`, primaries. Comparisons do
+//! not chain. Because `-`, `+` and `/` are name characters in KCQL (`a-b` is a field name, as in
+//! the reference), these operators need spaces around them: `a - b`.
+
+use super::{Failure, PResult, Parser};
+use crate::ast::*;
+use crate::diag::ErrorKind;
+use crate::lex::TokenKind;
+
+/// Precedence of `NOT x`.
+const NOT_PREC: u8 = 3;
+/// Precedence of comparisons and the `IS`/`IN`/`LIKE` predicates.
+const CMP_PREC: u8 = 4;
+/// Precedence of unary minus.
+const NEG_PREC: u8 = 8;
+
+fn is_digits(w: &str) -> bool {
+    !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl<'a> Parser<'a> {
+    /// A select-list item's expression. A lone `true`, `false` or `null` is a field name there
+    /// (as in the reference); anywhere inside an expression it is a literal.
+    pub(super) fn select_item_expr(&mut self) -> PResult<Expr> {
+        if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
+            let w = self.text(t);
+            let literal_word = ["true", "false", "null"]
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(w));
+            let lone = match self.toks.get(self.pos + 1) {
+                None => true,
+                Some(n) => {
+                    n.kind == TokenKind::Comma
+                        || (n.kind == TokenKind::Word
+                            && ["as", "from"]
+                                .iter()
+                                .any(|k| k.eq_ignore_ascii_case(self.text(n))))
+                }
+            };
+            if literal_word && lone {
+                return Ok(Expr::Column(self.column_path(true)?));
+            }
+        }
+        self.expr()
+    }
+
+    /// A full expression.
+    pub(super) fn expr(&mut self) -> PResult<Expr> {
+        self.expr_bp(0)
+    }
+
+    /// The infix operator at the cursor, if any, with the number of tokens it spans.
+    fn binary_op(&self) -> Option<BinaryOp> {
+        let t = self.peek()?;
+        Some(match t.kind {
+            TokenKind::Eq => BinaryOp::Eq,
+            TokenKind::Ne => BinaryOp::Ne,
+            TokenKind::Lt => BinaryOp::Lt,
+            TokenKind::Le => BinaryOp::Le,
+            TokenKind::Gt => BinaryOp::Gt,
+            TokenKind::Ge => BinaryOp::Ge,
+            TokenKind::Concat => BinaryOp::Concat,
+            TokenKind::Star => BinaryOp::Mul,
+            TokenKind::Percent => BinaryOp::Mod,
+            TokenKind::Word => match self.text(t) {
+                "+" => BinaryOp::Add,
+                "-" => BinaryOp::Sub,
+                "/" => BinaryOp::Div,
+                w if w.eq_ignore_ascii_case("AND") => BinaryOp::And,
+                w if w.eq_ignore_ascii_case("OR") => BinaryOp::Or,
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    fn expr_bp(&mut self, min: u8) -> PResult<Expr> {
+        let mut lhs = self.prefix()?;
+        loop {
+            if min <= CMP_PREC {
+                if let Some(e) = self.predicate(&mut lhs)? {
+                    lhs = e;
+                    continue;
+                }
+            }
+            let Some(op) = self.binary_op() else { break };
+            let prec = op.precedence();
+            if prec < min {
+                break;
+            }
+            let op_span = self.here();
+            self.pos += 1;
+            let rhs = self.expr_bp(prec + 1)?;
+            lhs = Expr::Binary {
+                op,
+                left: Box::new(lhs),
+                right: Box::new(rhs),
+            };
+            if prec == CMP_PREC && self.binary_op().is_some_and(|o| o.precedence() == CMP_PREC) {
+                return Err(Failure::new(
+                    ErrorKind::Unexpected {
+                        expected: vec!["AND".into(), "OR".into()],
+                        found: self.found(),
+                    },
+                    self.here(),
+                )
+                .help(format!(
+                    "comparisons do not chain; after `{}` combine conditions with AND",
+                    &self.src[op_span.start..op_span.end]
+                )));
+            }
+        }
+        Ok(lhs)
+    }
+
+    /// `IS [NOT] NULL`, `[NOT] IN (…)`, `[NOT] LIKE '…'` after `lhs`.
+    fn predicate(&mut self, lhs: &mut Expr) -> PResult<Option<Expr>> {
+        let take = |e: &mut Expr| {
+            Box::new(std::mem::replace(
+                e,
+                Expr::Literal {
+                    value: Literal::Null,
+                },
+            ))
+        };
+        if self.eat_keyword("IS").is_some() {
+            let negated = self.eat_keyword("NOT").is_some();
+            self.expect_keyword("NULL")?;
+            return Ok(Some(Expr::IsNull {
+                expr: take(lhs),
+                negated,
+            }));
+        }
+        let negated = match (self.peek(), self.toks.get(self.pos + 1)) {
+            (Some(t), Some(n))
+                if t.kind == TokenKind::Word
+                    && self.text(t).eq_ignore_ascii_case("NOT")
+                    && n.kind == TokenKind::Word
+                    && (self.text(n).eq_ignore_ascii_case("IN")
+                        || self.text(n).eq_ignore_ascii_case("LIKE")) =>
+            {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        };
+        if self.eat_keyword("IN").is_some() {
+            self.expect(TokenKind::LParen)?;
+            let mut list = Vec::new();
+            loop {
+                list.push(self.expr()?);
+                if self.eat(TokenKind::Comma).is_some() {
+                    continue;
+                }
+                if self.eat(TokenKind::RParen).is_some() {
+                    break;
+                }
+                return Err(self.unexpected(["`,`", "`)`"]));
+            }
+            return Ok(Some(Expr::InList {
+                expr: take(lhs),
+                list,
+                negated,
+            }));
+        }
+        if self.eat_keyword("LIKE").is_some() {
+            let Some(t) = self.eat(TokenKind::String) else {
+                return Err(self.unexpected(["a quoted pattern such as 'sensor-%'"]));
+            };
+            return Ok(Some(Expr::Like {
+                expr: take(lhs),
+                pattern: t.inner(self.src).to_string(),
+                negated,
+            }));
+        }
+        if negated {
+            return Err(self.unexpected(["IN", "LIKE"]));
+        }
+        Ok(None)
+    }
+
+    /// `NOT x`, `- x`, or a primary.
+    fn prefix(&mut self) -> PResult<Expr> {
+        if self.eat_keyword("NOT").is_some() {
+            let expr = self.expr_bp(NOT_PREC)?;
+            return Ok(Expr::Unary {
+                op: UnaryOp::Not,
+                expr: Box::new(expr),
+            });
+        }
+        if let Some(t) = self
+            .peek()
+            .filter(|t| t.kind == TokenKind::Word && self.text(t) == "-")
+        {
+            self.pos += 1;
+            // `- 5` is the literal -5; `- x` negates.
+            if self
+                .peek()
+                .is_some_and(|n| n.kind == TokenKind::Word && is_digits(self.text(n)))
+            {
+                return self.number(true);
+            }
+            let _ = t;
+            let expr = self.expr_bp(NEG_PREC)?;
+            return Ok(Expr::Unary {
+                op: UnaryOp::Neg,
+                expr: Box::new(expr),
+            });
+        }
+        self.primary()
+    }
+
+    /// A number at the cursor (an all-digit word, optionally `.digits` glued to it).
+    fn number(&mut self, negative: bool) -> PResult<Expr> {
+        let Some(t) = self.next() else {
+            return Err(self.unexpected(["a number"]));
+        };
+        let int_text = self.text(t);
+        let mut end = t.span;
+        let fraction = match (self.peek(), self.toks.get(self.pos + 1)) {
+            (Some(dot), Some(frac))
+                if dot.kind == TokenKind::Dot
+                    && dot.span.start == t.span.end
+                    && frac.kind == TokenKind::Word
+                    && frac.span.start == dot.span.end
+                    && is_digits(self.text(frac)) =>
+            {
+                self.pos += 2;
+                end = frac.span;
+                Some(self.text(frac))
+            }
+            _ => None,
+        };
+        let span = t.span.to(end);
+        let bad = || {
+            Failure::new(
+                ErrorKind::InvalidNumber {
+                    text: format!(
+                        "{}{}",
+                        if negative { "-" } else { "" },
+                        &self.src[span.start..span.end]
+                    ),
+                },
+                span,
+            )
+        };
+        let value = match fraction {
+            Some(frac) => {
+                let v: f64 = format!("{int_text}.{frac}").parse().map_err(|_| bad())?;
+                if !v.is_finite() {
+                    return Err(bad());
+                }
+                Literal::Float(if negative { -v } else { v })
+            }
+            None => {
+                let v: u64 = int_text.parse().map_err(|_| bad())?;
+                if negative {
+                    if v > i64::MAX as u64 + 1 {
+                        return Err(bad());
+                    }
+                    Literal::Int((v as i64).wrapping_neg())
+                } else {
+                    Literal::Int(i64::try_from(v).map_err(|_| bad())?)
+                }
+            }
+        };
+        Ok(Expr::Literal { value })
+    }
+
+    fn primary(&mut self) -> PResult<Expr> {
+        let Some(t) = self.peek() else {
+            return Err(self.unexpected(["an expression"]));
+        };
+        match t.kind {
+            TokenKind::LParen => {
+                self.pos += 1;
+                let e = self.expr()?;
+                self.expect(TokenKind::RParen)?;
+                Ok(e)
+            }
+            TokenKind::String => {
+                self.pos += 1;
+                Ok(Expr::String {
+                    value: t.inner(self.src).to_string(),
+                })
+            }
+            TokenKind::Star | TokenKind::Backticked => Ok(Expr::Column(self.column_path(true)?)),
+            TokenKind::Word => {
+                let w = self.text(t);
+                if is_digits(w) {
+                    return self.number(false);
+                }
+                for (k, v) in [
+                    ("true", Literal::Bool(true)),
+                    ("false", Literal::Bool(false)),
+                    ("null", Literal::Null),
+                ] {
+                    if w.eq_ignore_ascii_case(k) {
+                        self.pos += 1;
+                        return Ok(Expr::Literal { value: v });
+                    }
+                }
+                if self.toks.get(self.pos + 1).map(|n| n.kind) == Some(TokenKind::LParen) {
+                    return self.call();
+                }
+                Ok(Expr::Column(self.column_path(true)?))
+            }
+            _ => {
+                Err(self.unexpected(["a field name", "`*`", "a quoted string", "a number", "`(`"]))
+            }
+        }
+    }
+
+    /// `name(args)` or `CAST(x AS type)`; the cursor is on the name.
+    fn call(&mut self) -> PResult<Expr> {
+        let Some(t) = self.next() else {
+            return Err(self.unexpected(["a function name"]));
+        };
+        self.check_name_word(t)?;
+        let name = self.text(t);
+        self.expect(TokenKind::LParen)?;
+        if name.eq_ignore_ascii_case("cast") {
+            let expr = self.expr()?;
+            self.expect_keyword("AS")?;
+            let ty = self.peek().filter(|t| t.kind == TokenKind::Word);
+            let to = ty.and_then(|t| CastType::from_name(self.text(t)));
+            let Some(to) = to else {
+                return Err(self.unexpected(["INT", "FLOAT", "STRING", "BOOL"]));
+            };
+            self.pos += 1;
+            self.expect(TokenKind::RParen)?;
+            return Ok(Expr::Cast {
+                expr: Box::new(expr),
+                to,
+            });
+        }
+        let mut args = Vec::new();
+        if self.eat(TokenKind::RParen).is_none() {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(TokenKind::Comma).is_some() {
+                    continue;
+                }
+                if self.eat(TokenKind::RParen).is_some() {
+                    break;
+                }
+                return Err(self.unexpected(["`,`", "`)`"]));
+            }
+        }
+        Ok(Expr::Call {
+            name: name.to_string(),
+            args,
+        })
+    }
+
+    /// `BY a, b.c` after `GROUP`.
+    pub(super) fn group_by(&mut self) -> PResult<Vec<ColumnPath>> {
+        self.expect_keyword("BY")?;
+        let mut keys = Vec::new();
+        loop {
+            keys.push(self.column_path(false)?);
+            if self.eat(TokenKind::Comma).is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// A duration word: `500ms`, `2s`, `5m`, `1h`, `1d`.
+    fn duration(&mut self, allow_zero: bool) -> PResult<Duration> {
+        let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) else {
+            return Err(self.unexpected(["a duration such as 2s"]));
+        };
+        self.pos += 1;
+        let text = self.text(t);
+        match Duration::parse(text) {
+            Some(d) if allow_zero || d.millis > 0 => Ok(d),
+            _ => Err(
+                Failure::new(ErrorKind::InvalidDuration { text: text.into() }, t.span)
+                    .help("write a positive duration: 500ms, 2s, 5m, 1h or 1d"),
+            ),
+        }
+    }
+
+    /// `TUMBLING(size) | HOPPING(size, advance)` and an optional `GRACE d`, after `WINDOW`.
+    pub(super) fn window(&mut self) -> PResult<Window> {
+        let kind = if self.eat_keyword("TUMBLING").is_some() {
+            self.expect(TokenKind::LParen)?;
+            let size = self.duration(false)?;
+            self.expect(TokenKind::RParen)?;
+            WindowKind::Tumbling { size }
+        } else if self.eat_keyword("HOPPING").is_some() {
+            self.expect(TokenKind::LParen)?;
+            let size = self.duration(false)?;
+            self.expect(TokenKind::Comma)?;
+            let advance_span = self.here();
+            let advance = self.duration(false)?;
+            self.expect(TokenKind::RParen)?;
+            if advance > size {
+                return Err(Failure::new(
+                    ErrorKind::InvalidWindow {
+                        reason: "the advance of a HOPPING window cannot exceed its size".into(),
+                    },
+                    advance_span,
+                ));
+            }
+            WindowKind::Hopping { size, advance }
+        } else {
+            return Err(self.unexpected(["TUMBLING", "HOPPING"]));
+        };
+        let grace = if self.eat_keyword("GRACE").is_some() {
+            Some(self.duration(true)?)
+        } else {
+            None
+        };
+        Ok(Window { kind, grace })
+    }
+
+    /// `= policy | duration` after `WITHRETENTION`.
+    pub(super) fn retention(&mut self) -> PResult<Retention> {
+        if self.eat(TokenKind::Eq).is_none() {
+            return Err(self
+                .unexpected(["`=`"])
+                .help("write `WITHRETENTION = 30d` or `WITHRETENTION = autogen`"));
+        }
+        match self.peek() {
+            Some(t) if t.kind == TokenKind::Word => {
+                self.pos += 1;
+                let w = self.text(t);
+                Ok(match Duration::parse(w) {
+                    Some(d) if d.millis > 0 => Retention::Duration(d),
+                    Some(_) => {
+                        return Err(Failure::new(
+                            ErrorKind::InvalidDuration { text: w.into() },
+                            t.span,
+                        ))
+                    }
+                    None => Retention::Policy(w.to_string()),
+                })
+            }
+            Some(t) if t.kind == TokenKind::Backticked => {
+                self.pos += 1;
+                Ok(Retention::Policy(t.inner(self.src).to_string()))
+            }
+            _ => Err(self.unexpected(["a retention policy name or a duration such as 30d"])),
+        }
+    }
+}
