@@ -13,9 +13,12 @@ mod expr;
 /// True when `s` lexes as a single word that is a valid name: word characters only, not all
 /// digits, and not a keyword in any letter case.
 fn is_bare_word(s: &str) -> bool {
-    // A lone `-`, `+` or `/` would read back as an operator.
+    // A lone `-`, `+` or `/` would read back as an operator, `-10` as a number.
     !s.is_empty()
         && !matches!(s, "-" | "+" | "/")
+        && !s
+            .strip_prefix('-')
+            .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
         && s.bytes().all(is_word_byte)
         && !s.bytes().all(|b| b.is_ascii_digit())
         && !is_keyword_like(s)

@@ -21,6 +21,11 @@ fn is_digits(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `-` glued to digits (`-10`): one word token, read as a negative number in expressions.
+fn is_negative_digits(w: &str) -> bool {
+    w.strip_prefix('-').is_some_and(is_digits)
+}
+
 impl<'a> Parser<'a> {
     /// A select-list item's expression. A lone `true`, `false` or `null` is a field name there
     /// (as in the reference); anywhere inside an expression it is a literal.
@@ -42,6 +47,27 @@ impl<'a> Parser<'a> {
             };
             if literal_word && lone {
                 return Ok(Expr::Column(self.column_path(true)?));
+            }
+            // `-5` (or `-5.x`) alone is a field name, as in the reference; inside an expression
+            // it is a negative number.
+            if is_negative_digits(w) {
+                let start = self.pos;
+                if let Ok(path) = self.column_path(true) {
+                    let lone = match self.peek() {
+                        None => true,
+                        Some(n) => {
+                            n.kind == TokenKind::Comma
+                                || (n.kind == TokenKind::Word
+                                    && ["as", "from"]
+                                        .iter()
+                                        .any(|k| k.eq_ignore_ascii_case(self.text(n))))
+                        }
+                    };
+                    if lone {
+                        return Ok(Expr::Column(path));
+                    }
+                }
+                self.pos = start;
             }
         }
         self.expr()
@@ -218,7 +244,11 @@ impl<'a> Parser<'a> {
         let Some(t) = self.next() else {
             return Err(self.unexpected(["a number"]));
         };
-        let int_text = self.text(t);
+        // `-10` written as one word carries its own sign.
+        let (negative, int_text, glued_minus) = match self.text(t).strip_prefix('-') {
+            Some(digits) if !negative => (true, digits, true),
+            _ => (negative, self.text(t), false),
+        };
         let mut end = t.span;
         let fraction = match (self.peek(), self.toks.get(self.pos + 1)) {
             (Some(dot), Some(frac))
@@ -240,7 +270,7 @@ impl<'a> Parser<'a> {
                 ErrorKind::InvalidNumber {
                     text: format!(
                         "{}{}",
-                        if negative { "-" } else { "" },
+                        if negative && !glued_minus { "-" } else { "" },
                         &self.src[span.start..span.end]
                     ),
                 },
@@ -290,7 +320,7 @@ impl<'a> Parser<'a> {
             TokenKind::Star | TokenKind::Backticked => Ok(Expr::Column(self.column_path(true)?)),
             TokenKind::Word => {
                 let w = self.text(t);
-                if is_digits(w) {
+                if is_digits(w) || is_negative_digits(w) {
                     return self.number(false);
                 }
                 for (k, v) in [
