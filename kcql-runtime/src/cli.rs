@@ -3,8 +3,11 @@
 //! ```text
 //! kcql parse [--json] [STATEMENT|-]   parse statements; print canonical KCQL or the AST as JSON
 //! kcql fmt [FILE|-]                   print a file's statements in canonical form
-//! kcql check [FILE|-]                 validate a file's statements
+//! kcql check [--connector C] [FILE|-]                 validate (and compile for connector C)
+//! kcql explain --connector C [--format F] [FILE|-]     print the compiled plan
 //! ```
+//!
+//! Connectors: `mqtt`, `influx`, `processor`. Explain formats: `text`, `json`, `dot`, `mermaid`.
 //!
 //! Exit status: 0 on success, 1 with the rendered diagnostic on stderr when the KCQL is invalid,
 //! 2 for usage errors (bad flags, unreadable input).
@@ -43,11 +46,60 @@ pub enum Command {
         /// The file; `-` or absent reads standard input.
         file: Option<String>,
     },
-    /// Check that the statements of a file (or stdin) are valid KCQL.
+    /// Check that the statements of a file (or stdin) are valid KCQL, and with `--connector`
+    /// that they compile for that connector.
     Check {
+        /// Also compile for this connector.
+        #[arg(long, value_enum)]
+        connector: Option<ConnectorArg>,
         /// The file; `-` or absent reads standard input.
         file: Option<String>,
     },
+    /// Compile the statements of a file (or stdin) for a connector and print the plan.
+    Explain {
+        /// The connector to compile for.
+        #[arg(long, value_enum)]
+        connector: ConnectorArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: FormatArg,
+        /// The file; `-` or absent reads standard input.
+        file: Option<String>,
+    },
+}
+
+/// `--connector` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ConnectorArg {
+    /// MQTT → Kafka source.
+    Mqtt,
+    /// Kafka → InfluxDB sink.
+    Influx,
+    /// Kafka → Kafka window processor.
+    Processor,
+}
+
+impl From<ConnectorArg> for kcql::Connector {
+    fn from(c: ConnectorArg) -> Self {
+        match c {
+            ConnectorArg::Mqtt => kcql::Connector::MqttSource,
+            ConnectorArg::Influx => kcql::Connector::InfluxSink,
+            ConnectorArg::Processor => kcql::Connector::WindowProcessor,
+        }
+    }
+}
+
+/// `--format` values of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Readable text.
+    Text,
+    /// The plan as JSON.
+    Json,
+    /// Graphviz DOT topology.
+    Dot,
+    /// Mermaid flowchart topology.
+    Mermaid,
 }
 
 /// Exit status for invalid KCQL.
@@ -70,18 +122,43 @@ fn read_file(file: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// What a command does once its input is read.
+enum Action {
+    Parse {
+        json: bool,
+    },
+    Fmt,
+    Check {
+        connector: Option<ConnectorArg>,
+    },
+    Explain {
+        connector: ConnectorArg,
+        format: FormatArg,
+    },
+}
+
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
-    let (text, json, mode) = match &cli.command {
+    let (text, action) = match cli.command {
         Command::Parse { json, statement } => {
             let text = match statement.as_deref() {
                 None | Some("-") => read_stdin(),
                 Some(s) => Ok(s.to_string()),
             };
-            (text, *json, "parse")
+            (text, Action::Parse { json })
         }
-        Command::Fmt { file } => (read_file(file.as_deref()), false, "fmt"),
-        Command::Check { file } => (read_file(file.as_deref()), false, "check"),
+        Command::Fmt { file } => (read_file(file.as_deref()), Action::Fmt),
+        Command::Check { connector, file } => {
+            (read_file(file.as_deref()), Action::Check { connector })
+        }
+        Command::Explain {
+            connector,
+            format,
+            file,
+        } => (
+            read_file(file.as_deref()),
+            Action::Explain { connector, format },
+        ),
     };
     let text = match text {
         Ok(t) => t,
@@ -97,8 +174,10 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let written = match mode {
-        "parse" if json => {
+    let compile =
+        |c: ConnectorArg| kcql::compile(&statements, c.into()).map_err(|d| d.with_input(&text));
+    let written = match action {
+        Action::Parse { json: true } => {
             let value = if statements.len() == 1 {
                 serde_json::to_string_pretty(&statements[0])
             } else {
@@ -112,16 +191,55 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
                 }
             }
         }
-        "check" => writeln!(
-            out,
-            "ok: {} statement{}",
-            statements.len(),
-            if statements.len() == 1 { "" } else { "s" }
-        ),
-        _ => statements.iter().enumerate().try_for_each(|(i, s)| {
-            let sep = if i + 1 < statements.len() { ";" } else { "" };
-            writeln!(out, "{s}{sep}")
-        }),
+        Action::Parse { json: false } | Action::Fmt => {
+            statements.iter().enumerate().try_for_each(|(i, s)| {
+                let sep = if i + 1 < statements.len() { ";" } else { "" };
+                writeln!(out, "{s}{sep}")
+            })
+        }
+        Action::Check { connector } => {
+            if let Some(c) = connector {
+                if let Err(d) = compile(c) {
+                    let _ = writeln!(err, "{d}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            }
+            writeln!(
+                out,
+                "ok: {} statement{}{}",
+                statements.len(),
+                if statements.len() == 1 { "" } else { "s" },
+                connector.map_or(String::new(), |c| format!(
+                    " for the {} connector",
+                    kcql::Connector::from(c)
+                ))
+            )
+        }
+        Action::Explain { connector, format } => {
+            let plan = match compile(connector) {
+                Ok(p) => p,
+                Err(d) => {
+                    let _ = writeln!(err, "{d}");
+                    return ExitCode::from(EXIT_INVALID);
+                }
+            };
+            let rendered = match format {
+                FormatArg::Json => serde_json::to_string_pretty(&plan).map(|s| s + "\n"),
+                FormatArg::Text => Ok(kcql::plan::explain(&plan, kcql::plan::ExplainFormat::Text)),
+                FormatArg::Dot => Ok(kcql::plan::explain(&plan, kcql::plan::ExplainFormat::Dot)),
+                FormatArg::Mermaid => Ok(kcql::plan::explain(
+                    &plan,
+                    kcql::plan::ExplainFormat::Mermaid,
+                )),
+            };
+            match rendered {
+                Ok(r) => out.write_all(r.as_bytes()),
+                Err(e) => {
+                    let _ = writeln!(err, "kcql: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        }
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,

@@ -222,6 +222,86 @@ pub enum ErrorKind {
         /// The field path.
         name: String,
     },
+    /// A clause the target connector cannot honour.
+    #[error("{clause} is not supported by the {connector} connector")]
+    UnsupportedClause {
+        /// The clause keyword.
+        clause: &'static str,
+        /// The connector.
+        connector: &'static str,
+    },
+    /// A statement without `INSERT INTO <target>`.
+    #[error("the {connector} connector needs `INSERT INTO <target>`")]
+    MissingTarget {
+        /// The connector.
+        connector: &'static str,
+    },
+    /// A write mode the connector cannot honour.
+    #[error("{mode} is not supported by the {connector} connector")]
+    UnsupportedWriteMode {
+        /// The mode as written.
+        mode: &'static str,
+        /// The connector.
+        connector: &'static str,
+    },
+    /// An invalid MQTT topic filter.
+    #[error("invalid MQTT topic filter `{filter}`: {reason}")]
+    InvalidTopicFilter {
+        /// The filter.
+        filter: String,
+        /// Why.
+        reason: String,
+    },
+    /// An invalid Kafka topic name.
+    #[error("invalid Kafka topic name `{name}`: {reason}")]
+    InvalidKafkaTopic {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A payload converter nobody defined.
+    #[error("unknown converter `{name}`; known converters: {known}")]
+    UnknownConverter {
+        /// The name as written.
+        name: String,
+        /// The known converters.
+        known: &'static str,
+    },
+    /// A `PROPERTIES` key the connector does not know.
+    #[error("property `{key}` is not supported by the {connector} connector")]
+    UnsupportedProperty {
+        /// The key.
+        key: String,
+        /// The connector.
+        connector: &'static str,
+    },
+    /// A computed select item without `AS name`.
+    #[error("this expression needs a name: add `AS <name>`")]
+    ComputedNeedsAlias,
+    /// Aggregates on a connector that does not aggregate.
+    #[error("aggregates are not supported by the {connector} connector")]
+    AggregatesNotSupported {
+        /// The connector.
+        connector: &'static str,
+    },
+    /// A window-processor statement without aggregates.
+    #[error("the window processor needs aggregates with `GROUP BY … WINDOW …`")]
+    NoAggregates,
+    /// The same route twice.
+    #[error("this statement repeats the route of statement {other}")]
+    DuplicateRoute {
+        /// 1-based index of the earlier statement.
+        other: usize,
+    },
+    /// A clause that needs another one.
+    #[error("{clause} needs {needs}")]
+    MissingDependency {
+        /// The clause.
+        clause: &'static str,
+        /// What it needs.
+        needs: &'static str,
+    },
     /// `.*` followed by more path segments, or `*` followed by `.field`.
     #[error("`*` must be the last segment of a column path")]
     WildcardNotLast,
@@ -236,6 +316,8 @@ pub enum Stage {
     Syntax,
     /// A well-formed statement that breaks a rule of the language.
     Semantic,
+    /// A valid statement that the chosen connector cannot execute.
+    Plan,
 }
 
 impl ErrorKind {
@@ -256,6 +338,18 @@ impl ErrorKind {
             | NeedsBackticks { .. }
             | WildcardNotLast
             | InvalidKeyDelimiter { .. } => Stage::Syntax,
+            UnsupportedClause { .. }
+            | MissingTarget { .. }
+            | UnsupportedWriteMode { .. }
+            | InvalidTopicFilter { .. }
+            | InvalidKafkaTopic { .. }
+            | UnknownConverter { .. }
+            | UnsupportedProperty { .. }
+            | ComputedNeedsAlias
+            | AggregatesNotSupported { .. }
+            | NoAggregates
+            | DuplicateRoute { .. }
+            | MissingDependency { .. } => Stage::Plan,
             _ => Stage::Semantic,
         }
     }
@@ -304,6 +398,13 @@ impl Diagnostic {
             statement: None,
             input: source.to_string(),
         }
+    }
+
+    /// Attaches the text the spans point into (for diagnostics made without it, such as
+    /// [`crate::compile`]'s).
+    pub fn with_input(mut self, input: &str) -> Self {
+        self.input = input.to_string();
+        self
     }
 
     /// Adds a suggestion.
@@ -368,6 +469,11 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
+    /// Attaches the text the spans point into, to every diagnostic.
+    pub fn with_input(self, input: &str) -> Self {
+        Diagnostics(self.0.into_iter().map(|d| d.with_input(input)).collect())
+    }
+
     /// The diagnostics, in source order.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.0.iter()

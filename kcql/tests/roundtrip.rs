@@ -376,6 +376,16 @@ proptest! {
     }
 
     #[test]
+    fn compiling_never_panics(stmt in prop_oneof![statement(), windowed()]) {
+        for c in [Connector::MqttSource, Connector::InfluxSink, Connector::WindowProcessor] {
+            match kcql::compile(std::slice::from_ref(&stmt), c) {
+                Ok(plan) => prop_assert_eq!(plan.connector(), c),
+                Err(d) => prop_assert!(d.iter().all(|x| !x.to_string().is_empty())),
+            }
+        }
+    }
+
+    #[test]
     fn random_text_never_panics(s in "\\PC{0,80}") {
         check_no_panic(&s);
     }

@@ -1,0 +1,428 @@
+//! Field references and expressions with every path pre-split and pre-resolved, so the runtime
+//! never looks at KCQL text again.
+
+use crate::ast::{BinaryOp, CastType, ColumnPath, Expr, Literal, UnaryOp};
+use crate::functions::Function;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which part of a record a value is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "part", content = "name", rename_all = "snake_case")]
+pub enum RecordPart {
+    /// The record value (payload).
+    Value,
+    /// The record key (`_key.…`, `_.key.…`).
+    Key,
+    /// A record header (`_header.name`).
+    Header(String),
+    /// The topic (`_.topic`).
+    Topic,
+    /// The partition (`_.partition`).
+    Partition,
+    /// The offset (`_.offset`).
+    Offset,
+    /// The record timestamp (`_.timestamp`).
+    Timestamp,
+}
+
+/// A resolved field: a record part and a path inside it (empty = the part itself).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldRef {
+    /// Where to read.
+    #[serde(flatten)]
+    pub part: RecordPart,
+    /// The path of member names inside that part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+}
+
+impl FieldRef {
+    /// A path inside the record value.
+    pub fn value<I: IntoIterator<Item = S>, S: Into<String>>(path: I) -> Self {
+        FieldRef {
+            part: RecordPart::Value,
+            path: path.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The last path element (the natural output name), or the part's name.
+    pub fn last_name(&self) -> String {
+        match (self.path.last(), &self.part) {
+            (Some(last), _) => last.clone(),
+            (None, RecordPart::Value) => "value".into(),
+            (None, RecordPart::Key) => "key".into(),
+            (None, RecordPart::Header(h)) => h.clone(),
+            (None, RecordPart::Topic) => "topic".into(),
+            (None, RecordPart::Partition) => "partition".into(),
+            (None, RecordPart::Offset) => "offset".into(),
+            (None, RecordPart::Timestamp) => "timestamp".into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let prefix = match &self.part {
+            RecordPart::Value => None,
+            RecordPart::Key => Some("_key".to_string()),
+            RecordPart::Header(h) => return write!(f, "_header.{h}"),
+            RecordPart::Topic => return f.write_str("_.topic"),
+            RecordPart::Partition => return f.write_str("_.partition"),
+            RecordPart::Offset => return f.write_str("_.offset"),
+            RecordPart::Timestamp => return f.write_str("_.timestamp"),
+        };
+        let mut parts: Vec<&str> = prefix.iter().map(String::as_str).collect();
+        parts.extend(self.path.iter().map(String::as_str));
+        if parts.is_empty() {
+            f.write_str("_value")
+        } else {
+            f.write_str(&parts.join("."))
+        }
+    }
+}
+
+/// Resolves a column path (without wildcard) to a record part and path, with the reference's
+/// rules: `_key.a` and `_.key.a` read the key, `_header.h` a header, `_.topic|partition|offset|
+/// timestamp` metadata; anything else the value.
+pub fn resolve(path: &ColumnPath) -> FieldRef {
+    let segs = &path.segments;
+    let rest = |from: usize| segs.get(from..).unwrap_or_default().to_vec();
+    match segs.first().map(String::as_str) {
+        Some("_key") => FieldRef {
+            part: RecordPart::Key,
+            path: rest(1),
+        },
+        Some("_header") if segs.len() > 1 => FieldRef {
+            part: RecordPart::Header(segs[1..].join(".")),
+            path: Vec::new(),
+        },
+        Some(s) if segs.len() == 1 && s.starts_with("_key.") => FieldRef {
+            part: RecordPart::Key,
+            path: s["_key.".len()..].split('.').map(str::to_string).collect(),
+        },
+        Some(s) if segs.len() == 1 && s.starts_with("_header.") => FieldRef {
+            part: RecordPart::Header(s["_header.".len()..].to_string()),
+            path: Vec::new(),
+        },
+        Some("_") if segs.len() >= 2 => {
+            let last = segs[segs.len() - 1].to_ascii_lowercase();
+            let meta = match last.as_str() {
+                "topic" => Some(RecordPart::Topic),
+                "partition" => Some(RecordPart::Partition),
+                "offset" => Some(RecordPart::Offset),
+                "timestamp" => Some(RecordPart::Timestamp),
+                _ => None,
+            };
+            match meta {
+                Some(part) => FieldRef {
+                    part,
+                    path: Vec::new(),
+                },
+                // `_.key.a.b` (validated by the parser).
+                None => FieldRef {
+                    part: RecordPart::Key,
+                    path: rest(2),
+                },
+            }
+        }
+        _ => FieldRef {
+            part: RecordPart::Value,
+            path: segs.clone(),
+        },
+    }
+}
+
+/// A `LIKE` pattern, pre-split into literal runs and wildcards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikePattern {
+    /// The pattern as written.
+    pub source: String,
+    /// The pieces, in order.
+    pub parts: Vec<LikePart>,
+}
+
+/// One piece of a [`LikePattern`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum LikePart {
+    /// Literal text.
+    Text(String),
+    /// `_`: exactly one character.
+    One,
+    /// `%`: any run of characters, possibly empty.
+    Any,
+}
+
+impl LikePattern {
+    /// Splits `source` on `%` and `_`.
+    pub fn compile(source: &str) -> Self {
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        for c in source.chars() {
+            let wild = match c {
+                '%' => Some(LikePart::Any),
+                '_' => Some(LikePart::One),
+                _ => None,
+            };
+            match wild {
+                Some(w) => {
+                    if !text.is_empty() {
+                        parts.push(LikePart::Text(std::mem::take(&mut text)));
+                    }
+                    if !(w == LikePart::Any && parts.last() == Some(&LikePart::Any)) {
+                        parts.push(w);
+                    }
+                }
+                None => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(LikePart::Text(text));
+        }
+        LikePattern {
+            source: source.to_string(),
+            parts,
+        }
+    }
+
+    /// True when `s` matches the whole pattern.
+    pub fn matches(&self, s: &str) -> bool {
+        fn go(parts: &[LikePart], s: &str) -> bool {
+            match parts.split_first() {
+                None => s.is_empty(),
+                Some((LikePart::Text(t), rest)) => {
+                    s.strip_prefix(t.as_str()).is_some_and(|r| go(rest, r))
+                }
+                Some((LikePart::One, rest)) => {
+                    let mut chars = s.chars();
+                    chars.next().is_some() && go(rest, chars.as_str())
+                }
+                Some((LikePart::Any, rest)) => {
+                    if rest.is_empty() {
+                        return true;
+                    }
+                    s.char_indices()
+                        .map(|(i, _)| i)
+                        .chain([s.len()])
+                        .any(|i| go(rest, &s[i..]))
+                }
+            }
+        }
+        go(&self.parts, s)
+    }
+}
+
+/// An expression with fields resolved and functions looked up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanExpr {
+    /// Read a field.
+    Field {
+        /// The field.
+        field: FieldRef,
+    },
+    /// A constant.
+    Literal {
+        /// The value.
+        value: Literal,
+    },
+    /// A string constant.
+    String {
+        /// The text.
+        value: String,
+    },
+    /// A scalar function.
+    Call {
+        /// The function.
+        function: Function,
+        /// Its arguments.
+        args: Vec<PlanExpr>,
+    },
+    /// The result of the window processor's aggregate number `index`.
+    Aggregate {
+        /// Index into the route's aggregates.
+        index: usize,
+    },
+    /// `-x`, `NOT x`
+    Unary {
+        /// The operator.
+        op: UnaryOp,
+        /// The operand.
+        expr: Box<PlanExpr>,
+    },
+    /// `a op b`
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<PlanExpr>,
+        /// Right operand.
+        right: Box<PlanExpr>,
+    },
+    /// `x IS [NOT] NULL`
+    IsNull {
+        /// Tested.
+        expr: Box<PlanExpr>,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+    /// `x [NOT] IN (…)`
+    InList {
+        /// Tested.
+        expr: Box<PlanExpr>,
+        /// Candidates.
+        list: Vec<PlanExpr>,
+        /// `NOT IN`.
+        negated: bool,
+    },
+    /// `x [NOT] LIKE '…'`
+    Like {
+        /// Tested.
+        expr: Box<PlanExpr>,
+        /// The compiled pattern.
+        pattern: LikePattern,
+        /// `NOT LIKE`.
+        negated: bool,
+    },
+    /// `CAST(x AS t)`
+    Cast {
+        /// Converted.
+        expr: Box<PlanExpr>,
+        /// Target type.
+        to: CastType,
+    },
+}
+
+/// Resolves a validated scalar expression. `aggregate` is called for each aggregate call (the
+/// window processor registers it and returns its index); elsewhere aggregates cannot occur
+/// (the compiler rejects them first).
+pub(crate) fn resolve_expr(e: &Expr, aggregate: &mut dyn FnMut(&Expr) -> usize) -> PlanExpr {
+    let mut rec = |x: &Expr| Box::new(resolve_expr(x, aggregate));
+    match e {
+        Expr::Column(p) => PlanExpr::Field { field: resolve(p) },
+        Expr::String { value } => PlanExpr::String {
+            value: value.clone(),
+        },
+        Expr::Literal { value } => PlanExpr::Literal { value: *value },
+        Expr::Call { name, args } => match Function::from_name(name) {
+            Some(f) if f.is_aggregate() => PlanExpr::Aggregate {
+                index: aggregate(e),
+            },
+            Some(function) => PlanExpr::Call {
+                function,
+                args: args.iter().map(|a| resolve_expr(a, aggregate)).collect(),
+            },
+            // Unknown functions are rejected by the parser's validation.
+            None => PlanExpr::Literal {
+                value: Literal::Null,
+            },
+        },
+        Expr::Unary { op, expr } => PlanExpr::Unary {
+            op: *op,
+            expr: rec(expr),
+        },
+        Expr::Binary { op, left, right } => {
+            let left = rec(left);
+            let right = rec(right);
+            PlanExpr::Binary {
+                op: *op,
+                left,
+                right,
+            }
+        }
+        Expr::IsNull { expr, negated } => PlanExpr::IsNull {
+            expr: rec(expr),
+            negated: *negated,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => PlanExpr::InList {
+            expr: rec(expr),
+            list: list.iter().map(|x| resolve_expr(x, aggregate)).collect(),
+            negated: *negated,
+        },
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => PlanExpr::Like {
+            expr: rec(expr),
+            pattern: LikePattern::compile(pattern),
+            negated: *negated,
+        },
+        Expr::Cast { expr, to } => PlanExpr::Cast {
+            expr: rec(expr),
+            to: *to,
+        },
+    }
+}
+
+/// True when `e` contains an aggregate call.
+pub(crate) fn has_aggregate(e: &Expr) -> bool {
+    match e {
+        Expr::Call { name, args } => {
+            Function::from_name(name).is_some_and(Function::is_aggregate)
+                || args.iter().any(has_aggregate)
+        }
+        Expr::Unary { expr, .. }
+        | Expr::IsNull { expr, .. }
+        | Expr::Like { expr, .. }
+        | Expr::Cast { expr, .. } => has_aggregate(expr),
+        Expr::Binary { left, right, .. } => has_aggregate(left) || has_aggregate(right),
+        Expr::InList { expr, list, .. } => has_aggregate(expr) || list.iter().any(has_aggregate),
+        Expr::Column(_) | Expr::String { .. } | Expr::Literal { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(s: &str) -> ColumnPath {
+        ColumnPath::new(s.split('.'))
+    }
+
+    #[test]
+    fn resolves_reference_paths() {
+        assert_eq!(resolve(&path("a.b")), FieldRef::value(["a", "b"]));
+        assert_eq!(
+            resolve(&path("_key.id")),
+            FieldRef {
+                part: RecordPart::Key,
+                path: vec!["id".into()]
+            }
+        );
+        assert_eq!(
+            resolve(&path("_.key.a.b")),
+            FieldRef {
+                part: RecordPart::Key,
+                path: vec!["a".into(), "b".into()]
+            }
+        );
+        assert_eq!(
+            resolve(&path("_header.src")),
+            FieldRef {
+                part: RecordPart::Header("src".into()),
+                path: vec![]
+            }
+        );
+        assert_eq!(resolve(&path("_.Offset")).part, RecordPart::Offset);
+        assert_eq!(resolve(&ColumnPath::new(["_key.x.y"])).path, ["x", "y"]);
+    }
+
+    #[test]
+    fn like_patterns() {
+        let p = LikePattern::compile("sensor-%_x");
+        assert!(p.matches("sensor-12x"));
+        assert!(p.matches("sensor-ax"));
+        assert!(!p.matches("sensor-x"));
+        assert!(!p.matches("other-12x"));
+        assert!(LikePattern::compile("%").matches(""));
+        assert!(LikePattern::compile("a%%b").matches("ab"));
+        assert!(LikePattern::compile("é_").matches("éé"));
+        assert!(!LikePattern::compile("abc").matches("abcd"));
+    }
+}

@@ -1,0 +1,261 @@
+//! The InfluxDB sink's plan: Kafka topic → measurement, fields, tags, time.
+
+use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
+use super::{
+    no_aggregates, projection, split_raw_path, unsupported_clauses, unsupported_properties,
+    Connector, ProjectionItem,
+};
+use crate::ast::{
+    Duration, Head, Retention, Statement, TagKind, TimeUnit, TimestampSource, WriteMode,
+};
+use crate::diag::ErrorKind;
+use crate::keyword::ClauseKind;
+use crate::parse::Failure;
+use serde::{Deserialize, Serialize};
+
+/// Routes from Kafka topics to InfluxDB measurements. A topic may feed several routes (one
+/// point per route per record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfluxPlan {
+    /// The routes, in statement order.
+    pub routes: Vec<InfluxRoute>,
+}
+
+impl InfluxPlan {
+    /// The distinct source topics, in first-use order.
+    pub fn topics(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for r in &self.routes {
+            if !out.contains(&r.topic.as_str()) {
+                out.push(&r.topic);
+            }
+        }
+        out
+    }
+
+    /// The routes fed by `topic`.
+    pub fn routes_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a InfluxRoute> + 'a {
+        self.routes.iter().filter(move |r| r.topic == topic)
+    }
+}
+
+/// One statement's route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InfluxRoute {
+    /// Index of the statement it came from.
+    pub statement: usize,
+    /// The Kafka topic read.
+    pub topic: String,
+    /// The measurement written.
+    pub measurement: Measurement,
+    /// The point's fields.
+    pub fields: Vec<ProjectionItem>,
+    /// The point's tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagPlan>,
+    /// The point's time.
+    pub timestamp: TimestampPlan,
+    /// `WHERE`: records for which it is not true are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<PlanExpr>,
+    /// `WITHRETENTION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionPlan>,
+    /// `AUTOCREATE`: create the database (and the retention policy) when missing.
+    pub autocreate: bool,
+}
+
+/// Where the measurement name comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Measurement {
+    /// `INSERT INTO m`.
+    Static {
+        /// The name.
+        name: String,
+    },
+    /// `WITHTARGET = a.b`: the value at `field`, or `fallback` when it is absent or null.
+    Field {
+        /// Where the name is read.
+        field: FieldRef,
+        /// The `INSERT INTO` name.
+        fallback: String,
+    },
+}
+
+/// One tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TagPlan {
+    /// `WITHTAG(f)` / `WITHTAG(f AS t)`: the string form of a field; omitted when absent or null.
+    Field {
+        /// The tag key.
+        key: String,
+        /// Where the value is read.
+        field: FieldRef,
+    },
+    /// `WITHTAG(k = v)`.
+    Constant {
+        /// The tag key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+}
+
+/// Where a point's time comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimestampPlan {
+    /// No `WITHTIMESTAMP`: the Kafka record's timestamp (milliseconds). This is the default
+    /// because it makes replays harmless: a re-delivered record gets the same time and
+    /// overwrites its point instead of adding a duplicate (the reference used the wall clock).
+    RecordTimestamp,
+    /// `WITHTIMESTAMP sys_time()`: the wall clock when the record is processed (nanoseconds).
+    ProcessingTime,
+    /// `WITHTIMESTAMP f`: the field's value (integers in `unit`, ISO-8601 strings, or floats in
+    /// `unit`).
+    Field {
+        /// Where the time is read.
+        field: FieldRef,
+        /// `TIMESTAMPUNIT` (default milliseconds).
+        unit: TimeUnit,
+    },
+}
+
+/// `WITHRETENTION`: which retention policy (InfluxDB 1.x) or bucket (v2) points go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPlan {
+    /// The policy name (for `WITHRETENTION = 30d`, the name `30d`).
+    pub policy: String,
+    /// With `AUTOCREATE` and a duration form: create the policy with this duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_with_duration: Option<Duration>,
+}
+
+const ALLOWED: &[ClauseKind] = &[
+    ClauseKind::Ignore,
+    ClauseKind::WithTarget,
+    ClauseKind::WithTimestamp,
+    ClauseKind::TimestampUnit,
+    ClauseKind::WithTag,
+    ClauseKind::Where,
+    ClauseKind::WithRetention,
+    ClauseKind::Autocreate,
+    ClauseKind::Properties,
+];
+
+fn hint(c: ClauseKind) -> Option<&'static str> {
+    Some(match c {
+        ClauseKind::Pk => "did you mean WITHTAG? InfluxDB has no primary keys: a series is identified by its measurement and tags",
+        ClauseKind::GroupBy | ClauseKind::Window => "aggregations run in the window processor (--connector processor); sink its output topic",
+        ClauseKind::WithKey | ClauseKind::KeyDelimiter => "WITHKEY sets the Kafka key in the MQTT source; for InfluxDB use WITHTAG",
+        ClauseKind::Batch => "set the batch size in the connector configuration (connect.influx.batch.size)",
+        ClauseKind::WithFormat | ClauseKind::WithConverter => "the payload format is set in the connector configuration",
+        ClauseKind::PartitionBy | ClauseKind::NoPartition => "InfluxDB partitions by measurement and tags; did you mean WITHTAG?",
+        _ => return None,
+    })
+}
+
+pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Failure>> {
+    let connector = Connector::InfluxSink;
+    let mut errors = Vec::new();
+    let measurement = match &s.head {
+        Head::Insert {
+            mode: WriteMode::Insert | WriteMode::Upsert,
+            target,
+        } => target.clone(),
+        Head::Insert {
+            mode: WriteMode::LegacyUpsertPk(_),
+            target,
+        } => {
+            errors.push(
+                Failure::new(
+                    ErrorKind::UnsupportedWriteMode {
+                        mode: "UPSERT PK … INTO",
+                        connector: connector.name(),
+                    },
+                    s.spans.statement,
+                )
+                .help("write INSERT INTO <measurement>; InfluxDB identifies points by measurement, tags and time"),
+            );
+            target.clone()
+        }
+        Head::Select => {
+            errors.push(
+                Failure::new(
+                    ErrorKind::MissingTarget {
+                        connector: connector.name(),
+                    },
+                    s.spans.statement,
+                )
+                .help("write INSERT INTO <measurement> SELECT …"),
+            );
+            String::new()
+        }
+    };
+    unsupported_clauses(s, connector, ALLOWED, hint, &mut errors);
+    unsupported_properties(s, connector, &[], &mut errors);
+    no_aggregates(s, connector, &mut errors);
+    let fields = projection(s, &mut errors);
+    let measurement = match &s.dynamic_target {
+        Some(raw) => Measurement::Field {
+            field: resolve(&split_raw_path(raw)),
+            fallback: measurement,
+        },
+        None => Measurement::Static { name: measurement },
+    };
+    let tags = s
+        .tags
+        .iter()
+        .flatten()
+        .map(|t| match &t.kind {
+            TagKind::Field => TagPlan::Field {
+                key: t.key.replace('`', ""),
+                field: resolve(&split_raw_path(&t.key)),
+            },
+            TagKind::Alias(name) => TagPlan::Field {
+                key: crate::parse::unescape(name).to_string(),
+                field: resolve(&split_raw_path(&t.key)),
+            },
+            TagKind::Constant(v) => TagPlan::Constant {
+                key: t.key.replace('`', ""),
+                value: crate::parse::unescape(v).to_string(),
+            },
+        })
+        .collect();
+    let timestamp = match &s.timestamp {
+        None => TimestampPlan::RecordTimestamp,
+        Some(TimestampSource::SysTime) => TimestampPlan::ProcessingTime,
+        Some(TimestampSource::Field(p)) => TimestampPlan::Field {
+            field: resolve(p),
+            unit: s.timestamp_unit_or_default(),
+        },
+    };
+    let retention = s.retention.as_ref().map(|r| match r {
+        Retention::Policy(p) => RetentionPlan {
+            policy: p.clone(),
+            create_with_duration: None,
+        },
+        Retention::Duration(d) => RetentionPlan {
+            policy: d.to_string(),
+            create_with_duration: s.autocreate.then_some(*d),
+        },
+    });
+    let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
+    if errors.is_empty() {
+        Ok(InfluxRoute {
+            statement: index,
+            topic: s.source.clone(),
+            measurement,
+            fields,
+            tags,
+            timestamp,
+            filter,
+            retention,
+            autocreate: s.autocreate,
+        })
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,64 @@
+//! Plan snapshots: every spec of the corpus (`tests/specs/**/*.kcql`, except the invalid ones
+//! under `errors/`) compiled for each connector. The snapshot holds, per connector, the plan as
+//! `kcql explain` text or the rendered rejection, so both plans and connector-rejection
+//! messages are reviewed.
+
+use kcql::plan::{explain, ExplainFormat};
+use kcql::Connector;
+
+const CONNECTORS: [Connector; 3] = [
+    Connector::MqttSource,
+    Connector::InfluxSink,
+    Connector::WindowProcessor,
+];
+
+#[test]
+fn plans_for_every_valid_spec() {
+    insta::glob!("specs/**/*.kcql", |path| {
+        if path.components().any(|c| c.as_os_str() == "errors") {
+            return;
+        }
+        let src = std::fs::read_to_string(path).expect("read spec");
+        let statements =
+            kcql::parse_many(&src).unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+        let mut out = String::new();
+        for c in CONNECTORS {
+            out.push_str(&format!("== {c}\n"));
+            match kcql::compile(&statements, c) {
+                Ok(plan) => {
+                    assert_eq!(plan.connector(), c);
+                    out.push_str(&explain(&plan, ExplainFormat::Text));
+                }
+                Err(d) => {
+                    let rendered = d.with_input(&src).to_string();
+                    assert!(rendered.starts_with("error: "), "{rendered}");
+                    out.push_str(&rendered);
+                    out.push('\n');
+                }
+            }
+            out.push('\n');
+        }
+        insta::assert_snapshot!(out);
+    });
+}
+
+/// The DESIGN pipeline: each statement compiles for its connector; the plans as JSON.
+#[test]
+fn pipeline_plans_as_json() {
+    let cases = [
+        (Connector::MqttSource, "INSERT INTO sensor_data SELECT * FROM /sensors/+ WITHKEY(id)"),
+        (
+            Connector::WindowProcessor,
+            "INSERT INTO sensor_avg SELECT id, MIN(temperature), MAX(temperature), AVG(temperature) \
+             FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)",
+        ),
+        (
+            Connector::InfluxSink,
+            "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",
+        ),
+    ];
+    for (c, src) in cases {
+        let plan = kcql::compile_str(src, c).unwrap_or_else(|d| panic!("{d}"));
+        insta::assert_json_snapshot!(format!("pipeline_{c}"), plan);
+    }
+}
