@@ -1,0 +1,510 @@
+#!/usr/bin/env bash
+# Real test services on loopback for kcql's integration tests.
+#
+#   scripts/services.sh up     [service...]   install (first use) + start what is not answering
+#   scripts/services.sh down   [service...]   stop what this script started (pid files)
+#   scripts/services.sh status [service...]   exit 0 if all answer, 3 otherwise
+#   scripts/services.sh logs   [-f] [service...]  tail logs (-f: follow)
+#
+# Services (see docs/services.md):
+#   mosquitto         MQTT (Mosquitto 2)                127.0.0.1:1883
+#   influxdb          InfluxDB 1.x (/write, /query)     127.0.0.1:8086
+#   victoria-metrics  InfluxDB v2 write API             127.0.0.1:8428
+#   tansu             Kafka protocol (sqlite storage)   127.0.0.1:9092
+#
+# Everything (configs, data, logs, pid files) lives under $REPO/target/services/<name>/.
+# Works from any current directory. Installing uses apt-get (root or sudo) and cargo.
+#
+# Environment:
+#   KCQL_SERVICES_DIR     override the state directory (default $REPO/target/services)
+#   KCQL_SERVICES_TIMEOUT health-check deadline in seconds per service (default 60; tansu x2)
+#   TANSU_VERSION         tansu crate version for `cargo install` (default 0.6.0)
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+REPO=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
+SVC_ROOT=${KCQL_SERVICES_DIR:-$REPO/target/services}
+TIMEOUT=${KCQL_SERVICES_TIMEOUT:-60}
+TANSU_VERSION=${TANSU_VERSION:-0.6.0}
+CARGO_BIN_DIR=${CARGO_HOME:-${HOME:-/root}/.cargo}/bin
+
+ALL_SERVICES=(mosquitto influxdb victoria-metrics tansu)
+
+# /usr/sbin is not always on PATH for non-login shells; mosquitto lives there.
+export PATH="$PATH:/usr/sbin:/sbin:$CARGO_BIN_DIR"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- per-service facts
+
+addr_of() {
+  case $1 in
+    mosquitto) echo 127.0.0.1:1883 ;;
+    influxdb) echo 127.0.0.1:8086 ;;
+    victoria-metrics) echo 127.0.0.1:8428 ;;
+    tansu) echo 127.0.0.1:9092 ;;
+  esac
+}
+
+# binary basename expected in /proc/<pid>/cmdline (guards against pid reuse)
+bin_of() {
+  case $1 in
+    mosquitto) echo mosquitto ;;
+    influxdb) echo influxd ;;
+    victoria-metrics) echo victoria-metrics ;;
+    tansu) echo tansu ;;
+  esac
+}
+
+dir_of() { echo "$SVC_ROOT/$1"; }
+pidfile_of() { echo "$SVC_ROOT/$1/$1.pid"; }
+logfile_of() { echo "$SVC_ROOT/$1/$1.log"; }
+
+canon() {
+  case $1 in
+    mosquitto | mqtt) echo mosquitto ;;
+    influxdb | influx | influxd) echo influxdb ;;
+    victoria-metrics | victoriametrics | vm) echo victoria-metrics ;;
+    tansu | kafka) echo tansu ;;
+    *) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
+  esac
+}
+
+# ---------------------------------------------------------------- health checks
+
+tcp_open() { # host port
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+healthy() {
+  case $1 in
+    mosquitto)
+      if command -v mosquitto_sub >/dev/null 2>&1; then
+        # a real MQTT CONNECT/SUBSCRIBE round trip that publishes nothing (tests subscribed to
+        # '#' see no noise): the broker's retained $SYS version topic arrives on subscribe.
+        # shellcheck disable=SC2016 # literal $SYS topic
+        timeout 5 mosquitto_sub -h 127.0.0.1 -p 1883 -i "kcql-services-health-$$" \
+          -t '$SYS/broker/version' -C 1 -W 3 >/dev/null 2>&1
+      else
+        tcp_open 127.0.0.1 1883
+      fi
+      ;;
+    influxdb) [[ $(curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:8086/ping) == 204 ]] ;;
+    victoria-metrics) curl -sf -o /dev/null -m 2 http://127.0.0.1:8428/health ;;
+    tansu) tcp_open 127.0.0.1 9092 ;;
+  esac
+}
+
+# alive and not a zombie (an exited service stays a zombie until init reaps it)
+alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z && $st != X ]]
+}
+
+is_bin() { # pid svc: the process is alive and runs the expected binary (guards pid reuse)
+  [[ $1 =~ ^[0-9]+$ ]] && alive "$1" || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$(bin_of "$2")"
+}
+
+# pid from our pid file if that process is alive and is the expected binary
+our_pid() {
+  local pf pid
+  pf=$(pidfile_of "$1")
+  if [[ -s $pf ]]; then
+    pid=$(<"$pf")
+    if is_bin "$pid" "$1"; then
+      echo "$pid"
+      return 0
+    fi
+  fi
+  adopt_pid "$1"
+}
+
+# The pid file is gone (e.g. `cargo clean` wiped target/) but the listener on our port may
+# still be a process we started: our binary, with our state dir in its command line or as
+# its working directory. Re-adopt it (rewrite the pid file) so `down` can stop it.
+adopt_pid() {
+  local svc=$1 port pid d cwd
+  command -v ss >/dev/null 2>&1 || return 1
+  port=$(addr_of "$svc")
+  port=${port##*:}
+  pid=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [[ -n $pid ]] && is_bin "$pid" "$svc" || return 1
+  d=$(dir_of "$svc")
+  cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null || true)
+  if [[ ${cwd% (deleted)} == "$d" ]] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$d/"; then
+    mkdir -p "$d" && echo "$pid" >"$(pidfile_of "$svc")"
+    echo "$pid"
+    return 0
+  fi
+  return 1
+}
+
+# ---------------------------------------------------------------- installation
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
+
+APT_UPDATED=0
+apt_install() { # packages...
+  log "installing $* (apt-get)"
+  if ! "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2; then
+    if [[ $APT_UPDATED -eq 0 ]]; then
+      APT_UPDATED=1
+      log "apt-get install failed; running apt-get update and retrying"
+      "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+      "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2
+    else
+      return 1
+    fi
+  fi
+}
+
+# A freshly installed Debian package may start its own system service (where systemd runs)
+# on the same port with the system config. We installed it, so we stop that copy.
+stop_system_unit() { # unit
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$1" 2>/dev/null; then
+    log "stopping and disabling system unit $1 started by the package install (we run our own)"
+    "${SUDO[@]}" systemctl stop "$1" || true
+    "${SUDO[@]}" systemctl disable "$1" >/dev/null 2>&1 || true
+  fi
+}
+
+ensure_installed() {
+  case $1 in
+    mosquitto)
+      local pkgs=()
+      command -v mosquitto >/dev/null 2>&1 || pkgs+=(mosquitto)
+      command -v mosquitto_pub >/dev/null 2>&1 || pkgs+=(mosquitto-clients)
+      if ((${#pkgs[@]})); then
+        apt_install "${pkgs[@]}"
+        stop_system_unit mosquitto
+      fi
+      ;;
+    influxdb)
+      if ! command -v influxd >/dev/null 2>&1; then
+        apt_install influxdb
+        stop_system_unit influxdb
+      fi
+      ;;
+    victoria-metrics)
+      if ! command -v victoria-metrics >/dev/null 2>&1; then
+        apt_install victoria-metrics
+        stop_system_unit victoria-metrics
+      fi
+      ;;
+    tansu)
+      command -v tansu >/dev/null 2>&1 && return 0
+      local ilog
+      ilog="$(dir_of tansu)/install.log"
+      if pgrep -f "cargo install tansu" >/dev/null 2>&1; then
+        log "a 'cargo install tansu' is already running; waiting for it (up to 90 min)"
+        local t0=$SECONDS
+        while pgrep -f "cargo install tansu" >/dev/null 2>&1; do
+          ((SECONDS - t0 < 5400)) || die "tansu: timed out waiting for the running cargo install"
+          sleep 10
+        done
+        command -v tansu >/dev/null 2>&1 && return 0
+      fi
+      local cargo
+      cargo=$(command -v cargo) || die "tansu: cargo not found (install Rust via rustup)"
+      log "building tansu $TANSU_VERSION with cargo install (takes ~10-15 min once; log: $ilog)"
+      if ! "$cargo" install tansu --version "$TANSU_VERSION" --locked \
+        --features dynostore,libsql >"$ilog" 2>&1; then
+        tail -n 30 "$ilog" >&2
+        die "tansu: cargo install failed (log: $ilog)"
+      fi
+      command -v tansu >/dev/null 2>&1 || die "tansu: installed but not on PATH ($CARGO_BIN_DIR)"
+      ;;
+  esac
+}
+
+# ---------------------------------------------------------------- configs + start commands
+
+write_mosquitto_conf() { # dir
+  local d=$1
+  cat >"$d/mosquitto.conf" <<EOF
+# Generated by scripts/services.sh -- edits are overwritten on every 'up'.
+# Run as root without dropping to user 'mosquitto', so the files below stay writable.
+user root
+listener 1883 127.0.0.1
+allow_anonymous true
+
+# Persistent sessions and queued QoS 1/2 messages survive a broker restart.
+persistence true
+persistence_location $d/data/
+persistence_file mosquitto.db
+autosave_interval 30
+
+# Mosquitto DROPS QoS 1/2 messages queued for a client beyond max_queued_messages (default
+# 1000); a slow or reconnecting subscriber would lose data at the broker. Effectively unbounded.
+max_queued_messages 1000000
+max_queued_bytes 0
+max_inflight_messages 0
+set_tcp_nodelay true
+
+log_dest file $d/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+log_type information
+connection_messages true
+log_timestamp true
+log_timestamp_format %Y-%m-%dT%H:%M:%S
+EOF
+}
+
+write_influxdb_conf() { # dir
+  local d=$1
+  cat >"$d/influxdb.conf" <<EOF
+# Generated by scripts/services.sh -- edits are overwritten on every 'up'.
+# Settings not listed keep influxd's defaults (see 'influxd config').
+# (Debian's 1.6.7 build spells the usage-reporting switch 'reporting-enabled'.)
+reporting-enabled = false
+bind-address = "127.0.0.1:8088"
+
+[meta]
+  dir = "$d/meta"
+
+[data]
+  dir = "$d/data"
+  wal-dir = "$d/wal"
+  query-log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:8086"
+  auth-enabled = false
+  log-enabled = true
+  suppress-write-log = true
+  pprof-enabled = false
+  unix-socket-enabled = false
+
+[logging]
+  suppress-logo = true
+EOF
+}
+
+# Prints the command (one word per line) that runs the service in the foreground.
+start_cmd() {
+  local d
+  d=$(dir_of "$1")
+  case $1 in
+    mosquitto)
+      mkdir -p "$d/data"
+      write_mosquitto_conf "$d"
+      printf '%s\n' "$(command -v mosquitto)" -c "$d/mosquitto.conf"
+      ;;
+    influxdb)
+      mkdir -p "$d/meta" "$d/data" "$d/wal"
+      write_influxdb_conf "$d"
+      printf '%s\n' "$(command -v influxd)" run -config "$d/influxdb.conf"
+      ;;
+    victoria-metrics)
+      mkdir -p "$d/data"
+      printf '%s\n' "$(command -v victoria-metrics)" \
+        -httpListenAddr=127.0.0.1:8428 \
+        "-storageDataPath=$d/data" \
+        -retentionPeriod=100y \
+        -search.latencyOffset=0s \
+        -search.disableCache \
+        -memory.allowedPercent=20
+      ;;
+    tansu)
+      # tansu 0.6 resolves sqlite://<host><path> RELATIVE to its working directory (even
+      # sqlite:///abs/path); up_one starts every service with cwd = its directory, so this
+      # is $SVC_ROOT/tansu/tansu.db. tansu does not auto-create topics.
+      printf '%s\n' "$(command -v tansu)" broker \
+        --storage-engine sqlite://tansu.db \
+        --listener-url tcp://127.0.0.1:9092 \
+        --advertised-listener-url tcp://127.0.0.1:9092
+      ;;
+  esac
+}
+
+# ---------------------------------------------------------------- commands
+
+wait_healthy() { # svc pid deadline_seconds
+  local svc=$1 pid=$2 limit=$3 t0=$SECONDS
+  while ! healthy "$svc"; do
+    if [[ -n $pid ]] && ! alive "$pid"; then
+      return 2
+    fi
+    ((SECONDS - t0 < limit)) || return 1
+    sleep 0.3
+  done
+}
+
+fail_start() { # svc reason
+  local lf
+  lf=$(logfile_of "$1")
+  log "FAILED: $1 $2 -- last lines of $lf:"
+  tail -n 25 "$lf" >&2 2>/dev/null || true
+  port=$(addr_of "$1")
+  port=${port##*:}
+  if command -v ss >/dev/null 2>&1 && ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    log "port $port is held by: $(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'users:.*' | head -1)"
+  fi
+  FAILED+=("$1")
+}
+
+up_one() {
+  local svc=$1 d pid addr limit
+  d=$(dir_of "$svc")
+  addr=$(addr_of "$svc")
+  mkdir -p "$d"
+  if pid=$(our_pid "$svc"); then
+    if healthy "$svc"; then
+      log "$svc: already running (pid $pid, $addr)"
+      return 0
+    fi
+    log "$svc: pid $pid exists but not answering yet; waiting"
+  else
+    rm -f "$(pidfile_of "$svc")"
+    pid=
+    if healthy "$svc"; then
+      log "$svc: already answering on $addr (not started by services.sh; its config may differ)"
+      return 0
+    fi
+    ensure_installed "$svc"
+    local -a cmd
+    mapfile -t cmd < <(start_cmd "$svc")
+    local lf
+    lf=$(logfile_of "$svc")
+    printf '\n==== %s starting: %s\n' "$(date -Is)" "${cmd[*]}" >>"$lf"
+    # setsid: own session, so the service survives this script and its terminal.
+    (cd "$d" && exec setsid nohup "${cmd[@]}" >>"$lf" 2>&1 </dev/null) &
+    pid=$!
+    echo "$pid" >"$(pidfile_of "$svc")"
+    log "$svc: started (pid $pid) -> $addr"
+  fi
+  limit=$TIMEOUT
+  [[ $svc == tansu ]] && limit=$((TIMEOUT * 2))
+  local t0=$SECONDS rc=0
+  wait_healthy "$svc" "$pid" "$limit" || rc=$?
+  case $rc in
+    0) log "$svc: healthy after $((SECONDS - t0))s (log: $(logfile_of "$svc"))" ;;
+    2)
+      rm -f "$(pidfile_of "$svc")"
+      fail_start "$svc" "exited during startup"
+      ;;
+    *) fail_start "$svc" "not healthy within ${limit}s (pid $pid left running; 'down' stops it)" ;;
+  esac
+}
+
+down_one() {
+  local svc=$1 pid pf
+  pf=$(pidfile_of "$svc")
+  if ! pid=$(our_pid "$svc"); then
+    rm -f "$pf"
+    if healthy "$svc"; then
+      log "$svc: not started by services.sh (no live pid file) but something answers on $(addr_of "$svc"); leaving it alone"
+    else
+      log "$svc: not running"
+    fi
+    return 0
+  fi
+  log "$svc: stopping pid $pid"
+  kill -TERM "$pid" 2>/dev/null || true
+  local t0=$SECONDS
+  while alive "$pid"; do
+    if ((SECONDS - t0 >= 30)); then
+      log "$svc: still alive after 30s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pf"
+  log "$svc: stopped"
+}
+
+status_one() {
+  local svc=$1 pid addr
+  addr=$(addr_of "$svc")
+  if healthy "$svc"; then
+    if pid=$(our_pid "$svc"); then
+      printf '%-17s running  pid %-8s %s\n' "$svc" "$pid" "$addr"
+    else
+      printf '%-17s running  %-12s %s (not started by services.sh)\n' "$svc" "pid ?" "$addr"
+    fi
+    return 0
+  fi
+  if pid=$(our_pid "$svc"); then
+    printf '%-17s unhealthy pid %-7s %s (process alive, not answering)\n' "$svc" "$pid" "$addr"
+  else
+    printf '%-17s stopped  %-12s %s\n' "$svc" "" "$addr"
+  fi
+  return 1
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+main() {
+  local action=${1:-}
+  [[ -n $action ]] || {
+    usage >&2
+    exit 2
+  }
+  shift
+  local follow=0
+  if [[ $action == logs && ${1:-} =~ ^(-f|--follow)$ ]]; then
+    follow=1
+    shift
+  fi
+  local -a svcs=()
+  local s
+  for s in "$@"; do svcs+=("$(canon "$s")"); done
+  ((${#svcs[@]})) || svcs=("${ALL_SERVICES[@]}")
+
+  case $action in
+    up)
+      FAILED=()
+      local t0=$SECONDS
+      for s in "${svcs[@]}"; do up_one "$s"; done
+      if ((${#FAILED[@]})); then
+        log "up FAILED for: ${FAILED[*]}"
+        exit 1
+      fi
+      log "all up in $((SECONDS - t0))s; state, data and logs under $SVC_ROOT/<name>/ ('$0 logs [name]')"
+      ;;
+    down)
+      # reverse order: the Kafka broker first, MQTT last
+      local i
+      for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do down_one "${svcs[i]}"; done
+      ;;
+    status)
+      local bad=0
+      for s in "${svcs[@]}"; do status_one "$s" || bad=1; done
+      ((bad == 0)) || exit 3
+      ;;
+    logs)
+      local -a files=()
+      for s in "${svcs[@]}"; do
+        [[ -f $(logfile_of "$s") ]] && files+=("$(logfile_of "$s")")
+      done
+      ((${#files[@]})) || die "no logs yet under $SVC_ROOT"
+      if ((follow)); then
+        exec tail -n 50 -F "${files[@]}"
+      else
+        tail -n "${LOG_LINES:-50}" "${files[@]}"
+      fi
+      ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
