@@ -1,60 +1,59 @@
 //! The talk's IoT pipeline: devices → MQTT → Kafka → 2-second window per device → Kafka →
 //! InfluxDB, declared in KCQL.
 //!
-//! Today this example parses and checks the pipeline's three KCQL statements and prints them in
-//! canonical form with what each one routes. The streaming runtime (MQTT source, window
-//! processor, InfluxDB sink) that will execute them is being built (see the README's status).
+//! Today this example compiles the pipeline's three statements for their connectors and prints
+//! each plan and the pipeline's topology (Mermaid). The streaming runtime that executes the
+//! plans (MQTT source, window processor, InfluxDB sink) is being built (see the README).
 
+use kcql::plan::{explain, ExplainFormat};
+use kcql::Connector;
 use std::process::ExitCode;
 
 /// The pipeline of the talk: one statement per connector.
-const PIPELINE: [(&str, &str); 3] = [
+const PIPELINE: [(Connector, &str); 3] = [
     (
-        "MQTT source",
+        Connector::MqttSource,
         "INSERT INTO sensor_data SELECT * FROM /sensors/+ WITHKEY(id)",
     ),
     (
-        "InfluxDB sink",
-        "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",
+        Connector::WindowProcessor,
+        "INSERT INTO sensor_avg SELECT id, MIN(temperature), MAX(temperature), AVG(temperature) \
+         FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)",
     ),
     (
-        "MQTT source (shared subscription)",
-        "INSERT INTO sensor_data SELECT * FROM $share/kcql/sensors/+ WITHKEY(id) KEYDELIMITER='-'",
+        Connector::InfluxSink,
+        "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP window_end \
+         WITHTAG(id, poweredBy=kcql)",
     ),
 ];
 
 fn main() -> ExitCode {
-    println!("kcql iot_pipeline: checking the pipeline's KCQL\n");
+    println!("kcql iot_pipeline: compiling the pipeline's KCQL\n");
     let mut failed = false;
-    for (role, text) in PIPELINE {
-        match kcql::parse(text) {
-            Ok(stmt) => {
-                let fields = stmt.selected_fields();
-                println!("{role}");
-                println!("  canonical: {stmt}");
-                println!(
-                    "  routes {} → {} ({} field list entr{}, key {:?}, tags {:?})",
-                    stmt.source,
-                    stmt.target().unwrap_or("-"),
-                    fields.fields.len(),
-                    if fields.fields.len() == 1 { "y" } else { "ies" },
-                    stmt.with_key_names().unwrap_or_default(),
-                    stmt.tags
-                        .as_ref()
-                        .map(|t| t.iter().map(|t| t.key.clone()).collect::<Vec<_>>())
-                        .unwrap_or_default(),
-                );
-                println!();
+    let mut topology = String::from("flowchart LR\n");
+    for (connector, text) in PIPELINE {
+        match kcql::compile_str(text, connector) {
+            Ok(plan) => {
+                println!("{text}");
+                println!("{}", explain(&plan, ExplainFormat::Text));
+                // Merge the per-connector graphs, renaming nodes per connector.
+                for line in explain(&plan, ExplainFormat::Mermaid).lines().skip(1) {
+                    let renamed = line
+                        .replace("s0", &format!("{connector}_in"))
+                        .replace("r0", &format!("{connector}_route"))
+                        .replace("t0", &format!("{connector}_out"));
+                    topology.push_str(&renamed);
+                    topology.push('\n');
+                }
             }
             Err(d) => {
-                eprintln!("{role}: {d}");
+                eprintln!("{d}");
                 failed = true;
             }
         }
     }
-    println!(
-        "The streaming runtime (MQTT → Kafka → window → InfluxDB) is not built yet; see README.md."
-    );
+    println!("Topology (Mermaid):\n{topology}");
+    println!("The streaming runtime (MQTT → Kafka → window → InfluxDB) is not built yet; see README.md.");
     if failed {
         ExitCode::FAILURE
     } else {

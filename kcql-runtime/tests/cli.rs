@@ -122,3 +122,95 @@ fn usage_errors_exit_2() {
         Some(2)
     );
 }
+
+const PIPELINE_PROCESSOR: &str = "INSERT INTO sensor_avg SELECT id, MIN(temperature), MAX(temperature), AVG(temperature) FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)";
+
+#[test]
+fn explain_prints_all_four_formats() {
+    let text = kcql(
+        &["explain", "--connector", "processor"],
+        Some(PIPELINE_PROCESSOR),
+    );
+    assert_eq!(
+        text.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        t.contains("route 1: kafka: sensor_data → kafka: sensor_avg"),
+        "{t}"
+    );
+    assert!(
+        t.contains("aggregates: #1 min(temperature), #2 max(temperature), #3 avg(temperature)"),
+        "{t}"
+    );
+
+    let json = kcql(
+        &["explain", "--connector", "processor", "--format", "json"],
+        Some(PIPELINE_PROCESSOR),
+    );
+    assert_eq!(json.status.code(), Some(0));
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plan");
+    assert_eq!(plan["connector"], "processor");
+    assert_eq!(plan["routes"][0]["window"]["kind"]["size"]["millis"], 2000);
+    assert_eq!(
+        plan["routes"][0]["aggregates"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    let dot = kcql(
+        &["explain", "--connector", "processor", "--format", "dot"],
+        Some(PIPELINE_PROCESSOR),
+    );
+    let d = String::from_utf8_lossy(&dot.stdout);
+    assert!(d.starts_with("digraph kcql {"), "{d}");
+    assert!(d.contains("s0 -> r0 -> t0;"), "{d}");
+
+    let mermaid = kcql(
+        &["explain", "--connector", "processor", "--format", "mermaid"],
+        Some(PIPELINE_PROCESSOR),
+    );
+    let m = String::from_utf8_lossy(&mermaid.stdout);
+    assert!(m.starts_with("flowchart LR"), "{m}");
+    assert!(m.contains("s0 --> r0 --> t0"), "{m}");
+    assert!(m.contains("s0[(\"kafka: sensor_data\")]"), "{m}");
+}
+
+#[test]
+fn check_with_a_connector_rejects_what_it_cannot_honour() {
+    let out = kcql(
+        &["check", "--connector", "influx"],
+        Some("INSERT INTO m SELECT * FROM t PK id"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("PK is not supported by the influx connector"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean WITHTAG?"), "{err}");
+    assert!(err.contains("^^^^^"), "{err}");
+
+    let ok = kcql(
+        &["check", "--connector", "mqtt"],
+        Some("INSERT INTO sensor_data SELECT * FROM /sensors/+ WITHKEY(id)"),
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert_eq!(text(&ok.stdout), "ok: 1 statement for the mqtt connector\n");
+
+    let agg = kcql(&["check", "--connector", "mqtt"], Some(PIPELINE_PROCESSOR));
+    assert_eq!(agg.status.code(), Some(1));
+    assert!(
+        text(&agg.stderr).contains("window processor"),
+        "{}",
+        text(&agg.stderr)
+    );
+    assert_eq!(
+        kcql(&["explain", "--connector", "nope"], Some("SELECT * FROM t"))
+            .status
+            .code(),
+        Some(2)
+    );
+}
