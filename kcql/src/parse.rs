@@ -222,6 +222,8 @@ fn parse_tokens_into(src: &str, toks: &[Token], span: Span, stmt: &mut Statement
         pos: 0,
         end: span.end,
         last_name_span: Span::default(),
+        expr_depth: 0,
+        expr_height: 0,
     };
     p.statement(stmt)?;
     stmt.spans.statement = Span::new(toks[0].span.start, toks[toks.len() - 1].span.end);
@@ -237,6 +239,16 @@ fn describe(src: &str, t: &Token) -> String {
     }
 }
 
+/// The deepest expression accepted: an expression tree at most this many operators and
+/// function calls high, so that parsing, validating, printing and dropping a statement never
+/// overflow the stack whatever the input.
+pub const MAX_EXPR_DEPTH: usize = 64;
+
+/// The most nested expression parsers (parentheses add one each). Printing a tree of height `h`
+/// needs at most `2h + 1` (a parenthesised operand per level), so every accepted tree prints to
+/// text that parses again.
+const MAX_EXPR_RECURSION: usize = 2 * MAX_EXPR_DEPTH + 2;
+
 struct Parser<'a> {
     src: &'a str,
     toks: &'a [Token],
@@ -245,6 +257,10 @@ struct Parser<'a> {
     end: usize,
     /// Span of the target name, once parsed.
     last_name_span: Span,
+    /// How many expression parsers are active (bounded by [`MAX_EXPR_RECURSION`]).
+    expr_depth: usize,
+    /// The height of the expression tree the expression parser returned last.
+    expr_height: usize,
 }
 
 impl Statement {
@@ -500,6 +516,8 @@ pub(crate) fn reads_back(read: ReadAs, text: &str, expected: &str) -> bool {
         pos: 0,
         end: text.len(),
         last_name_span: Span::default(),
+        expr_depth: 0,
+        expr_height: 0,
     };
     let value = match read {
         ReadAs::Name => p.name("a name").map(|(v, _)| v),

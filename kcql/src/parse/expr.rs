@@ -5,10 +5,11 @@
 //! not chain. Because `-`, `+` and `/` are name characters in KCQL (`a-b` is a field name, as in
 //! the reference), these operators need spaces around them: `a - b`.
 
-use super::{Failure, PResult, Parser};
+use super::{Failure, PResult, Parser, MAX_EXPR_DEPTH, MAX_EXPR_RECURSION};
 use crate::ast::*;
 use crate::diag::ErrorKind;
 use crate::lex::TokenKind;
+use crate::span::Span;
 
 /// Precedence of `NOT x`.
 const NOT_PREC: u8 = 3;
@@ -103,12 +104,43 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// Records that the expression just built, which starts at `at`, is `height` nodes high;
+    /// fails past [`MAX_EXPR_DEPTH`].
+    fn expr_built(&mut self, height: usize, at: Span) -> PResult<()> {
+        self.expr_height = height;
+        if height > MAX_EXPR_DEPTH {
+            return Err(self.too_deep(at));
+        }
+        Ok(())
+    }
+
+    fn too_deep(&self, at: Span) -> Failure {
+        Failure::new(
+            ErrorKind::Unexpected {
+                expected: vec![format!(
+                    "an expression nested at most {MAX_EXPR_DEPTH} levels deep"
+                )],
+                found: "deeper nesting of parentheses, operators or function calls".into(),
+            },
+            at,
+        )
+        .help("split the expression, or use `IN (…)` instead of a long chain of `OR`s")
+    }
+
+    /// Leaves the height of the result in `expr_height`.
     fn expr_bp(&mut self, min: u8) -> PResult<Expr> {
+        let start = self.here();
+        if self.expr_depth >= MAX_EXPR_RECURSION {
+            return Err(self.too_deep(start));
+        }
+        self.expr_depth += 1;
         let mut lhs = self.prefix()?;
+        let mut height = self.expr_height;
         loop {
             if min <= CMP_PREC {
-                if let Some(e) = self.predicate(&mut lhs)? {
+                if let Some(e) = self.predicate(&mut lhs, height)? {
                     lhs = e;
+                    height = self.expr_height;
                     continue;
                 }
             }
@@ -120,6 +152,8 @@ impl<'a> Parser<'a> {
             let op_span = self.here();
             self.pos += 1;
             let rhs = self.expr_bp(prec + 1)?;
+            height = height.max(self.expr_height) + 1;
+            self.expr_built(height, op_span)?;
             lhs = Expr::Binary {
                 op,
                 left: Box::new(lhs),
@@ -139,11 +173,15 @@ impl<'a> Parser<'a> {
                 )));
             }
         }
+        self.expr_depth -= 1;
+        self.expr_height = height;
         Ok(lhs)
     }
 
-    /// `IS [NOT] NULL`, `[NOT] IN (…)`, `[NOT] LIKE '…'` after `lhs`.
-    fn predicate(&mut self, lhs: &mut Expr) -> PResult<Option<Expr>> {
+    /// `IS [NOT] NULL`, `[NOT] IN (…)`, `[NOT] LIKE '…'` after `lhs`, which is `height` high.
+    /// Leaves the height of the result in `expr_height`.
+    fn predicate(&mut self, lhs: &mut Expr, height: usize) -> PResult<Option<Expr>> {
+        let start = self.here();
         let take = |e: &mut Expr| {
             Box::new(std::mem::replace(
                 e,
@@ -155,6 +193,7 @@ impl<'a> Parser<'a> {
         if self.eat_keyword("IS").is_some() {
             let negated = self.eat_keyword("NOT").is_some();
             self.expect_keyword("NULL")?;
+            self.expr_built(height + 1, start)?;
             return Ok(Some(Expr::IsNull {
                 expr: take(lhs),
                 negated,
@@ -176,8 +215,10 @@ impl<'a> Parser<'a> {
         if self.eat_keyword("IN").is_some() {
             self.expect(TokenKind::LParen)?;
             let mut list = Vec::new();
+            let mut list_height = height;
             loop {
                 list.push(self.expr()?);
+                list_height = list_height.max(self.expr_height);
                 if self.eat(TokenKind::Comma).is_some() {
                     continue;
                 }
@@ -186,6 +227,7 @@ impl<'a> Parser<'a> {
                 }
                 return Err(self.unexpected(["`,`", "`)`"]));
             }
+            self.expr_built(list_height + 1, start)?;
             return Ok(Some(Expr::InList {
                 expr: take(lhs),
                 list,
@@ -196,6 +238,7 @@ impl<'a> Parser<'a> {
             let Some(t) = self.eat(TokenKind::String) else {
                 return Err(self.unexpected(["a quoted pattern such as 'sensor-%'"]));
             };
+            self.expr_built(height + 1, start)?;
             return Ok(Some(Expr::Like {
                 expr: take(lhs),
                 pattern: t.inner(self.src).to_string(),
@@ -208,10 +251,12 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
-    /// `NOT x`, `- x`, or a primary.
+    /// `NOT x`, `- x`, or a primary. Leaves the height of the result in `expr_height`.
     fn prefix(&mut self) -> PResult<Expr> {
+        let start = self.here();
         if self.eat_keyword("NOT").is_some() {
             let expr = self.expr_bp(NOT_PREC)?;
+            self.expr_built(self.expr_height + 1, start)?;
             return Ok(Expr::Unary {
                 op: UnaryOp::Not,
                 expr: Box::new(expr),
@@ -231,6 +276,7 @@ impl<'a> Parser<'a> {
             }
             let _ = t;
             let expr = self.expr_bp(NEG_PREC)?;
+            self.expr_built(self.expr_height + 1, start)?;
             return Ok(Expr::Unary {
                 op: UnaryOp::Neg,
                 expr: Box::new(expr),
@@ -297,13 +343,17 @@ impl<'a> Parser<'a> {
                 }
             }
         };
+        self.expr_height = 1;
         Ok(Expr::Literal { value })
     }
 
+    /// Leaves the height of the result in `expr_height` (parentheses add none).
     fn primary(&mut self) -> PResult<Expr> {
         let Some(t) = self.peek() else {
             return Err(self.unexpected(["an expression"]));
         };
+        // Leaves are 1 high; calls and parenthesised expressions set their own height.
+        self.expr_height = 1;
         match t.kind {
             TokenKind::LParen => {
                 self.pos += 1;
@@ -354,6 +404,7 @@ impl<'a> Parser<'a> {
         self.expect(TokenKind::LParen)?;
         if name.eq_ignore_ascii_case("cast") {
             let expr = self.expr()?;
+            self.expr_built(self.expr_height + 1, t.span)?;
             self.expect_keyword("AS")?;
             let ty = self.peek().filter(|t| t.kind == TokenKind::Word);
             let to = ty.and_then(|t| CastType::from_name(self.text(t)));
@@ -368,9 +419,11 @@ impl<'a> Parser<'a> {
             });
         }
         let mut args = Vec::new();
+        let mut height = 0;
         if self.eat(TokenKind::RParen).is_none() {
             loop {
                 args.push(self.expr()?);
+                height = height.max(self.expr_height);
                 if self.eat(TokenKind::Comma).is_some() {
                     continue;
                 }
@@ -380,6 +433,7 @@ impl<'a> Parser<'a> {
                 return Err(self.unexpected(["`,`", "`)`"]));
             }
         }
+        self.expr_built(height + 1, t.span)?;
         Ok(Expr::Call {
             name: name.to_string(),
             args,
@@ -476,5 +530,112 @@ impl<'a> Parser<'a> {
             }
             _ => Err(self.unexpected(["a retention policy name or a duration such as 30d"])),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diag::ErrorKind;
+    use crate::parse::{parse, MAX_EXPR_DEPTH};
+
+    fn too_deep(src: &str) -> bool {
+        match parse(src) {
+            Err(d) => {
+                let rendered = d.to_string();
+                matches!(&d.kind, ErrorKind::Unexpected { expected, .. }
+                    if expected == &[format!("an expression nested at most {MAX_EXPR_DEPTH} levels deep")])
+                    && rendered.contains("use `IN (…)` instead")
+            }
+            Ok(_) => false,
+        }
+    }
+
+    /// Deep nesting of every kind used to overflow the stack (in the parser for nested
+    /// parentheses, calls and prefixes; when validating, printing or dropping the tree for long
+    /// operator chains). It is now a diagnostic, however deep the input.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let n = 100_000;
+        let shapes = [
+            format!(
+                "SELECT {}a{} AS x FROM t",
+                "concat(".repeat(n),
+                ")".repeat(n)
+            ),
+            format!(
+                "SELECT * FROM t WHERE {}a{} = 1",
+                "(".repeat(n),
+                ")".repeat(n)
+            ),
+            format!("SELECT * FROM t WHERE {} a", "NOT ".repeat(n)),
+            format!("SELECT * FROM t WHERE {} a = 1", "- ".repeat(n)),
+            format!("SELECT * FROM t WHERE a{} = 1", " + a".repeat(n)),
+            format!("SELECT * FROM t WHERE a = 1{}", " AND a = 1".repeat(n)),
+            format!("SELECT * FROM t WHERE a{}", " IS NULL = true".repeat(n)),
+            format!("SELECT * FROM t WHERE {}", "a IN (".repeat(n)) + &")".repeat(n),
+            format!(
+                "SELECT {}a{} AS x FROM t",
+                "cast(".repeat(n),
+                " AS INT)".repeat(n)
+            ),
+        ];
+        for src in &shapes {
+            assert!(too_deep(src), "{}…", &src[..60]);
+            let many = format!("{src}; {src}");
+            assert!(crate::parse::parse_many(&many).is_err());
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_parses_and_round_trips() {
+        let round_trips = |src: &str| {
+            let stmt = parse(src).unwrap_or_else(|e| panic!("{e}"));
+            let printed = stmt.to_string();
+            let again = parse(&printed).unwrap_or_else(|e| panic!("{printed}\n{e}"));
+            assert_eq!(again, stmt);
+        };
+        let d = MAX_EXPR_DEPTH;
+        // A left-deep chain: each `+` adds one level above the leaf.
+        let chain = format!("SELECT * FROM t WHERE a{}", " + a".repeat(d - 1));
+        round_trips(&chain);
+        assert!(too_deep(&format!("{chain} + a")));
+
+        let calls = |k: usize| {
+            format!(
+                "SELECT {}a{} AS x FROM t",
+                "lower(".repeat(k),
+                ")".repeat(k)
+            )
+        };
+        round_trips(&calls(d - 1));
+        assert!(too_deep(&calls(d)));
+
+        // Trees whose printed form has more parentheses than the input: `- - 5` prints as
+        // `- (- 5)`, so the printed text nests one level deeper.
+        round_trips(&format!(
+            "SELECT * FROM t WHERE {}5 = a",
+            "- ".repeat(d - 1)
+        ));
+        round_trips(&format!("SELECT * FROM t WHERE {}a", "NOT ".repeat(d - 1)));
+        let right = |k: usize| {
+            format!(
+                "SELECT * FROM t WHERE {}a{}",
+                "a - (".repeat(k),
+                ")".repeat(k)
+            )
+        };
+        round_trips(&right(d - 1));
+        assert!(too_deep(&right(d)));
+
+        // Parentheses add no level to the tree, but each one is a level of parsing.
+        let parens = |k: usize| {
+            format!(
+                "SELECT * FROM t WHERE {}a{} = 1",
+                "(".repeat(k),
+                ")".repeat(k)
+            )
+        };
+        round_trips(&parens(2 * d + 1));
+        assert!(too_deep(&parens(2 * d + 2)));
     }
 }
