@@ -5,7 +5,7 @@
 //! each plan and the pipeline's topology (Mermaid). The streaming runtime that executes the
 //! plans (MQTT source, window processor, InfluxDB sink) is being built (see the README).
 
-use kcql::plan::{explain, ExplainFormat};
+use kcql::plan::{explain, explain_pipeline, ExplainFormat};
 use kcql::Connector;
 use std::process::ExitCode;
 
@@ -30,21 +30,13 @@ const PIPELINE: [(Connector, &str); 3] = [
 fn main() -> ExitCode {
     println!("kcql iot_pipeline: compiling the pipeline's KCQL\n");
     let mut failed = false;
-    let mut topology = String::from("flowchart LR\n");
+    let mut plans = Vec::new();
     for (connector, text) in PIPELINE {
         match kcql::compile_str(text, connector) {
             Ok(plan) => {
                 println!("{text}");
                 println!("{}", explain(&plan, ExplainFormat::Text));
-                // Merge the per-connector graphs, renaming nodes per connector.
-                for line in explain(&plan, ExplainFormat::Mermaid).lines().skip(1) {
-                    let renamed = line
-                        .replace("s0", &format!("{connector}_in"))
-                        .replace("r0", &format!("{connector}_route"))
-                        .replace("t0", &format!("{connector}_out"));
-                    topology.push_str(&renamed);
-                    topology.push('\n');
-                }
+                plans.push(plan);
             }
             Err(d) => {
                 eprintln!("{d}");
@@ -52,8 +44,13 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("Topology (Mermaid):\n{topology}");
-    println!("The streaming runtime (MQTT → Kafka → window → InfluxDB) is not built yet; see README.md.");
+    println!(
+        "Topology (Mermaid):\n{}",
+        explain_pipeline(&plans, ExplainFormat::Mermaid)
+    );
+    println!(
+        "The streaming runtime (MQTT → Kafka → window → InfluxDB) is not built yet; see README.md."
+    );
     if failed {
         ExitCode::FAILURE
     } else {

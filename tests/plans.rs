@@ -62,3 +62,32 @@ fn pipeline_plans_as_json() {
         insta::assert_json_snapshot!(format!("pipeline_{c}"), plan);
     }
 }
+
+/// The pipeline's three plans drawn as one graph: each Kafka topic is one node, written by
+/// one connector and read by the next.
+#[test]
+fn pipeline_topology_joins_shared_topics() {
+    let plans: Vec<kcql::Plan> = [
+        (Connector::MqttSource, "INSERT INTO sensor_data SELECT * FROM /sensors/+ WITHKEY(id)"),
+        (
+            Connector::WindowProcessor,
+            "INSERT INTO sensor_avg SELECT id, avg(temperature) FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)",
+        ),
+        (Connector::InfluxSink, "INSERT INTO sensor SELECT * FROM sensor_avg WITHTAG(id)"),
+    ]
+    .into_iter()
+    .map(|(c, s)| kcql::compile_str(s, c).unwrap_or_else(|d| panic!("{d}")))
+    .collect();
+    let mermaid = kcql::plan::explain_pipeline(&plans, ExplainFormat::Mermaid);
+    assert_eq!(
+        mermaid.matches("[(\"kafka: sensor_data\")]").count(),
+        1,
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("n0 --> r0 --> n1\n  n1 --> r1 --> n2\n  n2 --> r2 --> n3"),
+        "{mermaid}"
+    );
+    let dot = kcql::plan::explain_pipeline(&plans, ExplainFormat::Dot);
+    assert!(dot.contains("n1 -> r1 -> n2;"), "{dot}");
+}

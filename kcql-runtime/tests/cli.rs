@@ -166,7 +166,7 @@ fn explain_prints_all_four_formats() {
     );
     let d = String::from_utf8_lossy(&dot.stdout);
     assert!(d.starts_with("digraph kcql {"), "{d}");
-    assert!(d.contains("s0 -> r0 -> t0;"), "{d}");
+    assert!(d.contains("n0 -> r0 -> n1;"), "{d}");
 
     let mermaid = kcql(
         &["explain", "--connector", "processor", "--format", "mermaid"],
@@ -174,8 +174,8 @@ fn explain_prints_all_four_formats() {
     );
     let m = String::from_utf8_lossy(&mermaid.stdout);
     assert!(m.starts_with("flowchart LR"), "{m}");
-    assert!(m.contains("s0 --> r0 --> t0"), "{m}");
-    assert!(m.contains("s0[(\"kafka: sensor_data\")]"), "{m}");
+    assert!(m.contains("n0 --> r0 --> n1"), "{m}");
+    assert!(m.contains("n0[(\"kafka: sensor_data\")]"), "{m}");
 }
 
 #[test]

@@ -344,9 +344,9 @@ fn id_of<'a>(nodes: &'a [(String, &str)], label: &str) -> &'a str {
 /// Renders `plan` in `format`.
 pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
     let routes = views(plan);
-    let mut out = String::new();
     match format {
         ExplainFormat::Text => {
+            let mut out = String::new();
             let _ = writeln!(
                 out,
                 "{} plan: {} route{}",
@@ -360,13 +360,51 @@ pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
                     let _ = writeln!(out, "  {:<11} {value}", format!("{label}:"));
                 }
             }
+            out
         }
+        ExplainFormat::Dot | ExplainFormat::Mermaid => graph(&routes, format),
+    }
+}
+
+/// One topology graph for several plans (a whole pipeline): a topic written by one connector
+/// and read by another is one node. Text format renders each plan in turn.
+pub fn explain_pipeline(plans: &[Plan], format: ExplainFormat) -> String {
+    match format {
+        ExplainFormat::Text => plans
+            .iter()
+            .map(|p| explain(p, format))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ExplainFormat::Dot | ExplainFormat::Mermaid => {
+            let routes: Vec<RouteView> = plans
+                .iter()
+                .flat_map(|p| {
+                    let connector = p.connector();
+                    views(p).into_iter().map(move |mut r| {
+                        r.summary = format!("{connector} {}", r.summary);
+                        r
+                    })
+                })
+                .collect();
+            graph(&routes, format)
+        }
+    }
+}
+
+/// Sources and targets are nodes keyed by label (so a topic is one node), routes are nodes.
+fn graph(routes: &[RouteView], format: ExplainFormat) -> String {
+    let mut out = String::new();
+    let topics = nodes(
+        routes
+            .iter()
+            .flat_map(|r| [r.source.as_str(), r.target.as_str()]),
+        "n",
+    );
+    match format {
         ExplainFormat::Dot => {
             let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-            let sources = nodes(routes.iter().map(|r| r.source.as_str()), "s");
-            let targets = nodes(routes.iter().map(|r| r.target.as_str()), "t");
             out.push_str("digraph kcql {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
-            for (id, label) in &sources {
+            for (id, label) in &topics {
                 let _ = writeln!(out, "  {id} [shape=cylinder, label=\"{}\"];", esc(label));
             }
             for (i, r) in routes.iter().enumerate() {
@@ -376,39 +414,31 @@ pub fn explain(plan: &Plan, format: ExplainFormat) -> String {
                     esc(&r.summary)
                 );
             }
-            for (id, label) in &targets {
-                let _ = writeln!(out, "  {id} [shape=cylinder, label=\"{}\"];", esc(label));
-            }
             for (i, r) in routes.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "  {} -> r{i} -> {};",
-                    id_of(&sources, &r.source),
-                    id_of(&targets, &r.target)
+                    id_of(&topics, &r.source),
+                    id_of(&topics, &r.target)
                 );
             }
             out.push_str("}\n");
         }
-        ExplainFormat::Mermaid => {
+        _ => {
             let esc = |s: &str| s.replace('"', "#quot;");
-            let sources = nodes(routes.iter().map(|r| r.source.as_str()), "s");
-            let targets = nodes(routes.iter().map(|r| r.target.as_str()), "t");
             out.push_str("flowchart LR\n");
-            for (id, label) in &sources {
+            for (id, label) in &topics {
                 let _ = writeln!(out, "  {id}[(\"{}\")]", esc(label));
             }
             for (i, r) in routes.iter().enumerate() {
                 let _ = writeln!(out, "  r{i}[\"{}\"]", esc(&r.summary));
             }
-            for (id, label) in &targets {
-                let _ = writeln!(out, "  {id}[(\"{}\")]", esc(label));
-            }
             for (i, r) in routes.iter().enumerate() {
                 let _ = writeln!(
                     out,
                     "  {} --> r{i} --> {}",
-                    id_of(&sources, &r.source),
-                    id_of(&targets, &r.target)
+                    id_of(&topics, &r.source),
+                    id_of(&topics, &r.target)
                 );
             }
         }

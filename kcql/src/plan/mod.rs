@@ -13,7 +13,7 @@ mod mqtt;
 mod processor;
 mod topic_filter;
 
-pub use explain::{explain, ExplainFormat};
+pub use explain::{explain, explain_pipeline, ExplainFormat};
 pub use field::{resolve, FieldRef, LikePart, LikePattern, PlanExpr, RecordPart};
 pub use influx::{InfluxPlan, InfluxRoute, Measurement, RetentionPlan, TagPlan, TimestampPlan};
 pub use mqtt::{Converter, KafkaTarget, MessageKey, MqttPlan, MqttRoute};
