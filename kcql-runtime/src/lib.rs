@@ -1,9 +1,13 @@
 //! # kcql-runtime
 //!
-//! The runtime side of kcql: it will execute compiled KCQL routing plans as streaming
-//! connectors (MQTT → Kafka, Kafka → window processor → Kafka, Kafka → InfluxDB). Today it holds
-//! the `kcql` command-line tool ([`cli`]): `parse`, `fmt` and `check`.
+//! The runtime side of kcql: it executes compiled KCQL routing plans as streaming connectors
+//! (MQTT → Kafka, Kafka → window processor → Kafka, Kafka → InfluxDB). Today it holds the
+//! `kcql` command-line tool ([`cli`]), the value model ([`value`]) and payload decoders
+//! ([`decode`]), and the InfluxDB line-protocol encoder ([`line_protocol`]).
 
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod decode;
+pub mod line_protocol;
+pub mod value;

@@ -1,0 +1,334 @@
+//! InfluxDB line protocol, written straight into a caller-owned buffer.
+//!
+//! `measurement[,tag=value…] field=value[,…] [timestamp]\n` with the escaping rules of the
+//! InfluxDB line protocol reference: commas and spaces in measurements; commas, `=` and spaces
+//! in tag keys, tag values and field keys; `"` and `\` in string field values; and `\` itself in
+//! names (as the line protocol v2 parsers read `\\`). A name ending in a backslash is refused:
+//! parsers reject it. (InfluxDB 1.x keeps `\\` in names as two characters, so a backslash in a
+//! name is stored doubled there; backslashes in string fields are exact everywhere.)
+//! Tags are sorted by key (byte order, as InfluxDB prefers), empty tag values
+//! are dropped, integers get `i` (unsigned `u`), floats are written in their shortest
+//! round-trip form without exponent. A point that cannot be written (no fields, NaN/infinite
+//! float, a newline in a name, an empty key) is refused on its own and the buffer is left as
+//! it was, so one bad point never spoils its batch.
+
+use thiserror::Error;
+
+/// Timestamp precision of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Nanoseconds (the default).
+    #[default]
+    Ns,
+    /// Microseconds.
+    Us,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+}
+
+impl Precision {
+    /// The query-string value (`ns`, `us`, `ms`, `s`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Ns => "ns",
+            Precision::Us => "us",
+            Precision::Ms => "ms",
+            Precision::S => "s",
+        }
+    }
+
+    /// A nanosecond timestamp in this precision (truncated toward negative infinity).
+    pub fn from_nanos(self, ns: i64) -> i64 {
+        let d = match self {
+            Precision::Ns => 1,
+            Precision::Us => 1_000,
+            Precision::Ms => 1_000_000,
+            Precision::S => 1_000_000_000,
+        };
+        ns.div_euclid(d)
+    }
+}
+
+/// A field value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// A float (must be finite).
+    Float(f64),
+    /// A signed integer (`42i`).
+    Int(i64),
+    /// An unsigned integer (`42u`; InfluxDB 1.x accepts it only when built with uint support).
+    UInt(u64),
+    /// A boolean.
+    Bool(bool),
+    /// A string.
+    Str(&'a str),
+}
+
+/// Why one point was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PointError {
+    /// No fields left to write.
+    #[error("the point has no fields")]
+    NoFields,
+    /// A float field that is NaN or infinite.
+    #[error("field `{0}` is not a finite number")]
+    NonFinite(String),
+    /// An empty measurement or field key.
+    #[error("empty {0}")]
+    Empty(&'static str),
+    /// A newline in a measurement, key or tag value.
+    #[error("{0} contains a line break")]
+    LineBreak(&'static str),
+    /// A measurement, key or tag value ending in `\\`.
+    #[error("{0} ends with a backslash, which line protocol cannot express")]
+    TrailingBackslash(&'static str),
+}
+
+/// Appends `s`, putting a backslash before each byte in `specials`.
+fn push_escaped(out: &mut Vec<u8>, s: &str, specials: &[u8]) {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|b| specials.contains(b)) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &b in bytes {
+        if specials.contains(&b) {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}
+
+fn check_name(s: &str, what: &'static str) -> Result<(), PointError> {
+    if s.is_empty() {
+        return Err(PointError::Empty(what));
+    }
+    if s.contains(['\n', '\r']) {
+        return Err(PointError::LineBreak(what));
+    }
+    if s.ends_with('\\') {
+        return Err(PointError::TrailingBackslash(what));
+    }
+    Ok(())
+}
+
+/// Writes `n` in decimal.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_uint(out, n.unsigned_abs());
+}
+
+fn push_uint(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn push_float(out: &mut Vec<u8>, v: f64) {
+    use std::io::Write;
+    // `Display` for f64 is the shortest representation that round-trips, never in exponent form.
+    let _ = write!(out, "{v}");
+}
+
+/// Appends one point to `out`. `tags` is sorted in place; empty tag values are dropped. On
+/// error `out` is unchanged.
+pub fn write_point(
+    out: &mut Vec<u8>,
+    measurement: &str,
+    tags: &mut [(&str, &str)],
+    fields: &[(&str, FieldValue<'_>)],
+    timestamp: Option<i64>,
+) -> Result<(), PointError> {
+    check_name(measurement, "measurement")?;
+    if fields.is_empty() {
+        return Err(PointError::NoFields);
+    }
+    for (k, v) in tags.iter() {
+        if !v.is_empty() {
+            check_name(k, "tag key")?;
+            check_name(v, "tag value")?;
+        }
+    }
+    for (k, v) in fields {
+        check_name(k, "field key")?;
+        if let FieldValue::Float(f) = v {
+            if !f.is_finite() {
+                return Err(PointError::NonFinite((*k).to_string()));
+            }
+        }
+    }
+    tags.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.reserve(measurement.len() + 16 * (tags.len() + fields.len()) + 24);
+    push_escaped(out, measurement, b", \\");
+    for (k, v) in tags.iter() {
+        if v.is_empty() {
+            continue;
+        }
+        out.push(b',');
+        push_escaped(out, k, b",= \\");
+        out.push(b'=');
+        push_escaped(out, v, b",= \\");
+    }
+    out.push(b' ');
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_escaped(out, k, b",= \\");
+        out.push(b'=');
+        match *v {
+            FieldValue::Float(f) => push_float(out, f),
+            FieldValue::Int(n) => {
+                push_int(out, n);
+                out.push(b'i');
+            }
+            FieldValue::UInt(n) => {
+                push_uint(out, n);
+                out.push(b'u');
+            }
+            FieldValue::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+            FieldValue::Str(s) => {
+                out.push(b'"');
+                push_escaped(out, s, b"\"\\");
+                out.push(b'"');
+            }
+        }
+    }
+    if let Some(t) = timestamp {
+        out.push(b' ');
+        push_int(out, t);
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(
+        m: &str,
+        tags: &mut [(&str, &str)],
+        fields: &[(&str, FieldValue)],
+        t: Option<i64>,
+    ) -> String {
+        let mut out = Vec::new();
+        write_point(&mut out, m, tags, fields, t).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn sensor_point() {
+        assert_eq!(
+            line(
+                "sensor",
+                &mut [("poweredBy", "kcql"), ("id", "SB01")],
+                &[
+                    ("temperature", FieldValue::Float(25.3)),
+                    ("humidity", FieldValue::Int(40))
+                ],
+                Some(1_700_000_000_000_000_000)
+            ),
+            "sensor,id=SB01,poweredBy=kcql temperature=25.3,humidity=40i 1700000000000000000\n"
+        );
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            line(
+                "my meas,x",
+                &mut [("tag key", "a=b,c d"), ("empty", "")],
+                &[
+                    ("f=1", FieldValue::Str("say \"hi\" \\ bye")),
+                    ("b", FieldValue::Bool(false)),
+                    ("u", FieldValue::UInt(u64::MAX)),
+                    ("n", FieldValue::Int(i64::MIN)),
+                    ("big", FieldValue::Float(1e21)),
+                    ("small", FieldValue::Float(-0.000001)),
+                ],
+                None
+            ),
+            "my\\ meas\\,x,tag\\ key=a\\=b\\,c\\ d f\\=1=\"say \\\"hi\\\" \\\\ bye\",b=false,\
+             u=18446744073709551615u,n=-9223372036854775808i,big=1000000000000000000000,small=-0.000001\n"
+        );
+        assert_eq!(
+            line(
+                "a\\b",
+                &mut [("k", "v\\,w")],
+                &[("f", FieldValue::Int(1))],
+                None
+            ),
+            "a\\\\b,k=v\\\\\\,w f=1i\n"
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            write_point(
+                &mut out,
+                "m",
+                &mut [("k", "v\\")],
+                &[("f", FieldValue::Int(1))],
+                None
+            ),
+            Err(PointError::TrailingBackslash("tag value"))
+        );
+    }
+
+    #[test]
+    fn bad_points_are_refused_and_leave_the_buffer_alone() {
+        let mut out = b"ok f=1i\n".to_vec();
+        let before = out.clone();
+        assert_eq!(
+            write_point(&mut out, "m", &mut [], &[], None),
+            Err(PointError::NoFields)
+        );
+        assert_eq!(
+            write_point(
+                &mut out,
+                "m",
+                &mut [],
+                &[("x", FieldValue::Float(f64::NAN))],
+                None
+            ),
+            Err(PointError::NonFinite("x".into()))
+        );
+        assert_eq!(
+            write_point(
+                &mut out,
+                "m",
+                &mut [("t", "a\nb")],
+                &[("x", FieldValue::Int(1))],
+                None
+            ),
+            Err(PointError::LineBreak("tag value"))
+        );
+        assert_eq!(
+            write_point(&mut out, "", &mut [], &[("x", FieldValue::Int(1))], None),
+            Err(PointError::Empty("measurement"))
+        );
+        assert_eq!(out, before);
+    }
+
+    #[test]
+    fn precision_conversion() {
+        assert_eq!(
+            Precision::Ms.from_nanos(1_700_000_000_123_456_789),
+            1_700_000_000_123
+        );
+        assert_eq!(Precision::S.from_nanos(-1), -1);
+        assert_eq!(Precision::Ns.as_str(), "ns");
+    }
+}
