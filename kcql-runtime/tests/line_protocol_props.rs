@@ -93,7 +93,7 @@ proptest! {
                 (Field::Int(a), Parsed::I64(b)) => a == b,
                 (Field::UInt(a), Parsed::U64(b)) => a == b,
                 (Field::Bool(a), Parsed::Boolean(b)) => a == b,
-                (Field::Str(a), Parsed::String(b)) => b.to_string() == *a,
+                (Field::Str(a), Parsed::String(b)) => *b == a.as_str(),
                 _ => false,
             };
             prop_assert!(ok, "field {k}: wrote {want:?}, parsed {got:?} from {text:?}");
