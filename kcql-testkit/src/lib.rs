@@ -6,4 +6,6 @@
 
 #![warn(missing_docs)]
 
+pub mod kafka;
+pub mod mqtt;
 pub mod names;

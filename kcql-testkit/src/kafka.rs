@@ -1,0 +1,647 @@
+//! Kafka helpers against the real tansu broker started by `scripts/services.sh up`
+//! (Kafka protocol on `127.0.0.1:9092`, sqlite storage).
+//!
+//! # Rules for tests on the shared broker
+//!
+//! * **Never delete topics.** tansu 0.6.0 has a bug where deleting *one* topic deletes *all*
+//!   topics (its sqlite `topic_delete_by.sql` matches on the cluster, not the topic), which would
+//!   break every other test running at the same time. This module deliberately has no
+//!   `delete_topic`. Use a fresh name per test instead: [`unique_topic`] (or
+//!   [`crate::names::unique`]) and [`create_topic`].
+//! * **Create topics explicitly.** tansu does not auto-create topics. Producing to or
+//!   subscribing to a missing topic fails or waits forever.
+//! * Consumer groups are cheap. Use a unique group per test ([`unique_group`]).
+//!
+//! # rdkafka settings that work with tansu 0.6.0
+//!
+//! The bundled librdkafka (rdkafka 0.39 / rdkafka-sys 4.10, librdkafka 2.12.1) works with tansu
+//! on its **defaults**. tansu answers `ApiVersions` (v3), so leave `api.version.request` alone
+//! (default `true`) and do not set `broker.version.fallback`. Both are deprecated in
+//! librdkafka 2.12 and only cause `CONFWARN` warnings. Setting them (`false` / `2.8.0`) still
+//! works, but gains nothing. [`client_config`] is the base configuration for every client made
+//! here, and the runtime can copy it:
+//!
+//! | key | value | why |
+//! |---|---|---|
+//! | `bootstrap.servers` | [`brokers()`] | `127.0.0.1:9092` or `$KCQL_TEST_BROKERS` |
+//! | `client.id` | `kcql-testkit` | names the client in broker logs |
+//! | `socket.timeout.ms` | `30000` | librdkafka default (60 s) halved so failures surface in a test |
+//!
+//! [`producer_config`] adds `acks=all` and `message.timeout.ms=30000`.
+//! [`consumer_config`] adds `group.id`, `auto.offset.reset=earliest`,
+//! `enable.auto.commit=false` and `enable.partition.eof=false`.
+//!
+//! Checked against tansu 0.6.0 by `tests/services.rs`: CreateTopics, Metadata, Produce v10 with
+//! headers, explicit partitions and create-time timestamps, consumer-group `subscribe`
+//! (FindCoordinator/JoinGroup/SyncGroup/Heartbeat/Fetch), OffsetCommit and OffsetFetch.
+//!
+//! **Idempotent producer (`enable.idempotence=true`) works with tansu 0.6.0.** tansu advertises
+//! the `IdempotentProducer` feature and answers `InitProducerId` (v4) with a producer id
+//! (e.g. `PID{Id:5,Epoch:0}` in a `debug=eos` trace). Every record gets a delivery report, and
+//! `kafka_idempotent_producer_is_accepted` reads all of them back once, in order. tansu's
+//! sqlite engine tracks the next sequence per (producer epoch, partition) and rejects
+//! out-of-order or duplicate batches (`idempotent_sequence_check` in tansu-storage). A retried
+//! duplicate was not provoked in a test. Cost: a new idempotent producer's first delivery
+//! takes about **500 ms**. librdkafka first finds "no brokers available for idempotent
+//! producer" and retries the PID request on its 500 ms timer. After that, delivery latency is
+//! the same as without idempotence (about 6 ms per record awaited one at a time with the
+//! default `linger.ms=5`, and under 1 ms with `linger.ms=0`).
+//!
+//! A fresh consumer group's `subscribe` takes about 0.5 s before the first record (group join).
+//! Pipelined produce of 2000 small records takes about 0.1 s.
+//!
+//! librdkafka's own log lines (warning and worse) and client errors go to stderr (see
+//! [`TestContext`]). The test harness captures them and shows them only when a test fails.
+
+use std::collections::BTreeMap;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// Default bootstrap address of the tansu broker started by `scripts/services.sh up`.
+/// Override with the environment variable `KCQL_TEST_BROKERS` (see [`brokers`]).
+pub const BROKERS: &str = "127.0.0.1:9092";
+
+/// Environment variable that overrides [`BROKERS`].
+pub const BROKERS_ENV: &str = "KCQL_TEST_BROKERS";
+
+/// How long the helpers wait for metadata, commits and offset fetches.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The bootstrap servers to use: `$KCQL_TEST_BROKERS` if set and not empty, else [`BROKERS`].
+pub fn brokers() -> String {
+    match std::env::var(BROKERS_ENV) {
+        Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+        _ => BROKERS.to_string(),
+    }
+}
+
+/// A unique topic name for one test (`<prefix>_<pid>_<millis>_<n>`). The topic is not created.
+/// Call [`create_topic`] next.
+pub fn unique_topic(prefix: &str) -> String {
+    crate::names::unique(prefix)
+}
+
+/// A unique consumer group id for one test.
+pub fn unique_group(prefix: &str) -> String {
+    crate::names::unique(&format!("{prefix}_group"))
+}
+
+/// Panics unless a TCP connection to every address in [`brokers()`] succeeds within 5 s.
+///
+/// The panic message is `Kafka broker at <addr> is not reachable: run scripts/services.sh up`,
+/// followed by the connect error. Every async helper in this module calls this first, so a
+/// missing broker is a clear failure rather than a 30 s librdkafka timeout.
+pub fn wait_reachable() {
+    let brokers = brokers();
+    for addr in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let err = match addr.to_socket_addrs() {
+                Ok(mut addrs) => match addrs.next() {
+                    Some(sa) => match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
+                        Ok(_) => break,
+                        Err(e) => e.to_string(),
+                    },
+                    None => "address resolves to nothing".to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "Kafka broker at {addr} is not reachable: run scripts/services.sh up ({err})"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The rdkafka client context used by every client in this module. It prints librdkafka log
+/// lines at warning level or worse, and global client errors, to stderr with a `[rdkafka]`
+/// prefix. The test harness captures them and shows them only for failing tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TestContext;
+
+impl ClientContext for TestContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+            eprintln!("[rdkafka] {level:?} {fac}: {log_message}");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        eprintln!("[rdkafka] error: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for TestContext {}
+
+/// The base configuration for any client talking to the test broker (see the module docs for
+/// what works with tansu). The producer and consumer helpers start from this.
+pub fn client_config() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers())
+        .set("client.id", "kcql-testkit")
+        .set("socket.timeout.ms", "30000")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    config
+}
+
+/// Producer configuration: [`client_config`] plus `acks=all` and `message.timeout.ms=30000`,
+/// then `extra` (key, value) pairs applied last (e.g. `("enable.idempotence", "true")`).
+pub fn producer_config(extra: &[(&str, &str)]) -> ClientConfig {
+    let mut config = client_config();
+    config.set("acks", "all").set("message.timeout.ms", "30000");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
+    config
+}
+
+/// Consumer configuration for `group`: [`client_config`] plus `auto.offset.reset=earliest`
+/// and `enable.auto.commit=false`.
+pub fn consumer_config(group: &str) -> ClientConfig {
+    let mut config = client_config();
+    config
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    config
+}
+
+/// Runs a blocking rdkafka call off the async worker threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking rdkafka task panicked")
+}
+
+/// Creates `name` with `partitions` partitions (replication factor 1) and waits until the
+/// broker's metadata lists every partition with a leader. "Topic already exists" counts as
+/// success. The partition count is not checked in that case, but the metadata wait still
+/// requires at least `partitions` partitions. Panics on any other error or after 30 s.
+///
+/// Use a unique name ([`unique_topic`]). Topics are never deleted (see the module docs).
+pub async fn create_topic(name: &str, partitions: i32) {
+    assert!(
+        partitions > 0,
+        "create_topic({name}): partitions must be > 0"
+    );
+    wait_reachable();
+    let admin: AdminClient<TestContext> = client_config()
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("create_topic({name}): cannot create admin client: {e}"));
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(REQUEST_TIMEOUT))
+        .request_timeout(Some(REQUEST_TIMEOUT));
+    let results = admin
+        .create_topics([&topic], &options)
+        .await
+        .unwrap_or_else(|e| panic!("create_topic({name}) failed at {}: {e}", brokers()));
+    for result in results {
+        match result {
+            Ok(_) => {}
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => panic!("create_topic({topic}) rejected by broker: {code}"),
+        }
+    }
+    wait_for_partitions(name, partitions).await;
+}
+
+/// Waits up to 30 s until metadata for `topic` shows at least `partitions` partitions, each
+/// with a leader. Panics with the last seen state otherwise.
+pub async fn wait_for_partitions(topic: &str, partitions: i32) {
+    let consumer: BaseConsumer<TestContext> = client_config()
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("cannot create metadata client: {e}"));
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let state = match consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .map_err(|e| e.to_string())
+        {
+            Ok(md) => match md.topics().iter().find(|t| t.name() == topic) {
+                None => "topic not in metadata".to_string(),
+                Some(t) if t.error().is_some() => format!("topic error {:?}", t.error()),
+                Some(t) => {
+                    let led = t
+                        .partitions()
+                        .iter()
+                        .filter(|p| p.leader() >= 0 && p.error().is_none())
+                        .count();
+                    if led >= partitions as usize && t.partitions().len() >= partitions as usize {
+                        return;
+                    }
+                    format!(
+                        "{} partitions, {led} with a leader (want {partitions})",
+                        t.partitions().len()
+                    )
+                }
+            },
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            panic!("topic {topic} not ready after {REQUEST_TIMEOUT:?}: {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The partition ids of `topic` from the broker's metadata, sorted. Panics if the topic is
+/// unknown.
+pub async fn partitions_of(topic: &str) -> Vec<i32> {
+    wait_reachable();
+    let topic = topic.to_string();
+    blocking(move || {
+        let consumer: BaseConsumer<TestContext> = client_config()
+            .create_with_context(TestContext)
+            .unwrap_or_else(|e| panic!("cannot create metadata client: {e}"));
+        let md = consumer
+            .fetch_metadata(Some(&topic), REQUEST_TIMEOUT)
+            .unwrap_or_else(|e| panic!("metadata for {topic} failed: {e}"));
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .unwrap_or_else(|| panic!("topic {topic} not in metadata"));
+        if let Some(err) = t.error() {
+            panic!("topic {topic}: metadata error {err:?} (was it created?)");
+        }
+        let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+        ids.sort_unstable();
+        ids
+    })
+    .await
+}
+
+/// One record to produce. Build it with [`ProduceRecord::new`] and the builder methods, or
+/// convert a `(key, payload, partition, timestamp_ms, headers)` tuple with `.into()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProduceRecord {
+    /// The record key (`None`: no key).
+    pub key: Option<Vec<u8>>,
+    /// The record value.
+    pub payload: Vec<u8>,
+    /// An explicit partition (`None`: librdkafka's partitioner picks one from the key).
+    pub partition: Option<i32>,
+    /// The record timestamp in milliseconds since the epoch (`None`: the producer's clock).
+    pub timestamp: Option<i64>,
+    /// Headers in order. Duplicate names are allowed.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ProduceRecord {
+    /// A record with this payload and nothing else.
+    pub fn new(payload: impl Into<Vec<u8>>) -> Self {
+        ProduceRecord {
+            payload: payload.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets an explicit partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the timestamp (milliseconds since the epoch).
+    pub fn timestamp(mut self, millis: i64) -> Self {
+        self.timestamp = Some(millis);
+        self
+    }
+
+    /// Appends a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+impl<K, P, H, N, V> From<(Option<K>, P, Option<i32>, Option<i64>, H)> for ProduceRecord
+where
+    K: Into<Vec<u8>>,
+    P: Into<Vec<u8>>,
+    H: IntoIterator<Item = (N, V)>,
+    N: Into<String>,
+    V: Into<Vec<u8>>,
+{
+    fn from(
+        (key, payload, partition, timestamp, headers): (Option<K>, P, Option<i32>, Option<i64>, H),
+    ) -> Self {
+        ProduceRecord {
+            key: key.map(Into::into),
+            payload: payload.into(),
+            partition,
+            timestamp,
+            headers: headers
+                .into_iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect(),
+        }
+    }
+}
+
+/// Produces `records` to `topic` and waits for every delivery report. Returns the
+/// `(partition, offset)` of each record in input order. Panics on any delivery failure,
+/// naming the record index and the error.
+///
+/// Uses [`producer_config`] with no extras (`acks=all`, not idempotent).
+pub async fn produce<R>(topic: &str, records: impl IntoIterator<Item = R>) -> Vec<(i32, i64)>
+where
+    R: Into<ProduceRecord>,
+{
+    produce_with(&[], topic, records).await
+}
+
+/// Like [`produce`], with `extra` producer settings applied on top of [`producer_config`],
+/// e.g. `&[("enable.idempotence", "true")]`.
+pub async fn produce_with<R>(
+    extra: &[(&str, &str)],
+    topic: &str,
+    records: impl IntoIterator<Item = R>,
+) -> Vec<(i32, i64)>
+where
+    R: Into<ProduceRecord>,
+{
+    wait_reachable();
+    let producer: FutureProducer<TestContext> = producer_config(extra)
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("cannot create producer ({extra:?}): {e}"));
+    let mut pending = Vec::new();
+    for (index, record) in records.into_iter().map(Into::into).enumerate() {
+        let record: ProduceRecord = record;
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (name, value) in &record.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let mut future_record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .payload(&record.payload[..])
+            .headers(headers);
+        if let Some(key) = &record.key {
+            future_record = future_record.key(&key[..]);
+        }
+        if let Some(partition) = record.partition {
+            future_record = future_record.partition(partition);
+        }
+        if let Some(ts) = record.timestamp {
+            future_record = future_record.timestamp(ts);
+        }
+        let started = Instant::now();
+        loop {
+            match producer.send_result(future_record) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    if started.elapsed() > REQUEST_TIMEOUT {
+                        panic!(
+                            "produce to {topic}: local queue stayed full for {REQUEST_TIMEOUT:?}"
+                        );
+                    }
+                    future_record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => panic!("produce to {topic}: record #{index} not enqueued: {e}"),
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for (index, delivery) in pending.into_iter().enumerate() {
+        match delivery.await {
+            Ok(Ok(d)) => out.push((d.partition, d.offset)),
+            Ok(Err((e, _))) => {
+                panic!("produce to {topic}: record #{index} failed ({extra:?}): {e}")
+            }
+            Err(_) => panic!("produce to {topic}: record #{index}: delivery report lost"),
+        }
+    }
+    out
+}
+
+/// Produces each value as a JSON payload (no key, no headers, partitioner's choice) and waits
+/// for all delivery reports. Returns `(partition, offset)` per value in order.
+pub async fn produce_json<T: serde::Serialize>(
+    topic: &str,
+    values: impl IntoIterator<Item = T>,
+) -> Vec<(i32, i64)> {
+    let records: Vec<ProduceRecord> = values
+        .into_iter()
+        .map(|v| {
+            ProduceRecord::new(
+                serde_json::to_vec(&v).unwrap_or_else(|e| panic!("produce_json: {e}")),
+            )
+        })
+        .collect();
+    produce(topic, records).await
+}
+
+/// A record read back from Kafka.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    /// The partition it was read from.
+    pub partition: i32,
+    /// Its offset within the partition.
+    pub offset: i64,
+    /// The key (`None`: no key).
+    pub key: Option<Vec<u8>>,
+    /// The value (`None`: a null value / tombstone).
+    pub payload: Option<Vec<u8>>,
+    /// Headers in order (`None` value: a null header value).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The record timestamp in milliseconds (create or log-append time), if any.
+    pub timestamp: Option<i64>,
+}
+
+impl ConsumedRecord {
+    /// The key as UTF-8 (panics if it isn't). `None` if there is no key.
+    pub fn key_str(&self) -> Option<&str> {
+        self.key
+            .as_deref()
+            .map(|k| std::str::from_utf8(k).expect("key is not UTF-8"))
+    }
+
+    /// The payload as UTF-8. Panics if it is null or not UTF-8.
+    pub fn payload_str(&self) -> &str {
+        std::str::from_utf8(self.payload.as_deref().expect("null payload"))
+            .expect("payload is not UTF-8")
+    }
+
+    /// The payload parsed as JSON. Panics if it is null or not JSON.
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::from_slice(self.payload.as_deref().expect("null payload"))
+            .unwrap_or_else(|e| panic!("payload is not JSON ({e}): {:?}", self.payload))
+    }
+
+    /// The value of the first header called `name`. A null value is an empty slice.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_deref().unwrap_or_default())
+    }
+}
+
+fn to_consumed<M: Message>(m: &M) -> ConsumedRecord {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    ConsumedRecord {
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        payload: m.payload().map(<[u8]>::to_vec),
+        headers,
+        timestamp: m.timestamp().to_millis(),
+    }
+}
+
+/// Reads `topic` from the beginning with a fresh unique consumer group
+/// (`auto.offset.reset=earliest`, subscribe, no commits) until `expected` records have
+/// arrived, and returns them in arrival order. Order is kept within a partition, not across
+/// partitions. Panics after `timeout` saying how many arrived, and with any consumer errors.
+///
+/// Stops as soon as `expected` records arrived. It does not notice extra records; use
+/// [`consume_exactly`] for that.
+pub async fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<ConsumedRecord> {
+    consume_inner(topic, expected, timeout, None).await
+}
+
+/// Like [`consume_all`], then keeps reading for `settle`. Panics if any record beyond
+/// `expected` arrives, so duplicates are caught.
+pub async fn consume_exactly(
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> Vec<ConsumedRecord> {
+    consume_inner(topic, expected, timeout, Some(settle)).await
+}
+
+async fn consume_inner(
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    settle: Option<Duration>,
+) -> Vec<ConsumedRecord> {
+    wait_reachable();
+    let group = unique_group("consume_all");
+    let consumer: StreamConsumer<TestContext> = consumer_config(&group)
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
+    consumer
+        .subscribe(&[topic])
+        .unwrap_or_else(|e| panic!("subscribe to {topic} failed: {e}"));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut out = Vec::with_capacity(expected);
+    let mut errors: Vec<String> = Vec::new();
+    while out.len() < expected {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => out.push(to_consumed(&m)),
+            Ok(Err(e)) => {
+                if errors.len() < 20 {
+                    errors.push(e.to_string());
+                }
+            }
+            Err(_) => panic!(
+                "consume_all({topic}): only {} of {expected} records arrived within {timeout:?} \
+                 (consumer errors: {errors:?})",
+                out.len()
+            ),
+        }
+    }
+    if let Some(settle) = settle {
+        let settle_deadline = tokio::time::Instant::now() + settle;
+        while let Ok(r) = tokio::time::timeout_at(settle_deadline, consumer.recv()).await {
+            if let Ok(m) = r {
+                out.push(to_consumed(&m));
+            }
+        }
+        if out.len() > expected {
+            panic!(
+                "consume_exactly({topic}): expected {expected} records, got {} (extra: {:?})",
+                out.len(),
+                &out[expected..]
+            );
+        }
+    }
+    out
+}
+
+/// Commits `offsets` (partition → next offset to read, Kafka convention) for `group` on
+/// `topic`, synchronously, without joining the group (a "simple" commit, as an external tool
+/// would). Panics on failure.
+pub async fn commit_offsets(group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) {
+    wait_reachable();
+    let (group, topic, offsets) = (group.to_string(), topic.to_string(), offsets.clone());
+    blocking(move || {
+        let consumer: BaseConsumer<TestContext> = consumer_config(&group)
+            .create_with_context(TestContext)
+            .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in &offsets {
+            tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
+                .unwrap_or_else(|e| panic!("bad offset {p}:{o}: {e}"));
+        }
+        consumer
+            .commit(&tpl, CommitMode::Sync)
+            .unwrap_or_else(|e| panic!("commit {offsets:?} for {group} on {topic} failed: {e}"));
+    })
+    .await
+}
+
+/// The offsets `group` has committed on `topic`: partition → committed offset (the next offset
+/// to read). Partitions without a commit are left out, so a group that never committed gives
+/// an empty map. Panics if the topic is unknown or the fetch fails.
+pub async fn committed_offsets(group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let partitions = partitions_of(topic).await;
+    let (group, topic) = (group.to_string(), topic.to_string());
+    blocking(move || {
+        let consumer: BaseConsumer<TestContext> = consumer_config(&group)
+            .create_with_context(TestContext)
+            .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
+        let mut tpl = TopicPartitionList::new();
+        for p in &partitions {
+            tpl.add_partition(&topic, *p);
+        }
+        let committed = consumer
+            .committed_offsets(tpl, REQUEST_TIMEOUT)
+            .unwrap_or_else(|e| panic!("committed offsets of {group} on {topic} failed: {e}"));
+        committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect()
+    })
+    .await
+}
