@@ -9,5 +9,9 @@
 
 pub mod cli;
 pub mod decode;
+pub mod eval;
+pub mod influx_point;
 pub mod line_protocol;
+pub mod record;
+pub mod time;
 pub mod value;
