@@ -114,14 +114,13 @@ fn time_ns(plan: &TimestampPlan, rec: &RecordView<'_>, now_ns: i64) -> Result<i6
             .ok_or(RecordError::NoRecordTimestamp),
         TimestampPlan::ProcessingTime => Ok(now_ns),
         TimestampPlan::Field { field, unit } => {
-            let name = field.to_string();
             let bad = |value: String| RecordError::BadTime {
-                field: name.clone(),
+                field: field.to_string(),
                 value,
             };
             let v = lookup(field, rec)
                 .filter(|v| !v.is_null())
-                .ok_or_else(|| RecordError::MissingTime(name.clone()))?;
+                .ok_or_else(|| RecordError::MissingTime(field.to_string()))?;
             match v.as_ref() {
                 Value::Int(n) => n
                     .checked_mul(nanos_per(*unit))

@@ -87,33 +87,79 @@ pub enum PointError {
     TrailingBackslash(&'static str),
 }
 
-/// Appends `s`, putting a backslash before each byte in `specials`.
-fn push_escaped(out: &mut Vec<u8>, s: &str, specials: &[u8]) {
-    let bytes = s.as_bytes();
-    if !bytes.iter().any(|b| specials.contains(b)) {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    for &b in bytes {
-        if specials.contains(&b) {
-            out.push(b'\\');
+/// What each byte needs in one kind of element: 0 nothing, 1 a backslash before it, 2 it
+/// cannot be written (a line break).
+struct Escapes([u8; 256]);
+
+impl Escapes {
+    const fn new(specials: &[u8], forbid_line_breaks: bool) -> Escapes {
+        let mut t = [0u8; 256];
+        let mut i = 0;
+        while i < specials.len() {
+            t[specials[i] as usize] = 1;
+            i += 1;
         }
-        out.push(b);
+        if forbid_line_breaks {
+            t[b'\n' as usize] = 2;
+            t[b'\r' as usize] = 2;
+        }
+        Escapes(t)
     }
 }
 
-fn check_name(s: &str, what: &'static str) -> Result<(), PointError> {
-    if s.is_empty() {
-        return Err(PointError::Empty(what));
+/// Measurements: comma, space, backslash.
+static MEASUREMENT: Escapes = Escapes::new(b", \\", true);
+/// Tag keys, tag values, field keys: comma, equals, space, backslash.
+static KEY: Escapes = Escapes::new(b",= \\", true);
+/// String field values: double quote, backslash.
+static STRING: Escapes = Escapes::new(b"\"\\", false);
+
+/// Appends `s` escaped per `esc` in one pass; `Err` (with `out` partly written) when `s`
+/// contains a byte that cannot be written.
+#[inline]
+fn push_escaped(out: &mut Vec<u8>, s: &str, esc: &Escapes) -> Result<(), ()> {
+    let bytes = s.as_bytes();
+    if bytes.iter().all(|b| esc.0[*b as usize] == 0) {
+        out.extend_from_slice(bytes);
+        return Ok(());
     }
-    if s.contains(['\n', '\r']) {
-        return Err(PointError::LineBreak(what));
-    }
-    if s.ends_with('\\') {
-        return Err(PointError::TrailingBackslash(what));
+    for &b in bytes {
+        match esc.0[b as usize] {
+            0 => out.push(b),
+            1 => out.extend_from_slice(&[b'\\', b]),
+            _ => return Err(()),
+        }
     }
     Ok(())
 }
+
+/// Appends a measurement, key or tag value: not empty, no line break, no trailing backslash.
+#[inline]
+fn push_name(
+    out: &mut Vec<u8>,
+    s: &str,
+    esc: &Escapes,
+    what: &'static str,
+) -> Result<(), PointError> {
+    match s.as_bytes().last() {
+        None => return Err(PointError::Empty(what)),
+        Some(b'\\') => return Err(PointError::TrailingBackslash(what)),
+        Some(_) => {}
+    }
+    push_escaped(out, s, esc).map_err(|()| PointError::LineBreak(what))
+}
+
+/// "00" … "99", for writing two digits at a time.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Writes `n` in decimal.
 fn push_int(out: &mut Vec<u8>, n: i64) {
@@ -126,13 +172,19 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
 fn push_uint(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -152,45 +204,51 @@ pub fn write_point(
     fields: &[(&str, FieldValue<'_>)],
     timestamp: Option<i64>,
 ) -> Result<(), PointError> {
-    check_name(measurement, "measurement")?;
     if fields.is_empty() {
         return Err(PointError::NoFields);
     }
-    for (k, v) in tags.iter() {
-        if !v.is_empty() {
-            check_name(k, "tag key")?;
-            check_name(v, "tag value")?;
-        }
+    let start = out.len();
+    let result = write_line(out, measurement, tags, fields, timestamp);
+    if result.is_err() {
+        out.truncate(start);
     }
-    for (k, v) in fields {
-        check_name(k, "field key")?;
-        if let FieldValue::Float(f) = v {
-            if !f.is_finite() {
-                return Err(PointError::NonFinite((*k).to_string()));
-            }
-        }
+    result
+}
+
+fn write_line(
+    out: &mut Vec<u8>,
+    measurement: &str,
+    tags: &mut [(&str, &str)],
+    fields: &[(&str, FieldValue<'_>)],
+    timestamp: Option<i64>,
+) -> Result<(), PointError> {
+    if tags.len() > 1 {
+        tags.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     }
-    tags.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    out.reserve(measurement.len() + 16 * (tags.len() + fields.len()) + 24);
-    push_escaped(out, measurement, b", \\");
+    push_name(out, measurement, &MEASUREMENT, "measurement")?;
     for (k, v) in tags.iter() {
         if v.is_empty() {
             continue;
         }
         out.push(b',');
-        push_escaped(out, k, b",= \\");
+        push_name(out, k, &KEY, "tag key")?;
         out.push(b'=');
-        push_escaped(out, v, b",= \\");
+        push_name(out, v, &KEY, "tag value")?;
     }
     out.push(b' ');
     for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_escaped(out, k, b",= \\");
+        push_name(out, k, &KEY, "field key")?;
         out.push(b'=');
         match *v {
-            FieldValue::Float(f) => push_float(out, f),
+            FieldValue::Float(f) => {
+                if !f.is_finite() {
+                    return Err(PointError::NonFinite((*k).to_string()));
+                }
+                push_float(out, f)
+            }
             FieldValue::Int(n) => {
                 push_int(out, n);
                 out.push(b'i');
@@ -202,7 +260,8 @@ pub fn write_point(
             FieldValue::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
             FieldValue::Str(s) => {
                 out.push(b'"');
-                push_escaped(out, s, b"\"\\");
+                // String fields may hold any character, so this cannot fail.
+                let _ = push_escaped(out, s, &STRING);
                 out.push(b'"');
             }
         }

@@ -1,0 +1,25 @@
+//! Runs the InfluxDB encode path in a loop (for profiling).
+use kcql_runtime::{
+    decode::json, influx_point::write_route, line_protocol::Precision, record::RecordView,
+};
+fn main() {
+    let route = match kcql::compile_str(
+        "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",
+        kcql::Connector::InfluxSink,
+    ) {
+        Ok(kcql::Plan::Influx(mut p)) => p.routes.remove(0),
+        other => panic!("{other:?}"),
+    };
+    let rec = br#"{"id":"SB01","temperature":25.3,"humidity":40,"ts":1700000000000}"#;
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let mut buf = Vec::with_capacity(1 << 20);
+    for _ in 0..n {
+        buf.clear();
+        let v = json::parse(rec).expect("json");
+        write_route(&route, &RecordView::of_value(v), 0, Precision::Ns, &mut buf).expect("point");
+    }
+    println!("{}", buf.len());
+}
