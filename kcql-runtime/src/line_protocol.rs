@@ -189,10 +189,48 @@ fn push_uint(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// Writes a finite float in its shortest round-trip decimal form, without exponent.
 fn push_float(out: &mut Vec<u8>, v: f64) {
+    // Fast path for the common sensor value (few decimals): `m / 10^k` is the correctly rounded
+    // f64 nearest to the decimal `m·10^-k`, so if it equals `v`, that decimal round-trips; trying
+    // k upwards finds the shortest. Exact while `|m| < 2^53`.
+    if v.abs() < 1e9 {
+        let mut scale = 1.0;
+        for k in 0..=6u32 {
+            let m = (v * scale).round();
+            if m / scale == v {
+                push_decimal(out, m as i64, k);
+                return;
+            }
+            scale *= 10.0;
+        }
+    }
     use std::io::Write;
     // `Display` for f64 is the shortest representation that round-trips, never in exponent form.
     let _ = write!(out, "{v}");
+}
+
+/// Writes `m · 10^-k` with exactly `k` fraction digits.
+fn push_decimal(out: &mut Vec<u8>, m: i64, k: u32) {
+    if k == 0 {
+        push_int(out, m);
+        return;
+    }
+    if m < 0 {
+        out.push(b'-');
+    }
+    let abs = m.unsigned_abs();
+    let pow = 10u64.pow(k);
+    push_uint(out, abs / pow);
+    out.push(b'.');
+    let frac = abs % pow;
+    let mut digits = [b'0'; 6];
+    let mut f = frac;
+    for d in digits[..k as usize].iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    out.extend_from_slice(&digits[..k as usize]);
 }
 
 /// Appends one point to `out`. `tags` is sorted in place; empty tag values are dropped. On
@@ -379,6 +417,25 @@ mod tests {
             Err(PointError::Empty("measurement"))
         );
         assert_eq!(out, before);
+    }
+
+    #[test]
+    fn floats_are_shortest_round_trip() {
+        for (v, text) in [
+            (25.3, "25.3"),
+            (-0.05, "-0.05"),
+            (40.0, "40"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e21, "1000000000000000000000"),
+            (123456.789012, "123456.789012"),
+            (1.0000001, "1.0000001"),
+            (-7.25, "-7.25"),
+        ] {
+            let mut out = Vec::new();
+            push_float(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+            assert_eq!(text.parse::<f64>().unwrap(), v);
+        }
     }
 
     #[test]
