@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod decode;
 pub mod eval;
+pub mod influx;
 pub mod influx_point;
 pub mod line_protocol;
 pub mod record;

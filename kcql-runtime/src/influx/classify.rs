@@ -1,0 +1,970 @@
+//! Turning an HTTP response to a write into `Ok` or a [`WriteError`], and finding the lines
+//! InfluxDB complains about.
+//!
+//! The answers this handles, found by experiment against InfluxDB 1.6.7 and VictoriaMetrics,
+//! are tabled in the [`influx`](super) module documentation.
+
+use std::ops::Range;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::error::WriteError;
+
+/// Which API answered, and what was written to (for error messages).
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// `true` for the 2.x API.
+    pub v2: bool,
+    /// Database (v1) or bucket (v2).
+    pub database: String,
+    /// Retention policy (v1), if configured.
+    pub retention_policy: Option<String>,
+}
+
+/// The parts of a response classification looks at.
+#[derive(Debug)]
+pub(crate) struct Reply<'a> {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// `X-Influxdb-Error`, if present.
+    pub error_header: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Classifies the reply to a write of `lines` lines in `sent` (uncompressed body); `sent_bytes`
+/// is the size on the wire.
+pub(crate) fn classify(
+    target: &Target,
+    reply: &Reply<'_>,
+    sent: &[u8],
+    lines: usize,
+    sent_bytes: usize,
+) -> Result<(), WriteError> {
+    let status = reply.status;
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let json = serde_json::from_slice::<serde_json::Value>(reply.body).ok();
+    let message = server_message(status, json.as_ref(), reply.error_header, reply.body);
+    let lower = message.to_ascii_lowercase();
+    match status {
+        400 | 422 => {
+            let partial = lower.contains("partial write");
+            let mut bad = identify_lines(&message, sent, lines);
+            if let Some(v) = &json {
+                bad.extend(json_line_numbers(v).into_iter().filter(|&n| n < lines));
+                bad.sort_unstable();
+                bad.dedup();
+            }
+            let names_lines = lower.contains("unable to parse")
+                || lower.contains("field type conflict")
+                || lower.contains("invalid field name")
+                || !bad.is_empty();
+            if status == 422 || partial {
+                Err(WriteError::Rejected {
+                    dropped: dropped_count(&message),
+                    message,
+                    lines: bad,
+                })
+            } else if names_lines && !target.v2 {
+                // 1.x without "partial write": every line failed to parse, nothing was written,
+                // and every line is named, so "the others were written" holds vacuously.
+                Err(WriteError::Rejected {
+                    dropped: dropped_count(&message),
+                    message,
+                    lines: bad,
+                })
+            } else if names_lines {
+                Err(WriteError::Malformed {
+                    message,
+                    lines: bad,
+                })
+            } else {
+                Err(WriteError::Fatal {
+                    status: Some(status),
+                    message,
+                })
+            }
+        }
+        401 | 403 => Err(WriteError::Fatal {
+            status: Some(status),
+            message: format!("authentication or authorization failed: {message}"),
+        }),
+        404 if lower.contains("database not found")
+            || (lower.contains("bucket") && lower.contains("not found")) =>
+        {
+            Err(WriteError::DatabaseNotFound {
+                database: target.database.clone(),
+                message,
+            })
+        }
+        413 => Err(WriteError::TooLarge {
+            bytes: sent_bytes,
+            message,
+        }),
+        _ if lower.contains("retention policy not found") => {
+            Err(WriteError::RetentionPolicyNotFound {
+                policy: target
+                    .retention_policy
+                    .clone()
+                    .unwrap_or_else(|| after_colon(&message)),
+                message,
+            })
+        }
+        408 | 429 | 500..=599 => Err(WriteError::Transient {
+            retry_after: reply.retry_after,
+            status: Some(status),
+            message,
+        }),
+        _ => Err(WriteError::Fatal {
+            status: Some(status),
+            message,
+        }),
+    }
+}
+
+/// The server's message: JSON `error` (1.x) or `message` (2.x), else `X-Influxdb-Error`, else
+/// the body as text.
+pub(crate) fn server_message(
+    status: u16,
+    json: Option<&serde_json::Value>,
+    header: Option<&str>,
+    body: &[u8],
+) -> String {
+    let from_json = json.and_then(|v| {
+        ["error", "message"]
+            .iter()
+            .find_map(|k| v.get(k).and_then(|m| m.as_str()))
+    });
+    let text = match (from_json, header) {
+        (Some(m), _) => m.to_string(),
+        (None, Some(h)) if !h.trim().is_empty() => h.trim().to_string(),
+        _ => String::from_utf8_lossy(body).trim().to_string(),
+    };
+    if text.is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        text
+    }
+}
+
+/// `dropped=N` at the end of a partial-write message.
+pub(crate) fn dropped_count(message: &str) -> Option<usize> {
+    let at = message.rfind("dropped=")? + "dropped=".len();
+    let digits: String = message[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn after_colon(message: &str) -> String {
+    message
+        .rsplit_once(": ")
+        .map_or(message, |(_, name)| name)
+        .trim()
+        .to_string()
+}
+
+/// 0-based line numbers from the JSON shapes of InfluxDB 2.x/3.x (`"line": n` and
+/// `"data": [{"line_number": n}]`, both 1-based).
+fn json_line_numbers(v: &serde_json::Value) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut push = |n: Option<u64>| {
+        if let Some(n) = n.and_then(|n| usize::try_from(n).ok()).filter(|&n| n >= 1) {
+            out.push(n - 1);
+        }
+    };
+    push(v.get("line").and_then(serde_json::Value::as_u64));
+    if let Some(items) = v.get("data").and_then(serde_json::Value::as_array) {
+        for item in items {
+            push(item.get("line_number").and_then(serde_json::Value::as_u64));
+        }
+    }
+    out
+}
+
+/// Byte ranges of the lines of `body` as InfluxDB splits them (a port of `scanLine` in
+/// InfluxDB's `models/points.go`: a newline inside a double-quoted field value does not end the
+/// line). A trailing newline does not start another line; empty lines count.
+pub(crate) fn split_lines(body: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < body.len() {
+        let end = scan_line(body, pos);
+        out.push(pos..end);
+        pos = end + 1;
+    }
+    out
+}
+
+fn scan_line(buf: &[u8], mut i: usize) -> usize {
+    let (mut quoted, mut fields, mut equals) = (false, false, 0usize);
+    while i < buf.len() {
+        let c = buf[i];
+        if c == b'\\' && i + 2 < buf.len() {
+            i += 2;
+            continue;
+        }
+        if c == b' ' {
+            fields = true;
+        }
+        if fields {
+            if !quoted && c == b'=' {
+                i += 1;
+                equals += 1;
+                continue;
+            } else if c == b'"' && equals > 0 {
+                quoted = !quoted;
+            }
+        }
+        if c == b'\n' && !quoted {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Byte ranges of `body` split at every newline (how a line-per-record encoder counts).
+fn split_newlines(body: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in body.iter().enumerate() {
+        if c == b'\n' {
+            out.push(start..i);
+            start = i + 1;
+        }
+    }
+    if start < body.len() {
+        out.push(start..body.len());
+    }
+    out
+}
+
+/// A line as InfluxDB quotes it in `unable to parse '…'`: leading spaces, tabs and NULs
+/// removed, and the trailing newline a line keeps when an open quote ran to the end of the
+/// body.
+fn quoted_form(line: &[u8]) -> &[u8] {
+    let line = skip_ws(line);
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+fn skip_ws(line: &[u8]) -> &[u8] {
+    let n = line
+        .iter()
+        .take_while(|&&c| c == b' ' || c == b'\t' || c == 0)
+        .count();
+    &line[n..]
+}
+
+/// The 0-based numbers of the lines of `body` that `message` names: lines quoted in
+/// `unable to parse '…': …`, and lines carrying the field of a `field type conflict` or an
+/// `invalid field name`. `lines` is the caller's line count: when InfluxDB's own split of the
+/// body disagrees with it (a malformed line swallowing the next ones), the numbers refer to
+/// newline-separated lines instead, and a bad InfluxDB line covers all of them.
+pub(crate) fn identify_lines(message: &str, body: &[u8], lines: usize) -> Vec<usize> {
+    let found = identify(message, body, lines);
+    let mut out = found.quoted;
+    out.extend(found.by_field);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Lines a message names, by how sure the naming is.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Identified {
+    /// Quoted as unparseable: certainly refused.
+    pub quoted: Vec<usize>,
+    /// Matching a storage-level reason (measurement + field): refused unless the line went to
+    /// another shard than the one whose error InfluxDB reported (field types are per shard in
+    /// 1.x, and only one shard's error is reported).
+    pub by_field: Vec<usize>,
+}
+
+/// [`identify_lines`], keeping apart quoted lines and lines matched by field.
+pub(crate) fn identify(message: &str, body: &[u8], lines: usize) -> Identified {
+    let influx_lines = split_lines(body);
+    let mut quoted: Vec<Range<usize>> = Vec::new();
+    let mut by_field: Vec<Range<usize>> = Vec::new();
+
+    // Unparseable lines, reported in body order: match each quoted text to the next line
+    // (at or after the previous match) that InfluxDB would quote that way.
+    const PREFIX: &[u8] = b"unable to parse '";
+    let msg = message.as_bytes();
+    let (mut search_from, mut next_line) = (0, 0);
+    while let Some(at) = find(&msg[search_from..], PREFIX) {
+        let text_start = search_from + at + PREFIX.len();
+        let rest = &msg[text_start..];
+        let hit = (next_line..influx_lines.len()).find_map(|k| {
+            let text = quoted_form(&body[influx_lines[k].clone()]);
+            let quoted = !text.is_empty()
+                && text[0] != b'#'
+                && rest.starts_with(text)
+                && rest[text.len()..].starts_with(b"': ");
+            quoted.then_some((k, text.len()))
+        });
+        match hit {
+            Some((k, len)) => {
+                quoted.push(influx_lines[k].clone());
+                next_line = k + 1;
+                search_from = text_start + len;
+            }
+            None => search_from = text_start,
+        }
+    }
+
+    // A storage-level reason naming a measurement and field.
+    if let Some(reason) = FieldReason::parse(message) {
+        for range in &influx_lines {
+            if let Some(line) = ParsedLine::parse(&body[range.clone()]) {
+                if reason.matches(&line) {
+                    by_field.push(range.clone());
+                }
+            }
+        }
+    }
+
+    // Map to the caller's line numbers.
+    let records = if influx_lines.len() == lines {
+        influx_lines
+    } else {
+        let newline = split_newlines(body);
+        if newline.len() == lines {
+            newline
+        } else {
+            influx_lines
+        }
+    };
+    let covering = |bad: &[Range<usize>]| -> Vec<usize> {
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| bad.iter().any(|b| overlaps(b, r)))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let quoted = covering(&quoted);
+    let by_field = covering(&by_field)
+        .into_iter()
+        .filter(|i| quoted.binary_search(i).is_err())
+        .collect();
+    Identified { quoted, by_field }
+}
+
+fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return a.start == b.start;
+    }
+    a.start < b.end && b.start < a.end
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The line-protocol type of a field value, named as InfluxDB names it in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldType {
+    Float,
+    Integer,
+    Unsigned,
+    String,
+    Boolean,
+}
+
+impl FieldType {
+    fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "float" => FieldType::Float,
+            "integer" => FieldType::Integer,
+            "unsigned" => FieldType::Unsigned,
+            "string" => FieldType::String,
+            "boolean" => FieldType::Boolean,
+            _ => return None,
+        })
+    }
+
+    fn of_value(v: &[u8]) -> FieldType {
+        match v {
+            [b'"', ..] => FieldType::String,
+            b"t" | b"T" | b"true" | b"True" | b"TRUE" | b"f" | b"F" | b"false" | b"False"
+            | b"FALSE" => FieldType::Boolean,
+            [.., b'i'] => FieldType::Integer,
+            [.., b'u'] => FieldType::Unsigned,
+            _ => FieldType::Float,
+        }
+    }
+}
+
+/// `input field "F" on measurement "M" is type T, already exists as type E` or
+/// `invalid field name: input field "F" on measurement "M" is invalid`.
+#[derive(Debug, PartialEq)]
+struct FieldReason {
+    field: Vec<u8>,
+    measurement: Vec<u8>,
+    /// `(input type, existing type)` of a type conflict; `None` for an invalid field name.
+    conflict: Option<(Option<FieldType>, Option<FieldType>)>,
+}
+
+impl FieldReason {
+    fn parse(message: &str) -> Option<FieldReason> {
+        const FIELD: &str = "input field \"";
+        const ON: &str = "\" on measurement \"";
+        let start = message.find(FIELD)? + FIELD.len();
+        let rest = &message[start..];
+        let on = rest.find(ON)?;
+        let field = &rest[..on];
+        let rest = &rest[on + ON.len()..];
+        if let Some(end) = rest.find("\" is type ") {
+            let measurement = &rest[..end];
+            let tail = &rest[end + "\" is type ".len()..];
+            let input = tail.split([',', ' ']).next().and_then(FieldType::from_name);
+            let existing = tail
+                .find("already exists as type ")
+                .map(|i| &tail[i + "already exists as type ".len()..])
+                .and_then(|t| t.split([' ', ',', '\n']).next())
+                .and_then(FieldType::from_name);
+            return Some(FieldReason {
+                field: field.as_bytes().to_vec(),
+                measurement: measurement.as_bytes().to_vec(),
+                conflict: Some((input, existing)),
+            });
+        }
+        let end = rest.find("\" is invalid")?;
+        Some(FieldReason {
+            field: field.as_bytes().to_vec(),
+            measurement: rest.as_bytes()[..end].to_vec(),
+            conflict: None,
+        })
+    }
+
+    /// Does this line carry the offending field? For a conflict: a value of a type other than
+    /// the existing one (or, when the message names no existing type, of the input type).
+    fn matches(&self, line: &ParsedLine) -> bool {
+        if line.measurement != self.measurement {
+            return false;
+        }
+        line.fields.iter().any(|(key, ty)| {
+            *key == self.field
+                && match self.conflict {
+                    None => true,
+                    Some((_, Some(existing))) => *ty != existing,
+                    Some((Some(input), None)) => *ty == input,
+                    Some((None, None)) => true,
+                }
+        })
+    }
+}
+
+/// Measurement and field keys/types of one line (just enough to match a conflict).
+#[derive(Debug)]
+struct ParsedLine {
+    measurement: Vec<u8>,
+    fields: Vec<(Vec<u8>, FieldType)>,
+}
+
+impl ParsedLine {
+    fn parse(line: &[u8]) -> Option<ParsedLine> {
+        let line = skip_ws(line);
+        if line.is_empty() || line[0] == b'#' {
+            return None;
+        }
+        // Measurement: up to an unescaped ',' or ' '.
+        let mut i = scan_until(line, 0, b", ");
+        let measurement = unescape(&line[..i], NAME_ESCAPES);
+        // Tags: up to an unescaped ' '.
+        if line.get(i) == Some(&b',') {
+            i = scan_until(line, i, b" ");
+        }
+        while line.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        let mut fields = Vec::new();
+        loop {
+            let k_end = scan_until(line, i, b"=");
+            if k_end >= line.len() {
+                break;
+            }
+            let key = unescape(&line[i..k_end], NAME_ESCAPES);
+            let v_start = k_end + 1;
+            let v_end = if line.get(v_start) == Some(&b'"') {
+                let mut j = v_start + 1;
+                while j < line.len() && line[j] != b'"' {
+                    j += if line[j] == b'\\' { 2 } else { 1 };
+                }
+                (j + 1).min(line.len())
+            } else {
+                line[v_start..]
+                    .iter()
+                    .position(|&c| c == b',' || c == b' ')
+                    .map_or(line.len(), |p| v_start + p)
+            };
+            fields.push((key, FieldType::of_value(&line[v_start..v_end])));
+            if line.get(v_end) == Some(&b',') {
+                i = v_end + 1;
+            } else {
+                break;
+            }
+        }
+        Some(ParsedLine {
+            measurement,
+            fields,
+        })
+    }
+}
+
+/// Index of the first byte in `stops` at or after `from`, skipping backslash escapes.
+fn scan_until(line: &[u8], from: usize, stops: &[u8]) -> usize {
+    let mut i = from;
+    while i < line.len() {
+        if line[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if stops.contains(&line[i]) {
+            return i;
+        }
+        i += 1;
+    }
+    line.len()
+}
+
+/// What InfluxDB's `escape.Unescape` unescapes in measurement names and keys before it names
+/// them in a message (`\,`, `\"`, `\ `, `\=`).
+const NAME_ESCAPES: &[u8] = b",\" =";
+
+/// Removes the backslash before any byte of `escaped`; other backslashes stay.
+fn unescape(s: &[u8], escaped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'\\' && i + 1 < s.len() && escaped.contains(&s[i + 1]) {
+            out.push(s[i + 1]);
+            i += 2;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `Retry-After`: delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`). A date in
+/// the past gives zero.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// Seconds since the epoch of an IMF-fixdate.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let parts: Vec<&str> = s.split_ascii_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u64 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u64
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    u64::try_from(days)
+        .ok()
+        .map(|d| d * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1() -> Target {
+        Target {
+            v2: false,
+            database: "db".into(),
+            retention_policy: None,
+        }
+    }
+
+    fn json_reply(status: u16, body: &str) -> (u16, Vec<u8>) {
+        (status, body.as_bytes().to_vec())
+    }
+
+    fn run(target: &Target, (status, body): (u16, Vec<u8>), sent: &str) -> Result<(), WriteError> {
+        let lines = split_newlines(sent.as_bytes()).len();
+        classify(
+            target,
+            &Reply {
+                status,
+                retry_after: None,
+                error_header: None,
+                body: &body,
+            },
+            sent.as_bytes(),
+            lines,
+            sent.len(),
+        )
+    }
+
+    const CONFLICT_BODY: &str = "m,t=c v=3i 3000\nm,t=d v=2.5 4000\nm,t=e v=5i 5000\n";
+
+    #[test]
+    fn influx_1_6_type_conflict_names_the_line() {
+        let r = run(
+            &v1(),
+            json_reply(
+                400,
+                r#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1"}"#,
+            ),
+            CONFLICT_BODY,
+        );
+        match r {
+            Err(WriteError::Rejected { dropped, lines, .. }) => {
+                assert_eq!(dropped, Some(1));
+                assert_eq!(lines, vec![1]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn in_batch_conflicts_with_several_types() {
+        let body = "nb v=1.5 1\nnb v=2i 2\nnb v=3.5 3\nnb v=true 4\nother v=1i 5\n";
+        let msg = "partial write: field type conflict: input field \"v\" on measurement \"nb\" is type integer, already exists as type float dropped=2";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 5), vec![1, 3]);
+    }
+
+    #[test]
+    fn escaped_names_match_unescaped_message() {
+        let body =
+            "my\\ meas\\,x,t\\ k=v\\=1 f\\ k\\,\\=x=1.5 2\nmy\\ meas\\,x f\\ k\\,\\=x=2i 3\n";
+        let msg = "partial write: field type conflict: input field \"f k,=x\" on measurement \"my meas,x\" is type float, already exists as type integer dropped=1";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+        let body = "q\\\"m f\"k=\"s\" 2\n";
+        let msg = "partial write: field type conflict: input field \"f\"k\" on measurement \"q\"m\" is type string, already exists as type integer dropped=1";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 1), vec![0]);
+    }
+
+    #[test]
+    fn string_fields_with_commas_spaces_and_quotes() {
+        let body = "m s=\"a, b=c \\\"q\\\"\",v=1.5 1\nm s=\"x\",v=2i 2\n";
+        let msg = "partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+    }
+
+    #[test]
+    fn parse_errors_are_found_in_order_including_duplicates() {
+        let body = "m v=3i 3000\nbad line\nm v=5i 5000\nbad line\n   bad2 x\nbad x\r\n";
+        let msg = "partial write: unable to parse 'bad line': invalid field format\nunable to parse 'bad line': invalid field format\nunable to parse 'bad2 x': invalid field format\nunable to parse 'bad x\r': invalid field format dropped=0";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 6), vec![1, 3, 4, 5]);
+        match run(
+            &v1(),
+            (
+                400,
+                serde_json::to_vec(&serde_json::json!({"error": msg})).unwrap(),
+            ),
+            body,
+        ) {
+            Err(WriteError::Rejected { dropped, lines, .. }) => {
+                assert_eq!(dropped, Some(0));
+                assert_eq!(lines, vec![1, 3, 4, 5]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn quoted_line_containing_the_separator() {
+        let body = "m v=1i 1\nx': y\nm v=2i 2\n";
+        let msg = "partial write: unable to parse 'x': y': invalid field format dropped=0";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 3), vec![1]);
+    }
+
+    #[test]
+    fn every_line_unparseable_is_rejected_without_partial() {
+        let body = "bad line\nbad2 x\n";
+        let r = run(
+            &v1(),
+            json_reply(
+                400,
+                r#"{"error":"unable to parse 'bad line': invalid field format\nunable to parse 'bad2 x': invalid field format"}"#,
+            ),
+            body,
+        );
+        assert_eq!(
+            r,
+            Err(WriteError::Rejected {
+                message: "unable to parse 'bad line': invalid field format\nunable to parse 'bad2 x': invalid field format".into(),
+                dropped: None,
+                lines: vec![0, 1],
+            })
+        );
+    }
+
+    #[test]
+    fn unbalanced_quote_swallows_following_lines() {
+        // InfluxDB sees one line `pe v="a\nb 1\npe v=1i 2`; the caller wrote three.
+        let body = "pe v=\"a\nb 1\npe v=1i 2\nok v=1i 3\n";
+        let msg = "partial write: unable to parse 'pe v=\"a\nb 1\npe v=1i 2\nok v=1i 3': unbalanced quotes dropped=0";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 4), vec![0, 1, 2, 3]);
+        // A legitimate newline inside a string value is one line for both.
+        let body = "sm s=\"a\nb\" 1\nsm s=5i 2\n";
+        let msg = "partial write: field type conflict: input field \"s\" on measurement \"sm\" is type integer, already exists as type string dropped=1";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![1]);
+    }
+
+    #[test]
+    fn invalid_field_name_time() {
+        let body = "m time=1i 7000\nm v=7i 7000\n";
+        let msg = "partial write: invalid field name: input field \"time\" on measurement \"m\" is invalid dropped=1";
+        assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+    }
+
+    #[test]
+    fn reasons_without_lines_keep_the_count() {
+        let r = run(
+            &v1(),
+            json_reply(
+                400,
+                r#"{"error":"partial write: points beyond retention policy dropped=2"}"#,
+            ),
+            CONFLICT_BODY,
+        );
+        match r {
+            Err(WriteError::Rejected { dropped, lines, .. }) => {
+                assert_eq!(dropped, Some(2));
+                assert!(lines.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn status_classes() {
+        let t = v1();
+        let body = "m v=1i 1\n";
+        assert_eq!(run(&t, (204, vec![]), body), Ok(()));
+        assert_eq!(run(&t, (200, b"{}".to_vec()), body), Ok(()));
+        assert!(matches!(
+            run(&t, json_reply(404, r#"{"error":"database not found: \"db\""}"#), body),
+            Err(WriteError::DatabaseNotFound { ref database, .. }) if database == "db"
+        ));
+        assert!(matches!(
+            run(&t, json_reply(500, r#"{"error":"retention policy not found: nope"}"#), body),
+            Err(WriteError::RetentionPolicyNotFound { ref policy, .. }) if policy == "nope"
+        ));
+        for s in [401, 403] {
+            assert!(matches!(
+                run(&t, json_reply(s, r#"{"error":"authorization failed"}"#), body),
+                Err(WriteError::Fatal { status: Some(x), .. }) if x == s
+            ));
+        }
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(matches!(
+                run(&t, json_reply(s, r#"{"error":"timeout"}"#), body),
+                Err(WriteError::Transient { status: Some(x), .. }) if x == s
+            ));
+        }
+        assert!(matches!(
+            run(
+                &t,
+                json_reply(413, r#"{"error":"Request Entity Too Large"}"#),
+                body
+            ),
+            Err(WriteError::TooLarge { bytes: 9, .. })
+        ));
+        for b in [
+            r#"{"error":"database is required"}"#,
+            r#"{"error":"invalid consistency level"}"#,
+            r#"{"error":"gzip: invalid header"}"#,
+        ] {
+            assert!(matches!(
+                run(&t, json_reply(400, b), body),
+                Err(WriteError::Fatal {
+                    status: Some(400),
+                    ..
+                })
+            ));
+        }
+        assert_eq!(
+            run(&t, (404, b"404 page not found\n".to_vec()), body),
+            Err(WriteError::Fatal {
+                status: Some(404),
+                message: "404 page not found".into()
+            })
+        );
+        assert_eq!(
+            run(&t, (418, vec![]), body),
+            Err(WriteError::Fatal {
+                status: Some(418),
+                message: "HTTP 418 with an empty body".into()
+            })
+        );
+    }
+
+    #[test]
+    fn v2_shapes() {
+        let t = Target {
+            v2: true,
+            database: "bucket1".into(),
+            retention_policy: None,
+        };
+        let body = "m v=1i 1\nbad line\nm v=2i 2\n";
+        assert_eq!(
+            run(
+                &t,
+                json_reply(
+                    400,
+                    r#"{"code":"invalid","message":"unable to parse 'bad line': invalid field format"}"#
+                ),
+                body
+            ),
+            Err(WriteError::Malformed {
+                message: "unable to parse 'bad line': invalid field format".into(),
+                lines: vec![1]
+            })
+        );
+        assert!(matches!(
+            run(&t, json_reply(400, r#"{"code":"invalid","line":2,"message":"failed to parse line protocol: errors encountered on line(s): line 2: invalid field format"}"#), body),
+            Err(WriteError::Malformed { ref lines, .. }) if lines == &[1]
+        ));
+        assert!(matches!(
+            run(&t, json_reply(400, r#"{"code":"invalid","message":"partial write of line protocol occurred","data":[{"error_message":"x","line_number":2,"original_line":"bad line"}]}"#), body),
+            Err(WriteError::Rejected { ref lines, .. }) if lines == &[1]
+        ));
+        let conflict = "m v=1i 1\nm v=1.5 2\n";
+        assert!(matches!(
+            run(&t, json_reply(422, r#"{"code":"unprocessable entity","message":"failure writing points to database: partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1"}"#), conflict),
+            Err(WriteError::Rejected { dropped: Some(1), ref lines, .. }) if lines == &[1]
+        ));
+        assert!(matches!(
+            run(&t, json_reply(404, r#"{"code":"not found","message":"bucket \"bucket1\" not found"}"#), body),
+            Err(WriteError::DatabaseNotFound { ref database, .. }) if database == "bucket1"
+        ));
+        assert!(matches!(
+            run(
+                &t,
+                json_reply(
+                    404,
+                    r#"{"code":"not found","message":"organization name \"o\" not found"}"#
+                ),
+                body
+            ),
+            Err(WriteError::Fatal {
+                status: Some(404),
+                ..
+            })
+        ));
+        assert!(matches!(
+            run(
+                &t,
+                json_reply(
+                    401,
+                    r#"{"code":"unauthorized","message":"unauthorized access"}"#
+                ),
+                body
+            ),
+            Err(WriteError::Fatal {
+                status: Some(401),
+                ..
+            })
+        ));
+        // VictoriaMetrics: text/plain.
+        assert!(matches!(
+            run(&t, (400, b"remoteAddr: \"127.0.0.1:57380\"; requestURI: /api/v2/write?org=o&bucket=b&precision=ns; cannot read gzipped influx line protocol data: gzip: invalid header".to_vec()), body),
+            Err(WriteError::Fatal { status: Some(400), .. })
+        ));
+    }
+
+    #[test]
+    fn header_message_when_body_is_empty() {
+        let r = classify(
+            &v1(),
+            &Reply {
+                status: 503,
+                retry_after: Some(Duration::from_secs(7)),
+                error_header: Some("engine: cache maximum memory size exceeded"),
+                body: b"",
+            },
+            b"m v=1i 1\n",
+            1,
+            9,
+        );
+        assert_eq!(
+            r,
+            Err(WriteError::Transient {
+                retry_after: Some(Duration::from_secs(7)),
+                status: Some(503),
+                message: "engine: cache maximum memory size exceeded".into()
+            })
+        );
+    }
+
+    #[test]
+    fn influx_line_split_matches_scan_line() {
+        let body = b"a v=1i 1\n\nb s=\"x\ny\" 2\nc v=\\\n 3";
+        let lines: Vec<&[u8]> = split_lines(body).into_iter().map(|r| &body[r]).collect();
+        assert_eq!(
+            lines,
+            vec![&b"a v=1i 1"[..], b"", b"b s=\"x\ny\" 2", b"c v=\\\n 3"]
+        );
+        assert_eq!(split_lines(b"a v=1\n").len(), 1);
+        assert_eq!(split_lines(b"").len(), 0);
+    }
+
+    #[test]
+    fn dropped_counts() {
+        assert_eq!(dropped_count("partial write: x dropped=12"), Some(12));
+        assert_eq!(dropped_count("unable to parse 'x'"), None);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+}
