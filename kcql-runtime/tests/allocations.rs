@@ -6,40 +6,10 @@ use kcql_runtime::decode::json;
 use kcql_runtime::influx_point::write_route;
 use kcql_runtime::line_protocol::Precision;
 use kcql_runtime::record::RecordView;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use kcql_testkit::alloc_count::{counted, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
-    let (a0, b0) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
-    let r = f();
-    (
-        r,
-        ALLOCS.load(Ordering::SeqCst) - a0,
-        BYTES.load(Ordering::SeqCst) - b0,
-    )
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const SENSOR: &[u8] = br#"{"id":"SB01","temperature":25.3,"humidity":40,"ts":1700000000000}"#;
 

@@ -5,43 +5,11 @@
 
 use kcql_runtime::decode::{AvroError, AvroSchema};
 use kcql_runtime::value::Value;
-use std::alloc::{GlobalAlloc, Layout, System};
+use kcql_testkit::alloc_count::{counted, CountingAllocator};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns its result with the allocations (count, bytes) it made. The tests in
-/// this file run one at a time (one test function), so the counters see only `f`.
-fn counted<R>(f: impl FnOnce() -> R) -> (R, usize, usize) {
-    let (a0, b0) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
-    let r = f();
-    (
-        r,
-        ALLOCS.load(Ordering::SeqCst) - a0,
-        BYTES.load(Ordering::SeqCst) - b0,
-    )
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn long(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;

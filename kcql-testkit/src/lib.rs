@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc_count;
 pub mod influx;
 pub mod kafka;
 pub mod mqtt;

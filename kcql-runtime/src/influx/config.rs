@@ -150,42 +150,9 @@ impl Consistency {
     }
 }
 
-/// Timestamp precision of the line protocol sent (`precision=` query parameter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    /// Nanoseconds (the default).
-    #[default]
-    Ns,
-    /// Microseconds.
-    Us,
-    /// Milliseconds.
-    Ms,
-    /// Seconds.
-    S,
-}
-
-impl Precision {
-    /// The name in configuration and in the 2.x API (`ns`, `us`, `ms`, `s`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Precision::Ns => "ns",
-            Precision::Us => "us",
-            Precision::Ms => "ms",
-            Precision::S => "s",
-        }
-    }
-
-    /// The `precision=` value of the 1.x `/write` API: `ns`, **`u`**, `ms`, `s`. InfluxDB 1.x
-    /// does not know `us` and silently reads such timestamps as nanoseconds (checked against
-    /// 1.6.7: `precision=us` with `1000` stores `1000` ns, `precision=u` stores `1000000` ns).
-    pub fn v1_param(self) -> &'static str {
-        match self {
-            Precision::Us => "u",
-            other => other.as_str(),
-        }
-    }
-}
+/// Timestamp precision of the line protocol sent (`precision=` query parameter): the
+/// encoder's own type, so the writer and the encoder cannot disagree.
+pub use crate::line_protocol::Precision;
 
 /// When a [`Batcher`](super::Batcher) hands out its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
