@@ -2,12 +2,10 @@
 
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::{
-    no_aggregates, projection, split_raw_path, unsupported_clauses, unsupported_properties,
-    Connector, ProjectionItem,
+    no_aggregates, projection, split_raw_path, time_source, unsupported_clauses,
+    unsupported_properties, Connector, ProjectionItem,
 };
-use crate::ast::{
-    Duration, Head, Retention, Statement, TagKind, TimeUnit, TimestampSource, WriteMode,
-};
+use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
 use crate::diag::ErrorKind;
 use crate::keyword::ClauseKind;
 use crate::parse::Failure;
@@ -224,14 +222,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
             },
         })
         .collect();
-    let timestamp = match &s.timestamp {
-        None => TimestampPlan::RecordTimestamp,
-        Some(TimestampSource::SysTime) => TimestampPlan::ProcessingTime,
-        Some(TimestampSource::Field(p)) => TimestampPlan::Field {
-            field: resolve(p),
-            unit: s.timestamp_unit_or_default(),
-        },
-    };
+    let timestamp = time_source(s);
     let retention = s.retention.as_ref().map(|r| match r {
         Retention::Policy(p) => RetentionPlan {
             policy: p.clone(),

@@ -278,6 +278,33 @@ fn no_aggregates(stmt: &Statement, connector: Connector, out: &mut Vec<Failure>)
     }
 }
 
+/// Records an error at `span` when `name` is not a valid Kafka topic name.
+fn kafka_topic(name: &str, span: crate::span::Span, out: &mut Vec<Failure>) {
+    if let Err(reason) = check_kafka_topic(name) {
+        out.push(Failure::new(
+            ErrorKind::InvalidKafkaTopic {
+                name: name.to_string(),
+                reason,
+            },
+            span,
+        ));
+    }
+}
+
+/// Where a record's time comes from, for the InfluxDB sink (point time) and the window
+/// processor (event time): `WITHTIMESTAMP` field (with `TIMESTAMPUNIT`), `sys_time()`, or the
+/// Kafka record timestamp when absent.
+fn time_source(s: &Statement) -> TimestampPlan {
+    match &s.timestamp {
+        None => TimestampPlan::RecordTimestamp,
+        Some(crate::ast::TimestampSource::SysTime) => TimestampPlan::ProcessingTime,
+        Some(crate::ast::TimestampSource::Field(p)) => TimestampPlan::Field {
+            field: resolve(p),
+            unit: s.timestamp_unit_or_default(),
+        },
+    }
+}
+
 /// A Kafka topic name check: 1–249 characters from `[A-Za-z0-9._-]`, not `.` or `..`.
 fn check_kafka_topic(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {

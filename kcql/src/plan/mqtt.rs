@@ -3,7 +3,7 @@
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::topic_filter::{sanitize_topic, TopicFilter};
 use super::{
-    check_kafka_topic, is_select_star, no_aggregates, projection, unsupported_clauses,
+    is_select_star, kafka_topic, no_aggregates, projection, unsupported_clauses,
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{ColumnPath, Head, Statement};
@@ -163,15 +163,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<MqttRoute, Vec<Fail
             KafkaTarget::FromMqttTopic(target.clone())
         }
         Head::Insert { target, .. } => {
-            if let Err(reason) = check_kafka_topic(target) {
-                errors.push(Failure::new(
-                    ErrorKind::InvalidKafkaTopic {
-                        name: target.clone(),
-                        reason,
-                    },
-                    s.spans.target,
-                ));
-            }
+            kafka_topic(target, s.spans.target, &mut errors);
             KafkaTarget::Static(target.clone())
         }
         Head::Select => {

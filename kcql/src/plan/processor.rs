@@ -2,10 +2,10 @@
 
 use super::field::{has_aggregate, resolve, resolve_expr, FieldRef, PlanExpr};
 use super::{
-    check_kafka_topic, output_name, unsupported_clauses, unsupported_properties, Connector,
+    kafka_topic, output_name, time_source, unsupported_clauses, unsupported_properties, Connector,
     ProjectionItem,
 };
-use crate::ast::{Expr, Head, Statement, TimeUnit, TimestampSource, Window};
+use crate::ast::{Expr, Head, Statement, Window};
 use crate::diag::ErrorKind;
 use crate::functions::Function;
 use crate::keyword::ClauseKind;
@@ -64,22 +64,9 @@ pub struct AggregatePlan {
     pub arg: Option<PlanExpr>,
 }
 
-/// Where a record's event time comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EventTime {
-    /// The Kafka record timestamp (the default).
-    RecordTimestamp,
-    /// `WITHTIMESTAMP sys_time()`: processing time.
-    ProcessingTime,
-    /// `WITHTIMESTAMP f [TIMESTAMPUNIT = u]`.
-    Field {
-        /// Where the time is read.
-        field: FieldRef,
-        /// Its unit.
-        unit: TimeUnit,
-    },
-}
+/// Where a record's event time comes from: the same choices as an InfluxDB point's time
+/// (`WITHTIMESTAMP` field, `sys_time()` for processing time, else the Kafka record timestamp).
+pub type EventTime = super::influx::TimestampPlan;
 
 const ALLOWED: &[ClauseKind] = &[
     ClauseKind::Where,
@@ -124,15 +111,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
     let mut errors = Vec::new();
     let target = match &s.head {
         Head::Insert { target, .. } => {
-            if let Err(reason) = check_kafka_topic(target) {
-                errors.push(Failure::new(
-                    ErrorKind::InvalidKafkaTopic {
-                        name: target.clone(),
-                        reason,
-                    },
-                    s.spans.target,
-                ));
-            }
+            kafka_topic(target, s.spans.target, &mut errors);
             target.clone()
         }
         Head::Select => {
@@ -148,15 +127,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
             String::new()
         }
     };
-    if let Err(reason) = check_kafka_topic(&s.source) {
-        errors.push(Failure::new(
-            ErrorKind::InvalidKafkaTopic {
-                name: s.source.clone(),
-                reason,
-            },
-            s.spans.source,
-        ));
-    }
+    kafka_topic(&s.source, s.spans.source, &mut errors);
     unsupported_clauses(s, connector, ALLOWED, hint, &mut errors);
     unsupported_properties(s, connector, &[], &mut errors);
     let Some(window) = s.window else {
@@ -210,14 +181,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
             }
         })
         .collect();
-    let event_time = match &s.timestamp {
-        None => EventTime::RecordTimestamp,
-        Some(TimestampSource::SysTime) => EventTime::ProcessingTime,
-        Some(TimestampSource::Field(p)) => EventTime::Field {
-            field: resolve(p),
-            unit: s.timestamp_unit_or_default(),
-        },
-    };
+    let event_time = time_source(s);
     let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
     if errors.is_empty() {
         Ok(WindowRoute {
