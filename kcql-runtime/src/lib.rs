@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod eval;
 pub mod influx;

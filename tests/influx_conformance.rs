@@ -11,9 +11,10 @@
 //! code, never by case id). Fails if M > 0.
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
-use kcql::plan::{InfluxRoute, TimestampPlan};
+use kcql::plan::{InfluxRoute, ProjectionItem, RecordPart, TimestampPlan};
+use kcql_runtime::config::{InfluxSinkSettings, InfluxTarget};
 use kcql_runtime::decode::json;
-use kcql_runtime::influx_point::write_route;
+use kcql_runtime::influx_point::{write_route, RecordError};
 use kcql_runtime::line_protocol::Precision;
 use kcql_runtime::record::RecordView;
 use kcql_runtime::value::Value;
@@ -447,7 +448,15 @@ fn point_case(case: &J) -> Outcome {
         };
     }
     let expect_points = expect_points.ok_or("neither expect_points nor expect_error")?;
-    let points = result.map_err(|e| format!("expected points, got error: {e}"))?;
+    let points = match result {
+        Ok(points) => points,
+        Err(e) => {
+            return match array_under_star(&routes, &records, precision) {
+                Some(d) => Ok(vec![d]),
+                None => Err(format!("expected points, got error: {e}")),
+            }
+        }
+    };
     if points.len() != expect_points.len() {
         return Err(format!(
             "expected {} point(s), got {}: {points:?}",
@@ -468,6 +477,54 @@ fn point_case(case: &J) -> Outcome {
     } else {
         Err(errs.join(" | "))
     }
+}
+
+/// Rule (README, deliberate differences): an array member under `*` fails the record with
+/// `UnsupportedField` (the reference flattened Connect Struct arrays into `name0, name1, …` but
+/// rejected JSON/Map lists; our `Value` cannot tell them apart, so one rule applies). Returns the
+/// DIFFERENCE note when every route selects `*` of the value and every record that fails does so
+/// with `UnsupportedField` on an array member, and at least one record fails.
+fn array_under_star(
+    routes: &[InfluxRoute],
+    records: &[RecordView<'static>],
+    precision: Precision,
+) -> Option<String> {
+    let star = routes.iter().all(|r| {
+        r.fields.iter().any(|f| {
+            matches!(f, ProjectionItem::Expand { from, .. }
+                if from.path.is_empty() && from.part == RecordPart::Value)
+        })
+    });
+    if !star {
+        return None;
+    }
+    let mut names = Vec::new();
+    for rec in records {
+        for route in routes
+            .iter()
+            .filter(|r| r.topic == rec.topic || rec.topic.is_empty())
+        {
+            let mut out = Vec::new();
+            match write_route(route, rec, NOW_NS, precision, &mut out) {
+                Ok(_) => {}
+                Err(RecordError::UnsupportedField { name, .. })
+                    if matches!(rec.value.get(&name), Some(Value::Array(_))) =>
+                {
+                    names.push(name)
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    names.dedup();
+    Some(format!(
+        "array member(s) {} under `*` fail the record with UnsupportedField (the reference \
+         flattened Struct arrays into name0, name1, …)",
+        names.join(", ")
+    ))
 }
 
 fn quoted(name: &str) -> String {
@@ -662,13 +719,94 @@ fn coerce_timestamp_case(case: &J) -> Outcome {
     }
 }
 
+/// A `settings` case: the case's `props` through the connector's properties loader.
+fn settings_case(case: &J) -> Outcome {
+    let props: Vec<(String, String)> = case["props"]
+        .as_object()
+        .ok_or("props is not an object")?
+        .iter()
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|v| (k.clone(), v.to_string()))
+                .ok_or_else(|| format!("prop `{k}` is not a string"))
+        })
+        .collect::<Result<_, _>>()?;
+    let result = InfluxSinkSettings::from_properties(&props);
+    if let Some(want) = case.get("expect_error") {
+        return match result {
+            Err(errs) => {
+                let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+                match want.as_str() {
+                    Some(w) if !msgs.iter().any(|m| m.contains(w)) => {
+                        Err(format!("expected the error {w:?}, got {msgs:?}"))
+                    }
+                    _ => Ok(vec![]),
+                }
+            }
+            Ok(s) => Err(format!("expected an error ({want}), got {s:?}")),
+        };
+    }
+    let s = result.map_err(|errs| {
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        format!("expected settings, got errors: {msgs:?}")
+    })?;
+    let InfluxTarget::V1 {
+        database,
+        username,
+        password,
+        consistency,
+        ..
+    } = &s.target
+    else {
+        return Err(format!("expected a 1.x target, got {:?}", s.target));
+    };
+    let timestamp = |r: &InfluxRoute| match &r.timestamp {
+        TimestampPlan::RecordTimestamp => J::Null,
+        TimestampPlan::ProcessingTime => J::from("sys_time()"),
+        TimestampPlan::Field { field, .. } => J::from(field.path.join(".")),
+    };
+    let mut errs = Vec::new();
+    for (key, want) in case["expect"]
+        .as_object()
+        .ok_or("expect is not an object")?
+    {
+        let got = match key.as_str() {
+            "connectionUrl" => J::from(s.url.as_str()),
+            "database" => J::from(database.as_str()),
+            "user" => J::from(username.as_str()),
+            "password" => password.as_ref().map_or(J::Null, |p| J::from(p.expose())),
+            "errorPolicy" => J::from(s.error_policy.as_str()),
+            "kcql_count" => J::from(s.statement_count),
+            "kcql_has_star" => J::from(s.plan.routes.iter().any(|r| {
+                r.fields
+                    .iter()
+                    .any(|f| matches!(f, ProjectionItem::Expand { .. }))
+            })),
+            "kcql_timestamp" => s.plan.routes.first().map_or(J::Null, timestamp),
+            "consistencyLevel" => J::from(consistency.as_str().to_ascii_uppercase()),
+            other => {
+                errs.push(format!("unknown expectation `{other}`"));
+                continue;
+            }
+        };
+        if &got != want {
+            errs.push(format!("{key}: expected {want}, got {got}"));
+        }
+    }
+    if errs.is_empty() {
+        Ok(vec![])
+    } else {
+        Err(errs.join("; "))
+    }
+}
+
 fn run_case(case: &J) -> Outcome {
     match case["level"].as_str().unwrap_or("") {
         "point" | "batch" => point_case(case),
         "extract_all_fields" => extract_all_case(case),
         "extract_path" => extract_path_case(case),
         "coerce_timestamp" => coerce_timestamp_case(case),
-        "settings" => Err("no config loader yet (connector properties, issue 5 item 4)".into()),
+        "settings" => settings_case(case),
         other => Err(format!("unknown level {other:?}")),
     }
 }

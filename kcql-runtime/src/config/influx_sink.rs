@@ -1,0 +1,870 @@
+//! Settings of the InfluxDB sink connector, read from connector properties.
+//!
+//! Accepts Stream Reactor's `connect.influx.*` keys (reference spec, section 2), the Kafka
+//! Connect framework keys (`name`, `connector.class`, `tasks.max`, `topics`), our additions
+//! (`connect.influx.token|org|bucket` for the InfluxDB 2.x API, `connect.influx.batch.size`,
+//! `connect.influx.linger.ms`, `connect.influx.gzip`, `connect.influx.dlq.topic`) and any
+//! `kafka.*` key, passed through to the Kafka client. Validation reports every problem at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use kcql::plan::InfluxPlan;
+use thiserror::Error;
+
+use crate::influx::{Api, Consistency, InfluxConfig, Secret};
+
+const URL: &str = "connect.influx.url";
+const DB: &str = "connect.influx.db";
+const USERNAME: &str = "connect.influx.username";
+const PASSWORD: &str = "connect.influx.password";
+const KCQL: &str = "connect.influx.kcql";
+const ERROR_POLICY: &str = "connect.influx.error.policy";
+const RETRY_INTERVAL: &str = "connect.influx.retry.interval";
+const MAX_RETRIES: &str = "connect.influx.max.retries";
+const RETENTION_POLICY: &str = "connect.influx.retention.policy";
+const CONSISTENCY: &str = "connect.influx.consistency.level";
+const PROGRESS: &str = "connect.progress.enabled";
+const TOPICS: &str = "topics";
+const NAME: &str = "name";
+const TASKS_MAX: &str = "tasks.max";
+const CONNECTOR_CLASS: &str = "connector.class";
+const TOKEN: &str = "connect.influx.token";
+const ORG: &str = "connect.influx.org";
+const BUCKET: &str = "connect.influx.bucket";
+const BATCH_SIZE: &str = "connect.influx.batch.size";
+const LINGER_MS: &str = "connect.influx.linger.ms";
+const GZIP: &str = "connect.influx.gzip";
+const DLQ_TOPIC: &str = "connect.influx.dlq.topic";
+/// Prefix of the keys passed through to the Kafka client.
+const KAFKA_PREFIX: &str = "kafka.";
+
+/// Every key the sink knows (besides `kafka.*`).
+pub const KNOWN_KEYS: &[&str] = &[
+    URL,
+    DB,
+    USERNAME,
+    PASSWORD,
+    KCQL,
+    ERROR_POLICY,
+    RETRY_INTERVAL,
+    MAX_RETRIES,
+    RETENTION_POLICY,
+    CONSISTENCY,
+    PROGRESS,
+    TOPICS,
+    NAME,
+    TASKS_MAX,
+    CONNECTOR_CLASS,
+    TOKEN,
+    ORG,
+    BUCKET,
+    BATCH_SIZE,
+    LINGER_MS,
+    GZIP,
+    DLQ_TOPIC,
+];
+
+/// What the sink does when a write fails (`connect.influx.error.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPolicy {
+    /// Log the failure and carry on.
+    Noop,
+    /// Fail the task (the default).
+    Throw,
+    /// Retry the batch after `connect.influx.retry.interval`, at most
+    /// `connect.influx.max.retries` times.
+    Retry,
+}
+
+impl ErrorPolicy {
+    /// The property value (`NOOP`, `THROW`, `RETRY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorPolicy::Noop => "NOOP",
+            ErrorPolicy::Throw => "THROW",
+            ErrorPolicy::Retry => "RETRY",
+        }
+    }
+}
+
+impl fmt::Display for ErrorPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InfluxTarget {
+    /// InfluxDB 1.x: `connect.influx.db`, `connect.influx.username` and friends.
+    V1 {
+        /// `connect.influx.db`.
+        database: String,
+        /// `connect.influx.username`.
+        username: String,
+        /// `connect.influx.password` (`None` when absent or empty).
+        password: Option<Secret>,
+        /// `connect.influx.retention.policy` (default `autogen`).
+        retention_policy: String,
+        /// `connect.influx.consistency.level` (default `ALL`).
+        consistency: Consistency,
+    },
+    /// The InfluxDB 2.x API: `connect.influx.org`, `connect.influx.bucket`,
+    /// `connect.influx.token`.
+    V2 {
+        /// `connect.influx.org`.
+        org: String,
+        /// `connect.influx.bucket`.
+        bucket: String,
+        /// `connect.influx.token`.
+        token: Secret,
+    },
+}
+
+/// The validated settings of one InfluxDB sink connector.
+#[derive(Debug, Clone)]
+pub struct InfluxSinkSettings {
+    /// `name`, the connector's name.
+    pub name: Option<String>,
+    /// `connector.class` (accepted, not interpreted).
+    pub connector_class: Option<String>,
+    /// `tasks.max`.
+    pub tasks_max: Option<u32>,
+    /// `topics`, when given (it then equals the KCQL sources).
+    pub topics: Option<Vec<String>>,
+    /// `connect.influx.url`.
+    pub url: String,
+    /// The write target (1.x or 2.x API).
+    pub target: InfluxTarget,
+    /// `connect.influx.kcql`, as written.
+    pub kcql: String,
+    /// How many KCQL statements `connect.influx.kcql` holds.
+    pub statement_count: usize,
+    /// The compiled routes.
+    pub plan: InfluxPlan,
+    /// `connect.influx.error.policy` (default `THROW`).
+    pub error_policy: ErrorPolicy,
+    /// `connect.influx.retry.interval` (default 60 s).
+    pub retry_interval: Duration,
+    /// `connect.influx.max.retries` (default 20; `None` = unlimited, written `-1`).
+    pub max_retries: Option<u32>,
+    /// `connect.progress.enabled` (default false).
+    pub progress_enabled: bool,
+    /// `connect.influx.batch.size`: lines per write (writer default when absent).
+    pub batch_size: Option<usize>,
+    /// `connect.influx.linger.ms`: how long a partial batch waits (writer default when absent).
+    pub linger: Option<Duration>,
+    /// `connect.influx.gzip` (default false).
+    pub gzip: bool,
+    /// `connect.influx.dlq.topic`: where records that cannot be written go.
+    pub dlq_topic: Option<String>,
+    /// The `kafka.*` keys, prefix removed, for the Kafka client.
+    pub kafka: BTreeMap<String, String>,
+}
+
+/// One problem in the connector properties.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SettingsError {
+    /// A required key is absent.
+    #[error("missing required key `{key}`")]
+    Missing {
+        /// The key.
+        key: &'static str,
+    },
+    /// A key's value is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A key the sink does not know.
+    #[error("unknown key `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The closest known key, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// `connect.influx.kcql` does not parse or compile for the InfluxDB sink.
+    #[error("connect.influx.kcql is invalid:\n{rendered}")]
+    Kcql {
+        /// The rendered diagnostics.
+        rendered: String,
+    },
+    /// `topics` is not the set of topics the KCQL reads.
+    #[error("topics does not match the KCQL sources: {}", describe_topics(.not_in_topics, .not_in_kcql))]
+    TopicsMismatch {
+        /// KCQL sources missing from `topics`.
+        not_in_topics: Vec<String>,
+        /// `topics` entries no KCQL statement reads.
+        not_in_kcql: Vec<String>,
+    },
+}
+
+fn describe_topics(not_in_topics: &[String], not_in_kcql: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !not_in_topics.is_empty() {
+        parts.push(format!(
+            "read by the KCQL but not in topics: {}",
+            not_in_topics.join(", ")
+        ));
+    }
+    if !not_in_kcql.is_empty() {
+        parts.push(format!(
+            "in topics but read by no KCQL statement: {}",
+            not_in_kcql.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+impl SettingsError {
+    /// The key the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            SettingsError::Missing { key } | SettingsError::Invalid { key, .. } => key,
+            SettingsError::UnknownKey { key, .. } => key,
+            SettingsError::Kcql { .. } => KCQL,
+            SettingsError::TopicsMismatch { .. } => TOPICS,
+        }
+    }
+}
+
+/// Levenshtein distance over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known key closest to `key` (edit distance at most 2, case-insensitive).
+fn suggest(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (distance(&lower, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Collects the problems while the settings are read.
+struct Reader<'a> {
+    props: BTreeMap<&'a str, &'a str>,
+    errors: Vec<SettingsError>,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.props.get(key).copied()
+    }
+
+    fn invalid(&mut self, key: &'static str, message: String) {
+        self.errors.push(SettingsError::Invalid { key, message });
+    }
+
+    /// A required string: absent → `Missing`, blank → `Invalid` with `blank`.
+    fn required(&mut self, key: &'static str, blank: &str) -> Option<String> {
+        match self.get(key) {
+            None => {
+                self.errors.push(SettingsError::Missing { key });
+                None
+            }
+            Some(v) if v.trim().is_empty() => {
+                self.invalid(key, blank.to_string());
+                None
+            }
+            Some(v) => Some(v.trim().to_string()),
+        }
+    }
+
+    /// An optional string; empty counts as absent.
+    fn optional(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, key: &'static str, what: &str) -> Option<T> {
+        let v = self.get(key)?;
+        match v.trim().parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.invalid(key, format!("{key} must be {what}, got `{v}`"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str) -> bool {
+        match self.get(key).map(str::trim) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                self.invalid(key, format!("{key} must be true or false, got `{v}`"));
+                false
+            }
+        }
+    }
+}
+
+impl InfluxSinkSettings {
+    /// Validates connector properties (e.g. from
+    /// [`parse_properties`](super::properties::parse_properties)). Every problem is reported;
+    /// a key given twice keeps its last value.
+    pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<SettingsError>> {
+        let mut r = Reader {
+            props: props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            errors: Vec::new(),
+        };
+        let mut kafka = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for (k, v) in props {
+            if !seen.insert(k.as_str()) {
+                continue;
+            }
+            if let Some(rest) = k.strip_prefix(KAFKA_PREFIX) {
+                if rest.is_empty() {
+                    r.errors.push(SettingsError::UnknownKey {
+                        key: k.clone(),
+                        suggestion: None,
+                    });
+                } else {
+                    kafka.insert(rest.to_string(), v.clone());
+                }
+            } else if !KNOWN_KEYS.contains(&k.as_str()) {
+                r.errors.push(SettingsError::UnknownKey {
+                    key: k.clone(),
+                    suggestion: suggest(k),
+                });
+            }
+        }
+
+        let url = r.required(URL, "connect.influx.url is not set correctly");
+        let target = read_target(&mut r);
+        let (kcql, compiled) = read_kcql(&mut r);
+
+        let error_policy = match r.get(ERROR_POLICY).map(str::trim) {
+            None => ErrorPolicy::Throw,
+            Some(v) => match v.to_ascii_uppercase().as_str() {
+                "NOOP" => ErrorPolicy::Noop,
+                "THROW" => ErrorPolicy::Throw,
+                "RETRY" => ErrorPolicy::Retry,
+                _ => {
+                    r.invalid(
+                        ERROR_POLICY,
+                        format!("{ERROR_POLICY} must be NOOP, THROW or RETRY, got `{v}`"),
+                    );
+                    ErrorPolicy::Throw
+                }
+            },
+        };
+        let retry_interval = Duration::from_millis(
+            r.number::<u64>(RETRY_INTERVAL, "a number of milliseconds")
+                .unwrap_or(60_000),
+        );
+        let max_retries = match r.number::<i64>(MAX_RETRIES, "an integer (-1 = unlimited)") {
+            None => Some(20),
+            Some(-1) => None,
+            Some(n) => match u32::try_from(n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    r.invalid(
+                        MAX_RETRIES,
+                        format!("{MAX_RETRIES} must be -1 (unlimited) or at least 0, got {n}"),
+                    );
+                    Some(20)
+                }
+            },
+        };
+        let progress_enabled = r.boolean(PROGRESS);
+        let gzip = r.boolean(GZIP);
+        let tasks_max = r.number::<u32>(TASKS_MAX, "a positive integer");
+        if tasks_max == Some(0) {
+            r.invalid(TASKS_MAX, format!("{TASKS_MAX} must be at least 1"));
+        }
+        let batch_size = r.number::<usize>(BATCH_SIZE, "a positive number of lines");
+        if batch_size == Some(0) {
+            r.invalid(BATCH_SIZE, format!("{BATCH_SIZE} must be at least 1"));
+        }
+        let linger = r
+            .number::<u64>(LINGER_MS, "a number of milliseconds")
+            .map(Duration::from_millis);
+
+        let topics = r.get(TOPICS).map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        if let (Some(topics), Some((_, plan))) = (&topics, &compiled) {
+            let listed: BTreeSet<&str> = topics.iter().map(String::as_str).collect();
+            let read: BTreeSet<&str> = plan.routes.iter().map(|r| r.topic.as_str()).collect();
+            let not_in_topics: Vec<String> =
+                read.difference(&listed).map(|s| s.to_string()).collect();
+            let not_in_kcql: Vec<String> =
+                listed.difference(&read).map(|s| s.to_string()).collect();
+            if !not_in_topics.is_empty() || !not_in_kcql.is_empty() {
+                r.errors.push(SettingsError::TopicsMismatch {
+                    not_in_topics,
+                    not_in_kcql,
+                });
+            }
+        }
+
+        let name = r.optional(NAME);
+        let connector_class = r.optional(CONNECTOR_CLASS);
+        let dlq_topic = r.optional(DLQ_TOPIC);
+
+        match (url, target, kcql, compiled) {
+            (Some(url), Some(target), Some(kcql), Some((statement_count, plan)))
+                if r.errors.is_empty() =>
+            {
+                Ok(InfluxSinkSettings {
+                    name,
+                    connector_class,
+                    tasks_max,
+                    topics,
+                    url,
+                    target,
+                    kcql,
+                    statement_count,
+                    plan,
+                    error_policy,
+                    retry_interval,
+                    max_retries,
+                    progress_enabled,
+                    batch_size,
+                    linger,
+                    gzip,
+                    dlq_topic,
+                    kafka,
+                })
+            }
+            _ => Err(r.errors),
+        }
+    }
+
+    /// The writer's configuration: URL, API and target, gzip and batch limits from these
+    /// settings; every other writer setting at its default.
+    pub fn influx_config(&self) -> InfluxConfig {
+        let api = match &self.target {
+            InfluxTarget::V1 {
+                database,
+                username,
+                password,
+                retention_policy,
+                consistency,
+            } => Api::V1 {
+                database: database.clone(),
+                retention_policy: Some(retention_policy.clone()),
+                username: Some(username.clone()),
+                password: password.clone(),
+                consistency: Some(*consistency),
+            },
+            InfluxTarget::V2 { org, bucket, token } => Api::V2 {
+                org: org.clone(),
+                bucket: bucket.clone(),
+                token: token.clone(),
+            },
+        };
+        let mut config = InfluxConfig::new(self.url.clone(), api);
+        config.gzip = self.gzip;
+        if let Some(n) = self.batch_size {
+            config.batch.max_lines = n;
+        }
+        if let Some(l) = self.linger {
+            config.batch.linger = l;
+        }
+        config
+    }
+}
+
+/// The 1.x or 2.x target. 2.x is chosen when any of token, org or bucket is set.
+fn read_target(r: &mut Reader<'_>) -> Option<InfluxTarget> {
+    let v2 = [TOKEN, ORG, BUCKET].iter().any(|k| r.get(k).is_some());
+    if v2 {
+        for key in [DB, USERNAME, PASSWORD, RETENTION_POLICY, CONSISTENCY] {
+            if r.get(key).is_some() {
+                r.invalid(
+                    key,
+                    format!(
+                        "{key} is an InfluxDB 1.x setting and cannot be combined with \
+                         {TOKEN}/{ORG}/{BUCKET} (2.x API)"
+                    ),
+                );
+            }
+        }
+        let org = r.required(ORG, "connect.influx.org is empty");
+        let bucket = r.required(BUCKET, "connect.influx.bucket is empty");
+        let token = r.required(TOKEN, "connect.influx.token is empty");
+        return Some(InfluxTarget::V2 {
+            org: org?,
+            bucket: bucket?,
+            token: Secret::new(token?),
+        });
+    }
+    let database = r.required(DB, "connect.influx.db is empty");
+    let username = r.required(USERNAME, "connect.influx.username is empty");
+    let password = r.get(PASSWORD).filter(|p| !p.is_empty()).map(Secret::new);
+    let retention_policy = r
+        .optional(RETENTION_POLICY)
+        .unwrap_or_else(|| "autogen".to_string());
+    let consistency = match r.get(CONSISTENCY).map(str::trim) {
+        None => Some(Consistency::All),
+        Some(v) => match v.to_ascii_uppercase().as_str() {
+            "ONE" => Some(Consistency::One),
+            "ANY" => Some(Consistency::Any),
+            "ALL" => Some(Consistency::All),
+            "QUORUM" => Some(Consistency::Quorum),
+            _ => {
+                r.invalid(
+                    CONSISTENCY,
+                    format!("{CONSISTENCY} must be ONE, ANY, ALL or QUORUM, got `{v}`"),
+                );
+                None
+            }
+        },
+    };
+    Some(InfluxTarget::V1 {
+        database: database?,
+        username: username?,
+        password,
+        retention_policy,
+        consistency: consistency?,
+    })
+}
+
+/// `connect.influx.kcql`, and its statement count and plan when it compiles.
+fn read_kcql(r: &mut Reader<'_>) -> (Option<String>, Option<(usize, InfluxPlan)>) {
+    let Some(src) = r.required(KCQL, "Missing [connect.influx.kcql]") else {
+        return (None, None);
+    };
+    let statements = match kcql::parse_many(&src) {
+        Ok(s) => s,
+        Err(d) => {
+            r.errors.push(SettingsError::Kcql {
+                rendered: d.with_input(&src).to_string(),
+            });
+            return (Some(src), None);
+        }
+    };
+    match kcql::compile(&statements, kcql::Connector::InfluxSink) {
+        Ok(kcql::Plan::Influx(plan)) => (Some(src), Some((statements.len(), plan))),
+        Ok(other) => {
+            r.errors.push(SettingsError::Kcql {
+                rendered: format!("compiled for the {:?} connector", other.connector()),
+            });
+            (Some(src), None)
+        }
+        Err(d) => {
+            r.errors.push(SettingsError::Kcql {
+                rendered: d.with_input(&src).to_string(),
+            });
+            (Some(src), None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kcql::plan::TimestampPlan;
+
+    fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn v1() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (URL, "http://localhost:8086"),
+            (DB, "mydb"),
+            (USERNAME, "me"),
+            (PASSWORD, "pw"),
+            (KCQL, "INSERT INTO m SELECT * FROM t1 WITHTIMESTAMP ts"),
+        ]
+    }
+
+    fn errors(pairs: &[(&str, &str)]) -> Vec<SettingsError> {
+        InfluxSinkSettings::from_properties(&props(pairs)).expect_err("must fail")
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut p = v1();
+        p.extend_from_slice(extra);
+        p
+    }
+
+    #[test]
+    fn v1_defaults() {
+        let s = InfluxSinkSettings::from_properties(&props(&v1())).unwrap();
+        assert_eq!(s.url, "http://localhost:8086");
+        assert_eq!(s.error_policy, ErrorPolicy::Throw);
+        assert_eq!(s.retry_interval, Duration::from_secs(60));
+        assert_eq!(s.max_retries, Some(20));
+        assert!(!s.progress_enabled && !s.gzip);
+        assert_eq!(s.statement_count, 1);
+        assert!(matches!(
+            s.plan.routes[0].timestamp,
+            TimestampPlan::Field { .. }
+        ));
+        match &s.target {
+            InfluxTarget::V1 {
+                database,
+                username,
+                password,
+                retention_policy,
+                consistency,
+            } => {
+                assert_eq!(database, "mydb");
+                assert_eq!(username, "me");
+                assert_eq!(password.as_ref().map(Secret::expose), Some("pw"));
+                assert_eq!(retention_policy, "autogen");
+                assert_eq!(*consistency, Consistency::All);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = s.influx_config();
+        assert_eq!(c.url, "http://localhost:8086");
+        assert!(matches!(
+            c.api,
+            Api::V1 {
+                consistency: Some(Consistency::All),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn v1_everything_set() {
+        let s = InfluxSinkSettings::from_properties(&props(&with(&[
+            (ERROR_POLICY, "retry"),
+            (RETRY_INTERVAL, "500"),
+            (MAX_RETRIES, "-1"),
+            (RETENTION_POLICY, "week"),
+            (CONSISTENCY, "quorum"),
+            (PROGRESS, "TRUE"),
+            (TOPICS, "t1"),
+            (NAME, "influx"),
+            (TASKS_MAX, "2"),
+            (CONNECTOR_CLASS, "x.InfluxSinkConnector"),
+            (BATCH_SIZE, "100"),
+            (LINGER_MS, "250"),
+            (GZIP, "true"),
+            (DLQ_TOPIC, "dlq"),
+            ("kafka.bootstrap.servers", "k:9092"),
+            (PASSWORD, ""),
+        ])))
+        .unwrap();
+        assert_eq!(s.error_policy, ErrorPolicy::Retry);
+        assert_eq!(s.retry_interval, Duration::from_millis(500));
+        assert_eq!(s.max_retries, None);
+        assert!(s.progress_enabled && s.gzip);
+        assert_eq!(s.topics, Some(vec!["t1".to_string()]));
+        assert_eq!(s.name.as_deref(), Some("influx"));
+        assert_eq!(s.tasks_max, Some(2));
+        assert_eq!(s.dlq_topic.as_deref(), Some("dlq"));
+        assert_eq!(
+            s.kafka.get("bootstrap.servers").map(String::as_str),
+            Some("k:9092")
+        );
+        let InfluxTarget::V1 {
+            password,
+            retention_policy,
+            consistency,
+            ..
+        } = &s.target
+        else {
+            panic!("{:?}", s.target)
+        };
+        assert!(
+            password.is_none(),
+            "the last (empty) password wins and means none"
+        );
+        assert_eq!(retention_policy, "week");
+        assert_eq!(*consistency, Consistency::Quorum);
+        let c = s.influx_config();
+        assert!(c.gzip);
+        assert_eq!(c.batch.max_lines, 100);
+        assert_eq!(c.batch.linger, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn v2_form() {
+        let s = InfluxSinkSettings::from_properties(&props(&[
+            (URL, "http://h:8086"),
+            (ORG, "acme"),
+            (BUCKET, "b"),
+            (TOKEN, "s3cret"),
+            (KCQL, "INSERT INTO m SELECT * FROM t"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(&s.target, InfluxTarget::V2 { org, bucket, .. } if org == "acme" && bucket == "b")
+        );
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert!(matches!(s.influx_config().api, Api::V2 { .. }));
+    }
+
+    #[test]
+    fn v2_incomplete_or_mixed() {
+        let errs = errors(&[
+            (URL, "http://h:8086"),
+            (ORG, "acme"),
+            (DB, "d"),
+            (KCQL, "INSERT INTO m SELECT * FROM t"),
+        ]);
+        let keys: Vec<&str> = errs.iter().map(SettingsError::key).collect();
+        assert_eq!(keys, vec![DB, BUCKET, TOKEN], "{errs:?}");
+        assert!(errs[0].to_string().contains("cannot be combined"));
+    }
+
+    #[test]
+    fn blank_url_and_username_messages() {
+        let errs = errors(&with(&[(URL, " "), (USERNAME, "")]));
+        let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "connect.influx.url is not set correctly",
+                "connect.influx.username is empty"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_required_keys_all_at_once() {
+        let errs = errors(&[]);
+        let keys: Vec<&str> = errs.iter().map(SettingsError::key).collect();
+        assert_eq!(keys, vec![URL, DB, USERNAME, KCQL]);
+        assert!(errs
+            .iter()
+            .all(|e| matches!(e, SettingsError::Missing { .. })));
+        assert_eq!(
+            errs[0].to_string(),
+            "missing required key `connect.influx.url`"
+        );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_together() {
+        let errs = errors(&with(&[
+            (ERROR_POLICY, "ignore"),
+            (RETRY_INTERVAL, "soon"),
+            (MAX_RETRIES, "-2"),
+            (CONSISTENCY, "most"),
+            (PROGRESS, "yes"),
+            (TASKS_MAX, "0"),
+            (BATCH_SIZE, "0"),
+            (LINGER_MS, "-5"),
+            (GZIP, "1"),
+            (TOPICS, "t1,t2"),
+            ("connect.influx.ur", "x"),
+            ("totally.different", "x"),
+            ("kafka.", "x"),
+        ]));
+        let mut keys: Vec<&str> = errs.iter().map(SettingsError::key).collect();
+        keys.sort_unstable();
+        let mut want = vec![
+            ERROR_POLICY,
+            RETRY_INTERVAL,
+            MAX_RETRIES,
+            CONSISTENCY,
+            PROGRESS,
+            TASKS_MAX,
+            BATCH_SIZE,
+            LINGER_MS,
+            GZIP,
+            TOPICS,
+            "connect.influx.ur",
+            "totally.different",
+            "kafka.",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want, "{errs:#?}");
+    }
+
+    #[test]
+    fn unknown_keys_get_suggestions() {
+        let errs = errors(&with(&[
+            ("connect.influx.passwrd", "x"),
+            ("Connect.Influx.DB", "x"),
+            ("connect.influx.zzzzzz", "x"),
+        ]));
+        assert_eq!(
+            errs[0].to_string(),
+            "unknown key `connect.influx.passwrd` (did you mean `connect.influx.password`?)"
+        );
+        assert_eq!(
+            errs[1],
+            SettingsError::UnknownKey {
+                key: "Connect.Influx.DB".into(),
+                suggestion: Some(DB)
+            }
+        );
+        assert_eq!(errs[2].to_string(), "unknown key `connect.influx.zzzzzz`");
+    }
+
+    #[test]
+    fn kcql_errors_name_the_key() {
+        let errs = errors(&with(&[(KCQL, "INSERT INTO m SELEC * FROM t")]));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].key(), KCQL);
+        assert!(errs[0]
+            .to_string()
+            .starts_with("connect.influx.kcql is invalid:\n"));
+        let errs = errors(&with(&[(KCQL, "")]));
+        assert_eq!(errs[0].to_string(), "Missing [connect.influx.kcql]");
+    }
+
+    #[test]
+    fn topics_mismatch_names_the_difference() {
+        let errs = errors(&with(&[
+            (
+                KCQL,
+                "INSERT INTO m SELECT * FROM a; INSERT INTO n SELECT * FROM b",
+            ),
+            (TOPICS, "a, c"),
+        ]));
+        assert_eq!(
+            errs,
+            vec![SettingsError::TopicsMismatch {
+                not_in_topics: vec!["b".into()],
+                not_in_kcql: vec!["c".into()],
+            }]
+        );
+        let msg = errs[0].to_string();
+        assert!(msg.contains("not in topics: b") && msg.contains("read by no KCQL statement: c"));
+    }
+
+    #[test]
+    fn from_a_properties_file() {
+        let text = "connect.influx.url=http://h:8086\nconnect.influx.db = d\n\
+                    connect.influx.username: u\nconnect.influx.kcql=INSERT INTO m \\\n  SELECT * FROM t\n";
+        let pairs =
+            crate::config::properties::into_pairs(crate::config::parse_properties(text).unwrap());
+        let s = InfluxSinkSettings::from_properties(&pairs).unwrap();
+        assert_eq!(s.kcql, "INSERT INTO m SELECT * FROM t");
+    }
+}
