@@ -13,9 +13,10 @@ fn kcql(args: &[&str], stdin: Option<&str>) -> Output {
         .expect("spawn kcql");
     {
         let mut input = child.stdin.take().expect("stdin");
-        input
-            .write_all(stdin.unwrap_or("").as_bytes())
-            .expect("write stdin");
+        // A usage error exits before reading standard input: a broken pipe is expected then.
+        if let Err(e) = input.write_all(stdin.unwrap_or("").as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+        }
     }
     child.wait_with_output().expect("wait for kcql")
 }
