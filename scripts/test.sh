@@ -22,6 +22,7 @@ step "cargo test (workspace, release)"
 cargo test --workspace --release
 
 step "conformance"
-cargo test --release --test kcql_conformance -- --nocapture 2>&1 | grep -E '^(CONFORMANCE|FAILED)'
+cargo test --release --test kcql_conformance --test influx_conformance -- --nocapture 2>&1 \
+  | grep -E '^(CONFORMANCE|FAILED|DIFFERENCE)'
 
 step "all tests passed"
