@@ -622,13 +622,7 @@ impl<'a> Parser<'a> {
         let start = self.here();
         if let Some(star) = self.eat(TokenKind::Star) {
             if !allow_wildcard {
-                return Err(Failure::new(
-                    ErrorKind::Unexpected {
-                        expected: vec!["a field name".into()],
-                        found: "`*`".into(),
-                    },
-                    star.span,
-                ));
+                return Err(star_not_allowed(star.span));
             }
             if let Some(dot) = self.eat(TokenKind::Dot) {
                 return Err(Failure::new(
@@ -646,13 +640,7 @@ impl<'a> Parser<'a> {
         while let Some(dot) = self.eat(TokenKind::Dot) {
             if let Some(star) = self.eat(TokenKind::Star) {
                 if !allow_wildcard {
-                    return Err(Failure::new(
-                        ErrorKind::Unexpected {
-                            expected: vec!["a field name".into()],
-                            found: "`*`".into(),
-                        },
-                        star.span,
-                    ));
+                    return Err(star_not_allowed(star.span));
                 }
                 wildcard = true;
                 end = star.span;
@@ -1318,4 +1306,15 @@ fn operator_hint(word: &str) -> Option<String> {
     (!rest.is_empty()).then(|| {
         format!("`{word}` is read as a name (`{op}` is a name character); put spaces around operators: `{op} {rest}`")
     })
+}
+
+/// `*` where only a field name may stand (PK, WITHTIMESTAMP, GROUP BY …).
+fn star_not_allowed(span: Span) -> Failure {
+    Failure::new(
+        ErrorKind::Unexpected {
+            expected: vec!["a field name".into()],
+            found: "`*`".into(),
+        },
+        span,
+    )
 }

@@ -214,20 +214,8 @@ impl<'a> Parser<'a> {
         };
         if self.eat_keyword("IN").is_some() {
             self.expect(TokenKind::LParen)?;
-            let mut list = Vec::new();
-            let mut list_height = height;
-            loop {
-                list.push(self.expr()?);
-                list_height = list_height.max(self.expr_height);
-                if self.eat(TokenKind::Comma).is_some() {
-                    continue;
-                }
-                if self.eat(TokenKind::RParen).is_some() {
-                    break;
-                }
-                return Err(self.unexpected(["`,`", "`)`"]));
-            }
-            self.expr_built(list_height + 1, start)?;
+            let (list, list_height) = self.expr_list_until_rparen()?;
+            self.expr_built(list_height.max(height) + 1, start)?;
             return Ok(Some(Expr::InList {
                 expr: take(lhs),
                 list,
@@ -418,26 +406,34 @@ impl<'a> Parser<'a> {
                 to,
             });
         }
-        let mut args = Vec::new();
-        let mut height = 0;
-        if self.eat(TokenKind::RParen).is_none() {
-            loop {
-                args.push(self.expr()?);
-                height = height.max(self.expr_height);
-                if self.eat(TokenKind::Comma).is_some() {
-                    continue;
-                }
-                if self.eat(TokenKind::RParen).is_some() {
-                    break;
-                }
-                return Err(self.unexpected(["`,`", "`)`"]));
-            }
-        }
+        let (args, height) = if self.eat(TokenKind::RParen).is_some() {
+            (Vec::new(), 0)
+        } else {
+            self.expr_list_until_rparen()?
+        };
         self.expr_built(height + 1, t.span)?;
         Ok(Expr::Call {
             name: name.to_string(),
             args,
         })
+    }
+
+    /// `e1, e2, …)` (at least one expression, through the closing parenthesis), with the
+    /// tallest expression's height.
+    fn expr_list_until_rparen(&mut self) -> PResult<(Vec<Expr>, usize)> {
+        let mut list = Vec::new();
+        let mut height = 0;
+        loop {
+            list.push(self.expr()?);
+            height = height.max(self.expr_height);
+            if self.eat(TokenKind::Comma).is_some() {
+                continue;
+            }
+            if self.eat(TokenKind::RParen).is_some() {
+                return Ok((list, height));
+            }
+            return Err(self.unexpected(["`,`", "`)`"]));
+        }
     }
 
     /// `BY a, b.c` after `GROUP`.

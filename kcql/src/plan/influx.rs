@@ -2,7 +2,7 @@
 
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::{
-    no_aggregates, projection, split_raw_path, time_source, unsupported_clauses,
+    missing_target, no_aggregates, projection, split_raw_path, time_source, unsupported_clauses,
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
@@ -181,13 +181,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
         }
         Head::Select => {
             errors.push(
-                Failure::new(
-                    ErrorKind::MissingTarget {
-                        connector: connector.name(),
-                    },
-                    s.spans.statement,
-                )
-                .help("write INSERT INTO <measurement> SELECT …"),
+                missing_target(s, connector).help("write INSERT INTO <measurement> SELECT …"),
             );
             String::new()
         }

@@ -278,6 +278,16 @@ fn no_aggregates(stmt: &Statement, connector: Connector, out: &mut Vec<Failure>)
     }
 }
 
+/// The error for a select-only statement on a connector that needs `INSERT INTO <target>`.
+fn missing_target(s: &Statement, connector: Connector) -> Failure {
+    Failure::new(
+        ErrorKind::MissingTarget {
+            connector: connector.name(),
+        },
+        s.spans.statement,
+    )
+}
+
 /// Records an error at `span` when `name` is not a valid Kafka topic name.
 fn kafka_topic(name: &str, span: crate::span::Span, out: &mut Vec<Failure>) {
     if let Err(reason) = check_kafka_topic(name) {

@@ -3,7 +3,7 @@
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::topic_filter::{sanitize_topic, TopicFilter};
 use super::{
-    is_select_star, kafka_topic, no_aggregates, projection, unsupported_clauses,
+    is_select_star, kafka_topic, missing_target, no_aggregates, projection, unsupported_clauses,
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{ColumnPath, Head, Statement};
@@ -168,7 +168,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<MqttRoute, Vec<Fail
         }
         Head::Select => {
             errors.push(
-                Failure::new(ErrorKind::MissingTarget { connector: connector.name() }, s.spans.statement)
+                missing_target(s, connector)
                     .help("write INSERT INTO <kafka_topic> SELECT * FROM <mqtt_filter>; INTO `$` names the topic after the MQTT topic"),
             );
             KafkaTarget::Static(String::new())

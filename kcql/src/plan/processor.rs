@@ -2,8 +2,8 @@
 
 use super::field::{has_aggregate, resolve, resolve_expr, FieldRef, PlanExpr};
 use super::{
-    kafka_topic, output_name, time_source, unsupported_clauses, unsupported_properties, Connector,
-    ProjectionItem,
+    kafka_topic, missing_target, output_name, time_source, unsupported_clauses,
+    unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Expr, Head, Statement, Window};
 use crate::diag::ErrorKind;
@@ -116,13 +116,8 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
         }
         Head::Select => {
             errors.push(
-                Failure::new(
-                    ErrorKind::MissingTarget {
-                        connector: connector.name(),
-                    },
-                    s.spans.statement,
-                )
-                .help("write INSERT INTO <kafka_topic> SELECT … GROUP BY … WINDOW …"),
+                missing_target(s, connector)
+                    .help("write INSERT INTO <kafka_topic> SELECT … GROUP BY … WINDOW …"),
             );
             String::new()
         }
