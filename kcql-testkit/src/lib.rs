@@ -11,3 +11,4 @@ pub mod influx;
 pub mod kafka;
 pub mod mqtt;
 pub mod names;
+pub mod private;
