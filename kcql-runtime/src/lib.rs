@@ -9,11 +9,17 @@
 
 pub mod cli;
 pub mod config;
+pub mod dead_letter;
 pub mod decode;
+pub mod endpoint;
 pub mod eval;
 pub mod influx;
 pub mod influx_point;
+pub mod influx_sink;
+pub mod kafka;
 pub mod line_protocol;
+pub mod metrics;
 pub mod record;
+pub mod shutdown;
 pub mod time;
 pub mod value;

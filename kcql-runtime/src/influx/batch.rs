@@ -84,6 +84,15 @@ impl Batcher {
         });
     }
 
+    /// The current batch's body so far (empty once taken).
+    pub fn body(&self) -> &[u8] {
+        if self.taken {
+            &[]
+        } else {
+            &self.buf
+        }
+    }
+
     /// Lines in the current batch.
     pub fn lines(&self) -> usize {
         if self.taken {

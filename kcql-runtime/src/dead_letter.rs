@@ -1,0 +1,164 @@
+//! The dead-letter topic: where records skipped by the `NOOP` error policy go, with their
+//! original key, value and headers and the reason in headers named as Kafka Connect names
+//! them (`__connect.errors.*`), so existing DLQ tooling reads them.
+
+use std::time::Duration;
+
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use thiserror::Error;
+
+use crate::kafka::{producer_config, KafkaSettings};
+
+/// Header with the source topic.
+pub const HEADER_TOPIC: &str = "__connect.errors.topic";
+/// Header with the source partition (decimal text).
+pub const HEADER_PARTITION: &str = "__connect.errors.partition";
+/// Header with the source offset (decimal text).
+pub const HEADER_OFFSET: &str = "__connect.errors.offset";
+/// Header with the connector's name.
+pub const HEADER_CONNECTOR: &str = "__connect.errors.connector.name";
+/// Header with the error class (e.g. `missing_field`, `rejected_by_influxdb`).
+pub const HEADER_CLASS: &str = "__connect.errors.exception.class.name";
+/// Header with the error message.
+pub const HEADER_MESSAGE: &str = "__connect.errors.exception.message";
+
+/// Sending to the dead-letter topic failed: the record is not skipped.
+#[derive(Debug, Error)]
+pub enum DeadLetterError {
+    /// The producer could not be created.
+    #[error("cannot create the dead-letter producer: {0}")]
+    Create(#[source] rdkafka::error::KafkaError),
+    /// Kafka did not take the record.
+    #[error("dead-letter topic `{topic}` did not take the record of {source_topic}[{partition}]@{offset}: {error}")]
+    Delivery {
+        /// The dead-letter topic.
+        topic: String,
+        /// Where the record came from.
+        source_topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// Kafka's error.
+        error: String,
+    },
+}
+
+/// A producer for one dead-letter topic.
+pub struct DeadLetter {
+    producer: FutureProducer,
+    topic: String,
+    connector: String,
+}
+
+impl std::fmt::Debug for DeadLetter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetter")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+/// One record on its way to the dead-letter topic; await it before committing past the record.
+pub type PendingDeadLetter =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DeadLetterError>> + Send>>;
+
+impl DeadLetter {
+    /// A dead-letter producer writing to `topic` for `connector`.
+    pub fn new(
+        kafka: &KafkaSettings,
+        topic: &str,
+        connector: &str,
+    ) -> Result<Self, DeadLetterError> {
+        let producer: FutureProducer = producer_config(kafka)
+            .create()
+            .map_err(DeadLetterError::Create)?;
+        Ok(DeadLetter {
+            producer,
+            topic: topic.to_string(),
+            connector: connector.to_string(),
+        })
+    }
+
+    /// The topic written to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Sends `msg` (its original key, value, timestamp and headers) with the error headers.
+    pub fn send<M: Message>(&self, msg: &M, class: &str, message: &str) -> PendingDeadLetter {
+        let partition = msg.partition().to_string();
+        let offset = msg.offset().to_string();
+        let mut headers = OwnedHeaders::new();
+        if let Some(h) = msg.headers() {
+            for i in 0..h.count() {
+                let header = h.get(i);
+                headers = headers.insert(Header {
+                    key: header.key,
+                    value: header.value,
+                });
+            }
+        }
+        for (k, v) in [
+            (HEADER_TOPIC, msg.topic()),
+            (HEADER_PARTITION, partition.as_str()),
+            (HEADER_OFFSET, offset.as_str()),
+            (HEADER_CONNECTOR, self.connector.as_str()),
+            (HEADER_CLASS, class),
+            (HEADER_MESSAGE, message),
+        ] {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(&self.topic).headers(headers);
+        if let Some(k) = msg.key() {
+            record = record.key(k);
+        }
+        if let Some(p) = msg.payload() {
+            record = record.payload(p);
+        }
+        if let Some(ts) = msg.timestamp().to_millis() {
+            record = record.timestamp(ts);
+        }
+        let fail = |error: String| DeadLetterError::Delivery {
+            topic: self.topic.clone(),
+            source_topic: msg.topic().to_string(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            error,
+        };
+        match self.producer.send_result(record) {
+            Ok(delivery) => {
+                let on_error = fail(String::new());
+                Box::pin(async move {
+                    match delivery.await {
+                        Ok(Ok(_)) => Ok(()),
+                        Ok(Err((e, _))) => Err(with_error(on_error, e.to_string())),
+                        Err(_) => Err(with_error(on_error, "producer dropped".into())),
+                    }
+                })
+            }
+            Err((e, _)) => {
+                let err = fail(e.to_string());
+                Box::pin(async move { Err(err) })
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered.
+    pub fn flush(&self, timeout: Duration) {
+        use rdkafka::producer::Producer;
+        let _ = self.producer.flush(timeout);
+    }
+}
+
+fn with_error(mut e: DeadLetterError, text: String) -> DeadLetterError {
+    if let DeadLetterError::Delivery { error, .. } = &mut e {
+        *error = text;
+    }
+    e
+}

@@ -1,0 +1,635 @@
+//! One sink worker: a consumer in the connector's group, its batches, and its commits.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use smallvec::SmallVec;
+
+use crate::config::influx_sink::{ErrorPolicy, InfluxSinkSettings};
+use crate::dead_letter::{DeadLetter, PendingDeadLetter};
+use crate::decode::{decode, Format};
+use crate::endpoint::{ComponentState, Health};
+use crate::influx::{Backoff, Batcher, WriteError, WriteReport};
+use crate::influx_point::{write_route, Outcome, RecordError};
+use crate::kafka::context::commit_list;
+use crate::kafka::{
+    consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
+};
+use crate::metrics::Registry;
+use crate::record::RecordView;
+use crate::shutdown::Shutdown;
+use crate::value::Value;
+
+use super::targets::Targets;
+use super::{SinkError, SinkMetrics, THROW_TRANSIENT_ATTEMPTS};
+
+/// Everything a worker needs, owned (moved into its task).
+pub(super) struct WorkerContext {
+    pub id: usize,
+    pub name: String,
+    pub group_id: String,
+    pub settings: Arc<InfluxSinkSettings>,
+    pub kafka: KafkaSettings,
+    pub targets: Arc<Targets>,
+    pub dead_letter: Option<Arc<DeadLetter>>,
+    pub metrics: Arc<SinkMetrics>,
+    pub registry: Arc<Registry>,
+    pub health: Health,
+}
+
+/// Runs one worker until `stop` fires or an error stops it; commits what it finished.
+pub(super) async fn run(ctx: WorkerContext, stop: Shutdown) -> Result<(), SinkError> {
+    let context = TrackingContext::new(&ctx.name, Arc::clone(&ctx.registry));
+    let tracker = Arc::clone(&context.tracker);
+    let kafka_error = |source| SinkError::Kafka {
+        group: ctx.group_id.clone(),
+        source,
+    };
+    let consumer: TrackedConsumer = consumer_config(&ctx.kafka, &ctx.group_id)
+        .create_with_context(context)
+        .map_err(kafka_error)?;
+    let topics = ctx.settings.plan.topics();
+    consumer.subscribe(&topics).map_err(kafka_error)?;
+    tracing::info!(connector = %ctx.name, worker = ctx.id, group = %ctx.group_id, ?topics, "sink worker started");
+    ctx.health.set(&ctx.name, ComponentState::Running);
+
+    let mut worker = Worker::new(&ctx, &consumer, tracker);
+    let result = worker.run(stop).await;
+    worker.commit(CommitMode::Sync);
+    drop(worker);
+    tracing::info!(connector = %ctx.name, worker = ctx.id, ok = result.is_ok(), "sink worker stopped");
+    result
+}
+
+/// What became of a record read into the current batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Its points (if any) are in the batch.
+    Pending,
+    /// Skipped by `NOOP` (and dead-lettered): finished once the batch is written.
+    Skipped,
+    /// Stopped the connector (`THROW`/`RETRY`): never finished, so never committed past.
+    Poisoned,
+}
+
+struct Held<'c> {
+    msg: BorrowedMessage<'c>,
+    tp: u32,
+    lines: u32,
+    state: State,
+}
+
+/// The lines of one target not yet written, and which record each came from.
+struct Batch {
+    batcher: Batcher,
+    owners: Vec<u32>,
+    measurements: Vec<u32>,
+}
+
+struct Worker<'c> {
+    ctx: &'c WorkerContext,
+    consumer: &'c TrackedConsumer,
+    tracker: Arc<Mutex<OffsetTracker>>,
+    routes: HashMap<String, Vec<usize>>,
+    batches: Vec<Batch>,
+    held: Vec<Held<'c>>,
+    /// Read while paused (a partition assigned during an outage): handled after the flush.
+    parked: Vec<BorrowedMessage<'c>>,
+    dead_letters: Vec<PendingDeadLetter>,
+    failure: Option<SinkError>,
+    partitions: Vec<TopicPartition>,
+    measurement_names: Vec<String>,
+    degraded: bool,
+}
+
+impl<'c> Worker<'c> {
+    fn new(
+        ctx: &'c WorkerContext,
+        consumer: &'c TrackedConsumer,
+        tracker: Arc<Mutex<OffsetTracker>>,
+    ) -> Self {
+        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in ctx.settings.plan.routes.iter().enumerate() {
+            routes.entry(r.topic.clone()).or_default().push(i);
+        }
+        let batches = ctx
+            .targets
+            .targets
+            .iter()
+            .map(|_| Batch {
+                batcher: Batcher::new(ctx.targets.batch),
+                owners: Vec::new(),
+                measurements: Vec::new(),
+            })
+            .collect();
+        Worker {
+            ctx,
+            consumer,
+            tracker,
+            routes,
+            batches,
+            held: Vec::new(),
+            parked: Vec::new(),
+            dead_letters: Vec::new(),
+            failure: None,
+            partitions: Vec::new(),
+            measurement_names: Vec::new(),
+            degraded: false,
+        }
+    }
+
+    async fn run(&mut self, stop: Shutdown) -> Result<(), SinkError> {
+        let mut stop_wait = stop.clone();
+        let consumer = self.consumer;
+        loop {
+            if self.failure.is_some() {
+                self.flush(&stop).await?;
+                return Err(self
+                    .failure
+                    .take()
+                    .unwrap_or_else(|| SinkError::WorkerPanicked("failure vanished".to_string())));
+            }
+            let deadline = self
+                .batches
+                .iter()
+                .filter_map(|b| b.batcher.deadline())
+                .min()
+                .map(tokio::time::Instant::from_std);
+            tokio::select! {
+                biased;
+                _ = stop_wait.wait() => {
+                    self.flush(&stop).await?;
+                    return Ok(());
+                }
+                _ = sleep_until_opt(deadline), if deadline.is_some() => {
+                    self.flush(&stop).await?;
+                }
+                received = consumer.recv() => match received {
+                    Ok(msg) => {
+                        self.handle(msg);
+                        if self.is_full() {
+                            self.flush(&stop).await?;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(connector = %self.ctx.name, error = %e, "Kafka consumer error");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.batches.iter().any(|b| b.batcher.is_full())
+            || self.held.len() >= self.ctx.targets.batch.max_lines.max(1) * 2
+    }
+
+    fn intern(&mut self, topic: &str, partition: i32) -> u32 {
+        if let Some(i) = self
+            .partitions
+            .iter()
+            .position(|tp| tp.partition == partition && tp.topic == topic)
+        {
+            return i as u32;
+        }
+        self.partitions.push(TopicPartition::new(topic, partition));
+        (self.partitions.len() - 1) as u32
+    }
+
+    /// Runs every route of the record's topic, appending its points to the batches.
+    fn handle(&mut self, msg: BorrowedMessage<'c>) {
+        self.ctx.metrics.consumed.inc();
+        let tp = self.intern(msg.topic(), msg.partition());
+        let idx = self.held.len() as u32;
+        let mut errors: SmallVec<[(&'static str, String); 1]> = SmallVec::new();
+        let mut lines = 0u32;
+        match decode(msg.payload(), Format::Json) {
+            Err(e) => errors.push(("decode_error", e.to_string())),
+            Ok(value) => {
+                let headers: SmallVec<[(&str, &[u8]); 4]> = match msg.headers() {
+                    Some(h) => h
+                        .iter()
+                        .map(|h| (h.key, h.value.unwrap_or_default()))
+                        .collect(),
+                    None => SmallVec::new(),
+                };
+                let rec = RecordView {
+                    topic: msg.topic(),
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                    timestamp_ms: msg.timestamp().to_millis(),
+                    key: decode_key(msg.key()),
+                    value,
+                    headers: &headers,
+                };
+                let now = Instant::now();
+                let now_ns = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as i64);
+                let precision = self.ctx.targets.precision;
+                let plan = &self.ctx.settings.plan;
+                if let Some(route_ids) = self.routes.get(msg.topic()) {
+                    for &r in route_ids {
+                        let route = &plan.routes[r];
+                        let t = self.ctx.targets.route_target[r];
+                        let batch = &mut self.batches[t];
+                        let start = batch.batcher.body().len();
+                        let added = batch.batcher.append_with(now, |buf| {
+                            write_route(route, &rec, now_ns, precision, buf).map(|_: Outcome| ())
+                        });
+                        match added {
+                            Ok(true) => {
+                                batch.owners.push(idx);
+                                let line = batch.batcher.body().get(start..).unwrap_or_default();
+                                batch
+                                    .measurements
+                                    .push(intern_measurement(&mut self.measurement_names, line));
+                                lines += 1;
+                            }
+                            Ok(false) => {}
+                            Err(e) => errors.push((class_of(&e), e.to_string())),
+                        }
+                    }
+                }
+            }
+        }
+        self.held.push(Held {
+            msg,
+            tp,
+            lines,
+            state: State::Pending,
+        });
+        for (class, message) in errors {
+            self.poison(idx as usize, class, message);
+        }
+    }
+
+    /// Applies the error policy to a poison record.
+    fn poison(&mut self, idx: usize, class: &'static str, message: String) {
+        let policy = self.ctx.settings.error_policy;
+        let held = &mut self.held[idx];
+        let (topic, partition, offset) = (
+            held.msg.topic().to_string(),
+            held.msg.partition(),
+            held.msg.offset(),
+        );
+        match policy {
+            ErrorPolicy::Noop => {
+                if held.state == State::Skipped {
+                    return; // one skip per record, even when several routes fail
+                }
+                held.state = State::Skipped;
+                self.ctx.metrics.skipped(class).inc();
+                tracing::warn!(connector = %self.ctx.name, %topic, partition, offset, reason = class, error = %message,
+                    "skipping poison record (error policy NOOP)");
+                if let Some(dl) = &self.ctx.dead_letter {
+                    self.dead_letters.push(dl.send(&held.msg, class, &message));
+                    self.ctx.metrics.dead_lettered.inc();
+                }
+            }
+            ErrorPolicy::Throw | ErrorPolicy::Retry => {
+                held.state = State::Poisoned;
+                tracing::error!(connector = %self.ctx.name, %topic, partition, offset, reason = class, error = %message,
+                    "poison record (error policy {policy})");
+                if self.failure.is_none() {
+                    self.failure = Some(SinkError::Poison {
+                        topic,
+                        partition,
+                        offset,
+                        reason: message,
+                        policy: policy.as_str(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Writes every batch, applies the policy to rejected lines, waits for dead letters,
+    /// and commits what is finished.
+    async fn flush(&mut self, stop: &Shutdown) -> Result<(), SinkError> {
+        if self.held.is_empty() && self.parked.is_empty() {
+            return Ok(());
+        }
+        let mut abandoned = false;
+        for t in 0..self.batches.len() {
+            if self.batches[t].batcher.is_empty() {
+                continue;
+            }
+            let limits = self.batches[t].batcher.limits();
+            let mut batcher = std::mem::replace(&mut self.batches[t].batcher, Batcher::new(limits));
+            let (body, lines) = batcher.take();
+            let outcome = self.write_target(t, body, lines, stop).await;
+            batcher.clear();
+            self.batches[t].batcher = batcher;
+            let report = match outcome {
+                Ok(Some(report)) => report,
+                Ok(None) => {
+                    abandoned = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut counts = vec![0u64; self.measurement_names.len()];
+            for &m in &self.batches[t].measurements {
+                counts[m as usize] += 1;
+            }
+            for rejected in &report.rejected {
+                if let Some(&m) = self.batches[t].measurements.get(rejected.line) {
+                    counts[m as usize] = counts[m as usize].saturating_sub(1);
+                }
+                if let Some(&owner) = self.batches[t].owners.get(rejected.line) {
+                    self.poison(
+                        owner as usize,
+                        "rejected_by_influxdb",
+                        rejected.message.clone(),
+                    );
+                }
+            }
+            for (m, n) in counts.into_iter().enumerate() {
+                if n > 0 {
+                    self.ctx.metrics.points(&self.measurement_names[m], n);
+                }
+            }
+            self.batches[t].owners.clear();
+            self.batches[t].measurements.clear();
+        }
+        if abandoned {
+            // Shutting down while the target is unreachable: nothing of this batch counts as
+            // written; it is read again after a restart.
+            self.dead_letters.clear();
+            self.held.clear();
+            self.parked.clear();
+            for b in &mut self.batches {
+                b.batcher.clear();
+                b.owners.clear();
+                b.measurements.clear();
+            }
+            return Ok(());
+        }
+        for pending in std::mem::take(&mut self.dead_letters) {
+            pending.await.map_err(SinkError::DeadLetter)?;
+        }
+        {
+            let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
+            for h in &self.held {
+                let tp = &self.partitions[h.tp as usize];
+                tracker.begin(tp, h.msg.offset());
+                if h.state != State::Poisoned {
+                    tracker.finish(tp, h.msg.offset());
+                }
+            }
+        }
+        let (mut written, mut filtered) = (0, 0);
+        for h in &self.held {
+            match (h.state, h.lines) {
+                (State::Pending, 0) => filtered += 1,
+                (State::Pending, _) => written += 1,
+                _ => {}
+            }
+        }
+        self.ctx.metrics.written.add(written);
+        self.ctx.metrics.filtered.add(filtered);
+        self.held.clear();
+        self.commit(CommitMode::Async);
+        for msg in std::mem::take(&mut self.parked) {
+            self.handle(msg);
+        }
+        Ok(())
+    }
+
+    /// Writes one target's body, retrying transient failures per the error policy while the
+    /// partitions are paused. `Ok(None)`: abandoned because `stop` fired.
+    async fn write_target(
+        &mut self,
+        t: usize,
+        body: &[u8],
+        lines: usize,
+        stop: &Shutdown,
+    ) -> Result<Option<WriteReport>, SinkError> {
+        let targets = Arc::clone(&self.ctx.targets);
+        let target = &targets.targets[t];
+        let (base, max) = targets.backoff;
+        let mut backoff = Backoff::new(base, max);
+        let policy = self.ctx.settings.error_policy;
+        let mut attempts = 0u32;
+        let mut paused = false;
+        let result = loop {
+            let started = Instant::now();
+            match target
+                .writer
+                .write_isolating(body, lines, &mut backoff)
+                .await
+            {
+                Ok(report) => {
+                    self.ctx
+                        .metrics
+                        .write_latency
+                        .observe(started.elapsed().as_secs_f64());
+                    if self.degraded {
+                        self.degraded = false;
+                        self.ctx.health.set(&self.ctx.name, ComponentState::Running);
+                        tracing::info!(connector = %self.ctx.name, attempts, "InfluxDB writes succeed again");
+                    }
+                    break Ok(Some(report));
+                }
+                Err(WriteError::DatabaseNotFound { database, .. }) => {
+                    if target.autocreate && !target.v2 {
+                        if let Err(e) = target.writer.ensure_database(&target.database, None).await
+                        {
+                            break Err(SinkError::Prepare(e));
+                        }
+                        continue;
+                    }
+                    break Err(SinkError::DatabaseMissing { database });
+                }
+                Err(WriteError::RetentionPolicyNotFound { policy, .. }) => {
+                    break Err(SinkError::RetentionPolicyMissing { policy });
+                }
+                Err(e) if e.is_transient() => {
+                    attempts += 1;
+                    self.ctx.metrics.retries.inc();
+                    let exhausted = match policy {
+                        ErrorPolicy::Noop => false,
+                        ErrorPolicy::Throw => attempts >= THROW_TRANSIENT_ATTEMPTS,
+                        ErrorPolicy::Retry => {
+                            self.ctx.settings.max_retries.is_some_and(|m| attempts > m)
+                        }
+                    };
+                    if exhausted {
+                        break Err(SinkError::RetriesExhausted {
+                            attempts,
+                            policy: policy.as_str(),
+                            last: e,
+                        });
+                    }
+                    let delay = match (policy, &e) {
+                        (ErrorPolicy::Retry, _) => self.ctx.settings.retry_interval,
+                        (_, WriteError::Transient { retry_after, .. }) => {
+                            backoff.delay_after(*retry_after)
+                        }
+                        _ => backoff.next_delay(),
+                    };
+                    if !self.degraded {
+                        self.degraded = true;
+                        self.ctx.health.set(
+                            &self.ctx.name,
+                            ComponentState::Degraded(format!("InfluxDB write failing: {e}")),
+                        );
+                    }
+                    tracing::warn!(connector = %self.ctx.name, error = %e, attempt = attempts,
+                        delay_ms = delay.as_millis() as u64, "InfluxDB write failed, consumption paused, retrying");
+                    if !paused {
+                        self.pause(true);
+                        paused = true;
+                    }
+                    if !self.wait_polling(delay, stop).await {
+                        break Ok(None);
+                    }
+                }
+                Err(e) => break Err(SinkError::Fatal(e)),
+            }
+        };
+        if paused {
+            self.pause(false);
+        }
+        result
+    }
+
+    /// Pauses (or resumes) every assigned partition.
+    fn pause(&self, pause: bool) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        let result = if pause {
+            self.consumer.pause(&assignment)
+        } else {
+            self.consumer.resume(&assignment)
+        };
+        if let Err(e) = result {
+            tracing::warn!(connector = %self.ctx.name, error = %e, pause, "cannot pause/resume partitions");
+        }
+    }
+
+    /// Sleeps `delay` while polling the consumer (keeps the group membership, runs rebalance
+    /// callbacks). False when `stop` fired.
+    async fn wait_polling(&mut self, delay: Duration, stop: &Shutdown) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        let mut stop = stop.clone();
+        let consumer = self.consumer;
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.wait() => return false,
+                _ = tokio::time::sleep_until(until) => return true,
+                received = consumer.recv() => {
+                    if let Ok(msg) = received {
+                        self.parked.push(msg);
+                    }
+                    // A partition assigned meanwhile is not paused yet.
+                    self.pause(true);
+                }
+            }
+        }
+    }
+
+    /// Commits the finished offsets that moved (only of partitions still assigned).
+    fn commit(&self, mode: CommitMode) {
+        let changed: Vec<(TopicPartition, i64)> = {
+            let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
+            tracker.take_changed()
+        };
+        let context = self.consumer.context();
+        let changed: Vec<_> = changed
+            .into_iter()
+            .filter(|(tp, _)| context.is_assigned(tp))
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        if let Err(e) = self.consumer.commit(&commit_list(&changed), mode) {
+            tracing::warn!(connector = %self.ctx.name, error = %e, "offset commit failed (records will be read again)");
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The index of `line`'s measurement in `names`, added when new.
+fn intern_measurement(names: &mut Vec<String>, line: &[u8]) -> u32 {
+    let name = measurement_of(line);
+    if let Some(i) = names.iter().position(|m| m.as_bytes() == name) {
+        return i as u32;
+    }
+    names.push(String::from_utf8_lossy(name).into_owned());
+    (names.len() - 1) as u32
+}
+
+/// The measurement of a line-protocol line: up to the first unescaped space or comma.
+fn measurement_of(line: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 2,
+            b' ' | b',' => return &line[..i],
+            _ => i += 1,
+        }
+    }
+    line
+}
+
+/// A record key: a JSON document when it parses as one, else UTF-8 text, else bytes.
+fn decode_key(key: Option<&[u8]>) -> Value<'_> {
+    let Some(k) = key else {
+        return Value::Null;
+    };
+    if matches!(k.first(), Some(b'{' | b'[')) {
+        if let Ok(v) = decode(Some(k), Format::Json) {
+            return v;
+        }
+    }
+    match decode(Some(k), Format::String) {
+        Ok(v) => v,
+        Err(_) => Value::Bytes(std::borrow::Cow::Borrowed(k)),
+    }
+}
+
+fn class_of(e: &RecordError) -> &'static str {
+    match e {
+        RecordError::MissingField(_) => "missing_field",
+        RecordError::UnsupportedField { .. } => "unsupported_field",
+        RecordError::NotAnObject(_) => "not_an_object",
+        RecordError::MissingTime(_) => "missing_time",
+        RecordError::BadTime { .. } => "bad_time",
+        RecordError::NoRecordTimestamp => "no_record_timestamp",
+        RecordError::Point(_) => "invalid_point",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measurement_stops_at_unescaped_space_or_comma() {
+        assert_eq!(measurement_of(b"cpu,host=a v=1"), b"cpu");
+        assert_eq!(measurement_of(b"my\\ cpu\\,x v=1"), b"my\\ cpu\\,x");
+        assert_eq!(measurement_of(b"m v=1"), b"m");
+    }
+
+    #[test]
+    fn keys_decode_as_json_text_or_bytes() {
+        assert!(matches!(decode_key(Some(b"{\"id\":1}")), Value::Object(_)));
+        assert!(matches!(decode_key(Some(b"dev-1")), Value::Str(_)));
+        assert!(matches!(decode_key(Some(&[0xff, 0xfe])), Value::Bytes(_)));
+        assert!(matches!(decode_key(None), Value::Null));
+    }
+}

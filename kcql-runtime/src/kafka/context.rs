@@ -1,0 +1,153 @@
+//! A consumer context for at-least-once consumers.
+//!
+//! Before partitions are revoked (rebalance), it commits, synchronously, the offsets the
+//! connector finished for them ([`OffsetTracker`]) and forgets them, so the next owner resumes
+//! right after the last written record. Records of a revoked partition that were read but not
+//! yet written are written by the next owner (and possibly once more by us: at-least-once).
+//! It also publishes librdkafka's per-partition consumer lag as a gauge.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::offsets::{OffsetTracker, TopicPartition};
+use crate::metrics::Registry;
+
+/// The consumer type of our connectors.
+pub type TrackedConsumer = StreamConsumer<TrackingContext>;
+
+/// Shared between a connector worker and its consumer's callbacks.
+#[derive(Debug)]
+pub struct TrackingContext {
+    /// The connector's offsets. Never held across an `.await`.
+    pub tracker: Arc<Mutex<OffsetTracker>>,
+    assigned: Mutex<BTreeSet<TopicPartition>>,
+    registry: Arc<Registry>,
+    component: String,
+}
+
+impl TrackingContext {
+    /// A context for `component` (metric label) publishing into `registry`.
+    pub fn new(component: &str, registry: Arc<Registry>) -> Self {
+        TrackingContext {
+            tracker: Arc::default(),
+            assigned: Mutex::default(),
+            registry,
+            component: component.to_string(),
+        }
+    }
+
+    /// The partitions currently assigned to this consumer.
+    pub fn assigned(&self) -> BTreeSet<TopicPartition> {
+        self.assigned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether `tp` is currently assigned.
+    pub fn is_assigned(&self, tp: &TopicPartition) -> bool {
+        self.assigned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(tp)
+    }
+}
+
+/// `offsets` as a list for `commit`, leaving out partitions not in `only` when given.
+pub fn commit_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for (tp, o) in offsets {
+        // Cannot fail for a non-negative offset.
+        let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*o));
+    }
+    tpl
+}
+
+impl ClientContext for TrackingContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                let part = partition.to_string();
+                self.registry
+                    .gauge(
+                        "kcql_consumer_lag",
+                        "Records between the consumer's position and the partition's end.",
+                        &[
+                            ("component", &self.component),
+                            ("topic", topic),
+                            ("partition", &part),
+                        ],
+                    )
+                    .set(p.consumer_lag);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for TrackingContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else {
+            return;
+        };
+        let revoked: Vec<TopicPartition> = tpl
+            .elements()
+            .iter()
+            .map(|e| TopicPartition::new(e.topic(), e.partition()))
+            .collect();
+        let finished: Vec<(TopicPartition, i64)> = {
+            let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
+            let out = revoked
+                .iter()
+                .filter_map(|tp| tracker.committable(tp).map(|o| (tp.clone(), o)))
+                .collect();
+            for tp in &revoked {
+                tracker.forget(tp);
+            }
+            out
+        };
+        {
+            let mut assigned = self.assigned.lock().unwrap_or_else(PoisonError::into_inner);
+            for tp in &revoked {
+                assigned.remove(tp);
+            }
+        }
+        if !finished.is_empty() {
+            match consumer.commit(&commit_list(&finished), CommitMode::Sync) {
+                Ok(()) => tracing::info!(
+                    component = %self.component,
+                    partitions = ?finished,
+                    "committed finished offsets of revoked partitions"
+                ),
+                Err(e) => tracing::warn!(
+                    component = %self.component, error = %e,
+                    "could not commit offsets of revoked partitions (their records will be read again)"
+                ),
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let mut assigned = self.assigned.lock().unwrap_or_else(PoisonError::into_inner);
+                for e in tpl.elements() {
+                    assigned.insert(TopicPartition::new(e.topic(), e.partition()));
+                }
+                tracing::info!(component = %self.component, partitions = ?assigned, "partitions assigned");
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => {
+                tracing::warn!(component = %self.component, error = %e, "rebalance error")
+            }
+        }
+    }
+}
