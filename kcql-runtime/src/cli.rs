@@ -5,12 +5,14 @@
 //! kcql fmt [FILE|-]                   print a file's statements in canonical form
 //! kcql check [--connector C] [FILE|-]                 validate (and compile for connector C)
 //! kcql explain --connector C [--format F] [FILE|-]     print the compiled plan
+//! kcql run [--check] [--metrics ADDR|off] FILE...      run a pipeline (.toml) or connectors (.properties)
 //! ```
 //!
 //! Connectors: `mqtt`, `influx`, `processor`. Explain formats: `text`, `json`, `dot`, `mermaid`.
 //!
-//! Exit status: 0 on success, 1 with the rendered diagnostic on stderr when the KCQL is invalid,
-//! 2 for usage errors (bad flags, unreadable input).
+//! Exit status: 0 on success, 1 with the rendered diagnostic on stderr when the KCQL is invalid
+//! (or, for `run`, when the configuration is invalid or a component failed), 2 for usage errors
+//! (bad flags, unreadable input).
 
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
@@ -65,6 +67,20 @@ pub enum Command {
         format: FormatArg,
         /// The file; `-` or absent reads standard input.
         file: Option<String>,
+    },
+    /// Run a pipeline file (`.toml`) or Stream Reactor connector files (`.properties`) until
+    /// SIGINT/SIGTERM (then flush, commit and exit 0) or a component fails (exit 1).
+    Run {
+        /// Only validate the files and print every problem (exit 1 if any).
+        #[arg(long)]
+        check: bool,
+        /// Serve /metrics and /health here (`off` to disable); overrides the file's
+        /// `[runtime] metrics`.
+        #[arg(long)]
+        metrics: Option<String>,
+        /// One `.toml` pipeline file or any number of `.properties` files.
+        #[arg(required = true)]
+        files: Vec<String>,
     },
 }
 
@@ -140,6 +156,11 @@ enum Action {
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     let (text, action) = match cli.command {
+        Command::Run {
+            check,
+            metrics,
+            files,
+        } => return run_pipeline_command(check, metrics, &files, out, err),
         Command::Parse { json, statement } => {
             let text = match statement.as_deref() {
                 None | Some("-") => read_stdin(),
@@ -249,6 +270,122 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+/// `kcql run`: load (and validate) the files, then run them on a tokio runtime.
+fn run_pipeline_command(
+    check: bool,
+    metrics: Option<String>,
+    files: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> ExitCode {
+    use crate::config::Pipeline;
+    let tomls = files.iter().filter(|f| f.ends_with(".toml")).count();
+    if tomls > 1 || (tomls == 1 && files.len() > 1) {
+        let _ = writeln!(
+            err,
+            "kcql: give one .toml pipeline file, or any number of .properties files"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let mut pipeline = match Pipeline::load(files) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in &errors {
+                let _ = writeln!(err, "error: {e}");
+            }
+            let _ = writeln!(
+                err,
+                "kcql: {} problem{} found",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    match metrics.as_deref() {
+        None => {}
+        Some(m) if m.eq_ignore_ascii_case("off") => pipeline.metrics_addr = None,
+        Some(m) => {
+            if m.parse::<std::net::SocketAddr>().is_err() {
+                let _ = writeln!(
+                    err,
+                    "kcql: --metrics `{m}` is not an address like 127.0.0.1:9464 (or off)"
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+            pipeline.metrics_addr = Some(m.to_string());
+        }
+    }
+    if check {
+        let _ = writeln!(
+            out,
+            "ok: {} component{}: {}",
+            pipeline.components.len(),
+            if pipeline.components.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            pipeline
+                .components
+                .iter()
+                .map(|c| format!("{} `{}`", c.settings.kind(), c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "kcql: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let count = pipeline.components.len();
+    let result = runtime.block_on(async move {
+        let shutdown = crate::shutdown::Shutdown::new();
+        shutdown.on_signals();
+        crate::run::run_pipeline(
+            pipeline,
+            shutdown,
+            crate::run::Observability::default(),
+            |addr| {
+                let where_ = addr.map_or("not served".to_string(), |a| {
+                    format!("http://{a}/metrics and http://{a}/health")
+                });
+                tracing::info!(components = count, metrics = %where_, "kcql: pipeline running");
+                eprintln!("kcql: running {count} component(s); metrics: {where_}");
+            },
+        )
+        .await
+    });
+    match result {
+        Ok(()) => {
+            let _ = writeln!(err, "kcql: stopped cleanly");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(err, "kcql: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parses `std::env::args` and runs; usage errors exit with status 2 (clap's convention).

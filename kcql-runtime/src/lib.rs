@@ -20,6 +20,7 @@ pub mod kafka;
 pub mod line_protocol;
 pub mod metrics;
 pub mod record;
+pub mod run;
 pub mod shutdown;
 pub mod time;
 pub mod value;

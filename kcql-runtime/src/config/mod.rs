@@ -1,12 +1,16 @@
 //! Connector configuration loaded from Java `.properties` files, the format Kafka Connect and
 //! Stream Reactor connectors are configured with.
 //!
-//! [`properties`] parses the file format; [`influx_sink`] validates the InfluxDB sink's keys
+//! [`pipeline`] reads the TOML pipeline file of `kcql run` (and `.properties` files as
+//! components); [`properties`] parses the `.properties` format; [`influx_sink`] validates the InfluxDB sink's keys
 //! (Stream Reactor's `connect.influx.*` plus our additions) and builds the writer's
 //! [`InfluxConfig`](crate::influx::InfluxConfig).
 
 pub mod influx_sink;
+pub mod pipeline;
 pub mod properties;
+pub mod suggest;
 
 pub use influx_sink::{ErrorPolicy, InfluxSinkSettings, InfluxTarget, SettingsError};
+pub use pipeline::{Component, ComponentSettings, Pipeline, PipelineError};
 pub use properties::{parse_properties, PropertiesError, Property};

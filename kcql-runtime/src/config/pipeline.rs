@@ -1,0 +1,695 @@
+//! The pipeline file (`kcql run pipeline.toml`) and `.properties` connector files.
+//!
+//! A pipeline file holds any number of components, each with its own KCQL:
+//!
+//! ```toml
+//! [runtime]
+//! metrics = "127.0.0.1:9464"      # /metrics and /health; "off" disables
+//!
+//! [kafka]                         # shared by every component (a component's own `kafka`
+//! brokers = "127.0.0.1:9092"      # table adds to / overrides it)
+//! [kafka.properties]
+//! "security.protocol" = "plaintext"
+//!
+//! [[sink.influx]]
+//! name = "sensor-sink"
+//! kcql = "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id)"
+//! url = "http://127.0.0.1:8086"
+//! db = "iot"
+//! username = "kcql"
+//! ```
+//!
+//! A component table's keys are its Stream Reactor property names without the connector
+//! prefix, with `_` for `.` (`connect.influx.retry.interval` → `retry_interval`,
+//! `connect.influx.db` → `db`), plus `name`, `topics`, `tasks` (`tasks.max`), `group_id` (the
+//! consumer group) and a `kafka` table of client properties. Each table is turned into those
+//! properties and validated by the same code as a `.properties` file, so both formats accept
+//! and reject exactly the same settings. Every problem in the file is reported at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use thiserror::Error;
+use toml::{Table, Value};
+
+use super::influx_sink::{InfluxSinkSettings, SettingsError};
+use super::properties::{into_pairs, parse_properties, PropertiesError};
+use super::suggest::closest;
+use crate::kafka::KafkaSettings;
+
+/// Default address of the `/metrics` and `/health` endpoint.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
+
+/// One component of a pipeline, validated.
+#[derive(Debug, Clone)]
+pub enum ComponentSettings {
+    /// A Kafka → InfluxDB sink.
+    InfluxSink(Box<InfluxSinkSettings>),
+}
+
+impl ComponentSettings {
+    /// The section it is declared in (`sink.influx`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ComponentSettings::InfluxSink(_) => "sink.influx",
+        }
+    }
+}
+
+/// A named component with the Kafka settings it uses.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Its name (unique in the pipeline).
+    pub name: String,
+    /// Its settings.
+    pub settings: ComponentSettings,
+    /// Kafka client settings: the pipeline's, with the component's own on top.
+    pub kafka: KafkaSettings,
+}
+
+/// A whole pipeline: components plus process-wide settings.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where `/metrics` and `/health` are served (`None`: not served).
+    pub metrics_addr: Option<String>,
+    /// The components, in file order.
+    pub components: Vec<Component>,
+}
+
+/// One problem in a pipeline or properties file.
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{path}: not valid TOML: {message}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// A `.properties` file does not parse.
+    #[error("{path}: {error}")]
+    Properties {
+        /// The file.
+        path: String,
+        /// The problem.
+        error: PropertiesError,
+    },
+    /// A key (or section) nobody reads.
+    #[error("{path}: {at}: unknown key `{key}`{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// The file.
+        path: String,
+        /// Where (`sink.influx[0]`, `runtime`, the top level).
+        at: String,
+        /// The key.
+        key: String,
+        /// The closest known key.
+        suggestion: Option<String>,
+    },
+    /// A value of the wrong type or form.
+    #[error("{path}: {at}: `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Where.
+        at: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A component's settings are invalid.
+    #[error("{path}: {at}: {error}{}", .toml_key.as_ref().map(|k| format!(" (`{k}` in the pipeline file)")).unwrap_or_default())]
+    Settings {
+        /// The file.
+        path: String,
+        /// The component (`sink.influx[0] "name"`).
+        at: String,
+        /// The problem.
+        error: SettingsError,
+        /// The pipeline-file key of the property the problem is about (TOML files only).
+        toml_key: Option<String>,
+    },
+    /// A properties file for a connector this build does not run.
+    #[error("{path}: cannot tell which connector this is (expected connect.influx.* keys{})", .class.as_ref().map(|c| format!("; connector.class = {c}")).unwrap_or_default())]
+    UnknownConnector {
+        /// The file.
+        path: String,
+        /// Its `connector.class`, when given.
+        class: Option<String>,
+    },
+    /// Two components share a name (metrics, logs and consumer groups are named after it).
+    #[error("component name `{name}` is used twice (in {first} and {second})")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// Where it appears first.
+        first: String,
+        /// Where again.
+        second: String,
+    },
+}
+
+const TOP_LEVEL: &[&str] = &["runtime", "kafka", "sink"];
+const RUNTIME_KEYS: &[&str] = &["metrics"];
+const KAFKA_KEYS: &[&str] = &["brokers", "properties"];
+const SINK_KINDS: &[&str] = &["influx"];
+/// Keys of a `[[sink.influx]]` table and the property each becomes (`kafka` and
+/// `group_id` are handled apart).
+const INFLUX_KEYS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("kcql", "connect.influx.kcql"),
+    ("topics", "topics"),
+    ("tasks", "tasks.max"),
+    ("url", "connect.influx.url"),
+    ("db", "connect.influx.db"),
+    ("username", "connect.influx.username"),
+    ("password", "connect.influx.password"),
+    ("retention_policy", "connect.influx.retention.policy"),
+    ("consistency_level", "connect.influx.consistency.level"),
+    ("token", "connect.influx.token"),
+    ("org", "connect.influx.org"),
+    ("bucket", "connect.influx.bucket"),
+    ("error_policy", "connect.influx.error.policy"),
+    ("max_retries", "connect.influx.max.retries"),
+    ("retry_interval", "connect.influx.retry.interval"),
+    ("batch_size", "connect.influx.batch.size"),
+    ("linger_ms", "connect.influx.linger.ms"),
+    ("gzip", "connect.influx.gzip"),
+    ("dlq_topic", "connect.influx.dlq.topic"),
+    ("progress_enabled", "connect.progress.enabled"),
+];
+
+/// Collects problems while one file is read.
+struct Problems<'p> {
+    path: &'p str,
+    errors: Vec<PipelineError>,
+}
+
+impl Problems<'_> {
+    fn unknown(&mut self, at: &str, key: &str, known: &[&str]) {
+        self.errors.push(PipelineError::UnknownKey {
+            path: self.path.to_string(),
+            at: at.to_string(),
+            key: key.to_string(),
+            suggestion: closest(key, known).map(str::to_string),
+        });
+    }
+
+    fn invalid(&mut self, at: &str, key: &str, message: impl Into<String>) {
+        self.errors.push(PipelineError::Invalid {
+            path: self.path.to_string(),
+            at: at.to_string(),
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+impl Pipeline {
+    /// Loads `paths`: one `.toml` pipeline file, or any number of `.properties` connector
+    /// files (one connector each). Every problem of every file is reported.
+    pub fn load(paths: &[impl AsRef<Path>]) -> Result<Pipeline, Vec<PipelineError>> {
+        let mut errors = Vec::new();
+        let mut pipeline = Pipeline {
+            metrics_addr: Some(DEFAULT_METRICS_ADDR.to_string()),
+            components: Vec::new(),
+        };
+        for path in paths {
+            let path = path.as_ref();
+            let shown = path.display().to_string();
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(source) => {
+                    errors.push(PipelineError::Io {
+                        path: shown,
+                        source,
+                    });
+                    continue;
+                }
+            };
+            let loaded = if path.extension().is_some_and(|e| e == "toml") {
+                Pipeline::from_toml_str(&text, &shown).map(|p| {
+                    pipeline.metrics_addr = p.metrics_addr.clone();
+                    p.components
+                })
+            } else {
+                Pipeline::component_from_properties(&text, &shown).map(|c| vec![c])
+            };
+            match loaded {
+                Ok(components) => pipeline.components.extend(components),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        check_names(&pipeline.components, &mut errors);
+        if errors.is_empty() {
+            Ok(pipeline)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Reads a pipeline file's text (`path` is only used in messages).
+    pub fn from_toml_str(text: &str, path: &str) -> Result<Pipeline, Vec<PipelineError>> {
+        let table: Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                return Err(vec![PipelineError::Toml {
+                    path: path.to_string(),
+                    message: e.to_string(),
+                }])
+            }
+        };
+        let mut p = Problems {
+            path,
+            errors: Vec::new(),
+        };
+        for key in table.keys() {
+            if !TOP_LEVEL.contains(&key.as_str()) {
+                p.unknown("top level", key, TOP_LEVEL);
+            }
+        }
+        let metrics_addr = read_runtime(table.get("runtime"), &mut p);
+        let kafka = read_kafka(table.get("kafka"), "kafka", &mut p);
+        let mut components = Vec::new();
+        if let Some(sink) = table.get("sink") {
+            match sink.as_table() {
+                None => p.invalid("top level", "sink", "must be a table ([[sink.influx]])"),
+                Some(sink) => {
+                    for key in sink.keys() {
+                        if !SINK_KINDS.contains(&key.as_str()) {
+                            p.unknown("sink", key, SINK_KINDS);
+                        }
+                    }
+                    if let Some(influx) = sink.get("influx") {
+                        read_influx_sinks(influx, &kafka, &mut p, &mut components);
+                    }
+                }
+            }
+        }
+        if components.is_empty() && p.errors.is_empty() {
+            p.invalid(
+                "top level",
+                "sink",
+                "the pipeline declares no component (add a [[sink.influx]] table)",
+            );
+        }
+        if p.errors.is_empty() {
+            Ok(Pipeline {
+                metrics_addr,
+                components,
+            })
+        } else {
+            Err(p.errors)
+        }
+    }
+
+    /// Reads one Stream Reactor connector `.properties` file.
+    pub fn component_from_properties(
+        text: &str,
+        path: &str,
+    ) -> Result<Component, Vec<PipelineError>> {
+        let props = parse_properties(text).map_err(|error| {
+            vec![PipelineError::Properties {
+                path: path.to_string(),
+                error,
+            }]
+        })?;
+        let pairs = into_pairs(props);
+        let class = pairs
+            .iter()
+            .find(|(k, _)| k == "connector.class")
+            .map(|(_, v)| v.clone());
+        let is_influx = pairs.iter().any(|(k, _)| k.starts_with("connect.influx."))
+            || class
+                .as_deref()
+                .is_some_and(|c| c.to_ascii_lowercase().contains("influx"));
+        if !is_influx {
+            return Err(vec![PipelineError::UnknownConnector {
+                path: path.to_string(),
+                class,
+            }]);
+        }
+        let at = "connector".to_string();
+        influx_component(&pairs, KafkaSettings::default(), path, &at)
+    }
+}
+
+fn check_names(components: &[Component], errors: &mut Vec<PipelineError>) {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in components {
+        if let Some(first) = seen.insert(&c.name, c.settings.kind()) {
+            errors.push(PipelineError::DuplicateName {
+                name: c.name.clone(),
+                first: first.to_string(),
+                second: c.settings.kind().to_string(),
+            });
+        }
+    }
+}
+
+fn read_runtime(runtime: Option<&Value>, p: &mut Problems<'_>) -> Option<String> {
+    let default = Some(DEFAULT_METRICS_ADDR.to_string());
+    let Some(runtime) = runtime else {
+        return default;
+    };
+    let Some(t) = runtime.as_table() else {
+        p.invalid("top level", "runtime", "must be a table");
+        return default;
+    };
+    for key in t.keys() {
+        if !RUNTIME_KEYS.contains(&key.as_str()) {
+            p.unknown("runtime", key, RUNTIME_KEYS);
+        }
+    }
+    match t.get("metrics") {
+        None => default,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("off") => None,
+        Some(Value::Boolean(false)) => None,
+        Some(Value::String(s)) => match s.parse::<std::net::SocketAddr>() {
+            Ok(_) => Some(s.clone()),
+            Err(_) => {
+                p.invalid(
+                    "runtime",
+                    "metrics",
+                    format!("`{s}` is not a socket address like 127.0.0.1:9464 (or \"off\")"),
+                );
+                default
+            }
+        },
+        Some(_) => {
+            p.invalid(
+                "runtime",
+                "metrics",
+                "must be an address string like \"127.0.0.1:9464\" or \"off\"",
+            );
+            default
+        }
+    }
+}
+
+fn read_kafka(kafka: Option<&Value>, at: &str, p: &mut Problems<'_>) -> KafkaSettings {
+    let mut out = KafkaSettings::default();
+    let Some(kafka) = kafka else {
+        return out;
+    };
+    let Some(t) = kafka.as_table() else {
+        p.invalid(at, "kafka", "must be a table");
+        return out;
+    };
+    for (key, value) in t {
+        match key.as_str() {
+            "brokers" => match value {
+                Value::String(s) => out.brokers = Some(s.clone()),
+                Value::Array(items) => {
+                    let list: Vec<String> = items.iter().filter_map(scalar).collect();
+                    out.brokers = Some(list.join(","));
+                }
+                _ => p.invalid(at, "brokers", "must be \"host:port,…\" or a list"),
+            },
+            "properties" => match value.as_table() {
+                Some(props) => {
+                    for (k, v) in props {
+                        match scalar(v) {
+                            Some(v) => {
+                                out.properties.insert(k.clone(), v);
+                            }
+                            None => p.invalid(
+                                &format!("{at}.properties"),
+                                k,
+                                "must be a string, number or boolean",
+                            ),
+                        }
+                    }
+                }
+                None => p.invalid(at, "properties", "must be a table of librdkafka properties"),
+            },
+            other => p.unknown(at, other, KAFKA_KEYS),
+        }
+    }
+    out
+}
+
+/// A string, integer, float or boolean as property text.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn read_influx_sinks(
+    influx: &Value,
+    shared_kafka: &KafkaSettings,
+    p: &mut Problems<'_>,
+    components: &mut Vec<Component>,
+) {
+    let Some(list) = influx.as_array() else {
+        p.invalid(
+            "sink",
+            "influx",
+            "must be an array of tables: write [[sink.influx]]",
+        );
+        return;
+    };
+    let known: Vec<&str> = INFLUX_KEYS
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(["kafka", "group_id"])
+        .collect();
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("sink.influx[{i}]");
+        let Some(t) = item.as_table() else {
+            p.invalid(&at, "", "must be a table");
+            continue;
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut kafka = shared_kafka.clone();
+        for (key, value) in t {
+            if key == "kafka" {
+                let own = read_kafka(Some(value), &format!("{at}.kafka"), p);
+                if let Some(b) = own.brokers {
+                    kafka.brokers = Some(b);
+                }
+                kafka.properties.extend(own.properties);
+                continue;
+            }
+            if key == "group_id" {
+                match scalar(value) {
+                    Some(g) => {
+                        kafka.properties.insert("group.id".to_string(), g);
+                    }
+                    None => p.invalid(&at, key, "must be a string"),
+                }
+                continue;
+            }
+            let Some((_, prop)) = INFLUX_KEYS.iter().find(|(k, _)| k == key) else {
+                p.unknown(&at, key, &known);
+                continue;
+            };
+            let text = match (key.as_str(), value) {
+                ("topics", Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(scalar)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                (_, v) => scalar(v),
+            };
+            match text {
+                Some(text) => pairs.push((prop.to_string(), text)),
+                None => p.invalid(&at, key, "must be a string, number or boolean"),
+            }
+        }
+        match influx_component(&pairs, kafka, p.path, &at) {
+            Ok(c) => components.push(c),
+            Err(errors) => {
+                for mut e in errors {
+                    if let PipelineError::Settings {
+                        error, toml_key, ..
+                    } = &mut e
+                    {
+                        *toml_key = INFLUX_KEYS
+                            .iter()
+                            .find(|(_, prop)| {
+                                *prop == error.key()
+                                    && !matches!(error, SettingsError::UnknownKey { .. })
+                            })
+                            .map(|(k, _)| k.to_string());
+                    }
+                    p.errors.push(e);
+                }
+            }
+        }
+    }
+}
+
+fn influx_component(
+    pairs: &[(String, String)],
+    kafka: KafkaSettings,
+    path: &str,
+    at: &str,
+) -> Result<Component, Vec<PipelineError>> {
+    match InfluxSinkSettings::from_properties(pairs) {
+        Ok(settings) => {
+            let name = settings
+                .name
+                .clone()
+                .unwrap_or_else(|| "kcql-influx-sink".to_string());
+            let mut kafka = kafka;
+            // `kafka.*` properties of a .properties file.
+            for (k, v) in &settings.kafka {
+                kafka.properties.insert(k.clone(), v.clone());
+            }
+            Ok(Component {
+                name,
+                settings: ComponentSettings::InfluxSink(Box::new(settings)),
+                kafka,
+            })
+        }
+        Err(errors) => {
+            let named = pairs
+                .iter()
+                .find(|(k, _)| k == "name")
+                .map(|(_, v)| format!("{at} \"{v}\""))
+                .unwrap_or_else(|| at.to_string());
+            Err(errors
+                .into_iter()
+                .map(|error| PipelineError::Settings {
+                    path: path.to_string(),
+                    at: named.clone(),
+                    error,
+                    toml_key: None,
+                })
+                .collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SINK: &str = r#"
+        [kafka]
+        brokers = "k1:9092"
+
+        [[sink.influx]]
+        name = "s1"
+        kcql = "INSERT INTO m SELECT * FROM t WITHTAG(id)"
+        url = "http://127.0.0.1:8086"
+        db = "iot"
+        username = "u"
+        group_id = "g1"
+        linger_ms = 50
+        [sink.influx.kafka]
+        properties = { "fetch.min.bytes" = "1" }
+    "#;
+
+    #[test]
+    fn a_sink_table_becomes_validated_settings() {
+        let p = Pipeline::from_toml_str(SINK, "p.toml").unwrap();
+        assert_eq!(p.metrics_addr.as_deref(), Some(DEFAULT_METRICS_ADDR));
+        assert_eq!(p.components.len(), 1);
+        let c = &p.components[0];
+        assert_eq!(c.name, "s1");
+        assert_eq!(c.kafka.bootstrap_servers(), "k1:9092");
+        assert_eq!(
+            c.kafka.properties.get("group.id").map(String::as_str),
+            Some("g1")
+        );
+        assert_eq!(
+            c.kafka
+                .properties
+                .get("fetch.min.bytes")
+                .map(String::as_str),
+            Some("1")
+        );
+        let ComponentSettings::InfluxSink(s) = &c.settings;
+        assert_eq!(s.linger, Some(std::time::Duration::from_millis(50)));
+        assert_eq!(s.plan.routes.len(), 1);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_suggestions() {
+        let text = r#"
+            [runtime]
+            metrix = "x"
+            [[sink.influx]]
+            kcql = "INSERT INTO m SELECT * FROM t PK id"
+            ulr = "http://x"
+            db = "d"
+            username = "u"
+            [[sink.influxx]]
+        "#;
+        let errors = Pipeline::from_toml_str(text, "p.toml").unwrap_err();
+        let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        let joined = all.join("\n");
+        assert!(
+            joined.contains("unknown key `metrix` (did you mean `metrics`?)"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("unknown key `ulr` (did you mean `url`?)"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("unknown key `influxx` (did you mean `influx`?)"),
+            "{joined}"
+        );
+        assert!(joined.contains("connect.influx.url"), "{joined}"); // missing url
+        assert!(joined.contains("WITHTAG"), "{joined}"); // PK → did you mean WITHTAG
+        assert!(all.len() >= 5, "{joined}");
+    }
+
+    #[test]
+    fn duplicate_component_names_are_rejected() {
+        let text = format!("{SINK}\n[[sink.influx]]\nname = \"s1\"\nkcql = \"INSERT INTO m SELECT * FROM t\"\nurl = \"http://x\"\ndb = \"d\"\nusername = \"u\"\n");
+        let dir = std::env::temp_dir().join(format!("kcql-pipeline-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        let errors = Pipeline::load(&[&path]).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| matches!(e, PipelineError::DuplicateName { name, .. } if name == "s1")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn properties_files_are_recognised_by_their_keys() {
+        let text = "name=legacy\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\nconnect.influx.kcql=INSERT INTO m SELECT * FROM t\nkafka.bootstrap.servers=b:1\n";
+        let c = Pipeline::component_from_properties(text, "s.properties").unwrap();
+        assert_eq!(c.name, "legacy");
+        assert_eq!(c.kafka.bootstrap_servers(), "b:1");
+        let err = Pipeline::component_from_properties("a=b\n", "x.properties").unwrap_err();
+        assert!(matches!(err[0], PipelineError::UnknownConnector { .. }));
+    }
+
+    #[test]
+    fn metrics_can_be_switched_off_or_moved() {
+        let off = format!("[runtime]\nmetrics = \"off\"\n{SINK}");
+        assert_eq!(
+            Pipeline::from_toml_str(&off, "p").unwrap().metrics_addr,
+            None
+        );
+        let bad = format!("[runtime]\nmetrics = \"nope\"\n{SINK}");
+        assert!(Pipeline::from_toml_str(&bad, "p").is_err());
+    }
+}
