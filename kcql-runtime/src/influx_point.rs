@@ -106,7 +106,13 @@ fn put<'r, 'a>(
     }
 }
 
-fn time_ns(plan: &TimestampPlan, rec: &RecordView<'_>, now_ns: i64) -> Result<i64, RecordError> {
+/// A record's time in epoch nanoseconds by `plan` (shared with the window processor's event
+/// time); `now_ns` is the processing time used by `sys_time()`.
+pub fn time_ns(
+    plan: &TimestampPlan,
+    rec: &RecordView<'_>,
+    now_ns: i64,
+) -> Result<i64, RecordError> {
     match plan {
         TimestampPlan::RecordTimestamp => rec
             .timestamp_ms

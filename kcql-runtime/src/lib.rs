@@ -24,3 +24,4 @@ pub mod run;
 pub mod shutdown;
 pub mod time;
 pub mod value;
+pub mod window;
