@@ -287,6 +287,11 @@ struct PartitionState {
     next_offset: Option<i64>,
     /// Excluded from the watermark (idle or revoked) until it delivers again.
     idle: bool,
+    /// Assigned by the caller: until it has delivered an event time, the watermark of the
+    /// routes reading it waits for it.
+    assigned: bool,
+    /// The routes reading its topic.
+    routes: SmallVec<[usize; 2]>,
     /// Per route: windows ending at or before this were emitted before a restart.
     resume: Option<Vec<Option<i64>>>,
 }
@@ -333,15 +338,21 @@ impl RouteState {
         }
     }
 
-    /// Recomputes the watermark from the active partitions and closes what it passed.
-    fn advance(&mut self, partitions: &[PartitionState]) {
-        let min = self
-            .max_event
-            .iter()
-            .zip(partitions)
-            .filter(|(_, p)| !p.idle)
-            .filter_map(|(m, _)| *m)
-            .min();
+    /// Recomputes the watermark (route `index`) from the active partitions and closes what it
+    /// passed.
+    fn advance(&mut self, index: usize, partitions: &[PartitionState]) {
+        let mut min: Option<i64> = None;
+        for (m, p) in self.max_event.iter().zip(partitions) {
+            if p.idle || !p.routes.contains(&index) {
+                continue;
+            }
+            match m {
+                Some(m) => min = Some(min.map_or(*m, |x| x.min(*m))),
+                // An assigned partition that has not delivered yet holds the watermark.
+                None if p.assigned => return,
+                None => {}
+            }
+        }
         if let Some(m) = min {
             if self.watermark.is_none_or(|w| m > w) {
                 self.watermark = Some(m);
@@ -474,6 +485,8 @@ impl WindowEngine {
             partition,
             next_offset: None,
             idle: false,
+            assigned: false,
+            routes: self.by_source.get(topic).cloned().unwrap_or_default(),
             resume: None,
         });
         self.partition_ids
@@ -566,14 +579,17 @@ impl WindowEngine {
             );
             let m = &mut self.metrics;
             match &outcome {
-                RouteOutcome::Aggregated { .. } => {
-                    m.aggregated += 1;
-                    self.routes[route].advance(&self.partitions);
-                }
+                RouteOutcome::Aggregated { .. } => m.aggregated += 1,
                 RouteOutcome::Filtered { .. } => m.filtered += 1,
                 RouteOutcome::Late { .. } => m.late += 1,
                 RouteOutcome::AlreadyEmitted { .. } => m.already_emitted += 1,
                 RouteOutcome::Poison { .. } => m.poison += 1,
+            }
+            if matches!(
+                outcome,
+                RouteOutcome::Aggregated { .. } | RouteOutcome::Filtered { .. }
+            ) {
+                self.routes[route].advance(route, &self.partitions);
             }
             outcomes.push(outcome);
         }
@@ -624,10 +640,25 @@ impl WindowEngine {
     pub fn mark_idle(&mut self, topic: &str, partition: i32) {
         if let Some(pid) = self.existing_pid(topic, partition) {
             self.partitions[pid].idle = true;
-            for r in &mut self.routes {
-                r.advance(&self.partitions);
-            }
+            self.advance_all();
         }
+    }
+
+    fn advance_all(&mut self) {
+        for (i, r) in self.routes.iter_mut().enumerate() {
+            r.advance(i, &self.partitions);
+        }
+    }
+
+    /// Registers a partition the consumer was assigned (optional, but what the I/O layer should
+    /// do on every assignment): until it delivers a record with an event time (or is marked
+    /// idle), the watermark of the routes reading it does not move, so its first records
+    /// cannot be late because other partitions delivered earlier.
+    pub fn assign_partition(&mut self, topic: &str, partition: i32) {
+        let pid = self.pid(topic, partition);
+        let p = &mut self.partitions[pid];
+        p.assigned = true;
+        p.idle = false;
     }
 
     /// End of input (shutdown with a final flush, tests): closes every held window, so the
@@ -785,9 +816,8 @@ impl WindowEngine {
         p.next_offset = None;
         p.resume = None;
         p.idle = true;
-        for r in &mut self.routes {
-            r.advance(&self.partitions);
-        }
+        p.assigned = false;
+        self.advance_all();
     }
 }
 
@@ -811,17 +841,25 @@ fn apply(
     group_count: &mut usize,
 ) -> RouteOutcome {
     let poison = |error: WindowError| RouteOutcome::Poison { route, error };
+    let event_time = || {
+        time_ns(
+            &r.route.event_time,
+            ctx.rec,
+            ctx.now_ms.saturating_mul(1_000_000),
+        )
+        .map(|ns| ns.div_euclid(1_000_000))
+    };
     if let Some(f) = &r.route.filter {
         if !is_true(f, ctx.rec, ctx.now_ms) {
+            // A filtered record still shows how far its partition's time has come.
+            if let Ok(t) = event_time() {
+                see_event(&mut r.max_event, ctx.pid, t);
+            }
             return RouteOutcome::Filtered { route };
         }
     }
-    let event_ms = match time_ns(
-        &r.route.event_time,
-        ctx.rec,
-        ctx.now_ms.saturating_mul(1_000_000),
-    ) {
-        Ok(ns) => ns.div_euclid(1_000_000),
+    let event_ms = match event_time() {
+        Ok(ms) => ms,
         Err(e) => return poison(WindowError::EventTime(e)),
     };
     let Some(starts) = r.shape.starts(event_ms) else {
@@ -920,14 +958,19 @@ fn apply(
             acc.update(arg.as_deref(), event_ms, ctx.arrival);
         }
     }
-    if let Some(m) = r.max_event.get_mut(ctx.pid) {
-        if m.is_none_or(|x| event_ms > x) {
-            *m = Some(event_ms);
-        }
-    }
+    see_event(&mut r.max_event, ctx.pid, event_ms);
     RouteOutcome::Aggregated {
         route,
         windows: open.len(),
+    }
+}
+
+/// Raises partition `pid`'s largest event time to `t`.
+fn see_event(max_event: &mut [Option<i64>], pid: Pid, t: i64) {
+    if let Some(m) = max_event.get_mut(pid) {
+        if m.is_none_or(|x| t > x) {
+            *m = Some(t);
+        }
     }
 }
 
@@ -1143,7 +1186,7 @@ mod tests {
     }
 
     #[test]
-    fn where_runs_before_aggregation_and_does_not_move_the_watermark() {
+    fn where_runs_before_aggregation_and_filtered_records_advance_time() {
         let q = "INSERT INTO o SELECT id, count(*) AS n FROM s WHERE t > 0 GROUP BY id WINDOW TUMBLING(1s)";
         let mut e = engine(q, WindowSettings::default());
         let mut at = |off: i64, ts: i64, p: &str| {
@@ -1155,11 +1198,10 @@ mod tests {
             f,
             RecordOutcome::Routed(smallvec::smallvec![RouteOutcome::Filtered { route: 0 }])
         );
-        // A filtered record far in the future does not close the window.
-        at(2, 99_000, r#"{"id":"b","t":-1}"#);
-        assert!(e.take_closed().is_empty());
+        // A filtered record still advances its partition's time: the window closes without it.
+        at(2, 1500, r#"{"id":"b","t":-1}"#);
+        assert_eq!(e.watermark(0), Some(1500));
         assert_eq!(e.metrics().filtered, 2);
-        e.close_all();
         assert_eq!(
             values(&e.take_closed()),
             [json!({"id":"a","window_start":0,"window_end":1000,"n":1})]
@@ -1188,6 +1230,23 @@ mod tests {
         let offsets = e.committable_offsets();
         assert_eq!(offsets[&("s".to_string(), 0)], 2);
         assert_eq!(offsets[&("s".to_string(), 1)], 0);
+    }
+
+    #[test]
+    fn an_assigned_partition_holds_the_watermark_until_it_delivers() {
+        let q = "INSERT INTO o SELECT count(*) AS n FROM s WINDOW TUMBLING(1s)";
+        let mut e = engine(q, WindowSettings::default());
+        e.assign_partition("s", 0);
+        e.assign_partition("s", 1);
+        e.assign_partition("other", 0);
+        e.on_record(InputRecord::new("s", 0, 0, b"{}").with_timestamp(5000));
+        assert_eq!(e.watermark(0), None);
+        let first = e.on_record(InputRecord::new("s", 1, 0, b"{}").with_timestamp(100));
+        assert_eq!(first.windows(), 1, "not late although partition 0 is ahead");
+        assert_eq!(e.watermark(0), Some(100));
+        e.mark_idle("s", 1);
+        assert_eq!(e.watermark(0), Some(5000));
+        assert_eq!(e.take_closed().len(), 1);
     }
 
     #[test]

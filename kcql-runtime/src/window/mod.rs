@@ -22,15 +22,19 @@
 //!
 //! # Watermark and closing
 //!
-//! Per route and input partition the engine keeps the largest event time of the records that
-//! passed `WHERE`. The route's watermark is the **minimum over the partitions that have
-//! delivered data and are not idle**, and never decreases. So a partition that lags (or whose
-//! producer's clock is behind) cannot make the other partitions' records late; the price is
-//! that one partition that stops delivering stops every window from closing (and so the
-//! commits). The I/O layer therefore calls [`WindowEngine::mark_idle`] when a partition reaches
-//! its end (rdkafka's partition EOF): it leaves the minimum until it delivers again, and its
-//! records older than the watermark are then late. A partition's first record joins the
-//! minimum but cannot move the watermark back.
+//! Per route and input partition the engine keeps the largest event time of its records that
+//! were aggregated or filtered out by `WHERE` (a filtered record still shows how far its
+//! partition's time has come; late and poison records do not count). The route's watermark is
+//! the **minimum over its partitions that are not idle**, and never decreases. A partition the
+//! caller registered with [`WindowEngine::assign_partition`] (the I/O layer does so on every
+//! assignment) holds the watermark until it delivers an event time; an unregistered one joins
+//! the minimum with its first record (and cannot move the watermark back: its records behind
+//! it are late). So a partition that lags (or whose producers' clocks are behind) cannot make
+//! its records late because other partitions are ahead; the price is that a partition that
+//! stops delivering stops every window of its routes from closing (and so the commits). The
+//! I/O layer therefore calls [`WindowEngine::mark_idle`] when a partition reaches its end
+//! (rdkafka's partition EOF): it leaves the minimum until it delivers again, and its records
+//! older than the watermark then are late.
 //!
 //! A window closes when `watermark − GRACE >= window end`. A record whose windows have all
 //! closed is late: counted, not aggregated, and dropped or copied by the caller to the late
