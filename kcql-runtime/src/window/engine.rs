@@ -390,6 +390,7 @@ pub struct WindowEngine {
     groups: usize,
     metrics: WindowMetrics,
     key_scratch: Vec<u8>,
+    last_pid: Pid,
 }
 
 impl WindowEngine {
@@ -442,6 +443,7 @@ impl WindowEngine {
             groups: 0,
             metrics: WindowMetrics::default(),
             key_scratch: Vec::new(),
+            last_pid: 0,
         })
     }
 
@@ -472,6 +474,18 @@ impl WindowEngine {
     }
 
     fn pid(&mut self, topic: &str, partition: i32) -> Pid {
+        // Consumers deliver runs of one partition: try the last one first.
+        if let Some(p) = self.partitions.get(self.last_pid) {
+            if p.partition == partition && p.topic == topic {
+                return self.last_pid;
+            }
+        }
+        let id = self.pid_slow(topic, partition);
+        self.last_pid = id;
+        id
+    }
+
+    fn pid_slow(&mut self, topic: &str, partition: i32) -> Pid {
         if let Some(id) = self
             .partition_ids
             .get(topic)
@@ -516,9 +530,10 @@ impl WindowEngine {
             p.next_offset = Some(p.next_offset.map_or(next, |n| n.max(next)));
             p.idle = false;
         }
-        let Some(route_ids) = self.by_source.get(input.topic).cloned() else {
+        let route_ids = self.partitions[pid].routes.clone();
+        if route_ids.is_empty() {
             return RecordOutcome::Unrouted;
-        };
+        }
         let value = match self.settings.value_format {
             Format::ConfluentAvro => {
                 decode_with(input.payload, Format::ConfluentAvro, input.value_schema)
@@ -1374,6 +1389,34 @@ mod tests {
             json!({"key":"dev-1","window_start":0,"window_end":2000,"k":"dev-1","m":3})
         );
         assert_eq!(e.committable_offsets()[&("other".to_string(), 0)], 1);
+    }
+
+    #[test]
+    fn avro_values_decode_with_the_configured_schema() {
+        let settings = WindowSettings {
+            value_format: Format::Avro,
+            avro_schema: Some(
+                r#"{"type":"record","name":"r","fields":[{"name":"id","type":"string"},{"name":"t","type":"double"}]}"#
+                    .into(),
+            ),
+            ..WindowSettings::default()
+        };
+        let mut e = engine(
+            "INSERT INTO o SELECT id, avg(t) AS a FROM s GROUP BY id WINDOW TUMBLING(1s)",
+            settings,
+        );
+        for (off, t) in [1.5f64, 2.5].iter().enumerate() {
+            // string "a" (zig-zag length 1 = 0x02), then the double little-endian.
+            let mut datum = vec![0x02, b'a'];
+            datum.extend_from_slice(&t.to_le_bytes());
+            let o = e.on_record(InputRecord::new("s", 0, off as i64, &datum).with_timestamp(1));
+            assert_eq!(o.windows(), 1, "{o:?}");
+        }
+        e.close_all();
+        assert_eq!(
+            values(&e.take_closed()),
+            [json!({"id":"a","window_start":0,"window_end":1000,"a":2.0})]
+        );
     }
 
     #[test]
