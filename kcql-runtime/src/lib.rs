@@ -25,3 +25,4 @@ pub mod shutdown;
 pub mod time;
 pub mod value;
 pub mod window;
+pub mod window_processor;

@@ -31,6 +31,9 @@ pub enum ComponentError {
     /// The InfluxDB sink's error.
     #[error(transparent)]
     InfluxSink(#[from] SinkError),
+    /// The window processor's error.
+    #[error(transparent)]
+    WindowProcessor(#[from] crate::window_processor::ProcessorError),
     /// The component's task panicked.
     #[error("panicked: {0}")]
     Panicked(String),
@@ -87,6 +90,17 @@ pub async fn run_pipeline(
                         .run(stop.clone())
                         .await
                         .map_err(ComponentError::from)
+                }
+                ComponentSettings::WindowProcessor(settings) => {
+                    crate::window_processor::WindowProcessor::new(
+                        *settings,
+                        component.kafka,
+                        registry,
+                        health,
+                    )
+                    .run(stop.clone())
+                    .await
+                    .map_err(ComponentError::from)
                 }
             };
             if result.is_err() {

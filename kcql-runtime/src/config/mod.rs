@@ -10,6 +10,7 @@ pub mod influx_sink;
 pub mod pipeline;
 pub mod properties;
 pub mod suggest;
+pub mod window_processor;
 
 pub use influx_sink::{ErrorPolicy, InfluxSinkSettings, InfluxTarget, SettingsError};
 pub use pipeline::{Component, ComponentSettings, Pipeline, PipelineError};

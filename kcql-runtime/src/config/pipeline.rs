@@ -35,6 +35,7 @@ use toml::{Table, Value};
 use super::influx_sink::{InfluxSinkSettings, SettingsError};
 use super::properties::{into_pairs, parse_properties, PropertiesError};
 use super::suggest::closest;
+use super::window_processor::{WindowProcessorSettings, WindowProcessorToml};
 use crate::kafka::KafkaSettings;
 
 /// Default address of the `/metrics` and `/health` endpoint.
@@ -45,6 +46,8 @@ pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 pub enum ComponentSettings {
     /// A Kafka → InfluxDB sink.
     InfluxSink(Box<InfluxSinkSettings>),
+    /// A Kafka → Kafka window processor.
+    WindowProcessor(Box<WindowProcessorSettings>),
 }
 
 impl ComponentSettings {
@@ -52,6 +55,7 @@ impl ComponentSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             ComponentSettings::InfluxSink(_) => "sink.influx",
+            ComponentSettings::WindowProcessor(_) => "processor.window",
         }
     }
 }
@@ -117,7 +121,7 @@ pub enum PipelineError {
         suggestion: Option<String>,
     },
     /// A value of the wrong type or form.
-    #[error("{path}: {at}: `{key}`: {message}")]
+    #[error("{path}: {at}: {}{message}", if key.is_empty() { String::new() } else { format!("`{key}`: ") })]
     Invalid {
         /// The file.
         path: String,
@@ -160,7 +164,8 @@ pub enum PipelineError {
     },
 }
 
-const TOP_LEVEL: &[&str] = &["runtime", "kafka", "sink"];
+const TOP_LEVEL: &[&str] = &["runtime", "kafka", "processor", "sink"];
+const PROCESSOR_KINDS: &[&str] = &["window"];
 const RUNTIME_KEYS: &[&str] = &["metrics"];
 const KAFKA_KEYS: &[&str] = &["brokers", "properties"];
 const SINK_KINDS: &[&str] = &["influx"];
@@ -282,6 +287,25 @@ impl Pipeline {
         let metrics_addr = read_runtime(table.get("runtime"), &mut p);
         let kafka = read_kafka(table.get("kafka"), "kafka", &mut p);
         let mut components = Vec::new();
+        if let Some(processor) = table.get("processor") {
+            match processor.as_table() {
+                None => p.invalid(
+                    "top level",
+                    "processor",
+                    "must be a table ([[processor.window]])",
+                ),
+                Some(processor) => {
+                    for key in processor.keys() {
+                        if !PROCESSOR_KINDS.contains(&key.as_str()) {
+                            p.unknown("processor", key, PROCESSOR_KINDS);
+                        }
+                    }
+                    if let Some(window) = processor.get("window") {
+                        read_window_processors(window, &kafka, &mut p, &mut components);
+                    }
+                }
+            }
+        }
         if let Some(sink) = table.get("sink") {
             match sink.as_table() {
                 None => p.invalid("top level", "sink", "must be a table ([[sink.influx]])"),
@@ -301,7 +325,7 @@ impl Pipeline {
             p.invalid(
                 "top level",
                 "sink",
-                "the pipeline declares no component (add a [[sink.influx]] table)",
+                "the pipeline declares no component (add [[processor.window]] or [[sink.influx]] tables)",
             );
         }
         if p.errors.is_empty() {
@@ -538,6 +562,54 @@ fn read_influx_sinks(
     }
 }
 
+fn read_window_processors(
+    window: &Value,
+    shared_kafka: &KafkaSettings,
+    p: &mut Problems<'_>,
+    components: &mut Vec<Component>,
+) {
+    let Some(list) = window.as_array() else {
+        p.invalid(
+            "processor",
+            "window",
+            "must be an array of tables: write [[processor.window]]",
+        );
+        return;
+    };
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("processor.window[{i}]");
+        let parsed: Result<WindowProcessorToml, _> = item.clone().try_into();
+        let table = match parsed {
+            Ok(t) => t,
+            Err(e) => {
+                p.invalid(&at, "", e.to_string().trim().to_string());
+                continue;
+            }
+        };
+        match table.into_settings() {
+            Ok((settings, own_kafka)) => {
+                let mut kafka = shared_kafka.clone();
+                if let Some(own) = own_kafka {
+                    if own.brokers.is_some() {
+                        kafka.brokers = own.brokers;
+                    }
+                    kafka.properties.extend(own.properties);
+                }
+                components.push(Component {
+                    name: settings.name.clone(),
+                    settings: ComponentSettings::WindowProcessor(Box::new(settings)),
+                    kafka,
+                });
+            }
+            Err(errors) => {
+                for e in errors {
+                    p.invalid(&at, "", e);
+                }
+            }
+        }
+    }
+}
+
 fn influx_component(
     pairs: &[(String, String)],
     kafka: KafkaSettings,
@@ -619,7 +691,9 @@ mod tests {
                 .map(String::as_str),
             Some("1")
         );
-        let ComponentSettings::InfluxSink(s) = &c.settings;
+        let ComponentSettings::InfluxSink(s) = &c.settings else {
+            panic!("expected an influx sink, got {}", c.settings.kind());
+        };
         assert_eq!(s.linger, Some(std::time::Duration::from_millis(50)));
         assert_eq!(s.plan.routes.len(), 1);
     }

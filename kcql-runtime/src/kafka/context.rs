@@ -71,24 +71,30 @@ pub fn commit_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
 
 impl ClientContext for TrackingContext {
     fn stats(&self, statistics: Statistics) {
-        for (topic, t) in &statistics.topics {
-            for (partition, p) in &t.partitions {
-                if *partition < 0 || p.consumer_lag < 0 {
-                    continue;
-                }
-                let part = partition.to_string();
-                self.registry
-                    .gauge(
-                        "kcql_consumer_lag",
-                        "Records between the consumer's position and the partition's end.",
-                        &[
-                            ("component", &self.component),
-                            ("topic", topic),
-                            ("partition", &part),
-                        ],
-                    )
-                    .set(p.consumer_lag);
+        publish_lag(&self.registry, &self.component, &statistics);
+    }
+}
+
+/// Publishes librdkafka's per-partition consumer lag as `kcql_consumer_lag{component, topic,
+/// partition}`.
+pub fn publish_lag(registry: &Registry, component: &str, statistics: &Statistics) {
+    for (topic, t) in &statistics.topics {
+        for (partition, p) in &t.partitions {
+            if *partition < 0 || p.consumer_lag < 0 {
+                continue;
             }
+            let part = partition.to_string();
+            registry
+                .gauge(
+                    "kcql_consumer_lag",
+                    "Records between the consumer's position and the partition's end.",
+                    &[
+                        ("component", component),
+                        ("topic", topic),
+                        ("partition", &part),
+                    ],
+                )
+                .set(p.consumer_lag);
         }
     }
 }

@@ -1,0 +1,188 @@
+//! Settings of the window processor (`[[processor.window]]` in the pipeline file).
+//!
+//! ```toml
+//! [[processor.window]]
+//! name = "averages"                  # metric label; consumer group `kcql-<name>` by default
+//! kcql = """INSERT INTO sensor_avg SELECT id, AVG(temperature) AS avg_temp, COUNT(*) AS n
+//!           FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)"""
+//! group_id = "kcql-averages"         # optional
+//! error_policy = "NOOP"              # NOOP (skip + optional dead letter) | THROW (default)
+//! dlq_topic = "sensor_data_dlq"      # optional: skipped poison records go here
+//! value_format = "json"              # json | string | bytes | avro | confluent_avro
+//! late = "drop"                      # or { topic = "sensor_late" }
+//! max_open_windows = 10000
+//! max_groups = 1000000
+//! [processor.window.kafka]           # this component's Kafka client settings
+//! properties = { "fetch.min.bytes" = "1" }
+//! ```
+
+use kcql::plan::{Plan, ProcessorPlan};
+use kcql::Connector;
+use serde::Deserialize;
+
+use super::influx_sink::ErrorPolicy;
+use crate::kafka::KafkaSettings;
+use crate::window::{LatePolicy, WindowEngine, WindowSettings};
+
+/// A `[[processor.window]]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowProcessorToml {
+    /// The component's name.
+    pub name: Option<String>,
+    /// The KCQL statements (several may be `;`-separated).
+    pub kcql: String,
+    /// The consumer group (default `kcql-<name>`).
+    pub group_id: Option<String>,
+    /// `NOOP` or `THROW` (default).
+    pub error_policy: Option<String>,
+    /// Dead-letter topic for poison records skipped under `NOOP`.
+    pub dlq_topic: Option<String>,
+    /// How record values are decoded (default JSON).
+    #[serde(default)]
+    pub value_format: Option<crate::decode::Format>,
+    /// How record keys are decoded when `_key…` is read (default text).
+    #[serde(default)]
+    pub key_format: Option<crate::decode::Format>,
+    /// Avro writer schema (JSON text) for `value_format = "avro"`.
+    pub avro_schema: Option<String>,
+    /// Late records: `"drop"` (default) or `{ topic = "…" }`.
+    pub late: Option<LatePolicy>,
+    /// Most windows held at once.
+    pub max_open_windows: Option<usize>,
+    /// Most groups held at once.
+    pub max_groups: Option<usize>,
+    /// Kafka client settings of this component (on top of the pipeline's `[kafka]`).
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// The validated settings of one window processor.
+#[derive(Debug, Clone)]
+pub struct WindowProcessorSettings {
+    /// Its name.
+    pub name: String,
+    /// The KCQL, as written.
+    pub kcql: String,
+    /// The compiled plan.
+    pub plan: ProcessorPlan,
+    /// Engine settings.
+    pub window: WindowSettings,
+    /// What happens to poison records.
+    pub error_policy: ErrorPolicy,
+    /// Dead-letter topic.
+    pub dlq_topic: Option<String>,
+    /// The consumer group.
+    pub group_id: String,
+}
+
+impl WindowProcessorToml {
+    /// Validates the table; every problem is returned (as text naming the key).
+    pub fn into_settings(
+        self,
+    ) -> Result<(WindowProcessorSettings, Option<KafkaSettings>), Vec<String>> {
+        let mut errors = Vec::new();
+        let name = self
+            .name
+            .unwrap_or_else(|| "kcql-window-processor".to_string());
+        let plan = match kcql::plan::compile_str(&self.kcql, Connector::WindowProcessor) {
+            Ok(Plan::Processor(p)) => Some(p),
+            Ok(_) => None,
+            Err(d) => {
+                errors.push(format!("kcql is invalid:\n{d}"));
+                None
+            }
+        };
+        let error_policy = match self.error_policy.as_deref().map(str::to_ascii_uppercase) {
+            None => ErrorPolicy::Throw,
+            Some(p) if p == "NOOP" => ErrorPolicy::Noop,
+            Some(p) if p == "THROW" => ErrorPolicy::Throw,
+            Some(p) => {
+                errors.push(format!("error_policy must be NOOP or THROW, got `{p}`"));
+                ErrorPolicy::Throw
+            }
+        };
+        let mut window = WindowSettings::default();
+        if let Some(f) = self.value_format {
+            window.value_format = f;
+        }
+        if let Some(f) = self.key_format {
+            window.key_format = f;
+        }
+        window.avro_schema = self.avro_schema;
+        if let Some(l) = self.late {
+            window.late = l;
+        }
+        if let Some(n) = self.max_open_windows {
+            window.max_open_windows = n;
+        }
+        if let Some(n) = self.max_groups {
+            window.max_groups = n;
+        }
+        if let Some(plan) = &plan {
+            if let Err(e) = WindowEngine::new(plan, window.clone()) {
+                errors.push(e.to_string());
+            }
+        }
+        match plan {
+            Some(plan) if errors.is_empty() => Ok((
+                WindowProcessorSettings {
+                    group_id: self.group_id.unwrap_or_else(|| format!("kcql-{name}")),
+                    name,
+                    kcql: self.kcql,
+                    plan,
+                    window,
+                    error_policy,
+                    dlq_topic: self.dlq_topic,
+                },
+                self.kafka,
+            )),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_compiles_to_settings_and_reports_problems() {
+        let ok: WindowProcessorToml = toml::from_str(
+            r#"
+            name = "avg"
+            kcql = "INSERT INTO out SELECT id, AVG(t) AS a FROM input GROUP BY id WINDOW TUMBLING(2s)"
+            late = { topic = "late" }
+            "#,
+        )
+        .unwrap();
+        let (s, _) = ok.into_settings().unwrap();
+        assert_eq!(s.group_id, "kcql-avg");
+        assert_eq!(s.window.late_topic(), Some("late"));
+        assert_eq!(s.plan.routes.len(), 1);
+
+        let bad: WindowProcessorToml = toml::from_str(
+            r#"
+            kcql = "INSERT INTO out SELECT id FROM input WINDOW TUMBLING(2s) PK id"
+            error_policy = "sometimes"
+            max_groups = 0
+            "#,
+        )
+        .unwrap();
+        let errors = bad.into_settings().unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains("kcql is invalid")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("error_policy")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e =
+            toml::from_str::<WindowProcessorToml>("kcql = \"x\"\nlatee = \"drop\"\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `latee`"), "{e}");
+    }
+}

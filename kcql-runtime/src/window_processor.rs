@@ -1,0 +1,584 @@
+//! The window processor connector (Kafka → [`WindowEngine`] → Kafka).
+//!
+//! One consumer in the processor's group feeds every record to the engine; after each poll
+//! batch (at most every 200 ms, or every 1000 records) it takes the closed windows, produces
+//! them (idempotent producer), **waits for their delivery**, and only then commits the
+//! engine's [`CommitPoint`](crate::window::CommitPoint) with its resume token as the offsets'
+//! metadata. So an offset is committed only when every window holding its record was emitted
+//! and delivered (at-least-once); after a crash the consumer re-reads from the committed
+//! offsets, the engine rebuilds the open windows, and the resume token stops it from
+//! re-emitting already-delivered windows with part of their records.
+//!
+//! Rebalances: before partitions are revoked, the commit point is committed for them and
+//! their contribution dropped from the engine; assigned partitions are registered so they hold
+//! the watermark until they deliver. A partition at its end (partition EOF) is marked idle so
+//! it does not hold the watermark (for plans reading several topics, every source topic's
+//! partition of that number is marked: a busy one rejoins with its next record).
+//!
+//! Poison records: `NOOP` skips them (counted, logged, optionally dead-lettered), `THROW` stops
+//! the processor without committing past them. Late records are counted and dropped, or
+//! copied to the late topic (delivered before the commit, like dead letters).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use smallvec::SmallVec;
+use thiserror::Error;
+
+use crate::config::influx_sink::ErrorPolicy;
+use crate::config::window_processor::WindowProcessorSettings;
+use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
+use crate::endpoint::{ComponentState, Health};
+use crate::kafka::context::publish_lag;
+use crate::kafka::{consumer_config, producer_config, KafkaSettings};
+use crate::metrics::{Counter, Gauge, Registry};
+use crate::shutdown::Shutdown;
+use crate::window::{
+    BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics,
+};
+
+/// Why the processor stopped with an error.
+#[derive(Debug, Error)]
+pub enum ProcessorError {
+    /// The engine could not be built from the plan and settings.
+    #[error("window engine: {0}")]
+    Engine(#[from] BuildError),
+    /// A Kafka client could not be created or subscribed.
+    #[error("Kafka client of window processor `{name}`: {source}")]
+    Kafka {
+        /// The processor.
+        name: String,
+        /// librdkafka's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// A poison record under `THROW`; nothing at or after it was committed.
+    #[error("record {topic}[{partition}]@{offset} cannot be processed ({reason}); error policy THROW stops the processor")]
+    Poison {
+        /// Its topic.
+        topic: String,
+        /// Its partition.
+        partition: i32,
+        /// Its offset.
+        offset: i64,
+        /// Why.
+        reason: String,
+    },
+    /// A window result could not be delivered to Kafka (its inputs are not committed).
+    #[error("window result for `{topic}` not delivered: {error}")]
+    Delivery {
+        /// The target topic.
+        topic: String,
+        /// Kafka's error.
+        error: String,
+    },
+    /// A dead-letter or late-topic copy failed (the record is not committed).
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
+}
+
+/// The engine and what the rebalance callbacks share with the worker. Never locked across
+/// an `.await`.
+struct Shared {
+    engine: WindowEngine,
+    /// Partitions whose committed resume token was applied since their assignment.
+    resumed: HashSet<(String, i32)>,
+}
+
+struct ProcessorContext {
+    shared: Arc<Mutex<Shared>>,
+    registry: Arc<Registry>,
+    name: String,
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `offsets` with `metadata` on each, for a commit.
+fn commit_list(
+    offsets: &BTreeMap<(String, i32), i64>,
+    metadata: &str,
+    only: Option<&HashSet<(String, i32)>>,
+) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        if only.is_some_and(|o| !o.contains(&(topic.clone(), *partition))) {
+            continue;
+        }
+        if tpl
+            .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .is_ok()
+        {
+            if let Some(mut e) = tpl.find_partition(topic, *partition) {
+                e.set_metadata(metadata);
+            }
+        }
+    }
+    tpl
+}
+
+impl ClientContext for ProcessorContext {
+    fn stats(&self, statistics: Statistics) {
+        publish_lag(&self.registry, &self.name, &statistics);
+    }
+}
+
+impl ConsumerContext for ProcessorContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else {
+            return;
+        };
+        let revoked: HashSet<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        let mut shared = lock(&self.shared);
+        // Every output taken so far was delivered (the worker waits before polling again), and
+        // windows not yet taken still hold their offsets: the commit point is safe.
+        let point = shared.engine.commit_point();
+        let list = commit_list(&point.offsets, &point.resume.to_metadata(), Some(&revoked));
+        if list.count() > 0 {
+            if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
+                tracing::warn!(processor = %self.name, error = %e,
+                    "cannot commit revoked partitions (their records will be read again)");
+            }
+        }
+        for (topic, partition) in &revoked {
+            shared.engine.drop_partition(topic, *partition);
+            shared.resumed.remove(&(topic.clone(), *partition));
+        }
+        tracing::info!(processor = %self.name, partitions = ?revoked, "partitions revoked");
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mut shared = lock(&self.shared);
+            for e in tpl.elements() {
+                shared.engine.assign_partition(e.topic(), e.partition());
+            }
+            tracing::info!(processor = %self.name, partitions = tpl.count(), "partitions assigned");
+        }
+    }
+}
+
+type Consumer_ = StreamConsumer<ProcessorContext>;
+
+/// Published counters of the processor (deltas of the engine's counters).
+struct Published {
+    last: WindowMetrics,
+    records: Arc<Counter>,
+    filtered: Arc<Counter>,
+    late: Arc<Counter>,
+    poison: Arc<Counter>,
+    windows: Arc<Counter>,
+    outputs: Arc<Counter>,
+    forced: Arc<Counter>,
+    open_windows: Arc<Gauge>,
+    groups: Arc<Gauge>,
+    dead_lettered: Arc<Counter>,
+}
+
+impl Published {
+    fn new(registry: &Registry, name: &str) -> Self {
+        let l = [("component", name)];
+        Published {
+            last: WindowMetrics::default(),
+            records: registry.counter(
+                "kcql_records_consumed_total",
+                "Records read from Kafka.",
+                &l,
+            ),
+            filtered: registry.counter(
+                "kcql_records_filtered_total",
+                "Records dropped by WHERE on every route.",
+                &l,
+            ),
+            late: registry.counter(
+                "kcql_window_late_records_total",
+                "Records that arrived after every window they belong to had closed.",
+                &l,
+            ),
+            poison: registry.counter(
+                "kcql_window_poison_records_total",
+                "Records that could not be aggregated (decode, event time or type errors).",
+                &l,
+            ),
+            windows: registry.counter(
+                "kcql_windows_emitted_total",
+                "Windows closed and emitted (per route and window).",
+                &l,
+            ),
+            outputs: registry.counter(
+                "kcql_window_outputs_total",
+                "Window results produced (one per group of an emitted window).",
+                &l,
+            ),
+            forced: registry.counter(
+                "kcql_window_forced_closes_total",
+                "Windows closed early to respect the memory limits.",
+                &l,
+            ),
+            open_windows: registry.gauge("kcql_window_open", "Windows held in memory.", &l),
+            groups: registry.gauge("kcql_window_groups", "Groups held in memory.", &l),
+            dead_lettered: registry.counter(
+                "kcql_records_dead_lettered_total",
+                "Records sent to the dead-letter topic.",
+                &l,
+            ),
+        }
+    }
+
+    fn publish(&mut self, engine: &WindowEngine) {
+        let m = engine.metrics();
+        let d = |now: u64, before: u64| now.saturating_sub(before);
+        self.records.add(d(m.records_in, self.last.records_in));
+        self.filtered.add(d(m.filtered, self.last.filtered));
+        self.late.add(d(m.late, self.last.late));
+        self.poison.add(d(m.poison, self.last.poison));
+        self.windows
+            .add(d(m.windows_emitted, self.last.windows_emitted));
+        self.outputs
+            .add(d(m.outputs_emitted, self.last.outputs_emitted));
+        self.forced.add(d(m.forced_closes, self.last.forced_closes));
+        self.open_windows.set(engine.open_windows() as i64);
+        self.groups.set(engine.groups() as i64);
+        self.last = m;
+    }
+}
+
+/// One window processor, ready to run.
+#[derive(Debug)]
+pub struct WindowProcessor {
+    settings: Arc<WindowProcessorSettings>,
+    kafka: KafkaSettings,
+    registry: Arc<Registry>,
+    health: Health,
+}
+
+impl std::fmt::Debug for ProcessorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessorContext")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Records handled between two emissions at most.
+const EMIT_EVERY_RECORDS: usize = 1000;
+/// Longest time between two emissions.
+const EMIT_EVERY: Duration = Duration::from_millis(200);
+
+impl WindowProcessor {
+    /// A processor for `settings`, with Kafka client settings `kafka`, publishing metrics into
+    /// `registry` and its state into `health`.
+    pub fn new(
+        settings: WindowProcessorSettings,
+        kafka: KafkaSettings,
+        registry: Arc<Registry>,
+        health: Health,
+    ) -> Self {
+        WindowProcessor {
+            settings: Arc::new(settings),
+            kafka,
+            registry,
+            health,
+        }
+    }
+
+    /// Runs until `shutdown` fires (delivers what closed, commits, returns `Ok`) or an error.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), ProcessorError> {
+        let name = self.settings.name.clone();
+        self.health.set(&name, ComponentState::Starting);
+        let result = self.run_inner(shutdown).await;
+        match &result {
+            Ok(()) => self.health.set(&name, ComponentState::Stopped),
+            Err(e) => self
+                .health
+                .set(&name, ComponentState::Failed(e.to_string())),
+        }
+        result
+    }
+
+    async fn run_inner(&self, shutdown: Shutdown) -> Result<(), ProcessorError> {
+        let s = &self.settings;
+        let kafka_error = |source| ProcessorError::Kafka {
+            name: s.name.clone(),
+            source,
+        };
+        let engine = WindowEngine::new(&s.plan, s.window.clone())?;
+        let shared = Arc::new(Mutex::new(Shared {
+            engine,
+            resumed: HashSet::new(),
+        }));
+        let context = ProcessorContext {
+            shared: Arc::clone(&shared),
+            registry: Arc::clone(&self.registry),
+            name: s.name.clone(),
+        };
+        let mut config = consumer_config(&self.kafka, &s.group_id);
+        config.set("enable.partition.eof", "true");
+        let consumer: Consumer_ = config.create_with_context(context).map_err(kafka_error)?;
+        let mut topics: Vec<&str> = s.plan.routes.iter().map(|r| r.source.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        consumer.subscribe(&topics).map_err(kafka_error)?;
+        let producer: FutureProducer =
+            producer_config(&self.kafka).create().map_err(kafka_error)?;
+        let dead_letter = match &s.dlq_topic {
+            Some(t) => Some(DeadLetter::new(&self.kafka, t, &s.name)?),
+            None => None,
+        };
+        let late_copy = match s.window.late_topic() {
+            Some(t) => Some(DeadLetter::new(&self.kafka, t, &s.name)?),
+            None => None,
+        };
+        tracing::info!(processor = %s.name, group = %s.group_id, ?topics, "window processor started");
+        self.health.set(&s.name, ComponentState::Running);
+        let mut worker = Worker {
+            settings: s,
+            consumer: &consumer,
+            shared,
+            producer,
+            dead_letter,
+            late_copy,
+            copies: Vec::new(),
+            since_emit: 0,
+            last_commit: None,
+            published: Published::new(&self.registry, &s.name),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+        };
+        let result = worker.run(shutdown).await;
+        tracing::info!(processor = %s.name, ok = result.is_ok(), "window processor stopped");
+        result
+    }
+}
+
+struct Worker<'c> {
+    settings: &'c WindowProcessorSettings,
+    consumer: &'c Consumer_,
+    shared: Arc<Mutex<Shared>>,
+    producer: FutureProducer,
+    dead_letter: Option<DeadLetter>,
+    late_copy: Option<DeadLetter>,
+    /// Dead-letter and late-topic copies not yet confirmed.
+    copies: Vec<PendingDeadLetter>,
+    since_emit: usize,
+    last_commit: Option<BTreeMap<(String, i32), i64>>,
+    published: Published,
+    topics: Vec<String>,
+}
+
+impl Worker<'_> {
+    async fn run(&mut self, shutdown: Shutdown) -> Result<(), ProcessorError> {
+        let mut stop = shutdown.clone();
+        let consumer = self.consumer;
+        let mut tick = tokio::time::interval(EMIT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = stop.wait() => {
+                    // Windows that have not closed are not emitted: they are rebuilt from the
+                    // committed offsets after a restart.
+                    return self.emit_and_commit(CommitMode::Sync).await;
+                }
+                _ = tick.tick() => self.emit_and_commit(CommitMode::Async).await?,
+                received = consumer.recv() => match received {
+                    Ok(msg) => {
+                        self.handle(&msg)?;
+                        self.since_emit += 1;
+                        if self.since_emit >= EMIT_EVERY_RECORDS {
+                            self.emit_and_commit(CommitMode::Async).await?;
+                        }
+                    }
+                    Err(KafkaError::PartitionEOF(partition)) => {
+                        let mut shared = lock(&self.shared);
+                        for topic in &self.topics {
+                            shared.engine.mark_idle(topic, partition);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(processor = %self.settings.name, error = %e, "Kafka consumer error");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Applies the committed resume token of a partition seen for the first time since its
+    /// assignment.
+    fn resume_if_new(&self, topic: &str, partition: i32) {
+        if lock(&self.shared)
+            .resumed
+            .contains(&(topic.to_string(), partition))
+        {
+            return;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        let committed = tokio::task::block_in_place(|| {
+            self.consumer
+                .committed_offsets(tpl, Duration::from_secs(10))
+        });
+        let token = committed.ok().and_then(|list| {
+            list.find_partition(topic, partition)
+                .and_then(|e| ResumeToken::from_metadata(e.metadata()))
+        });
+        let mut shared = lock(&self.shared);
+        if let Some(token) = token {
+            if let Err(e) = shared.engine.resume_partition(topic, partition, &token) {
+                tracing::warn!(processor = %self.settings.name, topic, partition, error = %e,
+                    "ignoring the committed resume token (the KCQL changed?)");
+            }
+        }
+        shared.resumed.insert((topic.to_string(), partition));
+    }
+
+    fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), ProcessorError> {
+        self.resume_if_new(msg.topic(), msg.partition());
+        let headers: SmallVec<[(&str, &[u8]); 4]> = match msg.headers() {
+            Some(h) => h
+                .iter()
+                .map(|h| (h.key, h.value.unwrap_or_default()))
+                .collect(),
+            None => SmallVec::new(),
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let input = InputRecord {
+            topic: msg.topic(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            timestamp_ms: msg.timestamp().to_millis(),
+            key: msg.key(),
+            payload: msg.payload(),
+            headers: &headers,
+            processing_time_ms: now_ms,
+            value_schema: None,
+        };
+        let outcome = lock(&self.shared).engine.on_record(input);
+        if outcome.is_late() {
+            if let Some(late) = &self.late_copy {
+                self.copies
+                    .push(late.send(msg, "late_record", "arrived after its windows closed"));
+            }
+        }
+        if let Some(error) = outcome.poison() {
+            let reason = error.to_string();
+            match self.settings.error_policy {
+                ErrorPolicy::Noop => {
+                    tracing::warn!(processor = %self.settings.name, topic = msg.topic(),
+                        partition = msg.partition(), offset = msg.offset(), error = %reason,
+                        "skipping poison record (error policy NOOP)");
+                    if let Some(dl) = &self.dead_letter {
+                        self.copies.push(dl.send(msg, "poison_record", &reason));
+                        self.published.dead_lettered.inc();
+                    }
+                }
+                ErrorPolicy::Throw | ErrorPolicy::Retry => {
+                    return Err(ProcessorError::Poison {
+                        topic: msg.topic().to_string(),
+                        partition: msg.partition(),
+                        offset: msg.offset(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Produces the closed windows, waits for their delivery (and for pending copies), then
+    /// commits the commit point taken right after them.
+    async fn emit_and_commit(&mut self, mode: CommitMode) -> Result<(), ProcessorError> {
+        self.since_emit = 0;
+        let (outputs, point): (_, CommitPoint) = {
+            let mut shared = lock(&self.shared);
+            let outputs = shared.engine.take_closed();
+            let point = shared.engine.commit_point();
+            self.published.publish(&shared.engine);
+            (outputs, point)
+        };
+        let mut deliveries = Vec::with_capacity(outputs.len());
+        for o in &outputs {
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&o.topic)
+                .payload(o.value.as_slice())
+                .timestamp(o.timestamp_ms);
+            if let Some(k) = &o.key {
+                record = record.key(k);
+            }
+            loop {
+                match self.producer.send_result(record) {
+                    Ok(delivery) => {
+                        deliveries.push((o.topic.as_str(), delivery));
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => {
+                        return Err(ProcessorError::Delivery {
+                            topic: o.topic.clone(),
+                            error: e.to_string(),
+                        })
+                    }
+                }
+            }
+        }
+        for (topic, delivery) in deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    return Err(ProcessorError::Delivery {
+                        topic: topic.to_string(),
+                        error: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    return Err(ProcessorError::Delivery {
+                        topic: topic.to_string(),
+                        error: "producer dropped".to_string(),
+                    })
+                }
+            }
+        }
+        for copy in std::mem::take(&mut self.copies) {
+            copy.await?;
+        }
+        if self.last_commit.as_ref() == Some(&point.offsets) && outputs.is_empty() {
+            return Ok(());
+        }
+        let assigned: HashSet<(String, i32)> = match self.consumer.assignment() {
+            Ok(a) => a
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect(),
+            Err(_) => return Ok(()),
+        };
+        let list = commit_list(&point.offsets, &point.resume.to_metadata(), Some(&assigned));
+        if list.count() > 0 {
+            if let Err(e) = self.consumer.commit(&list, mode) {
+                tracing::warn!(processor = %self.settings.name, error = %e,
+                    "offset commit failed (records will be read again)");
+            }
+        }
+        self.last_commit = Some(point.offsets);
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! The window processor against the real Kafka-protocol broker (tansu): per-device windows are
+//! emitted exactly as a reference computation says, once, and a crash (the task aborted: no
+//! flush, no commit) followed by a restart never emits a window with only part of its records.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kcql_runtime::config::Pipeline;
+use kcql_runtime::run::{run_pipeline, Observability};
+use kcql_runtime::shutdown::Shutdown;
+use kcql_testkit::kafka::{self, ProduceRecord};
+use kcql_testkit::names::unique;
+
+const DEVICES: usize = 6;
+const PER_DEVICE: usize = 100;
+/// Event time of the first record; records of a device are 200 ms apart (20 s in all).
+const BASE: i64 = 1_733_011_200_000;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Expected {
+    min: f64,
+    max: f64,
+    sum: f64,
+    n: u64,
+}
+
+/// The readings: device `d`'s `i`-th temperature at BASE + 200·i ms.
+fn readings() -> Vec<(String, i64, f64)> {
+    let mut out = Vec::new();
+    for i in 0..PER_DEVICE {
+        for d in 0..DEVICES {
+            let t = 15.0 + ((i * 7 + d * 13) % 29) as f64 * 0.37;
+            out.push((format!("dev-{d}"), BASE + 200 * i as i64, t));
+        }
+    }
+    out
+}
+
+/// (device, window start) → aggregates, for 2-second tumbling windows.
+fn expected() -> BTreeMap<(String, i64), Expected> {
+    let mut m: BTreeMap<(String, i64), Expected> = BTreeMap::new();
+    for (id, ts, t) in readings() {
+        let start = ts - ts.rem_euclid(2000);
+        let e = m.entry((id, start)).or_insert(Expected {
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            sum: 0.0,
+            n: 0,
+        });
+        e.min = e.min.min(t);
+        e.max = e.max.max(t);
+        e.sum += t;
+        e.n += 1;
+    }
+    m
+}
+
+async fn produce_input(topic: &str) {
+    let records: Vec<ProduceRecord> = readings()
+        .into_iter()
+        .map(|(id, ts, t)| {
+            ProduceRecord::new(
+                serde_json::json!({"id": id, "temperature": t, "ts": ts}).to_string(),
+            )
+            .key(id)
+        })
+        .collect();
+    kafka::produce(topic, records).await;
+    // One record per partition far ahead in event time: every partition's watermark passes
+    // the data's last window.
+    let pushers: Vec<ProduceRecord> = (0..2)
+        .map(|p| {
+            ProduceRecord::new(
+                serde_json::json!({"id": format!("pusher-{p}"), "temperature": 0.0, "ts": BASE + 60_000})
+                    .to_string(),
+            )
+            .partition(p)
+        })
+        .collect();
+    kafka::produce(topic, pushers).await;
+}
+
+fn pipeline(input: &str, output: &str, name: &str) -> Pipeline {
+    let text = format!(
+        r#"
+[runtime]
+metrics = "off"
+[kafka]
+brokers = "{brokers}"
+[[processor.window]]
+name = "{name}"
+kcql = "INSERT INTO {output} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {input} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
+"#,
+        brokers = kafka::brokers()
+    );
+    Pipeline::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn check(
+    record: &serde_json::Value,
+    expected: &BTreeMap<(String, i64), Expected>,
+) -> (String, i64) {
+    let id = record["id"].as_str().expect("id").to_string();
+    let start = record["window_start"].as_i64().expect("window_start");
+    assert_eq!(
+        record["window_end"].as_i64(),
+        Some(start + 2000),
+        "{record}"
+    );
+    let e = expected
+        .get(&(id.clone(), start))
+        .unwrap_or_else(|| panic!("unexpected window {record}"));
+    assert_eq!(
+        record["n"].as_u64(),
+        Some(e.n),
+        "partial or wrong window {record}"
+    );
+    assert_eq!(record["min_temp"].as_f64(), Some(e.min), "{record}");
+    assert_eq!(record["max_temp"].as_f64(), Some(e.max), "{record}");
+    let avg = record["avg_temp"].as_f64().expect("avg");
+    assert!((avg - e.sum / e.n as f64).abs() < 1e-9, "{record}");
+    (id, start)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_match_a_reference_computation_exactly_once() {
+    let input = kafka::unique_topic("wp_in");
+    let output = kafka::unique_topic("wp_out");
+    kafka::create_topic(&input, 2).await;
+    kafka::create_topic(&output, 1).await;
+    produce_input(&input).await;
+    let expected = expected();
+
+    let shutdown = Shutdown::new();
+    let observability = Observability::default();
+    let registry = Arc::clone(&observability.registry);
+    let name = unique("wp");
+    let task = tokio::spawn(run_pipeline(
+        pipeline(&input, &output, &name),
+        shutdown.clone(),
+        observability,
+        |_| {},
+    ));
+    let got = kafka::consume_exactly(
+        &output,
+        expected.len(),
+        Duration::from_secs(90),
+        Duration::from_secs(3),
+    )
+    .await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &got {
+        let v = r.payload_json();
+        let (id, start) = check(&v, &expected);
+        assert_eq!(r.key_str(), Some(id.as_str()), "keyed by the group");
+        assert!(seen.insert((id, start)), "emitted twice: {v}");
+    }
+    assert_eq!(seen.len(), expected.len());
+    let text = registry.render();
+    assert!(
+        text.contains(&format!(
+            "kcql_window_outputs_total{{component=\"{name}\"}} {}",
+            expected.len()
+        )),
+        "{text}"
+    );
+    // Everything before the pushers is committed (the pushers' windows are still open).
+    let committed = kafka::committed_offsets(&format!("kcql-{name}"), &input).await;
+    assert_eq!(
+        committed.values().sum::<i64>(),
+        (DEVICES * PER_DEVICE) as i64,
+        "{committed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_and_restart_never_emits_a_partial_window() {
+    let input = kafka::unique_topic("wp_crash_in");
+    let output = kafka::unique_topic("wp_crash_out");
+    kafka::create_topic(&input, 2).await;
+    kafka::create_topic(&output, 1).await;
+    produce_input(&input).await;
+    let expected = expected();
+    let name = unique("wp-crash");
+
+    // First run: aborted as soon as some windows were delivered (no flush, no final commit).
+    let first = tokio::spawn(run_pipeline(
+        pipeline(&input, &output, &name),
+        Shutdown::new(),
+        Observability::default(),
+        |_| {},
+    ));
+    kafka::consume_all(&output, expected.len() / 3, Duration::from_secs(90)).await;
+    first.abort();
+    let _ = first.await;
+
+    // Restart with the same group: it resumes from the committed offsets.
+    let shutdown = Shutdown::new();
+    let second = tokio::spawn(run_pipeline(
+        pipeline(&input, &output, &name),
+        shutdown.clone(),
+        Observability::default(),
+        |_| {},
+    ));
+    // Done when everything before the pushers is committed: then every window was delivered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let committed = kafka::committed_offsets(&format!("kcql-{name}"), &input).await;
+        if committed.values().sum::<i64>() >= (DEVICES * PER_DEVICE) as i64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all committed: {committed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    shutdown.trigger();
+    second.await.unwrap().unwrap();
+
+    // Every record is a complete, correct window (duplicates of complete windows are allowed),
+    // and every window is there.
+    let got = consume_available(&output).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &got {
+        seen.insert(check(v, &expected));
+    }
+    assert_eq!(seen.len(), expected.len(), "{} outputs", got.len());
+}
+
+/// Every record of `topic` (until none arrives for 5 s), as JSON values.
+async fn consume_available(topic: &str) -> Vec<serde_json::Value> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    use rdkafka::Message;
+    let consumer: StreamConsumer = kafka::consumer_config(&kafka::unique_group("available"))
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::new();
+    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await {
+        out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON output"));
+    }
+    out
+}
