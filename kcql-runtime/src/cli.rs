@@ -391,9 +391,6 @@ fn init_logging() {
 /// Parses `std::env::args` and runs; usage errors exit with status 2 (clap's convention).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    run(
-        cli,
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
-    )
+    // Not locked for the whole run: `kcql run` logs to stderr from other threads.
+    run(cli, &mut std::io::stdout(), &mut std::io::stderr())
 }
