@@ -8,10 +8,12 @@
 
 pub mod influx_sink;
 pub mod pipeline;
+pub mod mqtt_source;
 pub mod properties;
 pub mod suggest;
 pub mod window_processor;
 
 pub use influx_sink::{ErrorPolicy, InfluxSinkSettings, InfluxTarget, SettingsError};
 pub use pipeline::{Component, ComponentSettings, Pipeline, PipelineError};
+pub use mqtt_source::{MqttSettingsError, MqttSourceSettings, MqttSourceToml};
 pub use properties::{parse_properties, PropertiesError, Property};

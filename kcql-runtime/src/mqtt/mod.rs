@@ -1,0 +1,20 @@
+//! The MQTT → Kafka source connector.
+//!
+//! * [`route`]: one message through the plan (topic filter / `WITHREGEX`, converter, `WHERE`,
+//!   projection, key, headers) → Kafka records or a poison error. Pure; shared with the
+//!   conformance runner.
+//! * [`tasks`]: statements spread over workers (`tasks.max`, `$share` replication).
+//! * [`stats`]: live counters.
+//!
+//! Delivery is at-least-once for QoS 1 and 2: a message is acknowledged to the broker (PUBACK,
+//! or PUBREC for QoS 2) only after Kafka confirmed every record made of it, in the order the
+//! messages arrived, with a bounded number in flight. QoS 0 is best effort: the broker does
+//! not redeliver it, so a crash between receipt and Kafka's confirmation loses it.
+
+pub mod json_out;
+pub mod route;
+pub mod stats;
+pub mod tasks;
+
+pub use route::{KafkaRecord, MqttMessage, PoisonError, Routed, Router, RouterError};
+pub use stats::{MqttSourceStats, StatsSnapshot};
