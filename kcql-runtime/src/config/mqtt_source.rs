@@ -745,8 +745,11 @@ pub fn compile_kcql(src: &str) -> Result<(Vec<String>, MqttPlan), String> {
     }
 }
 
-/// A `[[source.mqtt]]` table of a TOML pipeline file. Field names are the property keys
-/// without `connect.mqtt.`; durations are milliseconds; unknown fields are errors.
+/// A `[[source.mqtt]]` table of a TOML pipeline file. As in `kcql run`'s other tables, field
+/// names are the property keys without `connect.mqtt.`, with `_` for `.`
+/// (`connect.mqtt.keep.alive` → `keep_alive`, `connect.mqtt.service.quality` →
+/// `service_quality`), plus `name`, `tasks` (`tasks.max`) and a `kafka` table of producer
+/// properties; durations are milliseconds; unknown fields are errors.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttSourceToml {
@@ -758,10 +761,10 @@ pub struct MqttSourceToml {
     pub kcql: KcqlText,
     /// Subscription QoS (default 1).
     #[serde(default = "default_qos")]
-    pub qos: u8,
+    pub service_quality: u8,
     /// MQTT protocol version, `"3.1.1"` (default) or `"5"`.
     #[serde(default)]
-    pub protocol: MqttVersion,
+    pub protocol_version: MqttVersion,
     /// User name.
     pub username: Option<String>,
     /// Password.
@@ -772,13 +775,13 @@ pub struct MqttSourceToml {
     #[serde(default)]
     pub clean: bool,
     /// Keep-alive in milliseconds (default 5000).
-    pub keep_alive_ms: Option<u64>,
+    pub keep_alive: Option<u64>,
     /// Connect timeout in milliseconds (default 3000).
-    pub timeout_ms: Option<u64>,
+    pub timeout: Option<u64>,
     /// NOOP, THROW (default) or RETRY.
     pub error_policy: Option<String>,
     /// Pause between RETRY attempts in milliseconds (default 60000).
-    pub retry_interval_ms: Option<u64>,
+    pub retry_interval: Option<u64>,
     /// RETRY attempts (default 20; -1 = unlimited).
     pub max_retries: Option<i64>,
     /// Dead-letter topic for skipped poison messages.
@@ -837,10 +840,10 @@ impl MqttSourceToml {
                 KcqlText::Many(v) => v.join(";\n"),
             },
         );
-        put(QOS, self.qos.to_string());
+        put(QOS, self.service_quality.to_string());
         put(
             PROTOCOL,
-            match self.protocol {
+            match self.protocol_version {
                 MqttVersion::V311 => "3.1.1",
                 MqttVersion::V5 => "5",
             }
@@ -851,12 +854,12 @@ impl MqttSourceToml {
             (PASSWORD, self.password.clone()),
             (CLIENT_ID, self.client_id.clone()),
             (CLEAN, Some(self.clean.to_string())),
-            (KEEP_ALIVE, self.keep_alive_ms.map(|v| v.to_string())),
-            (TIMEOUT, self.timeout_ms.map(|v| v.to_string())),
+            (KEEP_ALIVE, self.keep_alive.map(|v| v.to_string())),
+            (TIMEOUT, self.timeout.map(|v| v.to_string())),
             (ERROR_POLICY, self.error_policy.clone()),
             (
                 RETRY_INTERVAL,
-                self.retry_interval_ms.map(|v| v.to_string()),
+                self.retry_interval.map(|v| v.to_string()),
             ),
             (MAX_RETRIES, self.max_retries.map(|v| v.to_string())),
             (DLQ_TOPIC, self.dlq_topic.clone()),
@@ -1087,8 +1090,8 @@ mod tests {
             r#"
             hosts = ["tcp://127.0.0.1:1883"]
             kcql = ["INSERT INTO a SELECT * FROM /x", "INSERT INTO b SELECT * FROM /y"]
-            protocol = "5"
-            keep_alive_ms = 2000
+            protocol_version = "5"
+            keep_alive = 2000
             error_policy = "NOOP"
             [kafka]
             "bootstrap.servers" = "k:9"
