@@ -857,10 +857,7 @@ impl MqttSourceToml {
             (KEEP_ALIVE, self.keep_alive.map(|v| v.to_string())),
             (TIMEOUT, self.timeout.map(|v| v.to_string())),
             (ERROR_POLICY, self.error_policy.clone()),
-            (
-                RETRY_INTERVAL,
-                self.retry_interval.map(|v| v.to_string()),
-            ),
+            (RETRY_INTERVAL, self.retry_interval.map(|v| v.to_string())),
             (MAX_RETRIES, self.max_retries.map(|v| v.to_string())),
             (DLQ_TOPIC, self.dlq_topic.clone()),
             (TASKS_MAX, self.tasks.map(|v| v.to_string())),
