@@ -19,6 +19,7 @@ pub mod influx_sink;
 pub mod kafka;
 pub mod line_protocol;
 pub mod metrics;
+pub mod mqtt;
 pub mod record;
 pub mod run;
 pub mod shutdown;

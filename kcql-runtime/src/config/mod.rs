@@ -7,11 +7,13 @@
 //! [`InfluxConfig`](crate::influx::InfluxConfig).
 
 pub mod influx_sink;
+pub mod mqtt_source;
 pub mod pipeline;
 pub mod properties;
 pub mod suggest;
 pub mod window_processor;
 
 pub use influx_sink::{ErrorPolicy, InfluxSinkSettings, InfluxTarget, SettingsError};
+pub use mqtt_source::{MqttSettingsError, MqttSourceSettings, MqttSourceToml};
 pub use pipeline::{Component, ComponentSettings, Pipeline, PipelineError};
 pub use properties::{parse_properties, PropertiesError, Property};

@@ -1,0 +1,1111 @@
+//! Settings of the MQTT source connector (MQTT → Kafka), from Stream Reactor connector
+//! properties ([`MqttSourceSettings::from_properties`]) or from a `[[source.mqtt]]` table of a
+//! TOML pipeline file ([`MqttSourceToml::into_settings`]).
+//!
+//! Accepted: Stream Reactor's `connect.mqtt.*` source keys (reference spec, section 2), the
+//! error-policy keys its sink shares (`connect.mqtt.error.policy`, `retry.interval`,
+//! `max.retries`), the Avro schema keys, the Kafka Connect framework keys (`name`,
+//! `connector.class`, `tasks.max`, `key.converter`, `value.converter`), our additions
+//! (`connect.mqtt.protocol.version`, `connect.mqtt.max.inflight`, `connect.mqtt.dlq.topic`) and
+//! any `kafka.*` key, passed to the Kafka producer (`kafka.bootstrap.servers`, default
+//! `localhost:9092`). Every problem is reported at once; unknown keys get a did-you-mean.
+//!
+//! Deliberate differences from the reference (the reasons are its known defects):
+//! * `connect.mqtt.keep.alive` and `connect.mqtt.timeout` are **milliseconds** (the reference
+//!   handed them to Paho, which reads seconds: 5000 s keep-alive). MQTT counts keep-alive in
+//!   whole seconds, so values are rounded up to at least one second.
+//! * `connect.mqtt.clean` defaults to `false` (persistent session), and without
+//!   `connect.mqtt.client.id` the client id is derived from the hosts and the KCQL, so it is
+//!   the same on every start and the broker keeps unacknowledged messages across restarts.
+//! * A poison message (bad JSON, Avro that does not decode, a missing WITHKEY field) is
+//!   handled by `connect.mqtt.error.policy`; `connect.mqtt.converter.throw.on.error` is its old
+//!   spelling (`true` = THROW, `false` = NOOP). The default is THROW: nothing is skipped unless
+//!   asked for, and a skipped message is logged, counted and written to the dead-letter topic
+//!   when one is configured.
+//! * DUP-flagged messages are always written (`connect.mqtt.process.duplicates` is accepted and
+//!   ignored): with QoS 1 a redelivery may be the only copy the client sees.
+//! * `connect.mqtt.ssl.ca.cert` alone is enough for server authentication; the client
+//!   certificate and key are optional but go together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kcql::plan::MqttPlan;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::config::influx_sink::ErrorPolicy;
+use crate::decode::AvroSchema;
+use crate::influx::Secret;
+
+const HOSTS: &str = "connect.mqtt.hosts";
+const KCQL: &str = "connect.mqtt.kcql";
+const QOS: &str = "connect.mqtt.service.quality";
+const USERNAME: &str = "connect.mqtt.username";
+const PASSWORD: &str = "connect.mqtt.password";
+const CLIENT_ID: &str = "connect.mqtt.client.id";
+const CLEAN: &str = "connect.mqtt.clean";
+const TIMEOUT: &str = "connect.mqtt.timeout";
+const KEEP_ALIVE: &str = "connect.mqtt.keep.alive";
+const POLLING_TIMEOUT: &str = "connect.mqtt.polling.timeout";
+const THROW_ON_ERROR: &str = "connect.mqtt.converter.throw.on.error";
+const PROCESS_DUPLICATES: &str = "connect.mqtt.process.duplicates";
+const LOG_MESSAGE: &str = "connect.mqtt.log.message";
+const SHARE_REPLICATE: &str = "connect.mqtt.share.replicate";
+const SSL_CA: &str = "connect.mqtt.ssl.ca.cert";
+const SSL_CERT: &str = "connect.mqtt.ssl.cert";
+const SSL_KEY: &str = "connect.mqtt.ssl.key";
+const ERROR_POLICY: &str = "connect.mqtt.error.policy";
+const RETRY_INTERVAL: &str = "connect.mqtt.retry.interval";
+const MAX_RETRIES: &str = "connect.mqtt.max.retries";
+const AVRO_FLAG: &str = "connect.converter.avro.schemas";
+const AVRO_SCHEMAS: &str = "connect.source.converter.avro.schemas";
+const AVRO_SCHEMAS_SHORT: &str = "avro.schemas";
+const PROGRESS: &str = "connect.progress.enabled";
+const PROTOCOL: &str = "connect.mqtt.protocol.version";
+const MAX_INFLIGHT: &str = "connect.mqtt.max.inflight";
+const DLQ_TOPIC: &str = "connect.mqtt.dlq.topic";
+const NAME: &str = "name";
+const CONNECTOR_CLASS: &str = "connector.class";
+const TASKS_MAX: &str = "tasks.max";
+const KEY_CONVERTER: &str = "key.converter";
+const VALUE_CONVERTER: &str = "value.converter";
+const BOOTSTRAP: &str = "kafka.bootstrap.servers";
+/// Prefix of the keys passed through to the Kafka producer.
+const KAFKA_PREFIX: &str = "kafka.";
+
+/// Every key the source knows (besides `kafka.*`).
+pub const KNOWN_KEYS: &[&str] = &[
+    HOSTS,
+    KCQL,
+    QOS,
+    USERNAME,
+    PASSWORD,
+    CLIENT_ID,
+    CLEAN,
+    TIMEOUT,
+    KEEP_ALIVE,
+    POLLING_TIMEOUT,
+    THROW_ON_ERROR,
+    PROCESS_DUPLICATES,
+    LOG_MESSAGE,
+    SHARE_REPLICATE,
+    SSL_CA,
+    SSL_CERT,
+    SSL_KEY,
+    ERROR_POLICY,
+    RETRY_INTERVAL,
+    MAX_RETRIES,
+    AVRO_FLAG,
+    AVRO_SCHEMAS,
+    AVRO_SCHEMAS_SHORT,
+    PROGRESS,
+    PROTOCOL,
+    MAX_INFLIGHT,
+    DLQ_TOPIC,
+    NAME,
+    CONNECTOR_CLASS,
+    TASKS_MAX,
+    KEY_CONVERTER,
+    VALUE_CONVERTER,
+];
+
+/// Default Kafka bootstrap servers when `kafka.bootstrap.servers` is not given.
+pub const DEFAULT_BOOTSTRAP: &str = "localhost:9092";
+/// Default bound on messages read from MQTT but not yet confirmed by Kafka.
+pub const DEFAULT_MAX_INFLIGHT: usize = 10_000;
+/// Default `connect.mqtt.keep.alive` (ms).
+pub const DEFAULT_KEEP_ALIVE_MS: u64 = 5_000;
+/// Default `connect.mqtt.timeout` (ms).
+pub const DEFAULT_TIMEOUT_MS: u64 = 3_000;
+
+/// The MQTT protocol version spoken to the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum MqttVersion {
+    /// MQTT 3.1.1 (protocol level 4; the default, as Paho in the reference).
+    #[default]
+    #[serde(rename = "3.1.1")]
+    V311,
+    /// MQTT 5.
+    #[serde(rename = "5")]
+    V5,
+}
+
+impl MqttVersion {
+    fn parse(v: &str) -> Option<MqttVersion> {
+        match v.trim() {
+            "3.1.1" | "4" | "3" | "311" | "v3.1.1" => Some(MqttVersion::V311),
+            "5" | "5.0" | "v5" => Some(MqttVersion::V5),
+            _ => None,
+        }
+    }
+}
+
+/// One broker address from `connect.mqtt.hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port (1883 plain, 8883 TLS when not given).
+    pub port: u16,
+    /// True for `ssl://`, `tls://`, `mqtts://`.
+    pub tls: bool,
+}
+
+impl fmt::Display for BrokerAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "ssl" } else { "tcp" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+impl BrokerAddress {
+    /// Parses a Paho-style URI (`tcp://h:1883`, `ssl://h:8883`, `mqtt://…`, `mqtts://…`, or a
+    /// bare `host[:port]`). A query string (`?wireFormat.…`, ActiveMQ style) is ignored.
+    pub fn parse(uri: &str) -> Result<BrokerAddress, String> {
+        let uri = uri.trim();
+        let (tls, rest) = match uri.split_once("://") {
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "tcp" | "mqtt" => (false, rest),
+                "ssl" | "tls" | "mqtts" => (true, rest),
+                other => {
+                    return Err(format!(
+                        "`{uri}`: unsupported scheme `{other}` (use tcp://, mqtt://, ssl:// or mqtts://)"
+                    ))
+                }
+            },
+            None => (false, uri),
+        };
+        let authority = rest
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/');
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{uri}`: `{p}` is not a port number"))?;
+                (h.trim_start_matches('[').trim_end_matches(']'), port)
+            }
+            _ => (authority, if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() {
+            return Err(format!("`{uri}` names no host"));
+        }
+        Ok(BrokerAddress {
+            host: host.to_string(),
+            port,
+            tls,
+        })
+    }
+}
+
+/// TLS material (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificate(s) the broker's certificate must chain to.
+    pub ca: PathBuf,
+    /// Client certificate and private key (PKCS#8, PKCS#1 or SEC1 PEM), for mutual TLS.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// The validated settings of one MQTT source connector.
+#[derive(Debug, Clone)]
+pub struct MqttSourceSettings {
+    /// `name`, the connector's name.
+    pub name: Option<String>,
+    /// `connector.class` (accepted, not interpreted).
+    pub connector_class: Option<String>,
+    /// `tasks.max`: how many MQTT clients share the statements (default 1).
+    pub tasks: usize,
+    /// `connect.mqtt.hosts` as written.
+    pub hosts: String,
+    /// The parsed broker addresses, tried in order on (re)connect.
+    pub brokers: Vec<BrokerAddress>,
+    /// `connect.mqtt.kcql`.
+    pub kcql: String,
+    /// The statements' canonical text, one per statement (for the task split and logs).
+    pub statements: Vec<String>,
+    /// The compiled plan.
+    pub plan: MqttPlan,
+    /// `connect.mqtt.service.quality`: subscription QoS (0, 1 or 2).
+    pub qos: u8,
+    /// `connect.mqtt.username`.
+    pub username: Option<String>,
+    /// `connect.mqtt.password`.
+    pub password: Option<Secret>,
+    /// The MQTT client id: `connect.mqtt.client.id`, or one derived from hosts and KCQL.
+    pub client_id: String,
+    /// True when `client_id` was given explicitly.
+    pub client_id_explicit: bool,
+    /// `connect.mqtt.clean` (default false: a persistent session).
+    pub clean: bool,
+    /// `connect.mqtt.keep.alive` (ms; default 5 s).
+    pub keep_alive: Duration,
+    /// `connect.mqtt.timeout`: connect timeout (ms; default 3 s).
+    pub connect_timeout: Duration,
+    /// `connect.mqtt.polling.timeout` (accepted; the connector does not poll).
+    pub polling_timeout: Duration,
+    /// What happens to a poison message.
+    pub error_policy: ErrorPolicy,
+    /// `connect.mqtt.retry.interval` (default 60 s): pause between RETRY attempts.
+    pub retry_interval: Duration,
+    /// `connect.mqtt.max.retries` (default 20; `None` = unlimited).
+    pub max_retries: Option<u32>,
+    /// `connect.mqtt.log.message`: debug-log every message.
+    pub log_message: bool,
+    /// `connect.mqtt.share.replicate`: give every task each `$share/…` statement.
+    pub share_replicate: bool,
+    /// TLS files, when configured.
+    pub tls: Option<TlsFiles>,
+    /// Avro schemas by source (`connect.source.converter.avro.schemas` / `avro.schemas`),
+    /// keys lower-cased.
+    pub avro_schemas: BTreeMap<String, AvroSchema>,
+    /// `connect.progress.enabled`.
+    pub progress_enabled: bool,
+    /// `connect.mqtt.protocol.version` (default 3.1.1).
+    pub protocol: MqttVersion,
+    /// `connect.mqtt.max.inflight`: messages read but not yet confirmed by Kafka.
+    pub max_inflight: usize,
+    /// `connect.mqtt.dlq.topic`: where skipped poison messages are written.
+    pub dlq_topic: Option<String>,
+    /// The `kafka.*` keys, prefix removed, for the producer.
+    pub kafka: BTreeMap<String, String>,
+}
+
+impl MqttSourceSettings {
+    /// The Kafka bootstrap servers (`kafka.bootstrap.servers`, default `localhost:9092`).
+    pub fn bootstrap_servers(&self) -> &str {
+        self.kafka
+            .get("bootstrap.servers")
+            .map(String::as_str)
+            .unwrap_or(DEFAULT_BOOTSTRAP)
+    }
+}
+
+/// One problem in the connector settings.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MqttSettingsError {
+    /// A required key is absent.
+    #[error("missing required key `{key}`")]
+    Missing {
+        /// The key.
+        key: &'static str,
+    },
+    /// A key's value is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A key the source does not know.
+    #[error("unknown key `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The closest known key, if one is close.
+        suggestion: Option<&'static str>,
+    },
+    /// `connect.mqtt.kcql` does not parse or compile for the MQTT source.
+    #[error("connect.mqtt.kcql is invalid:\n{rendered}")]
+    Kcql {
+        /// The rendered diagnostics.
+        rendered: String,
+    },
+}
+
+impl MqttSettingsError {
+    /// The key the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            MqttSettingsError::Missing { key } | MqttSettingsError::Invalid { key, .. } => key,
+            MqttSettingsError::UnknownKey { key, .. } => key,
+            MqttSettingsError::Kcql { .. } => KCQL,
+        }
+    }
+}
+
+/// Levenshtein distance over characters.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known key closest to `key` (edit distance at most 3, case-insensitive).
+fn suggest(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (distance(&lower, k), *k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Collects problems while the settings are read.
+struct Reader<'a> {
+    props: BTreeMap<&'a str, &'a str>,
+    errors: Vec<MqttSettingsError>,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.props.get(key).copied()
+    }
+
+    fn invalid(&mut self, key: &'static str, message: String) {
+        self.errors
+            .push(MqttSettingsError::Invalid { key, message });
+    }
+
+    fn required(&mut self, key: &'static str) -> Option<String> {
+        match self.get(key) {
+            None => {
+                self.errors.push(MqttSettingsError::Missing { key });
+                None
+            }
+            Some(v) if v.trim().is_empty() => {
+                self.invalid(key, format!("{key} is required and cannot be blank"));
+                None
+            }
+            Some(v) => Some(v.trim().to_string()),
+        }
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, key: &'static str, what: &str) -> Option<T> {
+        let v = self.get(key)?;
+        match v.trim().parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.invalid(key, format!("{key} must be {what}, got `{v}`"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str) -> Option<bool> {
+        match self.get(key).map(str::trim) {
+            None => None,
+            Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
+            Some(v) => {
+                self.invalid(key, format!("{key} must be true or false, got `{v}`"));
+                None
+            }
+        }
+    }
+
+    fn millis(&mut self, key: &'static str, default: u64) -> Duration {
+        Duration::from_millis(
+            self.number::<u64>(key, "a number of milliseconds")
+                .unwrap_or(default),
+        )
+    }
+}
+
+/// A client id that is the same on every start of the same connector: `kcql-` and a hash
+/// (FNV-1a, 64 bit) of the hosts and the KCQL.
+pub fn stable_client_id(hosts: &str, kcql: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in hosts.bytes().chain([0u8]).chain(kcql.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("kcql-{h:016x}")
+}
+
+impl MqttSourceSettings {
+    /// Validates connector properties (e.g. from
+    /// [`parse_properties`](super::properties::parse_properties)). Every problem is reported;
+    /// a key given twice keeps its last value.
+    pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<MqttSettingsError>> {
+        let mut r = Reader {
+            props: props
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            errors: Vec::new(),
+        };
+        let mut kafka = BTreeMap::new();
+        let mut seen = BTreeSet::new();
+        for (k, v) in props {
+            if !seen.insert(k.as_str()) {
+                continue;
+            }
+            if let Some(rest) = k.strip_prefix(KAFKA_PREFIX) {
+                if rest.is_empty() {
+                    r.errors.push(MqttSettingsError::UnknownKey {
+                        key: k.clone(),
+                        suggestion: None,
+                    });
+                } else {
+                    kafka.insert(rest.to_string(), v.clone());
+                }
+            } else if !KNOWN_KEYS.contains(&k.as_str())
+                && !k.starts_with("key.converter.")
+                && !k.starts_with("value.converter.")
+            {
+                r.errors.push(MqttSettingsError::UnknownKey {
+                    key: k.clone(),
+                    suggestion: suggest(k),
+                });
+            }
+        }
+
+        let hosts = r.required(HOSTS);
+        let brokers = hosts.as_deref().map(|h| read_brokers(&mut r, h));
+        let (kcql, compiled) = read_kcql(&mut r);
+
+        let qos = match r.get(QOS) {
+            None => {
+                r.errors.push(MqttSettingsError::Missing { key: QOS });
+                None
+            }
+            Some(v) => match v.trim().parse::<u8>() {
+                Ok(q @ 0..=2) => Some(q),
+                _ => {
+                    r.invalid(QOS, format!("{QOS} must be 0, 1 or 2, got `{v}`"));
+                    None
+                }
+            },
+        };
+        let username = r.optional(USERNAME);
+        let password = r.optional(PASSWORD).map(Secret::new);
+        let explicit_id = r.optional(CLIENT_ID);
+        let clean = r.boolean(CLEAN).unwrap_or(false);
+        let keep_alive = r.millis(KEEP_ALIVE, DEFAULT_KEEP_ALIVE_MS);
+        let connect_timeout = r.millis(TIMEOUT, DEFAULT_TIMEOUT_MS);
+        let polling_timeout = r.millis(POLLING_TIMEOUT, 1_000);
+        let throw_on_error = r.boolean(THROW_ON_ERROR);
+        let _process_duplicates = r.boolean(PROCESS_DUPLICATES);
+        let log_message = r.boolean(LOG_MESSAGE).unwrap_or(false);
+        let share_replicate = r.boolean(SHARE_REPLICATE).unwrap_or(false);
+        let progress_enabled = r.boolean(PROGRESS).unwrap_or(false);
+
+        let error_policy = read_error_policy(&mut r, throw_on_error);
+        let retry_interval = r.millis(RETRY_INTERVAL, 60_000);
+        let max_retries = match r.number::<i64>(MAX_RETRIES, "an integer (-1 = unlimited)") {
+            None => Some(20),
+            Some(-1) => None,
+            Some(n) => match u32::try_from(n) {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    r.invalid(
+                        MAX_RETRIES,
+                        format!("{MAX_RETRIES} must be -1 (unlimited) or at least 0, got {n}"),
+                    );
+                    Some(20)
+                }
+            },
+        };
+        let tls = read_tls(&mut r);
+        let avro_schemas = read_avro_schemas(&mut r);
+        let protocol = match r.get(PROTOCOL) {
+            None => MqttVersion::V311,
+            Some(v) => MqttVersion::parse(v).unwrap_or_else(|| {
+                r.invalid(
+                    PROTOCOL,
+                    format!("{PROTOCOL} must be 3.1.1 or 5, got `{v}`"),
+                );
+                MqttVersion::V311
+            }),
+        };
+        let max_inflight = r
+            .number::<usize>(MAX_INFLIGHT, "a positive number of messages")
+            .unwrap_or(DEFAULT_MAX_INFLIGHT);
+        if max_inflight == 0 {
+            r.invalid(MAX_INFLIGHT, format!("{MAX_INFLIGHT} must be at least 1"));
+        }
+        let tasks = r
+            .number::<usize>(TASKS_MAX, "a positive integer")
+            .unwrap_or(1);
+        if tasks == 0 {
+            r.invalid(TASKS_MAX, format!("{TASKS_MAX} must be at least 1"));
+        }
+        if let Some(b) = kafka.get("bootstrap.servers") {
+            if b.trim().is_empty() {
+                r.invalid(BOOTSTRAP, format!("{BOOTSTRAP} cannot be blank"));
+            }
+        }
+        let name = r.optional(NAME);
+        let connector_class = r.optional(CONNECTOR_CLASS);
+        let dlq_topic = r.optional(DLQ_TOPIC);
+
+        match (hosts, brokers, kcql, compiled, qos) {
+            (Some(hosts), Some(brokers), Some(kcql), Some((statements, plan)), Some(qos))
+                if r.errors.is_empty() =>
+            {
+                let client_id_explicit = explicit_id.is_some();
+                let client_id = explicit_id.unwrap_or_else(|| stable_client_id(&hosts, &kcql));
+                Ok(MqttSourceSettings {
+                    name,
+                    connector_class,
+                    tasks,
+                    hosts,
+                    brokers,
+                    kcql,
+                    statements,
+                    plan,
+                    qos,
+                    username,
+                    password,
+                    client_id,
+                    client_id_explicit,
+                    clean,
+                    keep_alive,
+                    connect_timeout,
+                    polling_timeout,
+                    error_policy,
+                    retry_interval,
+                    max_retries,
+                    log_message,
+                    share_replicate,
+                    tls,
+                    avro_schemas,
+                    progress_enabled,
+                    protocol,
+                    max_inflight,
+                    dlq_topic,
+                    kafka,
+                })
+            }
+            _ => Err(r.errors),
+        }
+    }
+}
+
+fn read_brokers(r: &mut Reader<'_>, hosts: &str) -> Vec<BrokerAddress> {
+    let mut out = Vec::new();
+    for uri in hosts.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        match BrokerAddress::parse(uri) {
+            Ok(b) => out.push(b),
+            Err(e) => r.invalid(HOSTS, format!("{HOSTS}: {e}")),
+        }
+    }
+    out
+}
+
+fn read_error_policy(r: &mut Reader<'_>, throw_on_error: Option<bool>) -> ErrorPolicy {
+    let explicit = r.get(ERROR_POLICY).map(str::trim).map(|v| {
+        match v.to_ascii_uppercase().as_str() {
+            "NOOP" => Some(ErrorPolicy::Noop),
+            "THROW" => Some(ErrorPolicy::Throw),
+            "RETRY" => Some(ErrorPolicy::Retry),
+            _ => None,
+        }
+        .ok_or(v)
+    });
+    match (explicit, throw_on_error) {
+        (Some(Err(v)), _) => {
+            r.invalid(
+                ERROR_POLICY,
+                format!("{ERROR_POLICY} must be NOOP, THROW or RETRY, got `{v}`"),
+            );
+            ErrorPolicy::Throw
+        }
+        (Some(Ok(ErrorPolicy::Noop)), Some(true)) => {
+            r.invalid(
+                THROW_ON_ERROR,
+                format!("{THROW_ON_ERROR}=true contradicts {ERROR_POLICY}=NOOP; keep one"),
+            );
+            ErrorPolicy::Noop
+        }
+        (Some(Ok(p)), _) => p,
+        (None, Some(false)) => ErrorPolicy::Noop,
+        (None, _) => ErrorPolicy::Throw,
+    }
+}
+
+fn read_tls(r: &mut Reader<'_>) -> Option<TlsFiles> {
+    let ca = r.optional(SSL_CA);
+    let cert = r.optional(SSL_CERT);
+    let key = r.optional(SSL_KEY);
+    let check = |r: &mut Reader<'_>, key: &'static str, path: &Option<String>| {
+        if let Some(p) = path {
+            if !std::path::Path::new(p).is_file() {
+                r.invalid(key, format!("{key}: file `{p}` does not exist"));
+            }
+        }
+    };
+    check(r, SSL_CA, &ca);
+    check(r, SSL_CERT, &cert);
+    check(r, SSL_KEY, &key);
+    let client = match (cert, key) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (None, None) => None,
+        (Some(_), None) => {
+            r.invalid(
+                SSL_KEY,
+                format!("{SSL_CERT} is set, so {SSL_KEY} is needed too"),
+            );
+            None
+        }
+        (None, Some(_)) => {
+            r.invalid(
+                SSL_CERT,
+                format!("{SSL_KEY} is set, so {SSL_CERT} is needed too"),
+            );
+            None
+        }
+    };
+    match ca {
+        Some(ca) => Some(TlsFiles {
+            ca: PathBuf::from(ca),
+            client,
+        }),
+        None if client.is_some() => {
+            r.invalid(
+                SSL_CA,
+                format!("{SSL_CA} is needed with a client certificate"),
+            );
+            None
+        }
+        None => None,
+    }
+}
+
+/// Parses `source=/path/a.avsc;source2=/path/b.avsc` into schemas keyed by lower-cased source.
+fn read_avro_schemas(r: &mut Reader<'_>) -> BTreeMap<String, AvroSchema> {
+    let mut out = BTreeMap::new();
+    for key in [AVRO_SCHEMAS, AVRO_SCHEMAS_SHORT, AVRO_FLAG] {
+        let Some(v) = r.optional(key) else { continue };
+        for entry in v.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((source, path)) = entry.split_once('=') else {
+                r.invalid(
+                    key,
+                    format!("{key}: `{entry}` is not `<mqtt source>=<schema file>`"),
+                );
+                continue;
+            };
+            let (source, path) = (source.trim().to_ascii_lowercase(), path.trim());
+            match std::fs::read_to_string(path) {
+                Err(e) => r.invalid(key, format!("{key}: cannot read `{path}`: {e}")),
+                Ok(text) => match AvroSchema::parse(&text) {
+                    Ok(s) => {
+                        out.entry(source).or_insert(s);
+                    }
+                    Err(e) => r.invalid(key, format!("{key}: `{path}` is not an Avro schema: {e}")),
+                },
+            }
+        }
+    }
+    out
+}
+
+/// `connect.mqtt.kcql`: the statements' canonical text and the plan, when it compiles.
+fn read_kcql(r: &mut Reader<'_>) -> (Option<String>, Option<(Vec<String>, MqttPlan)>) {
+    let Some(src) = r.get(KCQL).map(str::trim).filter(|s| !s.is_empty()) else {
+        r.errors.push(MqttSettingsError::Missing { key: KCQL });
+        return (None, None);
+    };
+    let src = src.to_string();
+    match compile_kcql(&src) {
+        Ok(x) => (Some(src), Some(x)),
+        Err(rendered) => {
+            r.errors.push(MqttSettingsError::Kcql { rendered });
+            (Some(src), None)
+        }
+    }
+}
+
+/// Parses and compiles KCQL for the MQTT source: each statement's canonical text and the plan,
+/// or the rendered diagnostics.
+pub fn compile_kcql(src: &str) -> Result<(Vec<String>, MqttPlan), String> {
+    let statements = kcql::parse_many(src).map_err(|d| d.with_input(src).to_string())?;
+    match kcql::compile(&statements, kcql::Connector::MqttSource) {
+        Ok(kcql::Plan::Mqtt(plan)) => {
+            Ok((statements.iter().map(|s| s.to_string()).collect(), plan))
+        }
+        Ok(other) => Err(format!(
+            "compiled for the {:?} connector",
+            other.connector()
+        )),
+        Err(d) => Err(d.with_input(src).to_string()),
+    }
+}
+
+/// A `[[source.mqtt]]` table of a TOML pipeline file. As in `kcql run`'s other tables, field
+/// names are the property keys without `connect.mqtt.`, with `_` for `.`
+/// (`connect.mqtt.keep.alive` → `keep_alive`, `connect.mqtt.service.quality` →
+/// `service_quality`), plus `name`, `tasks` (`tasks.max`) and a `kafka` table of producer
+/// properties; durations are milliseconds; unknown fields are errors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSourceToml {
+    /// The connector's name.
+    pub name: Option<String>,
+    /// Broker URIs (`tcp://h:1883`, `ssl://h:8883`), tried in order.
+    pub hosts: Vec<String>,
+    /// The KCQL statements (one string may hold several, `;`-separated).
+    pub kcql: KcqlText,
+    /// Subscription QoS (default 1).
+    #[serde(default = "default_qos")]
+    pub service_quality: u8,
+    /// MQTT protocol version, `"3.1.1"` (default) or `"5"`.
+    #[serde(default)]
+    pub protocol_version: MqttVersion,
+    /// User name.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// Client id (default: derived from hosts and KCQL, stable across restarts).
+    pub client_id: Option<String>,
+    /// Clean session (default false).
+    #[serde(default)]
+    pub clean: bool,
+    /// Keep-alive in milliseconds (default 5000).
+    pub keep_alive: Option<u64>,
+    /// Connect timeout in milliseconds (default 3000).
+    pub timeout: Option<u64>,
+    /// NOOP, THROW (default) or RETRY.
+    pub error_policy: Option<String>,
+    /// Pause between RETRY attempts in milliseconds (default 60000).
+    pub retry_interval: Option<u64>,
+    /// RETRY attempts (default 20; -1 = unlimited).
+    pub max_retries: Option<i64>,
+    /// Dead-letter topic for skipped poison messages.
+    pub dlq_topic: Option<String>,
+    /// How many MQTT clients share the statements (default 1).
+    pub tasks: Option<usize>,
+    /// Give every task each `$share/…` statement.
+    #[serde(default)]
+    pub share_replicate: bool,
+    /// Messages read but not yet confirmed by Kafka (default 10000).
+    pub max_inflight: Option<usize>,
+    /// Debug-log every message.
+    #[serde(default)]
+    pub log_message: bool,
+    /// TLS: CA certificate file.
+    pub ssl_ca_cert: Option<String>,
+    /// TLS: client certificate file.
+    pub ssl_cert: Option<String>,
+    /// TLS: client key file.
+    pub ssl_key: Option<String>,
+    /// Avro schema files by MQTT source.
+    #[serde(default)]
+    pub avro_schemas: BTreeMap<String, String>,
+    /// Kafka producer settings (`bootstrap.servers`, …).
+    #[serde(default)]
+    pub kafka: BTreeMap<String, String>,
+}
+
+/// KCQL in TOML: one string or a list of statements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum KcqlText {
+    /// `kcql = "INSERT …; INSERT …"`
+    One(String),
+    /// `kcql = ["INSERT …", "INSERT …"]`
+    Many(Vec<String>),
+}
+
+fn default_qos() -> u8 {
+    1
+}
+
+impl MqttSourceToml {
+    /// The equivalent connector properties (so both forms go through one validator).
+    pub fn to_properties(&self) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = Vec::new();
+        let mut put = |k: &str, v: String| p.push((k.to_string(), v));
+        if let Some(n) = &self.name {
+            put(NAME, n.clone());
+        }
+        put(HOSTS, self.hosts.join(","));
+        put(
+            KCQL,
+            match &self.kcql {
+                KcqlText::One(s) => s.clone(),
+                KcqlText::Many(v) => v.join(";\n"),
+            },
+        );
+        put(QOS, self.service_quality.to_string());
+        put(
+            PROTOCOL,
+            match self.protocol_version {
+                MqttVersion::V311 => "3.1.1",
+                MqttVersion::V5 => "5",
+            }
+            .to_string(),
+        );
+        let opts: [(&str, Option<String>); 17] = [
+            (USERNAME, self.username.clone()),
+            (PASSWORD, self.password.clone()),
+            (CLIENT_ID, self.client_id.clone()),
+            (CLEAN, Some(self.clean.to_string())),
+            (KEEP_ALIVE, self.keep_alive.map(|v| v.to_string())),
+            (TIMEOUT, self.timeout.map(|v| v.to_string())),
+            (ERROR_POLICY, self.error_policy.clone()),
+            (RETRY_INTERVAL, self.retry_interval.map(|v| v.to_string())),
+            (MAX_RETRIES, self.max_retries.map(|v| v.to_string())),
+            (DLQ_TOPIC, self.dlq_topic.clone()),
+            (TASKS_MAX, self.tasks.map(|v| v.to_string())),
+            (SHARE_REPLICATE, Some(self.share_replicate.to_string())),
+            (MAX_INFLIGHT, self.max_inflight.map(|v| v.to_string())),
+            (LOG_MESSAGE, Some(self.log_message.to_string())),
+            (SSL_CA, self.ssl_ca_cert.clone()),
+            (SSL_CERT, self.ssl_cert.clone()),
+            (SSL_KEY, self.ssl_key.clone()),
+        ];
+        for (k, v) in opts {
+            if let Some(v) = v {
+                put(k, v);
+            }
+        }
+        if !self.avro_schemas.is_empty() {
+            let joined: Vec<String> = self
+                .avro_schemas
+                .iter()
+                .map(|(s, f)| format!("{s}={f}"))
+                .collect();
+            put(AVRO_SCHEMAS, joined.join(";"));
+        }
+        for (k, v) in &self.kafka {
+            put(&format!("{KAFKA_PREFIX}{k}"), v.clone());
+        }
+        p
+    }
+
+    /// Validates the table into settings (the same rules as the properties form).
+    pub fn into_settings(self) -> Result<MqttSourceSettings, Vec<MqttSettingsError>> {
+        MqttSourceSettings::from_properties(&self.to_properties())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kcql::plan::Converter;
+
+    fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (HOSTS, "tcp://127.0.0.1:1883"),
+            (QOS, "1"),
+            (KCQL, "INSERT INTO k SELECT * FROM /sensors/+"),
+        ]
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut p = base();
+        p.extend_from_slice(extra);
+        p
+    }
+
+    fn errors(pairs: &[(&str, &str)]) -> Vec<MqttSettingsError> {
+        MqttSourceSettings::from_properties(&props(pairs)).expect_err("must fail")
+    }
+
+    #[test]
+    fn defaults() {
+        let s = MqttSourceSettings::from_properties(&props(&base())).unwrap();
+        assert_eq!(s.qos, 1);
+        assert!(!s.clean, "persistent session by default");
+        assert_eq!(s.keep_alive, Duration::from_secs(5));
+        assert_eq!(s.connect_timeout, Duration::from_secs(3));
+        assert_eq!(s.error_policy, ErrorPolicy::Throw);
+        assert_eq!(s.protocol, MqttVersion::V311);
+        assert_eq!(s.max_inflight, DEFAULT_MAX_INFLIGHT);
+        assert_eq!(s.tasks, 1);
+        assert_eq!(s.bootstrap_servers(), DEFAULT_BOOTSTRAP);
+        assert_eq!(
+            s.brokers,
+            vec![BrokerAddress {
+                host: "127.0.0.1".into(),
+                port: 1883,
+                tls: false
+            }]
+        );
+        assert!(!s.client_id_explicit);
+        let again = MqttSourceSettings::from_properties(&props(&base())).unwrap();
+        assert_eq!(s.client_id, again.client_id, "stable across starts");
+        let other = MqttSourceSettings::from_properties(&props(&with(&[(
+            KCQL,
+            "INSERT INTO k2 SELECT * FROM /x",
+        )])))
+        .unwrap();
+        assert_ne!(s.client_id, other.client_id);
+        assert_eq!(s.plan.routes[0].converter, Converter::Bytes);
+    }
+
+    #[test]
+    fn everything_set() {
+        let s = MqttSourceSettings::from_properties(&props(&with(&[
+            (USERNAME, "u"),
+            (PASSWORD, "pw"),
+            (CLIENT_ID, "me"),
+            (CLEAN, "TRUE"),
+            (KEEP_ALIVE, "1500"),
+            (TIMEOUT, "250"),
+            (ERROR_POLICY, "retry"),
+            (RETRY_INTERVAL, "10"),
+            (MAX_RETRIES, "-1"),
+            (PROTOCOL, "5"),
+            (MAX_INFLIGHT, "7"),
+            (DLQ_TOPIC, "dead"),
+            (TASKS_MAX, "3"),
+            (SHARE_REPLICATE, "true"),
+            ("kafka.bootstrap.servers", "k:1"),
+            ("kafka.linger.ms", "2"),
+            ("value.converter", "x"),
+            ("value.converter.schemas.enable", "false"),
+        ])))
+        .unwrap();
+        assert_eq!(s.username.as_deref(), Some("u"));
+        assert_eq!(s.password.as_ref().map(Secret::expose), Some("pw"));
+        assert!(!format!("{s:?}").contains("pw\""));
+        assert_eq!(s.client_id, "me");
+        assert!(s.clean);
+        assert_eq!(s.keep_alive, Duration::from_millis(1500));
+        assert_eq!(s.connect_timeout, Duration::from_millis(250));
+        assert_eq!(s.error_policy, ErrorPolicy::Retry);
+        assert_eq!(s.max_retries, None);
+        assert_eq!(s.protocol, MqttVersion::V5);
+        assert_eq!(s.max_inflight, 7);
+        assert_eq!(s.dlq_topic.as_deref(), Some("dead"));
+        assert_eq!(s.tasks, 3);
+        assert!(s.share_replicate);
+        assert_eq!(s.bootstrap_servers(), "k:1");
+        assert_eq!(s.kafka.get("linger.ms").map(String::as_str), Some("2"));
+    }
+
+    #[test]
+    fn throw_on_error_maps_to_the_policy() {
+        let p = |v| {
+            MqttSourceSettings::from_properties(&props(&with(&[(THROW_ON_ERROR, v)])))
+                .unwrap()
+                .error_policy
+        };
+        assert_eq!(p("true"), ErrorPolicy::Throw);
+        assert_eq!(p("false"), ErrorPolicy::Noop);
+        let errs = errors(&with(&[(THROW_ON_ERROR, "true"), (ERROR_POLICY, "noop")]));
+        assert_eq!(errs[0].key(), THROW_ON_ERROR);
+    }
+
+    #[test]
+    fn every_problem_at_once() {
+        let errs = errors(&[
+            (QOS, "3"),
+            (KEEP_ALIVE, "soon"),
+            (CLEAN, "yes"),
+            (ERROR_POLICY, "ignore"),
+            (MAX_INFLIGHT, "0"),
+            (PROTOCOL, "4.5"),
+            (SSL_CERT, "/nonexistent/cert.pem"),
+            ("connect.mqtt.hots", "x"),
+            ("connect.mqtt.zzzzzzzzzzz", "x"),
+            ("kafka.", "x"),
+        ]);
+        let mut keys: Vec<&str> = errs.iter().map(MqttSettingsError::key).collect();
+        keys.sort_unstable();
+        let mut want = vec![
+            HOSTS,
+            KCQL,
+            QOS,
+            KEEP_ALIVE,
+            CLEAN,
+            ERROR_POLICY,
+            MAX_INFLIGHT,
+            PROTOCOL,
+            SSL_CERT,
+            SSL_KEY,
+            "connect.mqtt.hots",
+            "connect.mqtt.zzzzzzzzzzz",
+            "kafka.",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want, "{errs:#?}");
+        let hots = errs
+            .iter()
+            .find(|e| e.key() == "connect.mqtt.hots")
+            .unwrap();
+        assert_eq!(
+            hots.to_string(),
+            "unknown key `connect.mqtt.hots` (did you mean `connect.mqtt.hosts`?)"
+        );
+    }
+
+    #[test]
+    fn broker_uris() {
+        let b = |s| BrokerAddress::parse(s);
+        assert_eq!(b("ssl://h").unwrap().port, 8883);
+        assert!(b("ssl://h").unwrap().tls);
+        assert_eq!(b("h:1").unwrap().port, 1);
+        assert_eq!(
+            b("mqtt://localhost:61612?wireFormat.maxFrameSize=100000").unwrap(),
+            BrokerAddress {
+                host: "localhost".into(),
+                port: 61612,
+                tls: false
+            }
+        );
+        assert!(b("ws://h").is_err());
+        assert!(b("tcp://h:x").is_err());
+        assert!(b("tcp://").is_err());
+    }
+
+    #[test]
+    fn kcql_errors_name_the_key() {
+        let errs = errors(&with(&[(KCQL, "INSERT INTO k SELECT * FROM a/#/b")]));
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].key(), KCQL);
+        assert!(errs[0]
+            .to_string()
+            .starts_with("connect.mqtt.kcql is invalid"));
+    }
+
+    #[test]
+    fn toml_table() {
+        let t: MqttSourceToml = toml::from_str(
+            r#"
+            hosts = ["tcp://127.0.0.1:1883"]
+            kcql = ["INSERT INTO a SELECT * FROM /x", "INSERT INTO b SELECT * FROM /y"]
+            protocol_version = "5"
+            keep_alive = 2000
+            error_policy = "NOOP"
+            [kafka]
+            "bootstrap.servers" = "k:9"
+            "#,
+        )
+        .unwrap();
+        let s = t.into_settings().unwrap();
+        assert_eq!(s.plan.routes.len(), 2);
+        assert_eq!(s.qos, 1);
+        assert_eq!(s.protocol, MqttVersion::V5);
+        assert_eq!(s.keep_alive, Duration::from_secs(2));
+        assert_eq!(s.error_policy, ErrorPolicy::Noop);
+        assert_eq!(s.bootstrap_servers(), "k:9");
+        let bad = toml::from_str::<MqttSourceToml>(
+            "hosts = [\"h\"]\nkcql = \"INSERT INTO a SELECT * FROM b\"\nhost = 1\n",
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("unknown field `host`"), "{bad}");
+    }
+}

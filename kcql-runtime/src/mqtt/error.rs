@@ -1,0 +1,56 @@
+//! Why an MQTT source cannot start or had to stop.
+
+use thiserror::Error;
+
+use crate::mqtt::route::{PoisonError, RouterError};
+
+/// A failure of the MQTT source as a whole (per-message problems the error policy skips are
+/// only counted and logged).
+#[derive(Debug, Error)]
+pub enum MqttSourceError {
+    /// The plan cannot run as configured (bad WITHREGEX, missing Avro schema, …).
+    #[error("invalid MQTT source configuration:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<RouterError>),
+    /// A setting that only shows up when the connector is built.
+    #[error("invalid MQTT source configuration: {0}")]
+    Setting(String),
+    /// TLS material that cannot be used.
+    #[error("TLS file `{path}`: {reason}")]
+    Tls {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The Kafka producer could not be created.
+    #[error("cannot create the Kafka producer: {0}")]
+    Producer(#[source] rdkafka::error::KafkaError),
+    /// A poison message under the THROW (or RETRY) policy. It was not acknowledged, so the
+    /// broker redelivers it to the next session.
+    #[error(
+        "message on MQTT topic `{topic}` (statement {statement}) cannot be converted: {error}"
+    )]
+    Poison {
+        /// The MQTT topic.
+        topic: String,
+        /// The 1-based statement.
+        statement: usize,
+        /// Why.
+        error: PoisonError,
+    },
+    /// Kafka refused a record permanently (THROW, or RETRY out of attempts). The message was
+    /// not acknowledged.
+    #[error("Kafka refused a record for topic `{topic}`: {error}")]
+    KafkaWrite {
+        /// The Kafka topic.
+        topic: String,
+        /// The producer's error.
+        error: String,
+    },
+    /// The broker refused the connection for a reason retrying cannot fix.
+    #[error("MQTT broker refused the connection: {0}")]
+    Refused(String),
+    /// A worker task ended abnormally.
+    #[error("MQTT source worker failed: {0}")]
+    Worker(String),
+}

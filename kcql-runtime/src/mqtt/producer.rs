@@ -1,0 +1,144 @@
+//! The Kafka side of a worker: an idempotent librdkafka producer whose delivery reports come
+//! back to the worker through a channel, tagged with the message's place in the window.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use crate::mqtt::error::MqttSourceError;
+use crate::mqtt::route::KafkaRecord;
+
+/// A delivery report: the tag given at send time and the outcome.
+pub(crate) type Delivery = (usize, Result<(), KafkaError>);
+
+/// Routes delivery reports and librdkafka logs.
+pub(crate) struct DeliveryContext {
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => error!(target: "librdkafka", "{fac}: {msg}"),
+            RDKafkaLogLevel::Warning => warn!(target: "librdkafka", "{fac}: {msg}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                info!(target: "librdkafka", "{fac}: {msg}")
+            }
+            RDKafkaLogLevel::Debug => debug!(target: "librdkafka", "{fac}: {msg}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        warn!(target: "librdkafka", "{error}: {reason}");
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(e.clone()),
+        };
+        // The worker may be gone (shutdown): nothing waits for the report then.
+        let _ = self.tx.send((tag, outcome));
+    }
+}
+
+/// The producer of one worker.
+pub(crate) struct KafkaProducer {
+    inner: ThreadedProducer<DeliveryContext>,
+}
+
+impl KafkaProducer {
+    /// An idempotent producer (`enable.idempotence=true`, so `acks=all` and ordered retries)
+    /// with `bootstrap` and the `kafka.*` overrides.
+    pub fn new(
+        bootstrap: &str,
+        overrides: &BTreeMap<String, String>,
+        client_id: &str,
+    ) -> Result<(KafkaProducer, mpsc::UnboundedReceiver<Delivery>), MqttSourceError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", bootstrap)
+            .set("client.id", client_id)
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        for (k, v) in overrides {
+            config.set(k, v);
+        }
+        if config.get("enable.idempotence") != Some("true") {
+            warn!("kafka.enable.idempotence is not true: a retried write may duplicate or reorder records");
+        }
+        let inner = config
+            .create_with_context(DeliveryContext { tx })
+            .map_err(MqttSourceError::Producer)?;
+        Ok((KafkaProducer { inner }, rx))
+    }
+
+    /// Queues `record` with `tag`. `Err(QueueFull)` means: wait for deliveries, then retry.
+    pub fn send(&self, record: &KafkaRecord, tag: usize) -> Result<(), KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (k, v) in &record.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_slice()),
+            });
+        }
+        let base = BaseRecord::with_opaque_to(&record.topic, tag)
+            .key(record.key.as_slice())
+            .payload(record.value.as_slice())
+            .headers(headers);
+        self.inner.send(base).map_err(|(e, _)| e)
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered.
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.inner.flush(timeout) {
+            warn!("Kafka producer flush: {e}");
+        }
+    }
+}
+
+/// True for errors that go away by themselves (broker down, timeouts, leadership moves): the
+/// record is retried with backoff, whatever the error policy.
+pub(crate) fn is_transient(e: &KafkaError) -> bool {
+    let code = match e {
+        KafkaError::MessageProduction(c) => *c,
+        _ => return false,
+    };
+    use RDKafkaErrorCode as C;
+    matches!(
+        code,
+        C::QueueFull
+            | C::MessageTimedOut
+            | C::RequestTimedOut
+            | C::BrokerTransportFailure
+            | C::AllBrokersDown
+            | C::NetworkException
+            | C::LeaderNotAvailable
+            | C::NotLeaderForPartition
+            | C::NotEnoughReplicas
+            | C::NotEnoughReplicasAfterAppend
+            | C::BrokerNotAvailable
+            | C::Resolve
+            | C::OperationTimedOut
+            | C::PurgeQueue
+            | C::PurgeInflight
+            | C::CoordinatorLoadInProgress
+            | C::CoordinatorNotAvailable
+    )
+}

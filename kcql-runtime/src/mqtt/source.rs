@@ -1,0 +1,593 @@
+//! The connector: [`MqttSource`] runs one worker per statement group (`tasks.max`); each worker
+//! is one MQTT client, one idempotent Kafka producer, and a window of messages in flight.
+//!
+//! A message enters the window when it arrives, its records are produced, and it leaves the
+//! window, in arrival order, once Kafka confirmed every record made of it (or the error policy
+//! skipped it, or a `WHERE` dropped it). Leaving the window acknowledges it to the broker
+//! (QoS 1 and 2). The window is bounded (`connect.mqtt.max.inflight`): when it is full the
+//! worker stops reading, and the broker keeps the rest queued for the session.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::config::influx_sink::ErrorPolicy;
+use crate::config::mqtt_source::MqttSourceSettings;
+use crate::mqtt::error::MqttSourceError;
+use crate::mqtt::producer::{is_transient, Delivery, KafkaProducer};
+use crate::mqtt::route::{headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router};
+use crate::mqtt::session::{self, AckToken, Incoming, SessionConfig, SessionEvent};
+use crate::mqtt::stats::MqttSourceStats;
+use crate::mqtt::tasks::{worker_plans, WorkerPlan};
+
+/// Header on dead-letter records: why the message was skipped.
+pub const HEADER_ERROR: &str = "kcql.error";
+/// How long a graceful shutdown waits for Kafka to confirm the records in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An MQTT → Kafka source connector, ready to run.
+pub struct MqttSource {
+    settings: MqttSourceSettings,
+    workers: Vec<(WorkerPlan, Arc<Router>)>,
+    tls: Option<Arc<rumqttc::tokio_rustls::rustls::ClientConfig>>,
+    stats: Arc<MqttSourceStats>,
+}
+
+impl std::fmt::Debug for MqttSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttSource")
+            .field("client_id", &self.settings.client_id)
+            .field("workers", &self.workers.len())
+            .finish()
+    }
+}
+
+impl MqttSource {
+    /// Checks what the settings alone cannot (WITHREGEX compiles, every Avro route has a
+    /// schema, TLS files load) and splits the statements over the workers. Connects nothing.
+    pub fn new(settings: MqttSourceSettings) -> Result<Self, MqttSourceError> {
+        Router::new(&settings.plan, &settings.avro_schemas).map_err(MqttSourceError::Config)?;
+        let tls = settings.tls.as_ref().map(session::tls_config).transpose()?;
+        if tls.is_none() && settings.brokers.iter().any(|b| b.tls) {
+            return Err(MqttSourceError::Setting(
+                "an ssl:// host needs connect.mqtt.ssl.ca.cert (the CA that signed the broker's certificate)".into(),
+            ));
+        }
+        if tls.is_some() && !settings.brokers.iter().any(|b| b.tls) {
+            return Err(MqttSourceError::Setting(
+                "connect.mqtt.ssl.* is set but no host uses ssl:// (or mqtts://)".into(),
+            ));
+        }
+        if settings.brokers.is_empty() {
+            return Err(MqttSourceError::Setting(
+                "connect.mqtt.hosts names no broker".into(),
+            ));
+        }
+        let mut workers = Vec::new();
+        for w in worker_plans(
+            &settings.plan,
+            settings.tasks,
+            settings.share_replicate,
+            &settings.client_id,
+        ) {
+            let router =
+                Router::new(&w.plan, &settings.avro_schemas).map_err(MqttSourceError::Config)?;
+            workers.push((w, Arc::new(router)));
+        }
+        Ok(MqttSource {
+            settings,
+            workers,
+            tls,
+            stats: Arc::new(MqttSourceStats::default()),
+        })
+    }
+
+    /// The live counters (shared with the running workers).
+    pub fn stats(&self) -> Arc<MqttSourceStats> {
+        self.stats.clone()
+    }
+
+    /// The workers' client ids, in order.
+    pub fn client_ids(&self) -> Vec<String> {
+        self.workers
+            .iter()
+            .map(|(w, _)| w.client_id.clone())
+            .collect()
+    }
+
+    /// Runs until `shutdown` becomes true (or its sender is dropped), then stops reading,
+    /// waits for Kafka to confirm what is in flight, acknowledges it, disconnects and returns
+    /// `Ok`. Returns an error when a worker has to stop (THROW policy, refused credentials);
+    /// the other workers are then stopped gracefully too.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) -> Result<(), MqttSourceError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop_tx = Arc::new(stop_tx);
+        let forward = {
+            let stop_tx = stop_tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    if *shutdown.borrow_and_update() {
+                        break;
+                    }
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+                let _ = stop_tx.send(true);
+            })
+        };
+        let mut handles = Vec::new();
+        for (plan, router) in self.workers {
+            let filters: Vec<String> = plan
+                .plan
+                .subscriptions()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let cfg = SessionConfig::new(
+                &self.settings,
+                plan.client_id.clone(),
+                filters,
+                self.tls.clone(),
+            );
+            let worker = Worker::new(&self.settings, cfg, router, self.stats.clone())?;
+            let stop = stop_rx.clone();
+            let stop_all = stop_tx.clone();
+            handles.push(tokio::spawn(async move {
+                let r = worker.run(stop).await;
+                if r.is_err() {
+                    let _ = stop_all.send(true);
+                }
+                r
+            }));
+        }
+        let mut first_error = None;
+        for h in handles {
+            let r = match h.await {
+                Ok(r) => r,
+                Err(e) => Err(MqttSourceError::Worker(e.to_string())),
+            };
+            if let Err(e) = r {
+                first_error.get_or_insert(e);
+            }
+        }
+        forward.abort();
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One message in the window.
+struct Slot {
+    ack: Option<AckToken>,
+    epoch: u64,
+    /// Records not yet confirmed (or skipped).
+    outstanding: usize,
+    /// The records, kept until confirmed so they can be resent.
+    records: Vec<Option<KafkaRecord>>,
+    attempts: Vec<u32>,
+    /// Never completes: the message stopped the worker (THROW).
+    blocked: bool,
+}
+
+/// Tag = sequence number << 16 | record index within the message.
+const TAG_BITS: u32 = 16;
+
+struct Worker {
+    client_id: String,
+    router: Arc<Router>,
+    stats: Arc<MqttSourceStats>,
+    producer: KafkaProducer,
+    deliveries: mpsc::UnboundedReceiver<Delivery>,
+    cfg: SessionConfig,
+    policy: ErrorPolicy,
+    retry_interval: Duration,
+    max_retries: Option<u32>,
+    dlq_topic: Option<String>,
+    log_message: bool,
+    progress: bool,
+    max_inflight: usize,
+    window: VecDeque<Slot>,
+    /// Sequence number of the window's front.
+    base: u64,
+    retries: Vec<(Instant, u64, usize)>,
+    failure: Option<MqttSourceError>,
+    last_warning: Option<Instant>,
+}
+
+impl Worker {
+    fn new(
+        s: &MqttSourceSettings,
+        cfg: SessionConfig,
+        router: Arc<Router>,
+        stats: Arc<MqttSourceStats>,
+    ) -> Result<Worker, MqttSourceError> {
+        let (producer, deliveries) =
+            KafkaProducer::new(s.bootstrap_servers(), &s.kafka, &cfg.client_id)?;
+        Ok(Worker {
+            client_id: cfg.client_id.clone(),
+            router,
+            stats,
+            producer,
+            deliveries,
+            policy: s.error_policy,
+            retry_interval: s.retry_interval,
+            max_retries: s.max_retries,
+            dlq_topic: s.dlq_topic.clone(),
+            log_message: s.log_message,
+            progress: s.progress_enabled,
+            max_inflight: s.max_inflight,
+            cfg,
+            window: VecDeque::new(),
+            base: 0,
+            retries: Vec::new(),
+            failure: None,
+            last_warning: None,
+        })
+    }
+
+    async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), MqttSourceError> {
+        let mut session = session::start(self.cfg.clone(), self.stats.clone());
+        let mut progress = tokio::time::interval(Duration::from_secs(10));
+        progress.tick().await;
+        loop {
+            if self.failure.is_some() || *stop.borrow_and_update() {
+                break;
+            }
+            let can_read = self.window.len() < self.max_inflight;
+            let next_retry = self.retries.iter().map(|r| r.0).min();
+            tokio::select! {
+                biased;
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                Some(d) = self.deliveries.recv() => {
+                    self.on_delivery(d);
+                    self.advance(&session);
+                }
+                _ = sleep_until_opt(next_retry), if next_retry.is_some() => {
+                    self.resend_due();
+                    self.advance(&session);
+                }
+                ev = session.events.recv(), if can_read => match ev {
+                    Some(SessionEvent::Message(m)) => {
+                        self.on_message(m);
+                        self.advance(&session);
+                    }
+                    Some(SessionEvent::Connected { session_present }) => {
+                        debug!(client_id = %self.client_id, session_present, "connected");
+                    }
+                    Some(SessionEvent::Fatal(reason)) => {
+                        self.failure = Some(MqttSourceError::Refused(reason));
+                    }
+                    None => {
+                        self.failure = Some(MqttSourceError::Worker("the MQTT session task ended".into()));
+                    }
+                },
+                _ = progress.tick(), if self.progress => {
+                    info!(client_id = %self.client_id, stats = ?self.stats.snapshot(), "MQTT source progress");
+                }
+            }
+        }
+        self.drain(&mut session).await;
+        match self.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops reading, waits (bounded) until every record in flight is confirmed, acknowledges
+    /// what can be, and disconnects.
+    async fn drain(&mut self, session: &mut session::Session) {
+        session.events.close();
+        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        while self.window.iter().any(|s| s.outstanding > 0 && !s.blocked) {
+            let next_retry = self.retries.iter().map(|r| r.0).min();
+            tokio::select! {
+                Some(d) = self.deliveries.recv() => {
+                    self.on_delivery(d);
+                    self.advance(session);
+                }
+                _ = sleep_until_opt(next_retry), if next_retry.is_some() => {
+                    self.resend_due();
+                    self.advance(session);
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    warn!(client_id = %self.client_id, in_flight = self.window.len(), "shutdown: Kafka did not confirm every record in time; the broker redelivers the unacknowledged messages");
+                    break;
+                }
+            }
+        }
+        self.advance(session);
+        let unacked = self.window.len();
+        self.stats
+            .in_flight
+            .fetch_sub(unacked as i64, Ordering::Relaxed);
+        self.window.clear();
+        session.client.disconnect();
+        if tokio::time::timeout(Duration::from_secs(5), &mut session.task)
+            .await
+            .is_err()
+        {
+            session.task.abort();
+        }
+        self.producer.flush(Duration::from_secs(1));
+        info!(client_id = %self.client_id, unacked, "MQTT source worker stopped");
+    }
+
+    fn on_message(&mut self, m: Incoming) {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        if self.log_message {
+            debug!(topic = %m.topic, qos = m.qos, dup = m.dup, retain = m.retain, bytes = m.payload.len(), "MQTT message");
+        }
+        let seq = self.base + self.window.len() as u64;
+        let msg = MqttMessage {
+            topic: &m.topic,
+            payload: &m.payload,
+            qos: m.qos,
+            retain: m.retain,
+            dup: m.dup,
+            pkid: m.pkid,
+            user_properties: &m.user_properties,
+        };
+        let mut slot = Slot {
+            ack: (m.qos > 0).then_some(AckToken {
+                qos: m.qos,
+                pkid: m.pkid,
+            }),
+            epoch: m.epoch,
+            outstanding: 0,
+            records: Vec::new(),
+            attempts: Vec::new(),
+            blocked: false,
+        };
+        let mut matched = false;
+        for i in self.router.matching(&m.topic) {
+            matched = true;
+            match self.router.apply(i, &msg) {
+                Ok(Routed::Record(r)) => slot.records.push(Some(r)),
+                Ok(Routed::Filtered) => {
+                    self.stats.filtered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    let statement = self.router.route_at(i).statement + 1;
+                    match self.policy {
+                        ErrorPolicy::Noop => {
+                            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                            warn!(topic = %m.topic, statement, "skipping poison message (error policy NOOP): {e}");
+                            if let Some(dlq) = &self.dlq_topic {
+                                slot.records
+                                    .push(Some(dead_letter(dlq, &msg, statement, &e)));
+                            }
+                        }
+                        ErrorPolicy::Throw | ErrorPolicy::Retry => {
+                            error!(topic = %m.topic, statement, "poison message stops the source (error policy {}): {e}", self.policy);
+                            slot.blocked = true;
+                            self.failure.get_or_insert(MqttSourceError::Poison {
+                                topic: m.topic.clone(),
+                                statement,
+                                error: e,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if !matched {
+            self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+            debug!(topic = %m.topic, "no statement takes this topic; acknowledged without writing");
+        }
+        slot.outstanding = slot.records.len();
+        slot.attempts = vec![0; slot.records.len()];
+        let blocked = slot.blocked;
+        let n = slot.records.len();
+        self.window.push_back(slot);
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        if !blocked {
+            for idx in 0..n {
+                self.send(seq, idx);
+            }
+        }
+    }
+
+    fn slot_mut(&mut self, seq: u64) -> Option<&mut Slot> {
+        slot_at(&mut self.window, self.base, seq)
+    }
+
+    fn send(&mut self, seq: u64, idx: usize) {
+        let tag = ((seq as usize) << TAG_BITS) | idx;
+        let result =
+            match slot_at(&mut self.window, self.base, seq).and_then(|s| s.records[idx].as_ref()) {
+                Some(record) => self.producer.send(record, tag),
+                None => return,
+            };
+        match result {
+            Ok(()) => {}
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
+                self.retries
+                    .push((Instant::now() + Duration::from_millis(5), seq, idx));
+            }
+            Err(e) => self.on_failure(seq, idx, e),
+        }
+    }
+
+    fn on_delivery(&mut self, (tag, result): Delivery) {
+        let seq = (tag >> TAG_BITS) as u64;
+        let idx = tag & ((1 << TAG_BITS) - 1);
+        match result {
+            Ok(()) => {
+                if let Some(slot) = self.slot_mut(seq) {
+                    if slot.records[idx].take().is_some() {
+                        slot.outstanding -= 1;
+                    }
+                }
+                self.stats.produced.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.on_failure(seq, idx, e),
+        }
+    }
+
+    fn warn_limited(&mut self, msg: impl FnOnce() -> String) {
+        let now = Instant::now();
+        if self
+            .last_warning
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(5))
+        {
+            self.last_warning = Some(now);
+            warn!(client_id = %self.client_id, "{}", msg());
+        }
+    }
+
+    fn on_failure(&mut self, seq: u64, idx: usize, e: KafkaError) {
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        let (policy, retry_interval, max_retries) =
+            (self.policy, self.retry_interval, self.max_retries);
+        let dlq = self.dlq_topic.clone();
+        let stats = self.stats.clone();
+        let Some(slot) = slot_at(&mut self.window, self.base, seq) else {
+            return;
+        };
+        let Some(topic) = slot.records[idx].as_ref().map(|r| r.topic.clone()) else {
+            return;
+        };
+        slot.attempts[idx] += 1;
+        let attempts = slot.attempts[idx];
+        if is_transient(&e) {
+            let backoff = Duration::from_millis(100)
+                .saturating_mul(1 << attempts.min(7))
+                .min(Duration::from_secs(10));
+            self.retries.push((Instant::now() + backoff, seq, idx));
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            self.warn_limited(|| {
+                format!("Kafka write to `{topic}` failed ({e}); retrying in {backoff:?}")
+            });
+            return;
+        }
+        match policy {
+            ErrorPolicy::Noop => {
+                error!(
+                    topic,
+                    "Kafka refused a record (error policy NOOP, skipped): {e}"
+                );
+                stats.skipped.fetch_add(1, Ordering::Relaxed);
+                let replacement = match (&dlq, slot.records[idx].as_ref()) {
+                    (Some(dlq), Some(r)) if r.topic != *dlq => {
+                        let mut d = r.clone();
+                        d.topic = dlq.clone();
+                        d.headers
+                            .push((HEADER_ERROR.into(), e.to_string().into_bytes()));
+                        Some(d)
+                    }
+                    _ => None,
+                };
+                match replacement {
+                    Some(d) => {
+                        slot.records[idx] = Some(d);
+                        self.send(seq, idx);
+                    }
+                    None => {
+                        slot.records[idx] = None;
+                        slot.outstanding -= 1;
+                    }
+                }
+            }
+            ErrorPolicy::Retry if max_retries.is_none_or(|m| attempts <= m) => {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    topic,
+                    attempts, "Kafka refused a record (error policy RETRY): {e}"
+                );
+                self.retries
+                    .push((Instant::now() + retry_interval, seq, idx));
+            }
+            ErrorPolicy::Retry | ErrorPolicy::Throw => {
+                error!(
+                    topic,
+                    "Kafka refused a record; stopping (error policy {policy}): {e}"
+                );
+                slot.blocked = true;
+                self.failure.get_or_insert(MqttSourceError::KafkaWrite {
+                    topic,
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn resend_due(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.retries.drain(..).partition(|(at, _, _)| *at <= now);
+        self.retries = later;
+        for (_, seq, idx) in due {
+            self.send(seq, idx);
+        }
+    }
+
+    /// Acknowledges and removes the completed messages at the front of the window.
+    fn advance(&mut self, session: &session::Session) {
+        let epoch = session.epoch.load(Ordering::SeqCst);
+        let mut popped = 0i64;
+        while let Some(front) = self.window.front() {
+            if front.blocked || front.outstanding > 0 {
+                break;
+            }
+            let slot = self.window.pop_front().expect("front exists");
+            self.base += 1;
+            popped += 1;
+            if let Some(token) = slot.ack {
+                // A message from an earlier connection is redelivered by the broker; its
+                // packet id may already be reused, so its ack must not be sent now.
+                if slot.epoch == epoch {
+                    if session.client.ack(token) {
+                        self.stats.acked.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.warn_limited(|| "could not queue an MQTT acknowledgement; the broker will redeliver the message".into());
+                    }
+                }
+            }
+        }
+        if popped > 0 {
+            self.stats.in_flight.fetch_sub(popped, Ordering::Relaxed);
+        }
+    }
+}
+
+fn slot_at(window: &mut VecDeque<Slot>, base: u64, seq: u64) -> Option<&mut Slot> {
+    let pos = seq.checked_sub(base)?;
+    window.get_mut(usize::try_from(pos).ok()?)
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The dead-letter record of a skipped poison message: the original payload, keyed by the
+/// MQTT topic, with the MQTT headers and the reason.
+fn dead_letter(dlq: &str, msg: &MqttMessage<'_>, statement: usize, e: &PoisonError) -> KafkaRecord {
+    let mut headers = headers_of(msg);
+    headers.push((
+        HEADER_ERROR.into(),
+        format!("statement {statement}: {e}").into_bytes(),
+    ));
+    KafkaRecord {
+        topic: dlq.to_string(),
+        key: msg.topic.as_bytes().to_vec(),
+        value: msg.payload.to_vec(),
+        headers,
+    }
+}

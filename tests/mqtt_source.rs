@@ -1,0 +1,478 @@
+//! The MQTT source against the real services: Mosquitto (127.0.0.1:1883) and tansu
+//! (127.0.0.1:9092), started by `scripts/services.sh up`. Every test uses its own MQTT topics,
+//! Kafka topics and client ids.
+//!
+//! * 10 000 QoS 1 messages on 16 device topics arrive exactly once, keyed by topic, in order
+//!   per device.
+//! * Bad JSON: NOOP skips it to the dead-letter topic and keeps the good messages; THROW stops
+//!   the source without acknowledging it, so the next run (same client id) gets it again.
+//! * A connector process killed with SIGKILL mid-stream and restarted with the same client id
+//!   loses nothing (duplicates are allowed and counted).
+//! * Two connectors on one `$share` group split the messages and together deliver all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kcql_runtime::config::MqttSourceSettings;
+use kcql_runtime::mqtt::route::{HEADER_DUPLICATE, HEADER_QOS, HEADER_TOPIC};
+use kcql_runtime::mqtt::source::HEADER_ERROR;
+use kcql_runtime::mqtt::{MqttSource, MqttSourceError, MqttSourceStats};
+use kcql_testkit::kafka::{self, ConsumedRecord};
+use kcql_testkit::{mqtt, names};
+use rumqttc::QoS;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const CHILD_PROPS_ENV: &str = "KCQL_MQTT_CHILD_PROPS";
+/// How long the large tests wait for Kafka: tansu's sqlite storage on a loaded machine has been
+/// seen to take 100+ s for 10 000 records.
+const CONSUME_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn props(kcql: &str, client_id: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut p = vec![
+        (
+            "connect.mqtt.hosts".to_string(),
+            format!("tcp://{}:{}", mqtt::host(), mqtt::port()),
+        ),
+        ("connect.mqtt.kcql".into(), kcql.into()),
+        ("connect.mqtt.service.quality".into(), "1".into()),
+        ("connect.mqtt.client.id".into(), client_id.into()),
+        ("kafka.bootstrap.servers".into(), kafka::brokers()),
+    ];
+    if let Ok(b) = std::env::var("MQTT_TEST_BATCH_SIZE") {
+        p.push(("kafka.batch.size".into(), b));
+    }
+    for (k, v) in extra {
+        p.push((k.to_string(), v.to_string()));
+    }
+    p
+}
+
+fn settings(p: &[(String, String)]) -> MqttSourceSettings {
+    MqttSourceSettings::from_properties(p).unwrap_or_else(|e| panic!("settings: {e:#?}"))
+}
+
+struct Running {
+    stop: watch::Sender<bool>,
+    handle: JoinHandle<Result<(), MqttSourceError>>,
+    stats: Arc<MqttSourceStats>,
+}
+
+impl Running {
+    fn start(s: MqttSourceSettings) -> Running {
+        mqtt::wait_reachable();
+        kafka::wait_reachable();
+        let source = MqttSource::new(s).expect("source builds");
+        let stats = source.stats();
+        let (stop, rx) = watch::channel(false);
+        let handle = tokio::spawn(source.run(rx));
+        Running {
+            stop,
+            handle,
+            stats,
+        }
+    }
+
+    /// Waits until every worker is connected, plus time for the SUBSCRIBE to be processed.
+    async fn connected(&self, workers: u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.stats.connects.load(Ordering::Relaxed) < workers {
+            assert!(
+                !self.handle.is_finished(),
+                "the source stopped before connecting"
+            );
+            assert!(Instant::now() < deadline, "source did not connect in 20 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    async fn stop(self) -> Result<(), MqttSourceError> {
+        let _ = self.stop.send(true);
+        tokio::time::timeout(Duration::from_secs(60), self.handle)
+            .await
+            .expect("graceful stop within 60 s")
+            .expect("source task")
+    }
+}
+
+fn text(r: &ConsumedRecord) -> String {
+    r.payload_str().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_qos1_messages_exactly_once_keyed_and_in_order_per_device() {
+    let prefix = names::unique("mq10k");
+    let topic = kafka::unique_topic("mqtt_10k");
+    let partitions: i32 = std::env::var("MQTT_TEST_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    kafka::create_topic(&topic, partitions).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/dev/+");
+    let running = Running::start(settings(&props(&kcql, &names::unique("c10k"), &[])));
+    running.connected(1).await;
+
+    const DEVICES: usize = 16;
+    const PER_DEVICE: usize = 625;
+    let mut messages = Vec::new();
+    for seq in 0..PER_DEVICE {
+        for d in 0..DEVICES {
+            messages.push((format!("{prefix}/dev/{d}"), format!("{d}:{seq}")));
+        }
+    }
+    let started = Instant::now();
+    mqtt::publish_messages(messages, QoS::AtLeastOnce).await;
+    let records = kafka::consume_exactly(
+        &topic,
+        DEVICES * PER_DEVICE,
+        CONSUME_TIMEOUT,
+        Duration::from_secs(2),
+    )
+    .await;
+    eprintln!("10 000 messages MQTT → Kafka in {:?}", started.elapsed());
+
+    let mut seen = BTreeSet::new();
+    let mut last_seq: BTreeMap<String, (i32, i64)> = BTreeMap::new();
+    for r in &records {
+        let payload = text(r);
+        assert!(seen.insert(payload.clone()), "duplicate {payload}");
+        let (d, seq) = payload.split_once(':').expect("d:seq");
+        let key = r.key_str().expect("keyed");
+        assert_eq!(key, format!("{prefix}/dev/{d}"), "key is the MQTT topic");
+        assert_eq!(r.header(HEADER_TOPIC), Some(key.as_bytes()));
+        assert_eq!(r.header(HEADER_QOS), Some(&b"1"[..]));
+        let seq: i64 = seq.parse().unwrap();
+        // Per device: one partition, increasing sequence.
+        if let Some((p, prev)) = last_seq.get(key) {
+            assert_eq!(*p, r.partition, "device {d} spread over partitions");
+            assert!(seq > *prev, "device {d}: {seq} after {prev}");
+        }
+        last_seq.insert(key.to_string(), (r.partition, seq));
+    }
+    assert_eq!(seen.len(), DEVICES * PER_DEVICE);
+    assert_eq!(last_seq.len(), DEVICES);
+    // Everything read is acknowledged once Kafka confirmed it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while running.stats.acked.load(Ordering::Relaxed) < (DEVICES * PER_DEVICE) as u64 {
+        assert!(Instant::now() < deadline, "{:?}", running.stats.snapshot());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = running.stats.clone();
+    running.stop().await.expect("clean stop");
+    let s = stats.snapshot();
+    assert_eq!(s.received, (DEVICES * PER_DEVICE) as u64, "{s:?}");
+    assert_eq!(s.produced, s.received);
+    assert_eq!(s.acked, s.received);
+    assert_eq!(s.in_flight, 0);
+    assert_eq!(s.errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
+    let prefix = names::unique("mqbad");
+    let topic = kafka::unique_topic("mqtt_json");
+    let dlq = kafka::unique_topic("mqtt_dlq");
+    kafka::create_topic(&topic, 1).await;
+    kafka::create_topic(&dlq, 1).await;
+    let kcql =
+        format!("INSERT INTO {topic} SELECT id, v FROM {prefix}/s/+ WHERE v > 0 WITHKEY(id)");
+    let running = Running::start(settings(&props(
+        &kcql,
+        &names::unique("cbad"),
+        &[
+            ("connect.mqtt.error.policy", "NOOP"),
+            ("connect.mqtt.dlq.topic", &dlq),
+        ],
+    )));
+    running.connected(1).await;
+    let t = format!("{prefix}/s/1");
+    mqtt::publish(
+        &t,
+        [
+            r#"{"id":"a","v":1,"x":0}"#,
+            r#"{"id":"b","v":"#,
+            r#"{"id":"c","v":-1}"#,
+            r#"{"id":"d","v":2}"#,
+            "not json",
+            r#"{"v":3}"#,
+            r#"{"id":"e","v":4}"#,
+        ],
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let good =
+        kafka::consume_exactly(&topic, 3, Duration::from_secs(120), Duration::from_secs(1)).await;
+    let values: Vec<String> = good.iter().map(text).collect();
+    assert_eq!(
+        values,
+        vec![
+            r#"{"id":"a","v":1}"#,
+            r#"{"id":"d","v":2}"#,
+            r#"{"id":"e","v":4}"#
+        ]
+    );
+    let keys: Vec<&str> = good.iter().map(|r| r.key_str().unwrap()).collect();
+    assert_eq!(keys, vec!["a", "d", "e"]);
+    let dead =
+        kafka::consume_exactly(&dlq, 3, Duration::from_secs(120), Duration::from_secs(1)).await;
+    let dead_values: Vec<String> = dead.iter().map(text).collect();
+    assert_eq!(
+        dead_values,
+        vec![r#"{"id":"b","v":"#, "not json", r#"{"v":3}"#]
+    );
+    for d in &dead {
+        let why = String::from_utf8_lossy(d.header(HEADER_ERROR).expect("error header"));
+        assert!(why.starts_with("statement 1: "), "{why}");
+        assert_eq!(d.key_str(), Some(t.as_str()));
+    }
+    let stats = running.stats.clone();
+    running.stop().await.expect("clean stop");
+    let s = stats.snapshot();
+    assert_eq!(
+        (s.received, s.filtered, s.skipped, s.acked),
+        (7, 1, 3, 7),
+        "{s:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_json_throw_stops_without_ack_and_the_next_run_gets_it_again() {
+    let prefix = names::unique("mqthrow");
+    let topic = kafka::unique_topic("mqtt_throw");
+    let dlq = kafka::unique_topic("mqtt_throw_dlq");
+    kafka::create_topic(&topic, 1).await;
+    kafka::create_topic(&dlq, 1).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s WITHCONVERTER=`json`");
+    let client_id = names::unique("cthrow");
+    let t = format!("{prefix}/s");
+
+    let running = Running::start(settings(&props(&kcql, &client_id, &[])));
+    running.connected(1).await;
+    mqtt::publish(&t, [r#"{"n":1}"#, "{oops", r#"{"n":2}"#], QoS::AtLeastOnce).await;
+    let result = tokio::time::timeout(Duration::from_secs(60), running.handle)
+        .await
+        .expect("stops by itself")
+        .expect("task");
+    match result {
+        Err(MqttSourceError::Poison { topic: mt, .. }) => assert_eq!(mt, t),
+        other => panic!("expected a poison error, got {other:?}"),
+    }
+    let first = kafka::consume_all(&topic, 1, Duration::from_secs(120)).await;
+    assert_eq!(text(&first[0]), r#"{"n":1}"#);
+
+    // Same client id, persistent session: the unacknowledged bad message comes back.
+    let again = Running::start(settings(&props(
+        &kcql,
+        &client_id,
+        &[
+            ("connect.mqtt.error.policy", "NOOP"),
+            ("connect.mqtt.dlq.topic", &dlq),
+        ],
+    )));
+    let dead = kafka::consume_all(&dlq, 1, Duration::from_secs(120)).await;
+    assert_eq!(text(&dead[0]), "{oops");
+    let all = kafka::consume_all(&topic, 2, Duration::from_secs(120)).await;
+    let values: BTreeSet<String> = all.iter().map(text).collect();
+    assert!(values.contains(r#"{"n":2}"#), "{values:?}");
+    again.stop().await.expect("clean stop");
+}
+
+/// Runs a connector from `$KCQL_MQTT_CHILD_PROPS` until the process is killed. Only started by
+/// `killed_connector_restarts_without_loss` as a child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of killed_connector_restarts_without_loss"]
+async fn child_connector_until_killed() {
+    let raw = std::env::var(CHILD_PROPS_ENV).expect("run by the parent test");
+    let p: Vec<(String, String)> = serde_json::from_str(&raw).unwrap();
+    let running = Running::start(settings(&p));
+    running.connected(1).await;
+    println!("CHILD CONNECTED");
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        println!(
+            "CHILD RECEIVED {}",
+            running.stats.received.load(Ordering::Relaxed)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connector_restarts_without_loss() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let prefix = names::unique("mqkill");
+    let topic = kafka::unique_topic("mqtt_kill");
+    kafka::create_topic(&topic, 2).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/d/+");
+    let client_id = names::unique("ckill");
+    let p = props(&kcql, &client_id, &[("connect.mqtt.max.inflight", "500")]);
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_connector_until_killed",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_PROPS_ENV, serde_json::to_string(&p).unwrap())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn child connector");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        while let Some(Ok(l)) = lines.next() {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+                    pred: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match rx.try_recv() {
+                Ok(l) if pred(&l) => return,
+                Ok(_) => {}
+                Err(_) => {
+                    assert!(Instant::now() < deadline, "child did not get there");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    };
+    wait_for(&mut rx, &|l| l == "CHILD CONNECTED");
+
+    const TOTAL: usize = 6_000;
+    let messages: Vec<(String, String)> = (0..TOTAL)
+        .map(|i| (format!("{prefix}/d/{}", i % 8), format!("m{i}")))
+        .collect();
+    let publisher = tokio::spawn(mqtt::publish_messages(messages, QoS::AtLeastOnce));
+    // Kill it once it has started writing, mid-stream (its window of 500 keeps it from
+    // reading far ahead of Kafka).
+    wait_for(&mut rx, &|l| {
+        l.strip_prefix("CHILD RECEIVED ")
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n >= 300)
+    });
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    publisher.await.expect("publisher");
+
+    // Restart in-process with the same client id: the broker kept the session.
+    let running = Running::start(settings(&p));
+    let records = kafka::consume_all(&topic, TOTAL, CONSUME_TIMEOUT).await;
+    let mut distinct = BTreeSet::new();
+    let mut duplicates = 0usize;
+    for r in &records {
+        if !distinct.insert(text(r)) {
+            duplicates += 1;
+        }
+    }
+    // consume_all stops at TOTAL records; with duplicates, keep reading until all are there.
+    let mut extra = TOTAL;
+    while distinct.len() < TOTAL {
+        extra += TOTAL - distinct.len();
+        let more = kafka::consume_all(&topic, extra, CONSUME_TIMEOUT).await;
+        distinct = BTreeSet::new();
+        duplicates = 0;
+        for r in &more {
+            if !distinct.insert(text(r)) {
+                duplicates += 1;
+            }
+        }
+    }
+    let redelivered = records
+        .iter()
+        .filter(|r| r.header(HEADER_DUPLICATE) == Some(&b"true"[..]))
+        .count();
+    eprintln!(
+        "killed mid-stream: all {TOTAL} messages in Kafka, {duplicates} duplicates, {redelivered} DUP-flagged redeliveries"
+    );
+    assert_eq!(distinct.len(), TOTAL);
+    running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_connectors_share_a_subscription_and_deliver_everything() {
+    let prefix = names::unique("mqshare");
+    let group = names::unique("g");
+    let topic = kafka::unique_topic("mqtt_share");
+    kafka::create_topic(&topic, 2).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM `$share/{group}/{prefix}/s/+`");
+    let a = Running::start(settings(&props(&kcql, &names::unique("ca"), &[])));
+    let b = Running::start(settings(&props(&kcql, &names::unique("cb"), &[])));
+    a.connected(1).await;
+    b.connected(1).await;
+    const TOTAL: usize = 2_000;
+    let messages: Vec<(String, String)> = (0..TOTAL)
+        .map(|i| (format!("{prefix}/s/{}", i % 4), format!("m{i}")))
+        .collect();
+    mqtt::publish_messages(messages, QoS::AtLeastOnce).await;
+    let records =
+        kafka::consume_exactly(&topic, TOTAL, CONSUME_TIMEOUT, Duration::from_secs(2)).await;
+    let distinct: BTreeSet<String> = records.iter().map(text).collect();
+    assert_eq!(distinct.len(), TOTAL);
+    let (sa, sb) = (a.stats.clone(), b.stats.clone());
+    a.stop().await.expect("a stops");
+    b.stop().await.expect("b stops");
+    let (ra, rb) = (
+        sa.received.load(Ordering::Relaxed),
+        sb.received.load(Ordering::Relaxed),
+    );
+    eprintln!("shared subscription split: {ra} + {rb}");
+    assert!(ra > 0 && rb > 0, "both got a share: {ra} + {rb}");
+    assert_eq!(ra + rb, TOTAL as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_user_properties_become_headers() {
+    let prefix = names::unique("mq5");
+    let topic = kafka::unique_topic("mqtt_v5");
+    kafka::create_topic(&topic, 1).await;
+    let kcql = format!("INSERT INTO `{topic}` SELECT * FROM {prefix}/x");
+    let running = Running::start(settings(&props(
+        &kcql,
+        &names::unique("c5"),
+        &[("connect.mqtt.protocol.version", "5")],
+    )));
+    running.connected(1).await;
+    // Publish with MQTT 5 user properties.
+    let mut o = rumqttc::v5::MqttOptions::new(names::unique("p5"), mqtt::host(), mqtt::port());
+    o.set_keep_alive(Duration::from_secs(10));
+    let (client, mut el) = rumqttc::v5::AsyncClient::new(o, 10);
+    let props = rumqttc::v5::mqttbytes::v5::PublishProperties {
+        user_properties: vec![("site".into(), "north".into())],
+        ..Default::default()
+    };
+    client
+        .publish_with_properties(
+            format!("{prefix}/x"),
+            rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+            false,
+            "hello",
+            props,
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), el.poll()).await {
+            Ok(Ok(rumqttc::v5::Event::Incoming(rumqttc::v5::mqttbytes::v5::Packet::PubAck(_)))) => {
+                break
+            }
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => panic!("v5 publisher: {e}"),
+        }
+        assert!(Instant::now() < deadline, "no PUBACK");
+    }
+    let r = kafka::consume_all(&topic, 1, Duration::from_secs(120)).await;
+    assert_eq!(text(&r[0]), "hello");
+    assert_eq!(r[0].header("site"), Some(&b"north"[..]));
+    running.stop().await.expect("clean stop");
+}

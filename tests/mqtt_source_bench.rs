@@ -1,0 +1,285 @@
+//! Throughput of the MQTT source, Mosquitto → tansu, 100-byte payloads, next to a floor
+//! measured in the same run: a bare rumqttc subscriber that only acknowledges.
+//!
+//! Run: `cargo test --release --test mqtt_source_bench -- --ignored --nocapture`
+//! (ignored by default: it is a measurement that loads the shared broker with several hundred
+//! thousand records, not a pass/fail test).
+//!
+//! * QoS 1: N messages are queued by the broker for both persistent sessions first, then each
+//!   consumer drains its backlog; the clock runs from start to the N-th acknowledgement (for
+//!   the connector: acknowledged after Kafka confirmed the record).
+//! * QoS 0: published live from a dedicated publisher thread while the consumer runs; the
+//!   publisher thread's CPU is subtracted.
+//!
+//! CPU seconds are the process's user + system time (`/proc/self/stat`, the same counters
+//! `getrusage` reports) over the measured interval.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kcql_runtime::config::MqttSourceSettings;
+use kcql_runtime::mqtt::MqttSource;
+use kcql_testkit::{kafka, mqtt, names};
+use rumqttc::{AsyncClient, Event, Packet, QoS};
+use tokio::sync::watch;
+
+const DEVICES: usize = 16;
+
+fn clock_ticks_to_secs(t: u64) -> f64 {
+    t as f64 / 100.0
+}
+
+/// utime + stime of `/proc/<path>/stat`, in seconds.
+fn cpu_of(path: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{path}/stat")).expect("procfs");
+    let after = &s[s.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ut: u64 = f[11].parse().unwrap();
+    let st: u64 = f[12].parse().unwrap();
+    clock_ticks_to_secs(ut + st)
+}
+
+fn process_cpu() -> f64 {
+    cpu_of("self")
+}
+
+fn payload(i: usize) -> Vec<u8> {
+    let mut p = format!("{{\"device\":{},\"seq\":{i},\"pad\":\"", i % DEVICES).into_bytes();
+    while p.len() < 98 {
+        p.push(b'x');
+    }
+    p.extend_from_slice(b"\"}");
+    p
+}
+
+fn messages(prefix: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| (format!("{prefix}/dev/{}", i % DEVICES), payload(i)))
+        .collect()
+}
+
+/// The floor: connect with `client_id`, subscribe, acknowledge every message, until `n`.
+/// Returns (seconds, cpu seconds) from connect to the n-th message.
+async fn floor(client_id: &str, filter: &str, qos: QoS, n: usize, clean: bool) -> (f64, f64) {
+    let mut o = mqtt::options(client_id);
+    o.set_clean_session(clean).set_manual_acks(true);
+    let (client, mut el) = AsyncClient::new(o, 20_000);
+    let mut cpu0 = process_cpu();
+    let mut t0 = Instant::now();
+    let mut got = 0usize;
+    let mut subscribed = false;
+    let mut last = Instant::now();
+    while got < n {
+        match tokio::time::timeout(Duration::from_secs(10), el.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) if !subscribed => {
+                client.subscribe(filter, qos).await.unwrap();
+                subscribed = true;
+            }
+            Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                if got == 0 && clean {
+                    // Live publishing: the clock starts with the first message.
+                    t0 = Instant::now();
+                    cpu0 = process_cpu();
+                }
+                client.try_ack(&p).unwrap();
+                got += 1;
+                last = Instant::now();
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("floor subscriber: {e}"),
+            Err(_) => break,
+        }
+    }
+    let elapsed = last.duration_since(t0).as_secs_f64();
+    let cpu = process_cpu() - cpu0;
+    client.disconnect().await.ok();
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while el.poll().await.is_ok() {}
+    })
+    .await;
+    assert_eq!(got, n, "floor received {got} of {n}");
+    (elapsed, cpu)
+}
+
+fn settings(kcql: &str, client_id: &str, qos: u8) -> MqttSourceSettings {
+    let p: Vec<(String, String)> = vec![
+        (
+            "connect.mqtt.hosts".into(),
+            format!("tcp://{}:{}", mqtt::host(), mqtt::port()),
+        ),
+        ("connect.mqtt.kcql".into(), kcql.into()),
+        ("connect.mqtt.service.quality".into(), qos.to_string()),
+        ("connect.mqtt.client.id".into(), client_id.into()),
+        ("kafka.bootstrap.servers".into(), kafka::brokers()),
+    ];
+    MqttSourceSettings::from_properties(&p).unwrap()
+}
+
+/// Runs the connector until `done(stats)`; returns (seconds, cpu seconds) from start.
+async fn connector(
+    s: MqttSourceSettings,
+    target: u64,
+    qos1: bool,
+    ready: Option<tokio::sync::oneshot::Sender<()>>,
+) -> (f64, f64) {
+    let source = MqttSource::new(s).unwrap();
+    let stats = source.stats();
+    let (stop, rx) = watch::channel(false);
+    let mut cpu0 = process_cpu();
+    let mut t0 = Instant::now();
+    let handle = tokio::spawn(source.run(rx));
+    if let Some(ready) = ready {
+        while stats.connects.load(Ordering::Relaxed) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = ready.send(());
+        // Live publishing: the clock starts when the publisher does.
+        cpu0 = process_cpu();
+        t0 = Instant::now();
+    }
+    let mut last_value = 0;
+    let mut last_change = Instant::now();
+    let mut done_at = Instant::now();
+    loop {
+        let v = if qos1 {
+            stats.acked.load(Ordering::Relaxed)
+        } else {
+            stats.produced.load(Ordering::Relaxed)
+        };
+        if v != last_value {
+            last_value = v;
+            last_change = Instant::now();
+            done_at = last_change;
+        }
+        if v >= target || last_change.elapsed() > Duration::from_secs(15) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = done_at.duration_since(t0).as_secs_f64();
+    let cpu = process_cpu() - cpu0;
+    let _ = stop.send(true);
+    handle.await.unwrap().unwrap();
+    assert_eq!(last_value, target, "connector: {:?}", stats.snapshot());
+    (elapsed, cpu)
+}
+
+fn report(label: &str, n: usize, (secs, cpu): (f64, f64)) {
+    println!(
+        "BENCH mqtt_source {label}: {n} msgs in {secs:.2} s = {:.0} msg/s, CPU {cpu:.2} s ({:.1} µs/msg)",
+        n as f64 / secs,
+        cpu * 1e6 / n as f64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run with --ignored --nocapture"]
+async fn mqtt_source_throughput() {
+    let n: usize = std::env::var("MQTT_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    mqtt::wait_reachable();
+    kafka::wait_reachable();
+
+    // ---- QoS 1: drain a backlog queued for the persistent sessions.
+    let prefix = names::unique("mqbench1");
+    let topic = kafka::unique_topic("mqtt_bench_q1");
+    kafka::create_topic(&topic, 4).await;
+    let filter = format!("{prefix}/dev/+");
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {filter}");
+    let floor_id = names::unique("floor1");
+    let conn_id = names::unique("conn1");
+    // Create both sessions (subscriptions), then go offline.
+    {
+        let mut o = mqtt::options(&floor_id);
+        o.set_clean_session(false);
+        let (c, mut el) = AsyncClient::new(o, 10);
+        c.subscribe(&filter, QoS::AtLeastOnce).await.unwrap();
+        loop {
+            if let Ok(Event::Incoming(Packet::SubAck(_))) = el.poll().await {
+                break;
+            }
+        }
+        c.disconnect().await.unwrap();
+        while el.poll().await.is_ok() {}
+    }
+    connector(settings(&kcql, &conn_id, 1), 0, true, None).await;
+    let t = Instant::now();
+    mqtt::publish_messages(messages(&prefix, n), QoS::AtLeastOnce).await;
+    println!(
+        "queued {n} QoS 1 messages in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let f1 = floor(&floor_id, &filter, QoS::AtLeastOnce, n, false).await;
+    report("QoS 1 floor (bare rumqttc, ack only)", n, f1);
+    let c1 = connector(settings(&kcql, &conn_id, 1), n as u64, true, None).await;
+    report("QoS 1 connector (ack after Kafka)", n, c1);
+    println!(
+        "BENCH mqtt_source QoS 1: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the floor",
+        n as f64 / c1.0,
+        n as f64 / f1.0,
+        c1.1 / f1.1.max(0.01)
+    );
+
+    // ---- QoS 0: live, publisher on its own thread (its CPU subtracted).
+    let prefix = names::unique("mqbench0");
+    let topic = kafka::unique_topic("mqtt_bench_q0");
+    kafka::create_topic(&topic, 4).await;
+    let filter = format!("{prefix}/dev/+");
+    let live = |prefix: String, start: tokio::sync::oneshot::Receiver<()>| {
+        let publisher_cpu = Arc::new(AtomicU64::new(0));
+        let out = publisher_cpu.clone();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let _ = start.await;
+                let me = "thread-self";
+                let c0 = cpu_of(me);
+                mqtt::publish_messages(messages(&prefix, n), QoS::AtMostOnce).await;
+                out.store(((cpu_of(me) - c0) * 1000.0) as u64, Ordering::Relaxed);
+            });
+        });
+        (handle, publisher_cpu)
+    };
+    // Floor.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (pub_thread, pub_cpu) = live(prefix.clone(), rx);
+    let floor_id = names::unique("floor0");
+    let floor_task = {
+        let filter = filter.clone();
+        tokio::spawn(async move { floor(&floor_id, &filter, QoS::AtMostOnce, n, true).await })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let _ = tx.send(());
+    let (secs, cpu) = floor_task.await.unwrap();
+    pub_thread.join().unwrap();
+    let f0 = (secs, cpu - pub_cpu.load(Ordering::Relaxed) as f64 / 1000.0);
+    report("QoS 0 floor (bare rumqttc)", n, f0);
+    // Connector.
+    let prefix2 = names::unique("mqbench0c");
+    let kcql2 = format!("INSERT INTO {topic} SELECT * FROM {prefix2}/dev/+");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (pub_thread, pub_cpu) = live(prefix2, rx);
+    let c0 = connector(
+        settings(&kcql2, &names::unique("conn0"), 0),
+        n as u64,
+        false,
+        Some(tx),
+    )
+    .await;
+    pub_thread.join().unwrap();
+    let c0 = (c0.0, c0.1 - pub_cpu.load(Ordering::Relaxed) as f64 / 1000.0);
+    report("QoS 0 connector", n, c0);
+    println!(
+        "BENCH mqtt_source QoS 0: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the floor",
+        n as f64 / c0.0,
+        n as f64 / f0.0,
+        c0.1 / f0.1.max(0.01)
+    );
+}
