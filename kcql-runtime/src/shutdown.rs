@@ -45,6 +45,12 @@ impl Shutdown {
         let _ = self.rx.wait_for(|fired| *fired).await;
     }
 
+    /// A receiver that turns `true` when the signal fires (for components that take a
+    /// `watch::Receiver<bool>`).
+    pub fn receiver(&self) -> watch::Receiver<bool> {
+        self.rx.clone()
+    }
+
     /// Spawns a task that fires the signal on SIGINT or SIGTERM (Ctrl-C only, off Unix).
     pub fn on_signals(&self) {
         let me = self.clone();

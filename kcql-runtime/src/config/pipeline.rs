@@ -33,6 +33,7 @@ use thiserror::Error;
 use toml::{Table, Value};
 
 use super::influx_sink::{InfluxSinkSettings, SettingsError};
+use super::mqtt_source::{MqttSourceSettings, MqttSourceToml};
 use super::properties::{into_pairs, parse_properties, PropertiesError};
 use super::suggest::closest;
 use super::window_processor::{WindowProcessorSettings, WindowProcessorToml};
@@ -48,6 +49,8 @@ pub enum ComponentSettings {
     InfluxSink(Box<InfluxSinkSettings>),
     /// A Kafka → Kafka window processor.
     WindowProcessor(Box<WindowProcessorSettings>),
+    /// An MQTT → Kafka source.
+    MqttSource(Box<MqttSourceSettings>),
 }
 
 impl ComponentSettings {
@@ -56,6 +59,7 @@ impl ComponentSettings {
         match self {
             ComponentSettings::InfluxSink(_) => "sink.influx",
             ComponentSettings::WindowProcessor(_) => "processor.window",
+            ComponentSettings::MqttSource(_) => "source.mqtt",
         }
     }
 }
@@ -145,7 +149,7 @@ pub enum PipelineError {
         toml_key: Option<String>,
     },
     /// A properties file for a connector this build does not run.
-    #[error("{path}: cannot tell which connector this is (expected connect.influx.* keys{})", .class.as_ref().map(|c| format!("; connector.class = {c}")).unwrap_or_default())]
+    #[error("{path}: cannot tell which connector this is (expected connect.influx.* or connect.mqtt.* keys{})", .class.as_ref().map(|c| format!("; connector.class = {c}")).unwrap_or_default())]
     UnknownConnector {
         /// The file.
         path: String,
@@ -164,7 +168,8 @@ pub enum PipelineError {
     },
 }
 
-const TOP_LEVEL: &[&str] = &["runtime", "kafka", "processor", "sink"];
+const TOP_LEVEL: &[&str] = &["runtime", "kafka", "source", "processor", "sink"];
+const SOURCE_KINDS: &[&str] = &["mqtt"];
 const PROCESSOR_KINDS: &[&str] = &["window"];
 const RUNTIME_KEYS: &[&str] = &["metrics"];
 const KAFKA_KEYS: &[&str] = &["brokers", "properties"];
@@ -287,6 +292,21 @@ impl Pipeline {
         let metrics_addr = read_runtime(table.get("runtime"), &mut p);
         let kafka = read_kafka(table.get("kafka"), "kafka", &mut p);
         let mut components = Vec::new();
+        if let Some(source) = table.get("source") {
+            match source.as_table() {
+                None => p.invalid("top level", "source", "must be a table ([[source.mqtt]])"),
+                Some(source) => {
+                    for key in source.keys() {
+                        if !SOURCE_KINDS.contains(&key.as_str()) {
+                            p.unknown("source", key, SOURCE_KINDS);
+                        }
+                    }
+                    if let Some(mqtt) = source.get("mqtt") {
+                        read_mqtt_sources(mqtt, &kafka, &mut p, &mut components);
+                    }
+                }
+            }
+        }
         if let Some(processor) = table.get("processor") {
             match processor.as_table() {
                 None => p.invalid(
@@ -325,7 +345,7 @@ impl Pipeline {
             p.invalid(
                 "top level",
                 "sink",
-                "the pipeline declares no component (add [[processor.window]] or [[sink.influx]] tables)",
+                "the pipeline declares no component (add [[source.mqtt]], [[processor.window]] or [[sink.influx]] tables)",
             );
         }
         if p.errors.is_empty() {
@@ -354,6 +374,25 @@ impl Pipeline {
             .iter()
             .find(|(k, _)| k == "connector.class")
             .map(|(_, v)| v.clone());
+        let is_mqtt = pairs.iter().any(|(k, _)| k.starts_with("connect.mqtt."))
+            || class
+                .as_deref()
+                .is_some_and(|c| c.to_ascii_lowercase().contains("mqtt"));
+        if is_mqtt {
+            return MqttSourceSettings::from_properties(&pairs)
+                .map(|s| mqtt_component(s, KafkaSettings::default()))
+                .map_err(|errors| {
+                    errors
+                        .into_iter()
+                        .map(|e| PipelineError::Invalid {
+                            path: path.to_string(),
+                            at: "connector".to_string(),
+                            key: String::new(),
+                            message: e.to_string(),
+                        })
+                        .collect()
+                });
+        }
         let is_influx = pairs.iter().any(|(k, _)| k.starts_with("connect.influx."))
             || class
                 .as_deref()
@@ -559,6 +598,60 @@ fn read_influx_sinks(
                 }
             }
         }
+    }
+}
+
+fn read_mqtt_sources(
+    mqtt: &Value,
+    shared_kafka: &KafkaSettings,
+    p: &mut Problems<'_>,
+    components: &mut Vec<Component>,
+) {
+    let Some(list) = mqtt.as_array() else {
+        p.invalid(
+            "source",
+            "mqtt",
+            "must be an array of tables: write [[source.mqtt]]",
+        );
+        return;
+    };
+    for (i, item) in list.iter().enumerate() {
+        let at = format!("source.mqtt[{i}]");
+        let parsed: Result<MqttSourceToml, _> = item.clone().try_into();
+        let mut table = match parsed {
+            Ok(t) => t,
+            Err(e) => {
+                p.invalid(&at, "", e.to_string().trim().to_string());
+                continue;
+            }
+        };
+        // The pipeline's Kafka settings, under the source's own `kafka` table.
+        let mut kafka = shared_kafka.clone();
+        kafka.properties.extend(std::mem::take(&mut table.kafka));
+        table.kafka = kafka.properties.clone();
+        table
+            .kafka
+            .entry("bootstrap.servers".to_string())
+            .or_insert_with(|| kafka.bootstrap_servers().to_string());
+        match table.into_settings() {
+            Ok(settings) => components.push(mqtt_component(settings, kafka)),
+            Err(errors) => {
+                for e in errors {
+                    p.invalid(&at, "", e.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn mqtt_component(settings: MqttSourceSettings, kafka: KafkaSettings) -> Component {
+    Component {
+        name: settings
+            .name
+            .clone()
+            .unwrap_or_else(|| "kcql-mqtt-source".to_string()),
+        settings: ComponentSettings::MqttSource(Box::new(settings)),
+        kafka,
     }
 }
 
