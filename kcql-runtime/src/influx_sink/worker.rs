@@ -472,12 +472,15 @@ impl<'c> Worker<'c> {
                             last: e,
                         });
                     }
+                    // At least half the ceiling ("equal jitter"): with full jitter the
+                    // THROW budget of attempts could be spent in a few seconds by bad luck.
+                    let floor = backoff.ceiling() / 2;
                     let delay = match (policy, &e) {
                         (ErrorPolicy::Retry, _) => self.ctx.settings.retry_interval,
                         (_, WriteError::Transient { retry_after, .. }) => {
-                            backoff.delay_after(*retry_after)
+                            backoff.delay_after(*retry_after).max(floor)
                         }
-                        _ => backoff.next_delay(),
+                        _ => backoff.next_delay().max(floor),
                     };
                     if !self.degraded {
                         self.degraded = true;
