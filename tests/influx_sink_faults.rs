@@ -6,62 +6,20 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::endpoint::ComponentState;
 use kcql_testkit::influx::{quote, rows, unique_db};
-use kcql_testkit::kafka::{
-    committed_offsets_at, create_topic_at, produce_at, unique_group, unique_topic, ProduceRecord,
-};
+use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
 use kcql_testkit::private::PrivateInfluxd;
-use serde_json::json;
-use support::{end_offsets, now_ns, private_kafka, settings, v1_props, wait_for, RunningSink};
+use support::{
+    end_offsets, now_ns, private_kafka, settings, start_producer, v1_props, wait_for, RunningSink,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 
-const KCQL: &str =
-    "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS WITHTAG(src)";
-
-/// Produced records: (partition, offset) → time of the point it should become.
-type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
-
-/// Produces `per_batch` records every `every` on `partitions` partitions until `stop` is set,
-/// recording where each went. Record `seq` carries time `base + seq`.
-fn start_producer(
-    brokers: String,
-    topic: String,
-    base: i64,
-    partitions: i32,
-    per_batch: i64,
-    every: Duration,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> (Produced, tokio::task::JoinHandle<()>) {
-    let produced: Produced = Arc::default();
-    let out = Arc::clone(&produced);
-    let task = tokio::spawn(async move {
-        let mut seq = 0i64;
-        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-            let times: Vec<i64> = (seq..seq + per_batch).map(|s| base + s).collect();
-            let records: Vec<ProduceRecord> = (seq..seq + per_batch)
-                .map(|s| {
-                    let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s});
-                    ProduceRecord::new(doc.to_string()).partition((s % partitions as i64) as i32)
-                })
-                .collect();
-            let at = produce_at(&brokers, &[], &topic, records).await;
-            {
-                let mut map = out.lock().unwrap();
-                for (pos, t) in at.into_iter().zip(times) {
-                    map.insert(pos, t);
-                }
-            }
-            seq += per_batch;
-            tokio::time::sleep(every).await;
-        }
-    });
-    (produced, task)
-}
+use support::KCQL;
 
 /// The point times in `db`.`m` of a private InfluxDB.
 async fn times_in(influx: &PrivateInfluxd, db: &str) -> Result<BTreeSet<i64>, String> {

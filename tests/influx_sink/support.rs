@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kcql_runtime::config::influx_sink::InfluxSinkSettings;
@@ -13,7 +14,8 @@ use kcql_runtime::endpoint::{ComponentState, Health};
 use kcql_runtime::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::shutdown::Shutdown;
-use serde_json::Value;
+use kcql_testkit::kafka::{produce_at, ProduceRecord};
+use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 /// Settings through `InfluxSinkSettings::from_properties`: `base` plus `extra` (later wins).
@@ -170,4 +172,48 @@ pub fn count_of(answer: &Value) -> u64 {
         .pointer("/results/0/series/0/values/0/1")
         .and_then(Value::as_u64)
         .unwrap_or(0)
+}
+
+/// The statement of the streaming tests: record `{"src","v","ts"}` → point `m,src=… v=… ts`.
+pub const KCQL: &str =
+    "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS WITHTAG(src)";
+
+/// Produced records: (partition, offset) → time of the point it should become.
+pub type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
+
+/// Produces `per_batch` records every `every` on `partitions` partitions until `stop` is set,
+/// recording where each went. Record `seq` carries time `base + seq`.
+pub fn start_producer(
+    brokers: String,
+    topic: String,
+    base: i64,
+    partitions: i32,
+    per_batch: i64,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> (Produced, tokio::task::JoinHandle<()>) {
+    let produced: Produced = Arc::default();
+    let out = Arc::clone(&produced);
+    let task = tokio::spawn(async move {
+        let mut seq = 0i64;
+        while !stop.load(Ordering::SeqCst) {
+            let times: Vec<i64> = (seq..seq + per_batch).map(|s| base + s).collect();
+            let records: Vec<ProduceRecord> = (seq..seq + per_batch)
+                .map(|s| {
+                    let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s});
+                    ProduceRecord::new(doc.to_string()).partition((s % partitions as i64) as i32)
+                })
+                .collect();
+            let at = produce_at(&brokers, &[], &topic, records).await;
+            {
+                let mut map = out.lock().unwrap();
+                for (pos, t) in at.into_iter().zip(times) {
+                    map.insert(pos, t);
+                }
+            }
+            seq += per_batch;
+            tokio::time::sleep(every).await;
+        }
+    });
+    (produced, task)
 }
