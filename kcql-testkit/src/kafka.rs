@@ -101,7 +101,12 @@ pub fn unique_group(prefix: &str) -> String {
 /// followed by the connect error. Every async helper in this module calls this first, so a
 /// missing broker is a clear failure rather than a 30 s librdkafka timeout.
 pub fn wait_reachable() {
-    let brokers = brokers();
+    wait_reachable_at(&brokers());
+}
+
+/// [`wait_reachable`] for the brokers `brokers` (e.g. a
+/// [`PrivateTansu`](crate::private::PrivateTansu)'s).
+pub fn wait_reachable_at(brokers: &str) {
     for addr in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
@@ -148,9 +153,14 @@ impl ConsumerContext for TestContext {}
 /// The base configuration for any client talking to the test broker (see the module docs for
 /// what works with tansu). The producer and consumer helpers start from this.
 pub fn client_config() -> ClientConfig {
+    client_config_at(&brokers())
+}
+
+/// [`client_config`] for the brokers `brokers`.
+pub fn client_config_at(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", brokers)
         .set("client.id", "kcql-testkit")
         .set("socket.timeout.ms", "30000")
         .set_log_level(RDKafkaLogLevel::Warning);
@@ -160,7 +170,12 @@ pub fn client_config() -> ClientConfig {
 /// Producer configuration: [`client_config`] plus `acks=all` and `message.timeout.ms=30000`,
 /// then `extra` (key, value) pairs applied last (e.g. `("enable.idempotence", "true")`).
 pub fn producer_config(extra: &[(&str, &str)]) -> ClientConfig {
-    let mut config = client_config();
+    producer_config_at(&brokers(), extra)
+}
+
+/// [`producer_config`] for the brokers `brokers`.
+pub fn producer_config_at(brokers: &str, extra: &[(&str, &str)]) -> ClientConfig {
+    let mut config = client_config_at(brokers);
     config.set("acks", "all").set("message.timeout.ms", "30000");
     for (k, v) in extra {
         config.set(*k, *v);
@@ -171,7 +186,12 @@ pub fn producer_config(extra: &[(&str, &str)]) -> ClientConfig {
 /// Consumer configuration for `group`: [`client_config`] plus `auto.offset.reset=earliest`
 /// and `enable.auto.commit=false`.
 pub fn consumer_config(group: &str) -> ClientConfig {
-    let mut config = client_config();
+    consumer_config_at(&brokers(), group)
+}
+
+/// [`consumer_config`] for the brokers `brokers`.
+pub fn consumer_config_at(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = client_config_at(brokers);
     config
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
@@ -194,12 +214,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 ///
 /// Use a unique name ([`unique_topic`]). Topics are never deleted (see the module docs).
 pub async fn create_topic(name: &str, partitions: i32) {
+    create_topic_at(&brokers(), name, partitions).await
+}
+
+/// [`create_topic`] on the brokers `brokers`.
+pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
     assert!(
         partitions > 0,
         "create_topic({name}): partitions must be > 0"
     );
-    wait_reachable();
-    let admin: AdminClient<TestContext> = client_config()
+    wait_reachable_at(brokers);
+    let admin: AdminClient<TestContext> = client_config_at(brokers)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("create_topic({name}): cannot create admin client: {e}"));
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
@@ -209,7 +234,7 @@ pub async fn create_topic(name: &str, partitions: i32) {
     let results = admin
         .create_topics([&topic], &options)
         .await
-        .unwrap_or_else(|e| panic!("create_topic({name}) failed at {}: {e}", brokers()));
+        .unwrap_or_else(|e| panic!("create_topic({name}) failed at {brokers}: {e}"));
     for result in results {
         match result {
             Ok(_) => {}
@@ -217,13 +242,18 @@ pub async fn create_topic(name: &str, partitions: i32) {
             Err((topic, code)) => panic!("create_topic({topic}) rejected by broker: {code}"),
         }
     }
-    wait_for_partitions(name, partitions).await;
+    wait_for_partitions_at(brokers, name, partitions).await;
 }
 
 /// Waits up to 30 s until metadata for `topic` shows at least `partitions` partitions, each
 /// with a leader. Panics with the last seen state otherwise.
 pub async fn wait_for_partitions(topic: &str, partitions: i32) {
-    let consumer: BaseConsumer<TestContext> = client_config()
+    wait_for_partitions_at(&brokers(), topic, partitions).await
+}
+
+/// [`wait_for_partitions`] on the brokers `brokers`.
+pub async fn wait_for_partitions_at(brokers: &str, topic: &str, partitions: i32) {
+    let consumer: BaseConsumer<TestContext> = client_config_at(brokers)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("cannot create metadata client: {e}"));
     let deadline = Instant::now() + REQUEST_TIMEOUT;
@@ -262,10 +292,15 @@ pub async fn wait_for_partitions(topic: &str, partitions: i32) {
 /// The partition ids of `topic` from the broker's metadata, sorted. Panics if the topic is
 /// unknown.
 pub async fn partitions_of(topic: &str) -> Vec<i32> {
-    wait_reachable();
-    let topic = topic.to_string();
+    partitions_of_at(&brokers(), topic).await
+}
+
+/// [`partitions_of`] on the brokers `brokers`.
+pub async fn partitions_of_at(brokers: &str, topic: &str) -> Vec<i32> {
+    wait_reachable_at(brokers);
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
     blocking(move || {
-        let consumer: BaseConsumer<TestContext> = client_config()
+        let consumer: BaseConsumer<TestContext> = client_config_at(&brokers)
             .create_with_context(TestContext)
             .unwrap_or_else(|e| panic!("cannot create metadata client: {e}"));
         let md = consumer
@@ -382,8 +417,21 @@ pub async fn produce_with<R>(
 where
     R: Into<ProduceRecord>,
 {
-    wait_reachable();
-    let producer: FutureProducer<TestContext> = producer_config(extra)
+    produce_at(&brokers(), extra, topic, records).await
+}
+
+/// [`produce_with`] to the brokers `brokers`.
+pub async fn produce_at<R>(
+    brokers: &str,
+    extra: &[(&str, &str)],
+    topic: &str,
+    records: impl IntoIterator<Item = R>,
+) -> Vec<(i32, i64)>
+where
+    R: Into<ProduceRecord>,
+{
+    wait_reachable_at(brokers);
+    let producer: FutureProducer<TestContext> = producer_config_at(brokers, extra)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("cannot create producer ({extra:?}): {e}"));
     let mut pending = Vec::new();
@@ -531,7 +579,17 @@ fn to_consumed<M: Message>(m: &M) -> ConsumedRecord {
 /// Stops as soon as `expected` records arrived. It does not notice extra records; use
 /// [`consume_exactly`] for that.
 pub async fn consume_all(topic: &str, expected: usize, timeout: Duration) -> Vec<ConsumedRecord> {
-    consume_inner(topic, expected, timeout, None).await
+    consume_inner(&brokers(), topic, expected, timeout, None).await
+}
+
+/// [`consume_all`] from the brokers `brokers`.
+pub async fn consume_all_at(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<ConsumedRecord> {
+    consume_inner(brokers, topic, expected, timeout, None).await
 }
 
 /// Like [`consume_all`], then keeps reading for `settle`. Panics if any record beyond
@@ -542,18 +600,19 @@ pub async fn consume_exactly(
     timeout: Duration,
     settle: Duration,
 ) -> Vec<ConsumedRecord> {
-    consume_inner(topic, expected, timeout, Some(settle)).await
+    consume_inner(&brokers(), topic, expected, timeout, Some(settle)).await
 }
 
 async fn consume_inner(
+    brokers: &str,
     topic: &str,
     expected: usize,
     timeout: Duration,
     settle: Option<Duration>,
 ) -> Vec<ConsumedRecord> {
-    wait_reachable();
+    wait_reachable_at(brokers);
     let group = unique_group("consume_all");
-    let consumer: StreamConsumer<TestContext> = consumer_config(&group)
+    let consumer: StreamConsumer<TestContext> = consumer_config_at(brokers, &group)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
     consumer
@@ -621,10 +680,15 @@ pub async fn commit_offsets(group: &str, topic: &str, offsets: &BTreeMap<i32, i6
 /// to read). Partitions without a commit are left out, so a group that never committed gives
 /// an empty map. Panics if the topic is unknown or the fetch fails.
 pub async fn committed_offsets(group: &str, topic: &str) -> BTreeMap<i32, i64> {
-    let partitions = partitions_of(topic).await;
-    let (group, topic) = (group.to_string(), topic.to_string());
+    committed_offsets_at(&brokers(), group, topic).await
+}
+
+/// [`committed_offsets`] on the brokers `brokers`.
+pub async fn committed_offsets_at(brokers: &str, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let partitions = partitions_of_at(brokers, topic).await;
+    let (brokers, group, topic) = (brokers.to_string(), group.to_string(), topic.to_string());
     blocking(move || {
-        let consumer: BaseConsumer<TestContext> = consumer_config(&group)
+        let consumer: BaseConsumer<TestContext> = consumer_config_at(&brokers, &group)
             .create_with_context(TestContext)
             .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
         let mut tpl = TopicPartitionList::new();

@@ -15,7 +15,9 @@
 //!   `NOOP` skips (and dead-letters) them, `THROW`/`RETRY` stop the connector with the
 //!   record's coordinates, committing only what precedes it, so a restart resumes at it;
 //! * transient failures go through the policy per batch: `NOOP` retries forever, `THROW`
-//!   retries with exponential backoff for [`THROW_TRANSIENT_ATTEMPTS`] attempts then stops,
+//!   retries with exponential backoff for [`THROW_TRANSIENT_ATTEMPTS`] attempts then stops
+//!   (each delay is at least half its ceiling, so with the default 100 ms base the attempts
+//!   span at least 25 s of outage),
 //!   `RETRY` retries every `connect.influx.retry.interval` up to `connect.influx.max.retries`;
 //! * fatal errors (authentication, missing database without `AUTOCREATE`) stop at once with
 //!   the reason;

@@ -100,6 +100,10 @@ struct Worker<'c> {
     parked: Vec<BorrowedMessage<'c>>,
     dead_letters: Vec<PendingDeadLetter>,
     failure: Option<SinkError>,
+    /// The `held` index of the record `failure` names: a poison record read earlier (e.g.
+    /// rejected by InfluxDB at the flush) takes its place, so the error names the record the
+    /// committed offset stops at.
+    failure_at: Option<usize>,
     partitions: Vec<TopicPartition>,
     measurement_names: Vec<String>,
     degraded: bool,
@@ -135,6 +139,7 @@ impl<'c> Worker<'c> {
             parked: Vec::new(),
             dead_letters: Vec::new(),
             failure: None,
+            failure_at: None,
             partitions: Vec::new(),
             measurement_names: Vec::new(),
             degraded: false,
@@ -307,7 +312,8 @@ impl<'c> Worker<'c> {
                 held.state = State::Poisoned;
                 tracing::error!(connector = %self.ctx.name, %topic, partition, offset, reason = class, error = %message,
                     "poison record (error policy {policy})");
-                if self.failure.is_none() {
+                if self.failure_at.is_none_or(|first| idx < first) {
+                    self.failure_at = Some(idx);
                     self.failure = Some(SinkError::Poison {
                         topic,
                         partition,
@@ -478,12 +484,15 @@ impl<'c> Worker<'c> {
                             last: e,
                         });
                     }
+                    // At least half the ceiling ("equal jitter"): with full jitter the
+                    // THROW budget of attempts could be spent in a few seconds by bad luck.
+                    let floor = backoff.ceiling() / 2;
                     let delay = match (policy, &e) {
                         (ErrorPolicy::Retry, _) => self.ctx.settings.retry_interval,
                         (_, WriteError::Transient { retry_after, .. }) => {
-                            backoff.delay_after(*retry_after)
+                            backoff.delay_after(*retry_after).max(floor)
                         }
-                        _ => backoff.next_delay(),
+                        _ => backoff.next_delay().max(floor),
                     };
                     if !self.degraded {
                         self.degraded = true;

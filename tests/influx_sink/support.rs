@@ -1,0 +1,219 @@
+//! Shared helpers of the InfluxDB sink integration tests: building settings through the real
+//! properties loader, running a sink in-process, and reading InfluxDB and the metrics back.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use kcql_runtime::config::influx_sink::InfluxSinkSettings;
+use kcql_runtime::endpoint::{ComponentState, Health};
+use kcql_runtime::influx_sink::{InfluxSink, SinkError};
+use kcql_runtime::metrics::Registry;
+use kcql_runtime::shutdown::Shutdown;
+use kcql_testkit::kafka::{produce_at, ProduceRecord};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+/// Settings through `InfluxSinkSettings::from_properties`: `base` plus `extra` (later wins).
+pub fn settings(pairs: &[(&str, &str)]) -> InfluxSinkSettings {
+    let props: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    InfluxSinkSettings::from_properties(&props)
+        .unwrap_or_else(|errors| panic!("settings {pairs:?} rejected: {errors:?}"))
+}
+
+/// The properties every v1 test starts from: shared broker, `url`, `db`, a user, small linger.
+pub fn v1_props<'a>(
+    name: &'a str,
+    url: &'a str,
+    db: &'a str,
+    group: &'a str,
+    kcql: &'a str,
+    brokers: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("connect.influx.url", url),
+        ("connect.influx.db", db),
+        ("connect.influx.username", "kcql"),
+        ("connect.influx.kcql", kcql),
+        ("connect.influx.linger.ms", "100"),
+        ("kafka.bootstrap.servers", brokers),
+        ("kafka.group.id", group),
+    ]
+}
+
+/// A private tansu for one test, and its bootstrap servers. The tests use a private broker so
+/// that load on the shared one (benchmarks of other agents) cannot time them out.
+pub async fn private_kafka() -> (kcql_testkit::private::PrivateTansu, String) {
+    let tansu = kcql_testkit::private::PrivateTansu::start()
+        .await
+        .expect("private tansu starts");
+    let brokers = tansu.brokers();
+    (tansu, brokers)
+}
+
+/// A sink running in-process.
+pub struct RunningSink {
+    /// Triggers its shutdown.
+    pub shutdown: Shutdown,
+    /// Its metrics.
+    pub registry: Arc<Registry>,
+    /// Its health.
+    pub health: Health,
+    /// Its name (health key, metric label).
+    pub name: String,
+    /// The task running it.
+    pub task: JoinHandle<Result<(), SinkError>>,
+}
+
+impl RunningSink {
+    /// Starts `settings` on a fresh registry and health.
+    pub fn start(settings: InfluxSinkSettings) -> RunningSink {
+        let registry = Arc::new(Registry::default());
+        let health = Health::default();
+        let sink = InfluxSink::new(settings, Arc::clone(&registry), health.clone());
+        let name = sink.name().to_string();
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(sink.run(shutdown.clone()));
+        RunningSink {
+            shutdown,
+            registry,
+            health,
+            name,
+            task,
+        }
+    }
+
+    /// The connector's state in its health.
+    pub fn state(&self) -> Option<ComponentState> {
+        self.health.get(&self.name)
+    }
+
+    /// The value of the metric series `name{component="<name>"…}` (summed over its other
+    /// labels) in the rendered registry; 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        metric_sum(&self.registry.render(), name)
+    }
+
+    /// Triggers shutdown and waits (≤ 60 s) for `run` to return.
+    pub async fn stop(self) -> Result<(), SinkError> {
+        self.shutdown.trigger();
+        self.join().await
+    }
+
+    /// Waits (≤ 60 s) for `run` to return on its own.
+    pub async fn join(self) -> Result<(), SinkError> {
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("sink did not stop within 60 s")
+            .expect("sink task panicked")
+    }
+}
+
+/// The sum of every sample of metric `name` in a Prometheus text exposition.
+pub fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Nanoseconds since the epoch now.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock before 1970")
+        .as_nanos() as i64
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, or panics after `timeout` with the
+/// last `describe`d state.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("{what}: not reached within {timeout:?}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// The end offset (one past the last record) per partition of what `produce` returned.
+pub fn end_offsets(produced: &[(i32, i64)]) -> BTreeMap<i32, i64> {
+    let mut ends = BTreeMap::new();
+    for &(p, o) in produced {
+        let e = ends.entry(p).or_insert(0);
+        *e = (*e).max(o + 1);
+    }
+    ends
+}
+
+/// `SELECT count(field) FROM measurement` from an InfluxQL answer (0 when no series).
+pub fn count_of(answer: &Value) -> u64 {
+    answer
+        .pointer("/results/0/series/0/values/0/1")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// The statement of the streaming tests: record `{"src","v","ts"}` → point `m,src=… v=… ts`.
+pub const KCQL: &str =
+    "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS WITHTAG(src)";
+
+/// Produced records: (partition, offset) → time of the point it should become.
+pub type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
+
+/// Produces `per_batch` records every `every` on `partitions` partitions until `stop` is set,
+/// recording where each went. Record `seq` carries time `base + seq`.
+pub fn start_producer(
+    brokers: String,
+    topic: String,
+    base: i64,
+    partitions: i32,
+    per_batch: i64,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> (Produced, tokio::task::JoinHandle<()>) {
+    let produced: Produced = Arc::default();
+    let out = Arc::clone(&produced);
+    let task = tokio::spawn(async move {
+        let mut seq = 0i64;
+        while !stop.load(Ordering::SeqCst) {
+            let times: Vec<i64> = (seq..seq + per_batch).map(|s| base + s).collect();
+            let records: Vec<ProduceRecord> = (seq..seq + per_batch)
+                .map(|s| {
+                    let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s});
+                    ProduceRecord::new(doc.to_string()).partition((s % partitions as i64) as i32)
+                })
+                .collect();
+            let at = produce_at(&brokers, &[], &topic, records).await;
+            {
+                let mut map = out.lock().unwrap();
+                for (pos, t) in at.into_iter().zip(times) {
+                    map.insert(pos, t);
+                }
+            }
+            seq += per_batch;
+            tokio::time::sleep(every).await;
+        }
+    });
+    (produced, task)
+}

@@ -1,0 +1,291 @@
+//! The Kafka → InfluxDB sink under faults and rebalances: a private InfluxDB killed and
+//! restarted mid-stream, and two connectors sharing a consumer group, one stopping midway.
+//! Faults only touch private instances (`PrivateInfluxd`, `PrivateTansu`).
+
+#[path = "influx_sink/support.rs"]
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kcql_runtime::endpoint::ComponentState;
+use kcql_testkit::influx::{quote, rows, unique_db};
+use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
+use kcql_testkit::private::PrivateInfluxd;
+use support::{
+    end_offsets, now_ns, private_kafka, settings, start_producer, v1_props, wait_for, RunningSink,
+};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+use support::KCQL;
+
+/// The point times in `db`.`m` of a private InfluxDB.
+async fn times_in(influx: &PrivateInfluxd, db: &str) -> Result<BTreeSet<i64>, String> {
+    let answer = influx
+        .query(Some(db), "SELECT v FROM m")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(rows(&answer)
+        .iter()
+        .map(|r| r["time"].as_i64().unwrap())
+        .collect())
+}
+
+/// Scenario 2: InfluxDB is SIGKILLed mid-stream and restarted 10 s later while records keep
+/// coming. Under THROW (the default) the sink retries, paused, reports Degraded then Running,
+/// counts retries, never commits past an unwritten record, and in the end every record is a
+/// point exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn influxdb_outage_of_ten_seconds_loses_nothing() {
+    let (_tansu, brokers) = private_kafka().await;
+    let mut influx = PrivateInfluxd::start()
+        .await
+        .expect("private influxd starts");
+    let url = influx.url();
+    let db = unique_db("sink_outage");
+    influx
+        .query(None, &format!("CREATE DATABASE {}", quote(&db)))
+        .await
+        .expect("create database");
+    let topic = unique_topic("sink_outage");
+    let group = unique_group("sink_outage");
+    create_topic_at(&brokers, &topic, 2).await;
+    let started = Instant::now();
+
+    let kcql = KCQL.replace("{topic}", &topic);
+    let props = v1_props("sink-outage", &url, &db, &group, &kcql, &brokers);
+    let sink = RunningSink::start(settings(&props));
+    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let base = now_ns() - 600_000_000_000;
+    let (produced, producer) = start_producer(
+        brokers.clone(),
+        topic.clone(),
+        base,
+        2,
+        20,
+        Duration::from_millis(100),
+        Arc::clone(&stop_producing),
+    );
+
+    // Some points are in before the outage.
+    wait_for("100 points before the outage", WAIT, || async {
+        let n = times_in(&influx, &db).await?.len();
+        if n >= 100 {
+            Ok(())
+        } else {
+            Err(format!("{n} points"))
+        }
+    })
+    .await;
+    influx.kill().await.expect("kill influxd");
+    let killed = Instant::now();
+    eprintln!("influxd killed at {:?}", started.elapsed());
+
+    // While it is down: Degraded, and the committed offsets are sampled.
+    let mut degraded = false;
+    let mut committed = BTreeMap::new();
+    while killed.elapsed() < Duration::from_secs(10) {
+        if let Some(ComponentState::Degraded(_)) = sink.state() {
+            degraded = true;
+        }
+        committed = committed_offsets_at(&brokers, &group, &topic).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        degraded,
+        "never Degraded during the outage: {:?}",
+        sink.state()
+    );
+    assert!(
+        matches!(sink.state(), Some(ComponentState::Degraded(_))),
+        "still Degraded at the end of the outage: {:?}",
+        sink.state()
+    );
+    influx.restart().await.expect("restart influxd");
+    // Right after the restart: every record below the offsets committed during the outage is
+    // already a point (nothing was committed before InfluxDB accepted it).
+    let present = times_in(&influx, &db).await.expect("query after restart");
+    {
+        let produced = produced.lock().unwrap();
+        for (&(p, o), t) in produced.iter() {
+            if committed.get(&p).is_some_and(|&c| o < c) {
+                assert!(
+                    present.contains(t),
+                    "{topic}[{p}]@{o} was committed ({committed:?}) but its point is not in InfluxDB"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "influxd back at {:?} with {} points; committed during the outage: {committed:?}",
+        started.elapsed(),
+        present.len()
+    );
+
+    // Keep producing a little after the restart, then stop and wait for everything.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
+    producer.await.expect("producer task");
+    let want: BTreeSet<i64> = produced.lock().unwrap().values().copied().collect();
+    let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
+    wait_for("every record as a point", WAIT, || async {
+        let got = times_in(&influx, &db).await?;
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} points of {}, missing e.g. {:?}",
+                got.len(),
+                want.len(),
+                want.difference(&got).take(5).collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await;
+    wait_for("Running after the outage", WAIT, || async {
+        match sink.state() {
+            Some(ComponentState::Running) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let retries = sink.metric("kcql_write_retries_total");
+    assert!(
+        retries > 0.0,
+        "no retries counted: {}",
+        sink.registry.render()
+    );
+    // Exactly once per (measurement, tags, time): as many points as records.
+    let count = influx
+        .query(Some(&db), "SELECT count(v) FROM m")
+        .await
+        .expect("count");
+    assert_eq!(support::count_of(&count), want.len() as u64);
+    sink.stop()
+        .await
+        .expect("sink stops cleanly after the outage");
+    assert_eq!(
+        committed_offsets_at(&brokers, &group, &topic).await,
+        end_offsets(&positions)
+    );
+    eprintln!(
+        "outage scenario: {} records, {retries} retries, done in {:?}",
+        want.len(),
+        started.elapsed()
+    );
+}
+
+/// Scenario 5: two connectors in one consumer group split a 4-partition topic and together
+/// write everything; when one stops midway the other takes over its partitions and still
+/// everything is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sinks_in_one_group_share_partitions_and_take_over() {
+    let (_tansu, brokers) = private_kafka().await;
+    kcql_testkit::influx::require_influx().await;
+    let db = unique_db("sink_group");
+    let _drop = kcql_testkit::influx::DropDatabase::new(&db);
+    kcql_testkit::influx::influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let topic = unique_topic("sink_group");
+    let group = unique_group("sink_group");
+    create_topic_at(&brokers, &topic, 4).await;
+    let url = kcql_testkit::influx::influx_url();
+    let kcql = KCQL.replace("{topic}", &topic);
+    let started = Instant::now();
+
+    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let base = now_ns() - 600_000_000_000;
+    let (produced, producer) = start_producer(
+        brokers.clone(),
+        topic.clone(),
+        base,
+        4,
+        40,
+        Duration::from_millis(100),
+        Arc::clone(&stop_producing),
+    );
+    let a = RunningSink::start(settings(&v1_props(
+        "sink-a", &url, &db, &group, &kcql, &brokers,
+    )));
+    let b = RunningSink::start(settings(&v1_props(
+        "sink-b", &url, &db, &group, &kcql, &brokers,
+    )));
+
+    let count = || {
+        let db = db.clone();
+        async move {
+            let answer = kcql_testkit::influx::influxql(Some(&db), "SELECT count(v) FROM m").await;
+            support::count_of(&answer)
+        }
+    };
+    // Both get partitions and write.
+    wait_for("both sinks write", WAIT, || async {
+        let (wa, wb) = (
+            a.metric("kcql_records_written_total"),
+            b.metric("kcql_records_written_total"),
+        );
+        if wa > 0.0 && wb > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("a wrote {wa}, b wrote {wb}"))
+        }
+    })
+    .await;
+    eprintln!("both sinks writing at {:?}", started.elapsed());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = count().await;
+    a.stop().await.expect("sink a stops cleanly");
+    eprintln!(
+        "sink a stopped at {:?} ({before} points)",
+        started.elapsed()
+    );
+    let b_written_at_stop = b.metric("kcql_records_written_total");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
+    producer.await.expect("producer task");
+
+    let want: BTreeSet<i64> = produced.lock().unwrap().values().copied().collect();
+    let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
+    let ends = end_offsets(&positions);
+    wait_for("every record as a point", WAIT, || async {
+        let got: BTreeSet<i64> = kcql_testkit::influx::select_all(&db, "m")
+            .await
+            .iter()
+            .map(|r| r["time"].as_i64().unwrap())
+            .collect();
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} points of {}, missing e.g. {:?}",
+                got.len(),
+                want.len(),
+                want.difference(&got).take(5).collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await;
+    let brokers_ref = &brokers;
+    let (group_ref, topic_ref, ends_ref) = (&group, &topic, &ends);
+    wait_for("b commits every partition's end", WAIT, || async move {
+        let got = committed_offsets_at(brokers_ref, group_ref, topic_ref).await;
+        if &got == ends_ref {
+            Ok(())
+        } else {
+            Err(format!("{got:?}, want {ends_ref:?}"))
+        }
+    })
+    .await;
+    assert!(
+        b.metric("kcql_records_written_total") > b_written_at_stop,
+        "b wrote nothing after a left"
+    );
+    assert_eq!(count().await, want.len() as u64, "one point per record");
+    b.stop().await.expect("sink b stops cleanly");
+    eprintln!(
+        "group scenario: {} records over 4 partitions, done in {:?}",
+        want.len(),
+        started.elapsed()
+    );
+}
