@@ -126,7 +126,9 @@ fn facts(table: &Table) -> Result<PipelineFacts, String> {
     let Ok(Plan::Processor(processor)) =
         kcql::compile_str(&processor_kcql, Connector::WindowProcessor)
     else {
-        return Err(format!("{PIPELINE_PATH}: the processor's KCQL does not compile"));
+        return Err(format!(
+            "{PIPELINE_PATH}: the processor's KCQL does not compile"
+        ));
     };
     let route = processor
         .routes
@@ -140,7 +142,9 @@ fn facts(table: &Table) -> Result<PipelineFacts, String> {
     };
     let source_kcql = get(&["source", "mqtt", "0", "kcql"])?;
     let Ok(Plan::Mqtt(mqtt)) = kcql::compile_str(&source_kcql, Connector::MqttSource) else {
-        return Err(format!("{PIPELINE_PATH}: the source's KCQL does not compile"));
+        return Err(format!(
+            "{PIPELINE_PATH}: the source's KCQL does not compile"
+        ));
     };
     let filter = mqtt
         .routes
@@ -297,8 +301,7 @@ async fn query_last_windows(
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = std::env::var("RUST_LOG")
-        .unwrap_or_else(|_| "warn,rumqttd=error,kcql_runtime=warn".to_string());
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,rumqttd=off".to_string());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
@@ -349,7 +352,10 @@ async fn run(args: Args) -> Result<bool, String> {
             embedded::create_topics(list, &topics)
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("Kafka:    {list} (--brokers; topics {} and {} created if missing)", topics[0].0, topics[1].0);
+            println!(
+                "Kafka:    {list} (--brokers; topics {} and {} created if missing)",
+                topics[0].0, topics[1].0
+            );
             list.clone()
         }
         None => {
@@ -402,7 +408,9 @@ async fn run(args: Args) -> Result<bool, String> {
     set_at(
         &mut table,
         &["source", "mqtt", "0", "hosts"],
-        Value::Array(vec![Value::String(format!("tcp://{mqtt_host}:{mqtt_port}"))]),
+        Value::Array(vec![Value::String(format!(
+            "tcp://{mqtt_host}:{mqtt_port}"
+        ))]),
     );
     set_at(
         &mut table,
@@ -541,7 +549,15 @@ async fn run(args: Args) -> Result<bool, String> {
         println!("devices: {e}");
     }
 
-    Ok(final_report(&facts, &device_log, &write_log, real_influx, &influx_url, started_ms).await)
+    Ok(final_report(
+        &facts,
+        &device_log,
+        &write_log,
+        real_influx,
+        &influx_url,
+        started_ms,
+    )
+    .await)
 }
 
 /// Windows whose end is at or before the last event time published: they close once every

@@ -27,7 +27,7 @@
 //! closed: a late reading would be the processor's documented behaviour, not a loss.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -69,9 +69,13 @@ fn kcql_binary() -> PathBuf {
         .expect("target/<profile>/deps")
         .to_path_buf();
     let mut build = Command::new(env!("CARGO"));
-    build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "-p", "kcql-runtime", "--bin", "kcql"]);
+    build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "-p",
+        "kcql-runtime",
+        "--bin",
+        "kcql",
+    ]);
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         build.arg("--release");
     }
@@ -84,9 +88,7 @@ fn kcql_binary() -> PathBuf {
 
 /// Records in `topic` (sum of the partitions' high watermarks).
 fn records_in(topic: &str) -> i64 {
-    let consumer: BaseConsumer = kafka::client_config()
-        .create()
-        .expect("metadata consumer");
+    let consumer: BaseConsumer = kafka::client_config().create().expect("metadata consumer");
     (0..PARTITIONS)
         .map(|p| {
             consumer
@@ -127,8 +129,9 @@ async fn publish(prefix: &str, readings: &[Reading]) {
 
 /// One pusher record in every partition of `topic`, at event time `ts`.
 async fn push_watermark(topic: &str, ts: i64) {
-    let payload = serde_json::json!({"id": PUSHER_ID, "temperature": 0.0, "humidity": 0.0, "ts": ts})
-        .to_string();
+    let payload =
+        serde_json::json!({"id": PUSHER_ID, "temperature": 0.0, "humidity": 0.0, "ts": ts})
+            .to_string();
     kafka::produce(
         topic,
         (0..PARTITIONS).map(|p| {
@@ -222,7 +225,10 @@ fn differences(
                     ));
                 }
             }
-            Some(many) => out.push(format!("{key:?}: {} points (series differ?): {many:?}", many.len())),
+            Some(many) => out.push(format!(
+                "{key:?}: {} points (series differ?): {many:?}",
+                many.len()
+            )),
         }
     }
     for key in stored.keys() {
@@ -241,7 +247,7 @@ fn present(
     expected.keys().filter(|k| stored.contains_key(*k)).count()
 }
 
-fn spawn_processor(bin: &PathBuf, file: &PathBuf) -> ChildProcess {
+fn spawn_processor(bin: &Path, file: &Path) -> ChildProcess {
     ChildProcess::spawn(
         bin,
         ["run".as_ref(), file.as_os_str()],
@@ -296,7 +302,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
         name = "devices"
         hosts = ["tcp://{mqtt_host}:{mqtt_port}"]
         kcql = "INSERT INTO {data_topic} SELECT * FROM {prefix}/+ WITHKEY(id)"
-        qos = 1
+        service_quality = 1
         client_id = "{run}_source"
         clean = true
         [[sink.influx]]
@@ -319,7 +325,12 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     let observability = Observability::default();
     let health = observability.health.clone();
     let shutdown = Shutdown::new();
-    let edge_task = tokio::spawn(run_pipeline(pipeline, shutdown.clone(), observability, |_| {}));
+    let edge_task = tokio::spawn(run_pipeline(
+        pipeline,
+        shutdown.clone(),
+        observability,
+        |_| {},
+    ));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !matches!(health.get("devices"), Some(ComponentState::Running)) {
         assert!(!edge_task.is_finished(), "the edge pipeline stopped early");
@@ -421,7 +432,12 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
         diffs.is_empty(),
         "{} differences between InfluxDB and the readings:\n{}",
         diffs.len(),
-        diffs.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        diffs
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     eprintln!(
         "all {} windows exact ({} readings, killed with {at_kill} windows written)",

@@ -68,7 +68,9 @@ pub fn start_mqtt_broker() -> Result<SocketAddr, EmbeddedError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         if Instant::now() > deadline {
-            return Err(EmbeddedError::Mqtt(format!("not listening on {addr} after 10 s")));
+            return Err(EmbeddedError::Mqtt(format!(
+                "not listening on {addr} after 10 s"
+            )));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -83,8 +85,8 @@ pub struct EmbeddedKafka {
 impl EmbeddedKafka {
     /// Starts a one-broker mock cluster and creates `topics` (name, partitions) on it.
     pub fn start(topics: &[(&str, i32)]) -> Result<EmbeddedKafka, EmbeddedError> {
-        let cluster = MockCluster::new(1)
-            .map_err(|e| EmbeddedError::Kafka(format!("mock cluster: {e}")))?;
+        let cluster =
+            MockCluster::new(1).map_err(|e| EmbeddedError::Kafka(format!("mock cluster: {e}")))?;
         for (name, partitions) in topics {
             cluster
                 .create_topic(name, *partitions, 1)
@@ -126,4 +128,62 @@ pub async fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_embedded_broker_acknowledges_qos1_and_delivers() {
+        let addr = start_mqtt_broker().unwrap();
+        let mut o = MqttOptions::new("t-sub", addr.ip().to_string(), addr.port());
+        o.set_clean_session(true);
+        let (client, mut events) = AsyncClient::new(o, 10);
+        client
+            .subscribe("/sensors/+", QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        client
+            .publish("/sensors/dev-1", QoS::AtLeastOnce, false, "{}")
+            .await
+            .unwrap();
+        let (mut acked, mut received) = (false, false);
+        let run = async {
+            while !(acked && received) {
+                match events.poll().await.unwrap() {
+                    Event::Incoming(Incoming::PubAck(_)) => acked = true,
+                    Event::Incoming(Incoming::Publish(p)) => {
+                        assert_eq!(p.topic, "/sensors/dev-1");
+                        received = true;
+                    }
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("PUBACK and delivery within 10 s");
+    }
+
+    #[test]
+    fn the_mock_cluster_has_the_topics() {
+        let kafka = EmbeddedKafka::start(&[("a", 3), ("b", 1)]).unwrap();
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", kafka.bootstrap_servers())
+            .create()
+            .unwrap();
+        let md = consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .unwrap();
+        let mut topics: Vec<(String, usize)> = md
+            .topics()
+            .iter()
+            .map(|t| (t.name().to_string(), t.partitions().len()))
+            .collect();
+        topics.sort();
+        assert_eq!(topics, vec![("a".into(), 3), ("b".into(), 1)]);
+    }
 }

@@ -295,23 +295,17 @@ async fn answer_locally(shared: &Shared, path: &PathBuf, request: &Request) -> R
         ("POST", "/write") => {
             let body = decoded_body(request);
             let _guard = shared.file_lock.lock().await;
-            let appended = tokio::fs::OpenOptions::new()
+            let mut text = body.into_bytes();
+            if !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            // Small appends: a blocking write is fine here.
+            let appended = std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .await
-                .map(|f| f);
+                .and_then(|mut f| std::io::Write::write_all(&mut f, &text));
             match appended {
-                Ok(mut f) => {
-                    let mut text = body.into_bytes();
-                    if !text.ends_with(b"\n") {
-                        text.push(b'\n');
-                    }
-                    if f.write_all(&text).await.is_ok() {
-                        empty(204)
-                    } else {
-                        empty(500)
-                    }
-                }
+                Ok(()) => empty(204),
                 Err(_) => empty(500),
             }
         }
@@ -326,8 +320,8 @@ async fn answer_locally(shared: &Shared, path: &PathBuf, request: &Request) -> R
 
 async fn forward(client: &reqwest::Client, base: &str, request: &Request) -> Response {
     let url = format!("{}{}", base.trim_end_matches('/'), request.target);
-    let method = reqwest::Method::from_bytes(request.method.as_bytes())
-        .unwrap_or(reqwest::Method::GET);
+    let method =
+        reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut builder = client.request(method, url).body(request.body.clone());
     for (k, v) in &request.headers {
         let lower = k.to_ascii_lowercase();
@@ -363,7 +357,11 @@ async fn forward(client: &reqwest::Client, base: &str, request: &Request) -> Res
 }
 
 /// The points of a line-protocol body (`precision` as in `/write`: n, ns, u, ms, s; default ns).
-pub fn parse_points(body: &str, precision: Option<&str>, acknowledged_ms: f64) -> Vec<WrittenPoint> {
+pub fn parse_points(
+    body: &str,
+    precision: Option<&str>,
+    acknowledged_ms: f64,
+) -> Vec<WrittenPoint> {
     let per_ms: f64 = match precision.unwrap_or("ns") {
         "s" => 1e-3,
         "ms" => 1.0,
@@ -405,4 +403,50 @@ pub fn parse_points(body: &str, precision: Option<&str>, acknowledged_ms: f64) -
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_protocol_points_in_milliseconds() {
+        let body =
+            "sensor,id=dev-1,poweredBy=kcql avg_temp=21.5,n=20i,window_start=1000i 3000000000\n";
+        let p = parse_points(body, None, 5.0);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].measurement, "sensor");
+        assert_eq!(p[0].tags["id"], "dev-1");
+        assert_eq!(p[0].fields["n"], 20.0);
+        assert_eq!(p[0].fields["avg_temp"], 21.5);
+        assert_eq!(p[0].time_ms, 3000);
+        assert_eq!(parse_points("m v=1 3\n", Some("s"), 0.0)[0].time_ms, 3000);
+    }
+
+    #[tokio::test]
+    async fn the_file_endpoint_accepts_writes_like_influxdb() {
+        let path = std::env::temp_dir()
+            .join(format!("kcql-iot-endpoint-{}", std::process::id()))
+            .join("out.lp");
+        let (url, log) = start(Backend::File(path.clone())).await.unwrap();
+        let client = reqwest::Client::new();
+        let ping = client.get(format!("{url}/ping")).send().await.unwrap();
+        assert_eq!(ping.status().as_u16(), 204);
+        for i in 0..2 {
+            let r = client
+                .post(format!("{url}/write?db=iot&precision=ms"))
+                .body(format!("sensor,id=d{i} v={i} 1000"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 204);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "sensor,id=d0 v=0 1000\nsensor,id=d1 v=1 1000\n");
+        let points = log.points();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[1].tags["id"], "d1");
+        assert_eq!(points[1].time_ms, 1000);
+        assert!(points[1].acknowledged_ms > 0.0);
+    }
 }

@@ -112,8 +112,7 @@ const SOURCE_OUT: &[&str] = &[
     "kcql_records_produced_total",
 ];
 const WINDOWS_OUT: &[&str] = &[
-    "kcql_windows_emitted_total",
-    "kcql_window_results_total",
+    "kcql_window_outputs_total",
     "kcql_records_produced_total",
     "kcql_records_written_total",
 ];

@@ -71,9 +71,7 @@ pub fn clock(ms: i64) -> String {
 /// The table of `rows` (one per device).
 pub fn table(rows: &BTreeMap<String, WindowRow>) -> String {
     let mut out = String::new();
-    out.push_str(
-        "  device    window (UTC)                  min °C   max °C   avg °C       n\n",
-    );
+    out.push_str("  device    window (UTC)                  min °C   max °C   avg °C       n\n");
     for r in rows.values() {
         out.push_str(&format!(
             "  {:<9} {} – {}  {:>7.2}  {:>7.2}  {:>8.4}  {:>6}\n",
