@@ -301,7 +301,8 @@ async fn query_last_windows(
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,rumqttd=off,rdkafka::client=off".to_string());
+    let filter = std::env::var("RUST_LOG")
+        .unwrap_or_else(|_| "warn,rumqttd=off,rdkafka::client=off".to_string());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
