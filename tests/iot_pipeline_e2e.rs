@@ -341,6 +341,8 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // `Running` means connected; give the SUBSCRIBE its round trip before publishing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // The processor, as its own process.
     let dir = std::env::temp_dir().join(&run);
