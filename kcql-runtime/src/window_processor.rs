@@ -132,6 +132,14 @@ impl ClientContext for ProcessorContext {
     fn stats(&self, statistics: Statistics) {
         publish_lag(&self.registry, &self.name, &statistics);
     }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Partition EOF is how idle partitions are detected (enable.partition.eof), not an error.
+        if matches!(error, KafkaError::PartitionEOF(_)) {
+            return;
+        }
+        tracing::error!(processor = %self.name, %error, reason, "Kafka client error");
+    }
 }
 
 impl ConsumerContext for ProcessorContext {
