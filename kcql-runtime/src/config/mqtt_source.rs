@@ -330,30 +330,9 @@ impl MqttSettingsError {
     }
 }
 
-/// Levenshtein distance over characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The known key closest to `key` (edit distance at most 3, case-insensitive).
 fn suggest(key: &str) -> Option<&'static str> {
-    let lower = key.to_ascii_lowercase();
-    KNOWN_KEYS
-        .iter()
-        .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, _)| *d <= 3)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    super::suggest::closest_within(key, KNOWN_KEYS, 3)
 }
 
 /// Collects problems while the settings are read.

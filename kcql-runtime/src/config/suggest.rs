@@ -17,11 +17,16 @@ pub fn distance(a: &str, b: &str) -> usize {
 
 /// The candidate closest to `key` (edit distance at most 2, case-insensitive), if any.
 pub fn closest<'k>(key: &str, candidates: &[&'k str]) -> Option<&'k str> {
+    closest_within(key, candidates, 2)
+}
+
+/// The candidate closest to `key` within edit distance `max` (case-insensitive), if any.
+pub fn closest_within<'k>(key: &str, candidates: &[&'k str], max: usize) -> Option<&'k str> {
     let lower = key.to_ascii_lowercase();
     candidates
         .iter()
         .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, _)| *d <= 2)
+        .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
