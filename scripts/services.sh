@@ -4,6 +4,7 @@
 #   scripts/services.sh up     [service...]   install (first use) + start what is not answering
 #   scripts/services.sh down   [service...]   stop what this script started (pid files)
 #   scripts/services.sh status [service...]   exit 0 if all answer, 3 otherwise
+#   scripts/services.sh reset  [service...]   down, delete data (keep the log), up: a fresh start
 #   scripts/services.sh logs   [-f] [service...]  tail logs (-f: follow)
 #
 # Services (see docs/services.md):
@@ -481,6 +482,22 @@ main() {
       # reverse order: the Kafka broker first, MQTT last
       local i
       for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do down_one "${svcs[i]}"; done
+      ;;
+    reset)
+      # A long-lived local tansu accumulates every test's topics and groups in one sqlite file
+      # and slows down; CI always starts from an empty state, this gives a developer the same.
+      local i
+      for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
+        down_one "${svcs[i]}"
+        find "$(dir_of "${svcs[i]}")" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} +
+        log "${svcs[i]}: data deleted"
+      done
+      FAILED=()
+      for s in "${svcs[@]}"; do up_one "$s"; done
+      if ((${#FAILED[@]})); then
+        log "reset FAILED for: ${FAILED[*]}"
+        exit 1
+      fi
       ;;
     status)
       local bad=0

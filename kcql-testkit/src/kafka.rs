@@ -571,8 +571,8 @@ fn to_consumed<M: Message>(m: &M) -> ConsumedRecord {
     }
 }
 
-/// Reads `topic` from the beginning with a fresh unique consumer group
-/// (`auto.offset.reset=earliest`, subscribe, no commits) until `expected` records have
+/// Reads `topic` from the beginning, every partition assigned directly (no consumer-group
+/// membership, no commits), until `expected` records have
 /// arrived, and returns them in arrival order. Order is kept within a partition, not across
 /// partitions. Panics after `timeout` saying how many arrived, and with any consumer errors.
 ///
@@ -603,6 +603,17 @@ pub async fn consume_exactly(
     consume_inner(&brokers(), topic, expected, timeout, Some(settle)).await
 }
 
+/// [`consume_exactly`] from the brokers `brokers`.
+pub async fn consume_exactly_at(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> Vec<ConsumedRecord> {
+    consume_inner(brokers, topic, expected, timeout, Some(settle)).await
+}
+
 async fn consume_inner(
     brokers: &str,
     topic: &str,
@@ -611,13 +622,23 @@ async fn consume_inner(
     settle: Option<Duration>,
 ) -> Vec<ConsumedRecord> {
     wait_reachable_at(brokers);
+    // Read every partition from the beginning by direct assignment: a checker has no use for a
+    // consumer group, and keeping the group coordinator out of it keeps the check independent
+    // of the broker's group handling (tansu's is slow under load).
+    let partitions = partitions_of_at(brokers, topic).await;
     let group = unique_group("consume_all");
     let consumer: StreamConsumer<TestContext> = consumer_config_at(brokers, &group)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
+    let mut assignment = TopicPartitionList::new();
+    for p in &partitions {
+        assignment
+            .add_partition_offset(topic, *p, Offset::Beginning)
+            .unwrap_or_else(|e| panic!("cannot assign {topic}/{p}: {e}"));
+    }
     consumer
-        .subscribe(&[topic])
-        .unwrap_or_else(|e| panic!("subscribe to {topic} failed: {e}"));
+        .assign(&assignment)
+        .unwrap_or_else(|e| panic!("assign {topic} failed: {e}"));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut out = Vec::with_capacity(expected);
     let mut errors: Vec<String> = Vec::new();

@@ -154,12 +154,36 @@ pub async fn publish_messages<T: Into<String>, P: Into<Vec<u8>>>(
     publish_inner(messages, qos, false).await
 }
 
+/// [`publish_messages`] through the broker at `options`' address (e.g. a
+/// [`PrivateMosquitto`](crate::private::PrivateMosquitto)'s `mqtt_options`).
+pub async fn publish_messages_with<T: Into<String>, P: Into<Vec<u8>>>(
+    options: MqttOptions,
+    messages: impl IntoIterator<Item = (T, P)>,
+    qos: QoS,
+) {
+    let messages: Vec<(String, Vec<u8>)> = messages
+        .into_iter()
+        .map(|(t, p)| (t.into(), p.into()))
+        .collect();
+    publish_with(options, messages, qos, false).await
+}
+
 async fn publish_inner(messages: Vec<(String, Vec<u8>)>, qos: QoS, retain: bool) {
     wait_reachable();
+    let client_id = crate::names::unique("kcql_testkit_pub");
+    publish_with(options(&client_id), messages, qos, retain).await
+}
+
+async fn publish_with(
+    options: MqttOptions,
+    messages: Vec<(String, Vec<u8>)>,
+    qos: QoS,
+    retain: bool,
+) {
     let total = messages.len();
     let timeout = Duration::from_secs(30).max(Duration::from_millis(10) * total as u32);
-    let client_id = crate::names::unique("kcql_testkit_pub");
-    let (client, mut eventloop) = AsyncClient::new(options(&client_id), 1024);
+    let (broker_host, broker_port) = options.broker_address();
+    let (client, mut eventloop) = AsyncClient::new(options, 1024);
 
     let sender = client.clone();
     let send_task: JoinHandle<Result<(), rumqttc::ClientError>> = tokio::spawn(async move {
@@ -201,10 +225,8 @@ async fn publish_inner(messages: Vec<(String, Vec<u8>)>, qos: QoS, retain: bool)
     if tokio::time::timeout(timeout, run).await.is_err() {
         send_task.abort();
         panic!(
-            "MQTT publish of {total} messages (QoS {qos:?}) to {}:{} not acknowledged within \
-             {timeout:?}",
-            host(),
-            port()
+            "MQTT publish of {total} messages (QoS {qos:?}) to {broker_host}:{broker_port} not \
+             acknowledged within {timeout:?}"
         );
     }
     match send_task.await {

@@ -6,6 +6,13 @@
 //! skipped it, or a `WHERE` dropped it). Leaving the window acknowledges it to the broker
 //! (QoS 1 and 2). The window is bounded (`connect.mqtt.max.inflight`): when it is full the
 //! worker stops reading, and the broker keeps the rest queued for the session.
+//!
+//! Acknowledgements go through rumqttc's request channel, which its event loop only drains
+//! once it has handed over the messages it already read. A broker that sends without limit
+//! (Mosquitto's `max_inflight_messages 0`, or a big backlog on reconnect) can fill that
+//! channel, so an acknowledgement that does not fit waits in the worker's own queue and is
+//! sent as soon as there is room; the worker keeps reading meanwhile, which is what lets the
+//! event loop make room.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -30,6 +37,8 @@ use crate::mqtt::tasks::{worker_plans, WorkerPlan};
 pub const HEADER_ERROR: &str = "kcql.error";
 /// How long a graceful shutdown waits for Kafka to confirm the records in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How soon acknowledgements that did not fit in rumqttc's request channel are tried again.
+const ACK_RETRY: Duration = Duration::from_millis(2);
 
 /// An MQTT → Kafka source connector, ready to run.
 pub struct MqttSource {
@@ -199,6 +208,9 @@ struct Worker {
     /// Sequence number of the window's front.
     base: u64,
     retries: Vec<(Instant, u64, usize)>,
+    /// Acknowledgements (with their connection epoch) that did not fit in rumqttc's request
+    /// channel yet, oldest first.
+    pending_acks: VecDeque<(u64, AckToken)>,
     failure: Option<MqttSourceError>,
     last_warning: Option<Instant>,
 }
@@ -229,6 +241,7 @@ impl Worker {
             window: VecDeque::new(),
             base: 0,
             retries: Vec::new(),
+            pending_acks: VecDeque::new(),
             failure: None,
             last_warning: None,
         })
@@ -244,12 +257,16 @@ impl Worker {
             }
             let can_read = self.window.len() < self.max_inflight;
             let next_retry = self.retries.iter().map(|r| r.0).min();
+            let acks_waiting = !self.pending_acks.is_empty();
             tokio::select! {
                 biased;
                 changed = stop.changed() => {
                     if changed.is_err() {
                         break;
                     }
+                }
+                _ = tokio::time::sleep(ACK_RETRY), if acks_waiting => {
+                    self.flush_acks(&session);
                 }
                 Some(d) = self.deliveries.recv() => {
                     self.on_delivery(d);
@@ -309,7 +326,11 @@ impl Worker {
             }
         }
         self.advance(session);
-        let unacked = self.window.len();
+        while !self.pending_acks.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(ACK_RETRY).await;
+            self.flush_acks(session);
+        }
+        let unacked = self.window.len() + self.pending_acks.len();
         self.stats
             .in_flight
             .fetch_sub(unacked as i64, Ordering::Relaxed);
@@ -547,19 +568,30 @@ impl Worker {
             self.base += 1;
             popped += 1;
             if let Some(token) = slot.ack {
-                // A message from an earlier connection is redelivered by the broker; its
-                // packet id may already be reused, so its ack must not be sent now.
                 if slot.epoch == epoch {
-                    if session.client.ack(token) {
-                        self.stats.acked.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        self.warn_limited(|| "could not queue an MQTT acknowledgement; the broker will redeliver the message".into());
-                    }
+                    self.pending_acks.push_back((slot.epoch, token));
                 }
             }
         }
         if popped > 0 {
             self.stats.in_flight.fetch_sub(popped, Ordering::Relaxed);
+        }
+        self.flush_acks(session);
+    }
+
+    /// Sends the queued acknowledgements, oldest first, until rumqttc's request channel is
+    /// full. One from an earlier connection is dropped: the broker redelivers that message and
+    /// its packet id may already be reused.
+    fn flush_acks(&mut self, session: &session::Session) {
+        let epoch = session.epoch.load(Ordering::SeqCst);
+        while let Some(&(ack_epoch, token)) = self.pending_acks.front() {
+            if ack_epoch == epoch && !session.client.ack(token) {
+                return;
+            }
+            self.pending_acks.pop_front();
+            if ack_epoch == epoch {
+                self.stats.acked.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
