@@ -1,6 +1,6 @@
-//! The talk's pipeline end to end against the real services (Mosquitto 127.0.0.1:1883, tansu
-//! 127.0.0.1:9092, InfluxDB 1.x 127.0.0.1:8086), with the window processor killed (SIGKILL)
-//! and restarted in the middle.
+//! The talk's pipeline end to end against the real services (Mosquitto 127.0.0.1:1883, a
+//! private tansu started by the test, InfluxDB 1.x 127.0.0.1:8086), with the window processor
+//! killed (SIGKILL) and restarted in the middle.
 //!
 //! * A deterministic dataset: 8 simulated devices × 60 s of event time × 10 readings/s
 //!   (`kcql_testkit::devices`), published over MQTT with QoS 1 (every PUBACK awaited).
@@ -40,7 +40,7 @@ use kcql_testkit::influx::{self, DropDatabase};
 use kcql_testkit::kafka::{self, ProduceRecord};
 use kcql_testkit::mqtt;
 use kcql_testkit::names::unique;
-use kcql_testkit::private::ChildProcess;
+use kcql_testkit::private::{ChildProcess, PrivateTansu};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rumqttc::QoS;
 use serde_json::Value;
@@ -87,8 +87,10 @@ fn kcql_binary() -> PathBuf {
 }
 
 /// Records in `topic` (sum of the partitions' high watermarks).
-fn records_in(topic: &str) -> i64 {
-    let consumer: BaseConsumer = kafka::client_config().create().expect("metadata consumer");
+fn records_in(brokers: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = kafka::client_config_at(brokers)
+        .create()
+        .expect("metadata consumer");
     (0..PARTITIONS)
         .map(|p| {
             consumer
@@ -99,11 +101,11 @@ fn records_in(topic: &str) -> i64 {
         .sum()
 }
 
-async fn wait_records(topic: &str, expected: i64, timeout: Duration) {
+async fn wait_records(brokers: &str, topic: &str, expected: i64, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let topic_name = topic.to_string();
-        let n = tokio::task::spawn_blocking(move || records_in(&topic_name))
+        let (brokers, topic_name) = (brokers.to_string(), topic.to_string());
+        let n = tokio::task::spawn_blocking(move || records_in(&brokers, &topic_name))
             .await
             .expect("watermark task");
         if n >= expected {
@@ -128,11 +130,13 @@ async fn publish(prefix: &str, readings: &[Reading]) {
 }
 
 /// One pusher record in every partition of `topic`, at event time `ts`.
-async fn push_watermark(topic: &str, ts: i64) {
+async fn push_watermark(brokers: &str, topic: &str, ts: i64) {
     let payload =
         serde_json::json!({"id": PUSHER_ID, "temperature": 0.0, "humidity": 0.0, "ts": ts})
             .to_string();
-    kafka::produce(
+    kafka::produce_at(
+        brokers,
+        &[],
         topic,
         (0..PARTITIONS).map(|p| {
             ProduceRecord::new(payload.clone())
@@ -267,20 +271,27 @@ async fn wait_running(child: &mut ChildProcess) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "not yet passing: the processor's group loses its partitions under load on tansu; see issue 7 notes"]
 async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     mqtt::wait_reachable();
-    kafka::wait_reachable();
     influx::require_influx().await;
     let bin = kcql_binary();
+    // A private Kafka broker: the processor's consumer group must take its partitions back
+    // promptly after the kill, which the shared tansu, loaded by every other test's topics
+    // and groups, has been seen not to do.
+    let tansu = PrivateTansu::start().await.expect("private tansu starts");
+    let brokers = tansu.brokers();
 
     // Names of this run.
     let run = unique("iot");
     let prefix = format!("/{run}/sensors");
     let data_topic = kafka::unique_topic("iot_sensor_data");
     let avg_topic = kafka::unique_topic("iot_sensor_avg");
-    kafka::create_topic(&data_topic, PARTITIONS).await;
-    kafka::create_topic(&avg_topic, PARTITIONS).await;
+    for topic in [&data_topic, &avg_topic] {
+        tansu
+            .create_topic(topic, PARTITIONS)
+            .await
+            .expect("create topic");
+    }
     let db = DropDatabase::new(influx::unique_db("iot_e2e"));
     influx::create_db(db.name()).await;
 
@@ -315,7 +326,6 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
         group_id = "{run}_sink"
         linger_ms = 20
         "#,
-        brokers = kafka::brokers(),
         mqtt_host = mqtt::host(),
         mqtt_port = mqtt::port(),
         influx_url = influx::influx_url(),
@@ -366,15 +376,20 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
             kcql = "INSERT INTO {avg_topic} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {data_topic} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
             group_id = "{run}_averages"
             "#,
-            brokers = kafka::brokers(),
         ),
     )
     .expect("write processor.toml");
 
     // Phase 1: the first 31 s, all in Kafka before the processor starts.
     publish(&prefix, &first).await;
-    wait_records(&data_topic, first.len() as i64, Duration::from_secs(60)).await;
-    push_watermark(&data_topic, SPLIT_MS).await;
+    wait_records(
+        &brokers,
+        &data_topic,
+        first.len() as i64,
+        Duration::from_secs(60),
+    )
+    .await;
+    push_watermark(&brokers, &data_topic, SPLIT_MS).await;
     let mut processor = spawn_processor(&bin, &processor_file);
     wait_running(&mut processor).await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -402,6 +417,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     // Phase 2: the rest while it is down, then restart it.
     publish(&prefix, &second).await;
     wait_records(
+        &brokers,
         &data_topic,
         (readings.len() + PARTITIONS as usize) as i64,
         Duration::from_secs(60),
@@ -409,7 +425,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     .await;
     let mut processor = spawn_processor(&bin, &processor_file);
     wait_running(&mut processor).await;
-    push_watermark(&data_topic, BASE_MS + SECONDS * 1000 + 10_000).await;
+    push_watermark(&brokers, &data_topic, BASE_MS + SECONDS * 1000 + 10_000).await;
 
     // Every window, exactly.
     let deadline = Instant::now() + Duration::from_secs(90);
