@@ -120,7 +120,10 @@ fn settings(brokers: &str, kcql: &str, client_id: &str, qos: u8) -> MqttSourceSe
     ];
     let mut p = p;
     // `KCQL_BENCH_KAFKA="linger.ms=50,batch.size=1000000"`: producer settings to try.
-    for kv in std::env::var("KCQL_BENCH_KAFKA").unwrap_or_default().split(',') {
+    for kv in std::env::var("KCQL_BENCH_KAFKA")
+        .unwrap_or_default()
+        .split(',')
+    {
         if let Some((k, v)) = kv.split_once('=') {
             p.push((format!("kafka.{}", k.trim()), v.trim().to_string()));
         }
@@ -187,7 +190,10 @@ async fn connector(
 
 fn report_broker(before: Option<f64>, after: Option<f64>) {
     if let (Some(b), Some(a)) = (before, after) {
-        println!("BENCH mqtt_source   tansu CPU over that phase: {:.2} s", a - b);
+        println!(
+            "BENCH mqtt_source   tansu CPU over that phase: {:.2} s",
+            a - b
+        );
     }
 }
 

@@ -413,6 +413,15 @@ async fn run(args: Args) -> Result<bool, String> {
             "tcp://{mqtt_host}:{mqtt_port}"
         ))]),
     );
+    // The file's persistent session keeps what devices send while a long-running source is
+    // down. This run's devices only publish while it runs, and a backlog an earlier, aborted
+    // run left in a real broker under the same client id would be mixed into this run's
+    // windows: start clean.
+    set_at(
+        &mut table,
+        &["source", "mqtt", "0", "clean"],
+        Value::Boolean(true),
+    );
     set_at(
         &mut table,
         &["sink", "influx", "0", "url"],

@@ -135,7 +135,10 @@ impl ClientContext for ProcessorContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         // Partition EOF is how idle partitions are detected (enable.partition.eof), not an error.
-        if matches!(error, KafkaError::PartitionEOF(_)) {
+        if matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             return;
         }
         tracing::error!(processor = %self.name, %error, reason, "Kafka client error");

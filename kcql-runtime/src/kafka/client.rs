@@ -41,13 +41,93 @@ impl KafkaSettings {
             .unwrap_or(DEFAULT_BROKERS)
     }
 
-    fn base(&self) -> ClientConfig {
+    fn base(&self, role: ClientRole) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", self.bootstrap_servers());
         for (k, v) in &self.properties {
-            c.set(k, v);
+            if applies_to(k, role) {
+                c.set(k, v);
+            }
         }
         c
+    }
+}
+
+/// Which kind of client a configuration is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRole {
+    /// A consumer.
+    Consumer,
+    /// A producer.
+    Producer,
+}
+
+/// librdkafka properties only a consumer understands (CONFIGURATION.md marks them "C").
+const CONSUMER_ONLY: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "group.protocol",
+    "group.protocol.type",
+    "group.remote.assignor",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "coordinator.query.interval.ms",
+    "max.poll.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "auto.offset.reset",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "fetch.wait.max.ms",
+    "fetch.queue.backoff.ms",
+    "fetch.message.max.bytes",
+    "max.partition.fetch.bytes",
+    "fetch.max.bytes",
+    "fetch.min.bytes",
+    "fetch.error.backoff.ms",
+    "isolation.level",
+    "enable.partition.eof",
+    "check.crcs",
+    "consume.callback.max.messages",
+];
+
+/// librdkafka properties only a producer understands (CONFIGURATION.md marks them "P").
+const PRODUCER_ONLY: &[&str] = &[
+    "transactional.id",
+    "transaction.timeout.ms",
+    "enable.idempotence",
+    "enable.gapless.guarantee",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "queue.buffering.max.ms",
+    "linger.ms",
+    "message.send.max.retries",
+    "retries",
+    "queue.buffering.backpressure.threshold",
+    "compression.codec",
+    "compression.type",
+    "compression.level",
+    "batch.num.messages",
+    "batch.size",
+    "delivery.report.only.error",
+    "sticky.partitioning.linger.ms",
+    "acks",
+    "request.required.acks",
+    "request.timeout.ms",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "partitioner",
+];
+
+/// Whether the shared `[kafka.properties]` entry `key` is passed to a client of `role`.
+/// Properties of the other role are left out, so one settings table serves consumers and
+/// producers without librdkafka warning about (and ignoring) the other kind's properties.
+pub fn applies_to(key: &str, role: ClientRole) -> bool {
+    match role {
+        ClientRole::Consumer => !PRODUCER_ONLY.contains(&key),
+        ClientRole::Producer => !CONSUMER_ONLY.contains(&key),
     }
 }
 
@@ -64,7 +144,7 @@ pub fn consumer_config(settings: &KafkaSettings, group_id: &str) -> ClientConfig
         .set("statistics.interval.ms", "5000")
         // Bound what librdkafka prefetches per partition (memory stays bounded while paused).
         .set("queued.max.messages.kbytes", "16384");
-    for (k, v) in settings.base().config_map() {
+    for (k, v) in settings.base(ClientRole::Consumer).config_map() {
         c.set(k, v);
     }
     c.set("enable.auto.commit", "false")
@@ -80,7 +160,7 @@ pub fn producer_config(settings: &KafkaSettings) -> ClientConfig {
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("compression.type", "lz4");
-    for (k, v) in settings.base().config_map() {
+    for (k, v) in settings.base(ClientRole::Producer).config_map() {
         c.set(k, v);
     }
     c
@@ -89,6 +169,26 @@ pub fn producer_config(settings: &KafkaSettings) -> ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_client_gets_only_the_properties_of_its_kind() {
+        let mut s = KafkaSettings::default();
+        for (k, v) in [
+            ("fetch.wait.max.ms", "50"),
+            ("linger.ms", "20"),
+            ("security.protocol", "ssl"),
+        ] {
+            s.properties.insert(k.into(), v.into());
+        }
+        let c = consumer_config(&s, "g");
+        assert_eq!(c.get("fetch.wait.max.ms"), Some("50"));
+        assert_eq!(c.get("linger.ms"), None);
+        assert_eq!(c.get("security.protocol"), Some("ssl"));
+        let p = producer_config(&s);
+        assert_eq!(p.get("fetch.wait.max.ms"), None);
+        assert_eq!(p.get("linger.ms"), Some("20"));
+        assert_eq!(p.get("security.protocol"), Some("ssl"));
+    }
 
     #[test]
     fn auto_commit_cannot_be_switched_on() {

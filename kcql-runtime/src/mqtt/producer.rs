@@ -78,7 +78,9 @@ impl KafkaProducer {
             .set("linger.ms", "5")
             .set_log_level(RDKafkaLogLevel::Warning);
         for (k, v) in overrides {
-            config.set(k, v);
+            if crate::kafka::client::applies_to(k, crate::kafka::client::ClientRole::Producer) {
+                config.set(k, v);
+            }
         }
         if config.get("enable.idempotence") != Some("true") {
             warn!("kafka.enable.idempotence is not true: a retried write may duplicate or reorder records");
