@@ -2,9 +2,8 @@
 //! SIGKILLed mid-stream and started again, nothing is lost; two processes in one consumer
 //! group split the partitions and together write everything.
 //!
-//! The `kcql` binary belongs to `kcql-runtime`; it is found next to this test's `deps/`
-//! directory (`target/release/kcql`). Build it first:
-//! `cargo build --release -p kcql-runtime --bin kcql`.
+//! The `kcql` binary comes from [`kcql_testkit::bin::kcql_binary`] (built when missing or
+//! stale).
 
 #[path = "influx_sink/support.rs"]
 mod support;
@@ -25,22 +24,6 @@ use support::{
 };
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// `target/<profile>/kcql`, next to the `deps/` directory holding this test binary.
-fn kcql_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary in target/<profile>/deps");
-    let bin = profile_dir.join("kcql");
-    assert!(
-        bin.is_file(),
-        "{} not found: build it with `cargo build --release -p kcql-runtime --bin kcql`",
-        bin.display()
-    );
-    bin
-}
 
 /// Writes a `.properties` connector file and returns its path. A 6 s session timeout lets the
 /// group notice a SIGKILLed member quickly (librdkafka's default is 45 s).
@@ -75,7 +58,7 @@ fn properties_file(name: &str, db: &str, group: &str, topic: &str, brokers: &str
 /// Starts `kcql run --metrics off FILE` and waits until it says it is running.
 async fn kcql_run(file: &Path) -> ChildProcess {
     let mut child = ChildProcess::spawn(
-        kcql_binary(),
+        kcql_testkit::bin::kcql_binary(),
         ["run", "--metrics", "off", file.to_str().unwrap()],
         [("RUST_LOG", "info,rdkafka=warn")],
     )

@@ -27,8 +27,7 @@
 //! closed: a late reading would be the processor's documented behaviour, not a loss.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::Pipeline;
@@ -58,33 +57,6 @@ const PARTITIONS: i32 = 4;
 /// The id of the watermark pusher records.
 const PUSHER_ID: &str = "zz-watermark";
 const MEASUREMENT: &str = "sensor";
-
-/// The `kcql` binary of this build profile, built first if needed (the root package cannot
-/// name another package's binary with `CARGO_BIN_EXE_…`).
-fn kcql_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps")
-        .to_path_buf();
-    let mut build = Command::new(env!("CARGO"));
-    build.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-        "build",
-        "-p",
-        "kcql-runtime",
-        "--bin",
-        "kcql",
-    ]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build.status().expect("run cargo build for the kcql binary");
-    assert!(status.success(), "cargo build of the kcql binary failed");
-    let bin = profile_dir.join("kcql");
-    assert!(bin.exists(), "{} missing after the build", bin.display());
-    bin
-}
 
 /// Records in `topic` (sum of the partitions' high watermarks).
 fn records_in(brokers: &str, topic: &str) -> i64 {
@@ -274,7 +246,7 @@ async fn wait_running(child: &mut ChildProcess) {
 async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     mqtt::wait_reachable();
     influx::require_influx().await;
-    let bin = kcql_binary();
+    let bin = kcql_testkit::bin::kcql_binary();
     // A private Kafka broker: the processor's consumer group must take its partitions back
     // promptly after the kill, which the shared tansu, loaded by every other test's topics
     // and groups, has been seen not to do.

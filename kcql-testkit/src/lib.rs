@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc_count;
+pub mod bin;
 pub mod devices;
 pub mod influx;
 pub mod kafka;
