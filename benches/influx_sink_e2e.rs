@@ -1,24 +1,21 @@
-//! End-to-end benchmark of the Kafka → InfluxDB sink: tansu → `InfluxSink` → InfluxDB 1.x,
+//! End-to-end benchmark of the Kafka → InfluxDB sink: Apache Kafka → `InfluxSink` → InfluxDB 1.x,
 //! beside a floor measured in the same run (an rdkafka consumer POSTing pre-built line
 //! protocol, no KCQL work). See BENCHMARKS.md, section "InfluxDB sink end to end".
 //!
 //! `cargo bench --bench influx_sink_e2e` (needs `scripts/services.sh up`). Environment:
 //!
 //! * `KCQL_BENCH_RECORDS` — records produced and read (default 1 000 000);
-//! * `KCQL_BENCH_PARTITIONS` — partitions of a new topic (default 64, see
-//!   [`DEFAULT_PARTITIONS`] for why so many);
+//! * `KCQL_BENCH_PARTITIONS` — partitions of a new topic (default 4);
 //! * `KCQL_BENCH_ROUNDS` — sink + floor rounds on the same topic (default 2);
-//! * `KCQL_BENCH_BROKERS` — use this broker (e.g. the shared `127.0.0.1:9092`) instead of
-//!   starting a private tansu for the run;
+//! * `KCQL_TEST_BROKERS` — the Kafka to use (default the shared `127.0.0.1:9092`);
 //! * `KCQL_BENCH_TOPIC` — reuse a topic filled by an earlier run (holding at least
 //!   `KCQL_BENCH_RECORDS` records; the first ones are read) instead of producing a new one.
-//!   tansu's sqlite store slows down as it grows, so prefer this to filling new topics.
 //!
 //! The parent process fills the topic, then runs each measured phase in a child process of
 //! this same executable (`--phase sink|floor`), so the CPU time a phase reports
-//! (`/proc/self/stat` utime + stime, delta over the timed part) is that phase's alone.
-//! Topics are never deleted (tansu 0.6 deletes all topics when one is deleted); the
-//! benchmark's InfluxDB databases are dropped after each phase.
+//! (`/proc/self/stat` utime + stime, delta over the timed part) is that phase's alone. The
+//! broker's and InfluxDB's CPU over each phase are read from their `/proc/<pid>/stat`. A topic
+//! the run filled is deleted at the end; the InfluxDB databases are dropped after each phase.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -36,10 +33,9 @@ use kcql_runtime::record::RecordView;
 use kcql_runtime::shutdown::Shutdown;
 use kcql_testkit::influx::{create_db, influx_url, influxql_ok, rows, unique_db, DropDatabase};
 use kcql_testkit::kafka::{
-    brokers, committed_offsets, create_topic, producer_config, unique_group, unique_topic,
-    BROKERS_ENV,
+    brokers, committed_offsets, create_topic, delete_topic, producer_config, shared_broker_pid,
+    unique_group, unique_topic, BROKERS_ENV,
 };
-use kcql_testkit::private::PrivateTansu;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -47,11 +43,8 @@ use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-/// Default partition count of a new topic. tansu 0.6's sqlite fetch (`record_fetch.sql`)
-/// reads every record from the fetch offset to the end of the partition on each fetch, so a
-/// fetch costs O(records left in the partition): long partitions make tansu, not the sink,
-/// the bottleneck (a 4-partition topic of 1 M records was read at ~400–3 000 records/s).
-const DEFAULT_PARTITIONS: usize = 64;
+/// Default partition count of a new topic.
+const DEFAULT_PARTITIONS: usize = 4;
 const DEVICES: usize = 100;
 const BASE_TS_MS: i64 = 1_733_011_200_000;
 const BATCH_LINES: usize = 5000;
@@ -202,30 +195,16 @@ fn parent() {
     let n = env_usize("KCQL_BENCH_RECORDS", 1_000_000);
     let rounds = env_usize("KCQL_BENCH_ROUNDS", 2);
     let rt = runtime();
-    // A private broker unless told otherwise: its sqlite file holds only this benchmark's
-    // topic, and a long read cannot hold up the other users of the shared one.
-    let (private, brokers) = match std::env::var("KCQL_BENCH_BROKERS") {
-        Ok(b) if !b.is_empty() => (None, b),
-        _ => {
-            let tansu = rt.block_on(PrivateTansu::start()).expect("private tansu");
-            let brokers = tansu.brokers();
-            (Some(tansu), brokers)
-        }
-    };
+    let brokers = brokers();
     println!("broker: {brokers}");
-    let topic = match std::env::var("KCQL_BENCH_TOPIC") {
+    let (topic, filled_here) = match std::env::var("KCQL_BENCH_TOPIC") {
         Ok(t) if !t.is_empty() => {
             println!("reusing topic {t} ({n} records expected)");
-            t
+            (t, false)
         }
         _ => {
             let topic = unique_topic("bench_sink_e2e");
-            match &private {
-                Some(tansu) => rt
-                    .block_on(tansu.create_topic(&topic, partitions() as i32))
-                    .expect("create topic"),
-                None => rt.block_on(create_topic(&topic, partitions() as i32)),
-            }
+            rt.block_on(create_topic(&topic, partitions() as i32));
             let (secs, cpu) = rt.block_on(fill(&brokers, &topic, n));
             println!(
                 "produced {n} records into {topic} ({} partitions) in {secs:.1} s = \
@@ -233,17 +212,17 @@ fn parent() {
                 partitions(),
                 n as f64 / secs
             );
-            topic
+            (topic, true)
         }
     };
     let influxd = service_pid(&["influxd", "services/influxdb/influxdb.conf"]);
-    let tansu = service_pid(&["tansu", &brokers]);
+    let kafka = shared_broker_pid().map(|pid| pid.to_string());
     let exe = std::env::current_exe().expect("current exe");
     let mut table = Vec::new();
     for round in 1..=rounds {
         for phase in ["sink", "floor"] {
             let influx_before = influxd.as_deref().map(cpu_seconds);
-            let tansu_before = tansu.as_deref().map(cpu_seconds);
+            let kafka_before = kafka.as_deref().map(cpu_seconds);
             let output = Command::new(&exe)
                 .args(["--phase", phase, &topic, &n.to_string()])
                 .env(BROKERS_ENV, &brokers)
@@ -254,10 +233,10 @@ fn parent() {
                 .map(cpu_seconds)
                 .zip(influx_before)
                 .map(|(a, b)| a - b);
-            let tansu_cpu = tansu
+            let kafka_cpu = kafka
                 .as_deref()
                 .map(cpu_seconds)
-                .zip(tansu_before)
+                .zip(kafka_before)
                 .map(|(a, b)| a - b);
             let stdout = String::from_utf8_lossy(&output.stdout);
             let Some(r) = PhaseResult::parse(&stdout).filter(|_| output.status.success()) else {
@@ -277,20 +256,20 @@ fn parent() {
             );
             println!(
                 "round {round} {phase:5}: {:>9.0} rec/s (steady {:>9.0} rec/s), CPU {:.2} s = \
-                 {:.2} CPU-s/M records; influxd CPU {}, tansu CPU {}",
+                 {:.2} CPU-s/M records; influxd CPU {}, Kafka CPU {}",
                 n as f64 / r.wall_s,
                 n as f64 / r.steady_s,
                 r.cpu_s,
                 r.cpu_s * 1e6 / n as f64,
                 influx_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
-                tansu_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
+                kafka_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
             );
-            table.push((round, phase, r, influx_cpu, tansu_cpu));
+            table.push((round, phase, r, influx_cpu, kafka_cpu));
         }
     }
     println!();
     println!("N = {n}, topic {topic}");
-    println!("| round | phase | records/s (wall) | records/s (first record → last write) | CPU s | CPU-s per M records | influxd CPU s | tansu CPU s |");
+    println!("| round | phase | records/s (wall) | records/s (first record → last write) | CPU s | CPU-s per M records | influxd CPU s | Kafka CPU s |");
     println!("|---|---|---|---|---|---|---|---|");
     for (round, phase, r, i, t) in &table {
         println!(
@@ -313,6 +292,9 @@ fn parent() {
                 floor.steady_s / sink.steady_s,
             );
         }
+    }
+    if filled_here {
+        rt.block_on(delete_topic(&topic));
     }
 }
 

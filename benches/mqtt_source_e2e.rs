@@ -1,10 +1,10 @@
-//! Throughput of the MQTT source, Mosquitto → tansu, 100-byte payloads, next to a floor
+//! Throughput of the MQTT source, Mosquitto → Apache Kafka, 100-byte payloads, next to a floor
 //! measured in the same run: a bare rumqttc subscriber that only acknowledges.
 //!
-//! Run: `cargo bench --bench mqtt_source_e2e` (needs `scripts/services.sh up` for Mosquitto).
-//! Kafka is a private tansu started for the run (`kcql_testkit::private::PrivateTansu`), so
-//! the shared one is not loaded with the benchmark's records; `KCQL_BENCH_BROKERS` points it
-//! at another broker instead. `KCQL_BENCH_MESSAGES` sets N (default 100 000);
+//! Run: `cargo bench --bench mqtt_source_e2e` (needs `scripts/services.sh up`). Kafka is the
+//! shared broker (`KCQL_TEST_BROKERS` points it at another); its CPU over each connector phase
+//! is reported when it is the one `scripts/services.sh` started. The benchmark's topics are
+//! deleted at the end. `KCQL_BENCH_MESSAGES` sets N (default 100 000);
 //! `KCQL_BENCH_KAFKA="k=v,…"` adds producer settings (`kafka.<k>` connector properties).
 //!
 //! * QoS 1: N messages are queued by the broker for both persistent sessions first, then each
@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::mqtt::MqttSource;
-use kcql_testkit::private::PrivateTansu;
 use kcql_testkit::{kafka, mqtt, names};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio::sync::watch;
@@ -191,7 +190,7 @@ async fn connector(
 fn report_broker(before: Option<f64>, after: Option<f64>) {
     if let (Some(b), Some(a)) = (before, after) {
         println!(
-            "BENCH mqtt_source   tansu CPU over that phase: {:.2} s",
+            "BENCH mqtt_source   Kafka broker CPU over that phase: {:.2} s",
             a - b
         );
     }
@@ -227,17 +226,10 @@ async fn mqtt_source_throughput() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     mqtt::wait_reachable();
-    let mut private = match std::env::var("KCQL_BENCH_BROKERS") {
-        Ok(_) => None,
-        Err(_) => Some(PrivateTansu::start().await.expect("private tansu starts")),
-    };
-    let brokers = match &private {
-        Some(t) => t.brokers(),
-        None => std::env::var("KCQL_BENCH_BROKERS").expect("set"),
-    };
-    // The broker's CPU over each connector phase, when it is ours to watch.
-    let tansu_pid = private.as_mut().and_then(|t| t.pid());
-    let broker_cpu = || tansu_pid.map(|pid| cpu_of(&pid.to_string()));
+    let brokers = kafka::brokers();
+    // The broker's CPU over each connector phase, when it is the one services.sh started.
+    let broker_pid = kafka::shared_broker_pid();
+    let broker_cpu = || broker_pid.map(|pid| cpu_of(&pid.to_string()));
 
     // ---- QoS 1: drain a backlog queued for the persistent sessions.
     let prefix = names::unique("mqbench1");
@@ -282,6 +274,7 @@ async fn mqtt_source_throughput() {
     );
 
     // ---- QoS 0: live, publisher on its own thread (its CPU subtracted).
+    kafka::delete_topic_at(&brokers, &topic).await;
     let prefix = names::unique("mqbench0");
     let topic = kafka::unique_topic("mqtt_bench_q0");
     kafka::create_topic_at(&brokers, &topic, 4).await;
@@ -341,4 +334,5 @@ async fn mqtt_source_throughput() {
         n as f64 / f0.0,
         c0.1 / f0.1.max(0.01)
     );
+    kafka::delete_topic_at(&brokers, &topic).await;
 }

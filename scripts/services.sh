@@ -11,28 +11,35 @@
 #   mosquitto         MQTT (Mosquitto 2)                127.0.0.1:1883
 #   influxdb          InfluxDB 1.x (/write, /query)     127.0.0.1:8086
 #   victoria-metrics  InfluxDB v2 write API             127.0.0.1:8428
-#   tansu             Kafka protocol (sqlite storage)   127.0.0.1:9092
+#   kafka             Apache Kafka 4 (KRaft, 1 node)    127.0.0.1:9092 PLAINTEXT
+#                                                       127.0.0.1:9093 SSL (client certificate)
+#                                                       127.0.0.1:9094 SASL_SSL (SCRAM-SHA-512)
 #
 # Everything (configs, data, logs, pid files) lives under $REPO/target/services/<name>/.
-# Works from any current directory. Installing uses apt-get (root or sudo) and cargo.
+# Works from any current directory. Installing uses apt-get (root or sudo) and, for Kafka's
+# jars, Maven (scripts/kafka/pom.xml; cached in ~/.m2).
 #
 # Environment:
 #   KCQL_SERVICES_DIR     override the state directory (default $REPO/target/services)
-#   KCQL_SERVICES_TIMEOUT health-check deadline in seconds per service (default 60; tansu x2)
-#   TANSU_VERSION         tansu crate version for `cargo install` (default 0.6.0)
+#   KCQL_SERVICES_TIMEOUT health-check deadline in seconds per service (default 60)
+#   KCQL_KAFKA_HEAP       the Kafka JVM's heap options (default "-Xms256m -Xmx512m")
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
 SVC_ROOT=${KCQL_SERVICES_DIR:-$REPO/target/services}
 TIMEOUT=${KCQL_SERVICES_TIMEOUT:-60}
-TANSU_VERSION=${TANSU_VERSION:-0.6.0}
-CARGO_BIN_DIR=${CARGO_HOME:-${HOME:-/root}/.cargo}/bin
+KAFKA_HEAP=${KCQL_KAFKA_HEAP:--Xms256m -Xmx512m}
+KAFKA_POM=$SCRIPT_DIR/kafka/pom.xml
+KAFKA_LOG4J=$SCRIPT_DIR/kafka/log4j2.properties
+# The SCRAM user created when the Kafka broker's storage is formatted (SASL_SSL listener).
+KAFKA_SCRAM_USER=kcql
+KAFKA_SCRAM_PASSWORD=kcql-secret
 
-ALL_SERVICES=(mosquitto influxdb victoria-metrics tansu)
+ALL_SERVICES=(mosquitto influxdb victoria-metrics kafka)
 
 # /usr/sbin is not always on PATH for non-login shells; mosquitto lives there.
-export PATH="$PATH:/usr/sbin:/sbin:$CARGO_BIN_DIR"
+export PATH="$PATH:/usr/sbin:/sbin"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -44,7 +51,7 @@ addr_of() {
     mosquitto) echo 127.0.0.1:1883 ;;
     influxdb) echo 127.0.0.1:8086 ;;
     victoria-metrics) echo 127.0.0.1:8428 ;;
-    tansu) echo 127.0.0.1:9092 ;;
+    kafka) echo 127.0.0.1:9092 ;;
   esac
 }
 
@@ -54,7 +61,7 @@ bin_of() {
     mosquitto) echo mosquitto ;;
     influxdb) echo influxd ;;
     victoria-metrics) echo victoria-metrics ;;
-    tansu) echo tansu ;;
+    kafka) echo kafka.Kafka ;;
   esac
 }
 
@@ -67,7 +74,7 @@ canon() {
     mosquitto | mqtt) echo mosquitto ;;
     influxdb | influx | influxd) echo influxdb ;;
     victoria-metrics | victoriametrics | vm) echo victoria-metrics ;;
-    tansu | kafka) echo tansu ;;
+    kafka) echo kafka ;;
     *) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
@@ -93,8 +100,21 @@ healthy() {
       ;;
     influxdb) [[ $(curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:8086/ping) == 204 ]] ;;
     victoria-metrics) curl -sf -o /dev/null -m 2 http://127.0.0.1:8428/health ;;
-    tansu) tcp_open 127.0.0.1 9092 ;;
+    kafka) kafka_metadata_answers 9092 ;;
   esac
+}
+
+# A Kafka Metadata request (API key 3, version 4, all topics) over the Kafka protocol; healthy
+# when the answer carries our correlation id and lists at least one broker. A TCP connect
+# alone would also pass while the broker is still recovering its log or electing itself.
+kafka_metadata_answers() { # port
+  local answer
+  # size 19 | api key 3 | version 4 | correlation id "kcqq" | client id "kcql" | topics null | no auto-create
+  answer=$(timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1
+    printf '\\x00\\x00\\x00\\x13\\x00\\x03\\x00\\x04kcqq\\x00\\x04kcql\\xff\\xff\\xff\\xff\\x00' >&3
+    head -c 16 <&3" 2>/dev/null | od -An -tx1 | tr -d ' \n') || return 1
+  # response: size (4) | correlation id (4) | throttle ms (4) | broker count (4)
+  [[ ${#answer} -eq 32 && ${answer:8:8} == 6b637171 && $((16#${answer:24:8})) -ge 1 ]]
 }
 
 # alive and not a zombie (an exited service stays a zombie until init reaps it)
@@ -197,30 +217,141 @@ ensure_installed() {
         stop_system_unit victoria-metrics
       fi
       ;;
-    tansu)
-      command -v tansu >/dev/null 2>&1 && return 0
-      local ilog
-      ilog="$(dir_of tansu)/install.log"
-      if pgrep -f "cargo install tansu" >/dev/null 2>&1; then
-        log "a 'cargo install tansu' is already running; waiting for it (up to 90 min)"
-        local t0=$SECONDS
-        while pgrep -f "cargo install tansu" >/dev/null 2>&1; do
-          ((SECONDS - t0 < 5400)) || die "tansu: timed out waiting for the running cargo install"
-          sleep 10
-        done
-        command -v tansu >/dev/null 2>&1 && return 0
-      fi
-      local cargo
-      cargo=$(command -v cargo) || die "tansu: cargo not found (install Rust via rustup)"
-      log "building tansu $TANSU_VERSION with cargo install (takes ~10-15 min once; log: $ilog)"
-      if ! "$cargo" install tansu --version "$TANSU_VERSION" --locked \
-        --features dynostore,libsql >"$ilog" 2>&1; then
-        tail -n 30 "$ilog" >&2
-        die "tansu: cargo install failed (log: $ilog)"
-      fi
-      command -v tansu >/dev/null 2>&1 || die "tansu: installed but not on PATH ($CARGO_BIN_DIR)"
+    kafka)
+      command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+      command -v mvn >/dev/null 2>&1 || apt_install maven
+      command -v openssl >/dev/null 2>&1 || apt_install openssl
+      install_kafka_jars
       ;;
   esac
+}
+
+# The pinned version in scripts/kafka/pom.xml.
+kafka_version() {
+  sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM"
+}
+
+# Copies the broker's jars from Maven Central (through ~/.m2) into target/services/kafka/libs,
+# once per pinned version. Private test brokers (kcql-testkit) use the same directory.
+install_kafka_jars() {
+  local d libs version stamp mlog
+  d=$(dir_of kafka)
+  libs=$d/libs
+  version=$(kafka_version)
+  stamp=$libs/.kafka-version
+  [[ -f $stamp && $(<"$stamp") == "$version" ]] && return 0
+  mkdir -p "$d"
+  mlog=$d/maven.log
+  log "fetching Apache Kafka $version jars with Maven (cached in ~/.m2; log: $mlog)"
+  rm -rf "$libs.tmp"
+  if ! mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime \
+    "-DoutputDirectory=$libs.tmp" >"$mlog" 2>&1; then
+    tail -n 30 "$mlog" >&2
+    die "kafka: mvn dependency:copy-dependencies failed (log: $mlog)"
+  fi
+  rm -rf "$libs"
+  mv "$libs.tmp" "$libs"
+  echo "$version" >"$stamp"
+}
+
+# A CA, a broker certificate for 127.0.0.1/localhost and a client certificate, made once with
+# openssl (PEM; Kafka reads PEM key stores). Tests find them under target/services/kafka/tls/.
+make_kafka_tls() { # dir
+  local t=$1/tls
+  [[ -s $t/ca.pem && -s $t/broker-keystore.pem && -s $t/client.pem ]] && return 0
+  mkdir -p "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+      -subj "/CN=kcql test CA" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >broker.ext
+    openssl req -newkey rsa:2048 -nodes -keyout broker.rsa.key -out broker.csr \
+      -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.pem 2>/dev/null
+    # Kafka's PEM key store wants an unencrypted PKCS#8 key after the certificate chain.
+    openssl pkcs8 -topk8 -nocrypt -in broker.rsa.key -out broker.key
+    cat broker.pem broker.key >broker-keystore.pem
+    openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
+      -subj "/CN=kcql-client" 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -out client.pem 2>/dev/null
+    rm -f ./*.csr broker.rsa.key
+  ) || die "kafka: making the TLS files with openssl failed"
+  log "kafka: made a test CA, broker and client certificates in $t"
+}
+
+write_kafka_conf() { # dir
+  local d=$1
+  cat >"$d/server.properties" <<EOF
+# Generated by scripts/services.sh -- edits are overwritten on every 'up'.
+# A single-node KRaft cluster (broker + controller in one JVM) on loopback.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:9099
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094,CONTROLLER://127.0.0.1:9099
+advertised.listeners=PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$d/data
+
+# As most production clusters: topics are created with the admin API, never on first use.
+auto.create.topics.enable=false
+num.partitions=1
+# One node: every internal topic has one replica.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Tests start consumers one after another; do not hold the first rebalance back 3 s.
+group.initial.rebalance.delay.ms=0
+# Test topics come and go; keep deletion quick and cheap.
+delete.topic.enable=true
+log.segment.bytes=67108864
+
+# TLS (listener SSL requires a client certificate) and SCRAM (listener SASL_SSL).
+ssl.keystore.type=PEM
+ssl.keystore.location=$d/tls/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$d/tls/ca.pem
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+}
+
+# The java command line for one of Kafka's main classes, with the jars and the log config.
+kafka_java() { # main-class args...
+  local d
+  d=$(dir_of kafka)
+  # shellcheck disable=SC2206 # KAFKA_HEAP is a list of JVM options
+  local heap=($KAFKA_HEAP)
+  printf '%s\n' "$(command -v java)" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$KAFKA_LOG4J" \
+    -cp "$d/libs/*" "$@"
+}
+
+# Formats the storage once (KRaft needs a cluster id and a voter set before the first start),
+# creating the SCRAM user at the same time.
+format_kafka() { # dir
+  local d=$1 id
+  [[ -f $d/data/meta.properties ]] && return 0
+  local -a java_cmd
+  mapfile -t java_cmd < <(kafka_java kafka.tools.StorageTool random-uuid)
+  id=$("${java_cmd[@]}" 2>>"$(logfile_of kafka)" | tail -n 1)
+  [[ -n $id ]] || die "kafka: StorageTool random-uuid printed nothing (log: $(logfile_of kafka))"
+  mapfile -t java_cmd < <(kafka_java kafka.tools.StorageTool format --standalone -t "$id" \
+    -c "$d/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  if ! "${java_cmd[@]}" >>"$(logfile_of kafka)" 2>&1; then
+    tail -n 20 "$(logfile_of kafka)" >&2
+    die "kafka: formatting the storage failed"
+  fi
+  log "kafka: storage formatted (cluster id $id, SCRAM user $KAFKA_SCRAM_USER)"
 }
 
 # ---------------------------------------------------------------- configs + start commands
@@ -292,6 +423,20 @@ bind-address = "127.0.0.1:8088"
 EOF
 }
 
+# What a service needs on disk before its first start (run in this shell, so errors stop `up`).
+prepare_one() {
+  local d
+  d=$(dir_of "$1")
+  case $1 in
+    kafka)
+      mkdir -p "$d/data"
+      make_kafka_tls "$d"
+      write_kafka_conf "$d"
+      format_kafka "$d"
+      ;;
+  esac
+}
+
 # Prints the command (one word per line) that runs the service in the foreground.
 start_cmd() {
   local d
@@ -317,15 +462,7 @@ start_cmd() {
         -search.disableCache \
         -memory.allowedPercent=20
       ;;
-    tansu)
-      # tansu 0.6 resolves sqlite://<host><path> RELATIVE to its working directory (even
-      # sqlite:///abs/path); up_one starts every service with cwd = its directory, so this
-      # is $SVC_ROOT/tansu/tansu.db. tansu does not auto-create topics.
-      printf '%s\n' "$(command -v tansu)" broker \
-        --storage-engine sqlite://tansu.db \
-        --listener-url tcp://127.0.0.1:9092 \
-        --advertised-listener-url tcp://127.0.0.1:9092
-      ;;
+    kafka) kafka_java kafka.Kafka "$d/server.properties" ;;
   esac
 }
 
@@ -374,6 +511,7 @@ up_one() {
       return 0
     fi
     ensure_installed "$svc"
+    prepare_one "$svc"
     local -a cmd
     mapfile -t cmd < <(start_cmd "$svc")
     local lf
@@ -386,7 +524,6 @@ up_one() {
     log "$svc: started (pid $pid) -> $addr"
   fi
   limit=$TIMEOUT
-  [[ $svc == tansu ]] && limit=$((TIMEOUT * 2))
   local t0=$SECONDS rc=0
   wait_healthy "$svc" "$pid" "$limit" || rc=$?
   case $rc in
@@ -484,12 +621,13 @@ main() {
       for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do down_one "${svcs[i]}"; done
       ;;
     reset)
-      # A long-lived local tansu accumulates every test's topics and groups in one sqlite file
-      # and slows down; CI always starts from an empty state, this gives a developer the same.
+      # CI always starts from an empty state; this gives a developer the same (the logs, Kafka's
+      # jars and its TLS files stay).
       local i
       for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
         down_one "${svcs[i]}"
-        find "$(dir_of "${svcs[i]}")" -mindepth 1 -maxdepth 1 ! -name '*.log' -exec rm -rf {} +
+        find "$(dir_of "${svcs[i]}")" -mindepth 1 -maxdepth 1 ! -name '*.log' ! -name libs \
+          ! -name tls -exec rm -rf {} +
         log "${svcs[i]}: data deleted"
       done
       FAILED=()

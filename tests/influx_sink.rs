@@ -1,4 +1,4 @@
-//! The Kafka → InfluxDB sink against the real services: tansu (127.0.0.1:9092), InfluxDB 1.x
+//! The Kafka → InfluxDB sink against the real services: Apache Kafka (127.0.0.1:9092), InfluxDB 1.x
 //! (127.0.0.1:8086) and, for the 2.x write API, VictoriaMetrics (127.0.0.1:8428). Each test
 //! runs the connector in-process (`InfluxSink::run`) with settings read by the real
 //! properties loader, on unique topics, groups and databases, and stops it with a `Shutdown`.
@@ -21,9 +21,7 @@ use kcql_testkit::kafka::{
     ProduceRecord,
 };
 use serde_json::{json, Value};
-use support::{
-    count_of, end_offsets, now_ns, private_kafka, settings, v1_props, wait_for, RunningSink,
-};
+use support::{count_of, end_offsets, now_ns, settings, v1_props, wait_for, RunningSink};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -102,7 +100,7 @@ fn row_keys(rows: &[serde_json::Map<String, Value>], columns: &[&str]) -> BTreeS
 #[tokio::test(flavor = "multi_thread")]
 async fn json_records_become_exact_points_in_every_statement_target() {
     require_influx().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let topic = unique_topic("sink_exact");
     let group = unique_group("sink_exact");
     let db = unique_db("sink_exact");
@@ -289,7 +287,7 @@ async fn point_times(db: &str) -> BTreeSet<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn noop_writes_good_records_and_dead_letters_poison() {
     require_influx().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let topic = unique_topic("sink_noop");
     let dlq = unique_topic("sink_noop_dlq");
     let group = unique_group("sink_noop");
@@ -379,7 +377,7 @@ async fn noop_writes_good_records_and_dead_letters_poison() {
 #[tokio::test(flavor = "multi_thread")]
 async fn throw_stops_at_the_first_poison_record_and_noop_resumes_there() {
     require_influx().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let url = kcql_testkit::influx::influx_url();
     for poison in [Kind::BadJson, Kind::MissingTime, Kind::TypeConflict] {
         let started = std::time::Instant::now();
@@ -447,7 +445,7 @@ async fn throw_stops_at_the_first_poison_record_and_noop_resumes_there() {
 #[tokio::test(flavor = "multi_thread")]
 async fn v2_api_writes_every_record_to_victoria_metrics() {
     kcql_testkit::influx::require_vm().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let topic = unique_topic("sink_v2");
     let group = unique_group("sink_v2");
     let measurement = unique_db("sinkv2");

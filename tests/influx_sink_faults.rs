@@ -1,6 +1,7 @@
 //! The Kafka → InfluxDB sink under faults and rebalances: a private InfluxDB killed and
-//! restarted mid-stream, and two connectors sharing a consumer group, one stopping midway.
-//! Faults only touch private instances (`PrivateInfluxd`, `PrivateTansu`).
+//! restarted mid-stream, a private Kafka broker killed and restarted mid-stream, and two
+//! connectors sharing a consumer group, one stopping midway.
+//! Faults only touch private instances (`PrivateInfluxd`, `PrivateKafka`).
 
 #[path = "influx_sink/support.rs"]
 mod support;
@@ -12,10 +13,8 @@ use std::time::{Duration, Instant};
 use kcql_runtime::endpoint::ComponentState;
 use kcql_testkit::influx::{quote, rows, unique_db};
 use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
-use kcql_testkit::private::PrivateInfluxd;
-use support::{
-    end_offsets, now_ns, private_kafka, settings, start_producer, v1_props, wait_for, RunningSink,
-};
+use kcql_testkit::private::{PrivateInfluxd, PrivateKafka};
+use support::{end_offsets, now_ns, settings, start_producer, v1_props, wait_for, RunningSink};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -39,7 +38,7 @@ async fn times_in(influx: &PrivateInfluxd, db: &str) -> Result<BTreeSet<i64>, St
 /// point exactly once.
 #[tokio::test(flavor = "multi_thread")]
 async fn influxdb_outage_of_ten_seconds_loses_nothing() {
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let mut influx = PrivateInfluxd::start()
         .await
         .expect("private influxd starts");
@@ -177,12 +176,120 @@ async fn influxdb_outage_of_ten_seconds_loses_nothing() {
     );
 }
 
+/// The Kafka broker itself is SIGKILLed mid-stream under the sink (records keep being produced
+/// into the outage) and restarted 10 s later: the sink rides the outage out without stopping,
+/// commits nothing it did not write, resumes from its committed offsets, and in the end every
+/// record is exactly one point and the group's commit is the end of every partition.
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
+    kcql_testkit::influx::require_influx().await;
+    let mut kafka = PrivateKafka::start().await.expect("private kafka starts");
+    let brokers = kafka.brokers();
+    let db = unique_db("sink_kafka_kill");
+    let _drop = kcql_testkit::influx::DropDatabase::new(&db);
+    kcql_testkit::influx::influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let topic = unique_topic("sink_kafka_kill");
+    let group = unique_group("sink_kafka_kill");
+    create_topic_at(&brokers, &topic, 3).await;
+    let url = kcql_testkit::influx::influx_url();
+    let kcql = KCQL.replace("{topic}", &topic);
+    let started = Instant::now();
+
+    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let base = now_ns() - 600_000_000_000;
+    let (produced, producer) = start_producer(
+        brokers.clone(),
+        topic.clone(),
+        base,
+        3,
+        30,
+        Duration::from_millis(100),
+        Arc::clone(&stop_producing),
+    );
+    let sink = RunningSink::start(settings(&v1_props(
+        "sink-kafka-kill",
+        &url,
+        &db,
+        &group,
+        &kcql,
+        &brokers,
+    )));
+    let points = || async {
+        support::count_of(
+            &kcql_testkit::influx::influxql(Some(&db), "SELECT count(v) FROM m").await,
+        )
+    };
+    wait_for("300 points before the kill", WAIT, || async {
+        match points().await {
+            n if n >= 300 => Ok(()),
+            n => Err(format!("{n} points")),
+        }
+    })
+    .await;
+
+    kafka.kill().await.expect("SIGKILL kafka");
+    let at_kill = points().await;
+    eprintln!(
+        "kafka SIGKILLed at {:?} with {at_kill} points written",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(
+        !sink.task.is_finished(),
+        "the sink stopped during a Kafka outage: {:?}",
+        sink.task
+    );
+    kafka.restart().await.expect("restart kafka");
+    eprintln!("kafka back at {:?}", started.elapsed());
+    // Everything the group committed (before the kill or since) is in InfluxDB.
+    let committed = committed_offsets_at(&brokers, &group, &topic).await;
+    let present: BTreeSet<i64> =
+        rows(&kcql_testkit::influx::influxql(Some(&db), "SELECT v FROM m").await)
+            .iter()
+            .map(|r| r["time"].as_i64().unwrap())
+            .collect();
+    for (&(p, o), t) in produced.lock().unwrap().iter() {
+        if committed.get(&p).is_some_and(|&c| o < c) {
+            assert!(
+                present.contains(t),
+                "[{p}]@{o} committed ({committed:?}) but its point is not in InfluxDB"
+            );
+        }
+    }
+
+    // Records keep coming after the restart, then everything must arrive.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
+    producer.await.expect("producer task");
+    let n = produced.lock().unwrap().len() as u64;
+    wait_for("every record as a point", WAIT, || async {
+        match points().await {
+            got if got == n => Ok(()),
+            got => Err(format!("{got} points of {n}")),
+        }
+    })
+    .await;
+    sink.stop()
+        .await
+        .expect("the sink stops cleanly after the Kafka outage");
+    let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
+    assert_eq!(
+        committed_offsets_at(&brokers, &group, &topic).await,
+        end_offsets(&positions),
+        "the final commit is the end of every partition"
+    );
+    eprintln!(
+        "kafka outage under the sink: {n} records, {at_kill} points at the kill, done in {:?}",
+        started.elapsed()
+    );
+}
+
 /// Scenario 5: two connectors in one consumer group split a 4-partition topic and together
 /// write everything; when one stops midway the other takes over its partitions and still
 /// everything is written.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_sinks_in_one_group_share_partitions_and_take_over() {
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     kcql_testkit::influx::require_influx().await;
     let db = unique_db("sink_group");
     let _drop = kcql_testkit::influx::DropDatabase::new(&db);

@@ -1,6 +1,8 @@
 //! `kcql run` processes running the InfluxDB sink from a Stream Reactor `.properties` file:
 //! SIGKILLed mid-stream and started again, nothing is lost; two processes in one consumer
-//! group split the partitions and together write everything.
+//! group split the partitions and together write everything; three processes in one group,
+//! one SIGKILLed while records are in flight: Kafka's rebalance hands its partitions to the
+//! others and every record is written (duplicates counted and bounded).
 //!
 //! The `kcql` binary comes from [`kcql_testkit::bin::kcql_binary`] (built when missing or
 //! stale).
@@ -19,19 +21,35 @@ use kcql_testkit::influx::{unique_db, DropDatabase};
 use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
 use kcql_testkit::names::unique;
 use kcql_testkit::private::ChildProcess;
-use support::{
-    count_of, end_offsets, now_ns, private_kafka, start_producer, wait_for, Produced, KCQL,
-};
+use support::{count_of, end_offsets, now_ns, start_producer, wait_for, Produced, KCQL};
 
 const WAIT: Duration = Duration::from_secs(90);
 
 /// Writes a `.properties` connector file and returns its path. A 6 s session timeout lets the
 /// group notice a SIGKILLed member quickly (librdkafka's default is 45 s).
 fn properties_file(name: &str, db: &str, group: &str, topic: &str, brokers: &str) -> PathBuf {
+    properties_file_with(
+        name,
+        db,
+        group,
+        topic,
+        brokers,
+        &KCQL.replace("{topic}", topic),
+    )
+}
+
+/// [`properties_file`] with another statement.
+fn properties_file_with(
+    name: &str,
+    db: &str,
+    group: &str,
+    topic: &str,
+    brokers: &str,
+    kcql: &str,
+) -> PathBuf {
     let dir = std::env::temp_dir().join(unique("kcql-sink-process"));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}.properties"));
-    let kcql = KCQL.replace("{topic}", topic);
     std::fs::write(
         &file,
         format!(
@@ -125,7 +143,7 @@ async fn stop_cleanly(child: &mut ChildProcess) {
 #[tokio::test(flavor = "multi_thread")]
 async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
     require_influx().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let db = unique_db("sink_kill");
     let _drop = DropDatabase::new(&db);
     influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
@@ -169,8 +187,9 @@ async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
             );
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
 
+    // Started again at once, as a supervisor would: the new member joins while the dead one
+    // still holds its session, and Kafka's rebalance hands it the partitions.
     let mut second = kcql_run(&file).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::SeqCst);
@@ -199,7 +218,7 @@ async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_kcql_run_processes_in_one_group_split_the_partitions() {
     require_influx().await;
-    let (_tansu, brokers) = private_kafka().await;
+    let brokers = kcql_testkit::kafka::brokers();
     let db = unique_db("sink_procs");
     let _drop = DropDatabase::new(&db);
     influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
@@ -232,16 +251,8 @@ async fn two_kcql_run_processes_in_one_group_split_the_partitions() {
     );
     // Each process's latest assignment: some partitions, not all four.
     for (label, child) in [("a", &a), ("b", &b)] {
-        let out = child.output();
-        let last = out
-            .lines()
-            .rfind(|l| l.contains("partitions assigned"))
-            .unwrap_or_else(|| panic!("{label}: no assignment logged:\n{out}"));
-        let count = last.matches("partition:").count();
-        assert!(
-            (1..4).contains(&count),
-            "{label} holds {count} partitions: {last}"
-        );
+        let count = last_assignment(label, child);
+        assert!((1..4).contains(&count), "{label} holds {count} partitions");
     }
     stop_cleanly(&mut a).await;
     stop_cleanly(&mut b).await;
@@ -252,6 +263,124 @@ async fn two_kcql_run_processes_in_one_group_split_the_partitions() {
     );
     eprintln!(
         "two processes: {n} records, done in {:?}",
+        started.elapsed()
+    );
+}
+
+/// The partitions named in the last "partitions assigned" line of `child`'s log.
+fn last_assignment(label: &str, child: &ChildProcess) -> usize {
+    let out = child.output();
+    let last = out
+        .lines()
+        .rfind(|l| l.contains("partitions assigned"))
+        .unwrap_or_else(|| panic!("{label}: no assignment logged:\n{out}"));
+    last.matches("partition:").count()
+}
+
+/// Three `kcql run` processes in one consumer group on a 6-partition topic, records flowing;
+/// one is SIGKILLed mid-stream. At the session timeout Kafka rebalances its partitions onto the
+/// two survivors, and every record's point is in InfluxDB. Each process tags its points with
+/// its own name, so a record written twice (by the killed process and again by its successor)
+/// is two points: the duplicates are counted exactly, and they are bounded by what the killed
+/// process had read past its last commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_processes_one_sigkilled_mid_stream_every_record_written() {
+    require_influx().await;
+    let brokers = kcql_testkit::kafka::brokers();
+    let db = unique_db("sink_rebalance");
+    let _drop = DropDatabase::new(&db);
+    influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let topic = unique_topic("sink_rebalance");
+    let group = unique_group("sink_rebalance");
+    create_topic_at(&brokers, &topic, 6).await;
+    let started = Instant::now();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = now_ns() - 600_000_000_000;
+    let (produced, producer) = start_producer(
+        brokers.clone(),
+        topic.clone(),
+        base,
+        6,
+        60,
+        Duration::from_millis(100),
+        Arc::clone(&stop),
+    );
+    let file = |name: &str| {
+        let kcql = format!(
+            "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS \
+             WITHTAG(src, writer={name})"
+        );
+        properties_file_with(name, &db, &group, &topic, &brokers, &kcql)
+    };
+    let mut a = kcql_run(&file("a")).await;
+    let mut b = kcql_run(&file("b")).await;
+    let mut c = kcql_run(&file("c")).await;
+    // Wait until the group has settled on three members and b writes.
+    wait_for("three members, each with partitions", WAIT, || async {
+        let counts: Vec<usize> = [("a", &a), ("b", &b), ("c", &c)]
+            .iter()
+            .map(|(label, child)| {
+                if child.output().contains("partitions assigned") {
+                    last_assignment(label, child)
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let b_points = select_all(&db, "m")
+            .await
+            .iter()
+            .filter(|r| r["writer"] == "b")
+            .count();
+        if counts.iter().all(|&n| n > 0) && counts.iter().sum::<usize>() == 6 && b_points > 100 {
+            Ok(())
+        } else {
+            Err(format!("assignments {counts:?}, {b_points} points by b"))
+        }
+    })
+    .await;
+
+    b.sigkill().expect("SIGKILL b");
+    // What b may have written without committing: everything produced so far past the group's
+    // commit (b's partitions' commits cannot move until they are reassigned).
+    let committed_at_kill = committed_offsets_at(&brokers, &group, &topic).await;
+    let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
+    let in_flight_bound: i64 = end_offsets(&positions)
+        .iter()
+        .map(|(p, end)| end - committed_at_kill.get(p).copied().unwrap_or(0))
+        .sum();
+    eprintln!(
+        "b SIGKILLed at {:?}; committed {committed_at_kill:?}; at most {in_flight_bound} in flight",
+        started.elapsed()
+    );
+
+    // Keep producing past the session timeout (6 s), so the takeover happens under load.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, Ordering::SeqCst);
+    producer.await.expect("producer task");
+    wait_all_written(&db, &produced, &mut [&mut a, &mut c]).await;
+    assert_eq!(
+        last_assignment("a", &a) + last_assignment("c", &c),
+        6,
+        "the survivors hold every partition"
+    );
+    let n = produced.lock().unwrap().len() as i64;
+    let points = count_of(&influxql(Some(&db), "SELECT count(v) FROM m").await) as i64;
+    let duplicates = points - n;
+    assert!(
+        (0..=in_flight_bound).contains(&duplicates),
+        "{duplicates} duplicate points, bound {in_flight_bound}"
+    );
+    stop_cleanly(&mut a).await;
+    stop_cleanly(&mut c).await;
+    let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
+    assert_eq!(
+        committed_offsets_at(&brokers, &group, &topic).await,
+        end_offsets(&positions)
+    );
+    eprintln!(
+        "rebalance scenario: {n} records, {duplicates} duplicates (bound {in_flight_bound}), done in {:?}",
         started.elapsed()
     );
 }

@@ -1,6 +1,6 @@
-//! The talk's pipeline end to end against the real services (Mosquitto 127.0.0.1:1883, a
-//! private tansu started by the test, InfluxDB 1.x 127.0.0.1:8086), with the window processor
-//! killed (SIGKILL) and restarted in the middle.
+//! The talk's pipeline end to end against the real services (Mosquitto 127.0.0.1:1883, Apache
+//! Kafka 127.0.0.1:9092, InfluxDB 1.x 127.0.0.1:8086), with the window processor killed
+//! (SIGKILL) and restarted at once in the middle.
 //!
 //! * A deterministic dataset: 8 simulated devices × 60 s of event time × 10 readings/s
 //!   (`kcql_testkit::devices`), published over MQTT with QoS 1 (every PUBACK awaited).
@@ -11,7 +11,8 @@
 //!   and is SIGKILLed as soon as its first window reached InfluxDB — while it still holds the
 //!   open windows (the one straddling 30–32 s among them) and possibly uncommitted offsets.
 //! * Phase 2: the remaining readings go in while it is down; it is restarted with the same
-//!   consumer group.
+//!   consumer group as soon as they are in Kafka, before the dead member's session expired (as
+//!   a supervisor would): Kafka's rebalance at the session timeout gives it the partitions back.
 //! * End of data: the window processor closes a window once every input partition's event time
 //!   has passed its end (see `kcql_runtime::window`). Partitions that hold no device would never
 //!   say so, and the last windows would stay open, so the test appends one "watermark pusher"
@@ -39,7 +40,7 @@ use kcql_testkit::influx::{self, DropDatabase};
 use kcql_testkit::kafka::{self, ProduceRecord};
 use kcql_testkit::mqtt;
 use kcql_testkit::names::unique;
-use kcql_testkit::private::{ChildProcess, PrivateTansu};
+use kcql_testkit::private::ChildProcess;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rumqttc::QoS;
 use serde_json::Value;
@@ -247,11 +248,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     mqtt::wait_reachable();
     influx::require_influx().await;
     let bin = kcql_testkit::bin::kcql_binary();
-    // A private Kafka broker: the processor's consumer group must take its partitions back
-    // promptly after the kill, which the shared tansu, loaded by every other test's topics
-    // and groups, has been seen not to do.
-    let tansu = PrivateTansu::start().await.expect("private tansu starts");
-    let brokers = tansu.brokers();
+    let brokers = kafka::brokers();
 
     // Names of this run.
     let run = unique("iot");
@@ -259,10 +256,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     let data_topic = kafka::unique_topic("iot_sensor_data");
     let avg_topic = kafka::unique_topic("iot_sensor_avg");
     for topic in [&data_topic, &avg_topic] {
-        tansu
-            .create_topic(topic, PARTITIONS)
-            .await
-            .expect("create topic");
+        kafka::create_topic(topic, PARTITIONS).await;
     }
     let db = DropDatabase::new(influx::unique_db("iot_e2e"));
     influx::create_db(db.name()).await;
@@ -396,13 +390,14 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
         Duration::from_secs(60),
     )
     .await;
-    // Restart once the dead member's session (6 s) has expired. A member that joins while the
-    // dead one is still in the group gets no partitions until the broker gives up on the dead
-    // one, which tansu 0.6 has been seen to take longer than this test waits (a real Kafka
-    // broker rebalances at the session timeout).
-    tokio::time::sleep(Duration::from_secs(8).saturating_sub(killed_at.elapsed())).await;
+    // Restart at once: the dead member still holds its session (6 s); Kafka rebalances when it
+    // expires and the new member gets every partition.
     let mut processor = spawn_processor(&bin, &processor_file);
     wait_running(&mut processor).await;
+    eprintln!(
+        "processor restarted {:?} after the kill",
+        killed_at.elapsed()
+    );
     push_watermark(&brokers, &data_topic, BASE_MS + SECONDS * 1000 + 10_000).await;
 
     // Every window, exactly.

@@ -7,7 +7,7 @@
 //! * `settings`: the properties go through [`MqttSourceSettings::from_properties`].
 //! * `should_replicate`, `task_configs`: our statement split over workers.
 //! * `integration`: messages are published to the real Mosquitto, our [`MqttSource`] runs into
-//!   tansu, and the records are consumed and compared. MQTT topics, Kafka topics and client ids
+//!   Kafka, and the records are consumed and compared. MQTT topics, Kafka topics and client ids
 //!   get a unique prefix per run (`<u>/…` on MQTT, `<u>_…` on Kafka); expectations are adjusted
 //!   by the same rule. A broker restart is simulated with a TCP proxy that drops every
 //!   connection (the reference's test did the same).

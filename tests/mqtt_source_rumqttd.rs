@@ -1,5 +1,5 @@
 //! The MQTT source against the embedded broker the example uses by default (rumqttd, in this
-//! process) and the real Kafka-protocol broker (tansu, 127.0.0.1:9092, `scripts/services.sh
+//! process) and the real Kafka broker (Apache Kafka, 127.0.0.1:9092, `scripts/services.sh
 //! up`): 1 000 QoS 1 messages on 8 device topics arrive exactly once, keyed by topic, in order
 //! per device, and every one is acknowledged to rumqttd after Kafka confirmed it.
 

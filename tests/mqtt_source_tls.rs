@@ -3,7 +3,7 @@
 //! (`per_listener_settings`), plus a plain loopback listener for the test's publisher. The
 //! certificates are made with the `openssl` command line for each run.
 //!
-//! * CA + client certificate + password: 200 QoS 1 messages reach Kafka (tansu, 127.0.0.1:9092).
+//! * CA + client certificate + password: 200 QoS 1 messages reach Kafka (127.0.0.1:9092).
 //! * A wrong password: the source stops with `MqttSourceError::Refused` instead of retrying.
 //! * A CA file that is not PEM: `MqttSource::new` names the file.
 

@@ -1,4 +1,4 @@
-//! `kcql run` as a process against the real services (tansu + InfluxDB 1.x): it writes the
+//! `kcql run` as a process against the real services (Apache Kafka + InfluxDB 1.x): it writes the
 //! points, serves /metrics and /health, and on SIGTERM flushes, commits and exits 0.
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
-//! The window processor against the real Kafka-protocol broker (tansu): per-device windows are
-//! emitted exactly as a reference computation says, once, and a crash (the task aborted: no
-//! flush, no commit) followed by a restart never emits a window with only part of its records.
+//! The window processor against a real Apache Kafka broker: per-device windows are emitted
+//! exactly as a reference computation says, once; a crash (the task aborted: no flush, no
+//! commit) followed by a restart never emits a window with only part of its records; and the
+//! broker itself SIGKILLed and restarted while the processor holds open windows loses nothing
+//! (a private broker, `kcql_testkit::private::PrivateKafka`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,7 +59,13 @@ fn expected() -> BTreeMap<(String, i64), Expected> {
 }
 
 async fn produce_input(topic: &str) {
-    let records: Vec<ProduceRecord> = readings()
+    produce_readings(&kafka::brokers(), topic, readings()).await;
+    push_watermarks(&kafka::brokers(), topic).await;
+}
+
+/// Produces `readings`, keyed by device, to `topic` on `brokers`.
+async fn produce_readings(brokers: &str, topic: &str, readings: Vec<(String, i64, f64)>) {
+    let records: Vec<ProduceRecord> = readings
         .into_iter()
         .map(|(id, ts, t)| {
             ProduceRecord::new(
@@ -66,10 +74,15 @@ async fn produce_input(topic: &str) {
             .key(id)
         })
         .collect();
-    kafka::produce(topic, records).await;
-    // One record per partition far ahead in event time: every partition's watermark passes
-    // the data's last window.
-    let pushers: Vec<ProduceRecord> = (0..2)
+    kafka::produce_at(brokers, &[], topic, records).await;
+}
+
+/// One record per partition far ahead in event time: every partition's watermark passes the
+/// data's last window.
+async fn push_watermarks(brokers: &str, topic: &str) {
+    let partitions = kafka::partitions_of_at(brokers, topic).await;
+    let pushers: Vec<ProduceRecord> = partitions
+        .into_iter()
         .map(|p| {
             ProduceRecord::new(
                 serde_json::json!({"id": format!("pusher-{p}"), "temperature": 0.0, "ts": BASE + 60_000})
@@ -78,10 +91,14 @@ async fn produce_input(topic: &str) {
             .partition(p)
         })
         .collect();
-    kafka::produce(topic, pushers).await;
+    kafka::produce_at(brokers, &[], topic, pushers).await;
 }
 
 fn pipeline(input: &str, output: &str, name: &str) -> Pipeline {
+    pipeline_at(&kafka::brokers(), input, output, name)
+}
+
+fn pipeline_at(brokers: &str, input: &str, output: &str, name: &str) -> Pipeline {
     let text = format!(
         r#"
 [runtime]
@@ -91,8 +108,7 @@ brokers = "{brokers}"
 [[processor.window]]
 name = "{name}"
 kcql = "INSERT INTO {output} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {input} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
-"#,
-        brokers = kafka::brokers()
+"#
     );
     Pipeline::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e:?}"))
 }
@@ -224,7 +240,7 @@ async fn a_crash_and_restart_never_emits_a_partial_window() {
 
     // Every record is a complete, correct window (duplicates of complete windows are allowed),
     // and every window is there.
-    let got = consume_available(&output).await;
+    let got = consume_available(&kafka::brokers(), &output).await;
     let mut seen = std::collections::BTreeSet::new();
     for v in &got {
         seen.insert(check(v, &expected));
@@ -232,17 +248,109 @@ async fn a_crash_and_restart_never_emits_a_partial_window() {
     assert_eq!(seen.len(), expected.len(), "{} outputs", got.len());
 }
 
-/// Every record of `topic` (until none arrives for 5 s), as JSON values.
-async fn consume_available(topic: &str) -> Vec<serde_json::Value> {
+/// Every record of `topic` on `brokers` (until none arrives for 5 s), as JSON values.
+async fn consume_available(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
     use rdkafka::consumer::{Consumer, StreamConsumer};
     use rdkafka::Message;
-    let consumer: StreamConsumer = kafka::consumer_config(&kafka::unique_group("available"))
-        .create()
-        .expect("consumer");
+    let consumer: StreamConsumer =
+        kafka::consumer_config_at(brokers, &kafka::unique_group("available"))
+            .create()
+            .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut out = Vec::new();
     while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await {
         out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON output"));
     }
     out
+}
+
+/// The broker is SIGKILLed while the processor holds open windows and uncommitted offsets, and
+/// restarted 8 s later; the rest of the data arrives after. The processor rides the outage out
+/// (it does not stop), resumes, and every window is emitted complete and correct.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_broker_killed_and_restarted_under_the_processor_loses_no_window() {
+    // The processor's log, shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
+    let mut broker = kcql_testkit::private::PrivateKafka::start()
+        .await
+        .expect("private kafka starts");
+    let brokers = broker.brokers();
+    let input = kafka::unique_topic("wp_kafka_kill_in");
+    let output = kafka::unique_topic("wp_kafka_kill_out");
+    // One input partition: with two, both drain before the kill and count as idle (partition
+    // EOF), and the burst that follows the restart reaches the processor one partition at a
+    // time, so the first partition's records move the watermark past the other's and those
+    // are dropped as late (100 of 600 records, seen here). That is the engine's idleness rule,
+    // not the broker outage this test is about; it is reported for the processor's loss paths.
+    broker.create_topic(&input, 1).await;
+    broker.create_topic(&output, 1).await;
+    let expected = expected();
+    let name = unique("wp-kafka-kill");
+    // The first half of every device's readings (event time < BASE + 10 s).
+    let (first, second): (Vec<_>, Vec<_>) = readings()
+        .into_iter()
+        .partition(|(_, ts, _)| *ts < BASE + 10_000);
+    produce_readings(&brokers, &input, first).await;
+
+    let shutdown = Shutdown::new();
+    let observability = Observability::default();
+    let registry = Arc::clone(&observability.registry);
+    let task = tokio::spawn(run_pipeline(
+        pipeline_at(&brokers, &input, &output, &name),
+        shutdown.clone(),
+        observability,
+        |_| {},
+    ));
+    // Windows up to 10 s close (partition watermarks are at ~9.8 s): about 4 per device.
+    kafka::consume_all_at(&brokers, &output, DEVICES * 3, Duration::from_secs(90)).await;
+    broker.kill().await.expect("SIGKILL kafka");
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        !task.is_finished(),
+        "the processor stopped during the outage"
+    );
+    broker.restart().await.expect("restart kafka");
+    produce_readings(&brokers, &input, second).await;
+    push_watermarks(&brokers, &input).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let committed =
+            kafka::committed_offsets_at(&brokers, &format!("kcql-{name}"), &input).await;
+        if committed.values().sum::<i64>() >= (DEVICES * PER_DEVICE) as i64 {
+            break;
+        }
+        assert!(!task.is_finished(), "the processor stopped: {committed:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all committed: {committed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+
+    let got = consume_available(&brokers, &output).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for v in &got {
+        seen.insert(check(v, &expected));
+    }
+    let missing: Vec<_> = expected.keys().filter(|k| !seen.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} windows missing after the outage ({} outputs): {missing:?}\n{}",
+        missing.len(),
+        expected.len(),
+        got.len(),
+        registry.render()
+    );
+    eprintln!(
+        "broker outage under the processor: {} windows, {} outputs ({} repeated)",
+        expected.len(),
+        got.len(),
+        got.len() - expected.len()
+    );
 }

@@ -1,25 +1,22 @@
-//! Kafka helpers against the real tansu broker started by `scripts/services.sh up`
-//! (Kafka protocol on `127.0.0.1:9092`, sqlite storage).
+//! Kafka helpers against the Apache Kafka broker started by `scripts/services.sh up`
+//! (KRaft, single node, PLAINTEXT on `127.0.0.1:9092`), or any Kafka named by
+//! `$KCQL_TEST_BROKERS` ([`brokers`]).
 //!
 //! # Rules for tests on the shared broker
 //!
-//! * **Never delete topics.** tansu 0.6.0 has a bug where deleting *one* topic deletes *all*
-//!   topics (its sqlite `topic_delete_by.sql` matches on the cluster, not the topic), which would
-//!   break every other test running at the same time. This module deliberately has no
-//!   `delete_topic`. Use a fresh name per test instead: [`unique_topic`] (or
-//!   [`crate::names::unique`]) and [`create_topic`].
-//! * **Create topics explicitly.** tansu does not auto-create topics. Producing to or
-//!   subscribing to a missing topic fails or waits forever.
+//! * **Create topics explicitly.** The broker runs with `auto.create.topics.enable=false`, as
+//!   most production clusters do: producing to or subscribing to a missing topic fails or
+//!   waits. Use a fresh name per test ([`unique_topic`]) and [`create_topic`];
+//!   [`delete_topic`] removes it again when a test makes big ones.
 //! * Consumer groups are cheap. Use a unique group per test ([`unique_group`]).
+//! * A test that kills or restarts Kafka uses its own broker,
+//!   [`PrivateKafka`](crate::private::PrivateKafka); every helper here has an `_at` form that
+//!   takes its bootstrap servers.
 //!
-//! # rdkafka settings that work with tansu 0.6.0
+//! # Client settings
 //!
-//! The bundled librdkafka (rdkafka 0.39 / rdkafka-sys 4.10, librdkafka 2.12.1) works with tansu
-//! on its **defaults**. tansu answers `ApiVersions` (v3), so leave `api.version.request` alone
-//! (default `true`) and do not set `broker.version.fallback`. Both are deprecated in
-//! librdkafka 2.12 and only cause `CONFWARN` warnings. Setting them (`false` / `2.8.0`) still
-//! works, but gains nothing. [`client_config`] is the base configuration for every client made
-//! here, and the runtime can copy it:
+//! The bundled librdkafka works with Kafka 4 on its defaults. [`client_config`] is the base
+//! configuration for every client made here:
 //!
 //! | key | value | why |
 //! |---|---|---|
@@ -30,25 +27,6 @@
 //! [`producer_config`] adds `acks=all` and `message.timeout.ms=30000`.
 //! [`consumer_config`] adds `group.id`, `auto.offset.reset=earliest`,
 //! `enable.auto.commit=false` and `enable.partition.eof=false`.
-//!
-//! Checked against tansu 0.6.0 by `tests/services.rs`: CreateTopics, Metadata, Produce v10 with
-//! headers, explicit partitions and create-time timestamps, consumer-group `subscribe`
-//! (FindCoordinator/JoinGroup/SyncGroup/Heartbeat/Fetch), OffsetCommit and OffsetFetch.
-//!
-//! **Idempotent producer (`enable.idempotence=true`) works with tansu 0.6.0.** tansu advertises
-//! the `IdempotentProducer` feature and answers `InitProducerId` (v4) with a producer id
-//! (e.g. `PID{Id:5,Epoch:0}` in a `debug=eos` trace). Every record gets a delivery report, and
-//! `kafka_idempotent_producer_is_accepted` reads all of them back once, in order. tansu's
-//! sqlite engine tracks the next sequence per (producer epoch, partition) and rejects
-//! out-of-order or duplicate batches (`idempotent_sequence_check` in tansu-storage). A retried
-//! duplicate was not provoked in a test. Cost: a new idempotent producer's first delivery
-//! takes about **500 ms**. librdkafka first finds "no brokers available for idempotent
-//! producer" and retries the PID request on its 500 ms timer. After that, delivery latency is
-//! the same as without idempotence (about 6 ms per record awaited one at a time with the
-//! default `linger.ms=5`, and under 1 ms with `linger.ms=0`).
-//!
-//! A fresh consumer group's `subscribe` takes about 0.5 s before the first record (group join).
-//! Pipelined produce of 2000 small records takes about 0.1 s.
 //!
 //! librdkafka's own log lines (warning and worse) and client errors go to stderr (see
 //! [`TestContext`]). The test harness captures them and shows them only when a test fails.
@@ -61,12 +39,12 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-/// Default bootstrap address of the tansu broker started by `scripts/services.sh up`.
+/// Default bootstrap address of the Kafka broker started by `scripts/services.sh up`.
 /// Override with the environment variable `KCQL_TEST_BROKERS` (see [`brokers`]).
 pub const BROKERS: &str = "127.0.0.1:9092";
 
@@ -82,6 +60,23 @@ pub fn brokers() -> String {
         Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
         _ => BROKERS.to_string(),
     }
+}
+
+/// The process id of the broker `scripts/services.sh up kafka` started (from its pid file),
+/// while that process runs; for benchmarks that report the broker's CPU beside their own.
+pub fn shared_broker_pid() -> Option<u32> {
+    let pid_file = crate::private::services_root()
+        .join("kafka")
+        .join("kafka.pid");
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    String::from_utf8_lossy(&cmdline)
+        .contains("kafka.Kafka")
+        .then_some(pid)
 }
 
 /// A unique topic name for one test (`<prefix>_<pid>_<millis>_<n>`). The topic is not created.
@@ -105,7 +100,7 @@ pub fn wait_reachable() {
 }
 
 /// [`wait_reachable`] for the brokers `brokers` (e.g. a
-/// [`PrivateTansu`](crate::private::PrivateTansu)'s).
+/// [`PrivateKafka`](crate::private::PrivateKafka)'s).
 pub fn wait_reachable_at(brokers: &str) {
     for addr in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -151,7 +146,7 @@ impl ClientContext for TestContext {
 impl ConsumerContext for TestContext {}
 
 /// The base configuration for any client talking to the test broker (see the module docs for
-/// what works with tansu). The producer and consumer helpers start from this.
+/// what is set and why). The producer and consumer helpers start from this.
 pub fn client_config() -> ClientConfig {
     client_config_at(&brokers())
 }
@@ -212,7 +207,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// success. The partition count is not checked in that case, but the metadata wait still
 /// requires at least `partitions` partitions. Panics on any other error or after 30 s.
 ///
-/// Use a unique name ([`unique_topic`]). Topics are never deleted (see the module docs).
+/// Use a unique name ([`unique_topic`]).
 pub async fn create_topic(name: &str, partitions: i32) {
     create_topic_at(&brokers(), name, partitions).await
 }
@@ -243,6 +238,49 @@ pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
         }
     }
     wait_for_partitions_at(brokers, name, partitions).await;
+}
+
+/// Deletes `name` and waits until the broker's metadata no longer lists it. An unknown topic
+/// counts as deleted. Panics on any other error or after 30 s.
+pub async fn delete_topic(name: &str) {
+    delete_topic_at(&brokers(), name).await
+}
+
+/// [`delete_topic`] on the brokers `brokers`.
+pub async fn delete_topic_at(brokers: &str, name: &str) {
+    wait_reachable_at(brokers);
+    let admin: AdminClient<TestContext> = client_config_at(brokers)
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("delete_topic({name}): cannot create admin client: {e}"));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(REQUEST_TIMEOUT))
+        .request_timeout(Some(REQUEST_TIMEOUT));
+    let results = admin
+        .delete_topics(&[name], &options)
+        .await
+        .unwrap_or_else(|e| panic!("delete_topic({name}) failed at {brokers}: {e}"));
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((topic, code)) => panic!("delete_topic({topic}) rejected by broker: {code}"),
+        }
+    }
+    let consumer: BaseConsumer<TestContext> = client_config_at(brokers)
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("cannot create metadata client: {e}"));
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        let listed = consumer
+            .fetch_metadata(None, Duration::from_secs(5))
+            .map(|md| md.topics().iter().any(|t| t.name() == name));
+        if let Ok(false) = listed {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("topic {name} still listed {REQUEST_TIMEOUT:?} after its deletion: {listed:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits up to 30 s until metadata for `topic` shows at least `partitions` partitions, each
@@ -622,9 +660,9 @@ async fn consume_inner(
     settle: Option<Duration>,
 ) -> Vec<ConsumedRecord> {
     wait_reachable_at(brokers);
-    // Read every partition from the beginning by direct assignment: a checker has no use for a
-    // consumer group, and keeping the group coordinator out of it keeps the check independent
-    // of the broker's group handling (tansu's is slow under load).
+    // Read every partition from the beginning by direct assignment: a checker reads the whole
+    // topic and commits nothing, which is what assignment means (a group would only add a
+    // join round trip and leave a group behind).
     let partitions = partitions_of_at(brokers, topic).await;
     let group = unique_group("consume_all");
     let consumer: StreamConsumer<TestContext> = consumer_config_at(brokers, &group)
@@ -679,10 +717,25 @@ async fn consume_inner(
 /// `topic`, synchronously, without joining the group (a "simple" commit, as an external tool
 /// would). Panics on failure.
 pub async fn commit_offsets(group: &str, topic: &str, offsets: &BTreeMap<i32, i64>) {
-    wait_reachable();
-    let (group, topic, offsets) = (group.to_string(), topic.to_string(), offsets.clone());
+    commit_offsets_at(&brokers(), group, topic, offsets).await
+}
+
+/// [`commit_offsets`] on the brokers `brokers`.
+pub async fn commit_offsets_at(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    offsets: &BTreeMap<i32, i64>,
+) {
+    wait_reachable_at(brokers);
+    let (brokers, group, topic, offsets) = (
+        brokers.to_string(),
+        group.to_string(),
+        topic.to_string(),
+        offsets.clone(),
+    );
     blocking(move || {
-        let consumer: BaseConsumer<TestContext> = consumer_config(&group)
+        let consumer: BaseConsumer<TestContext> = consumer_config_at(&brokers, &group)
             .create_with_context(TestContext)
             .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
         let mut tpl = TopicPartitionList::new();
@@ -690,11 +743,42 @@ pub async fn commit_offsets(group: &str, topic: &str, offsets: &BTreeMap<i32, i6
             tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
                 .unwrap_or_else(|e| panic!("bad offset {p}:{o}: {e}"));
         }
-        consumer
-            .commit(&tpl, CommitMode::Sync)
-            .unwrap_or_else(|e| panic!("commit {offsets:?} for {group} on {topic} failed: {e}"));
+        retry_coordinator(
+            &format!("commit {offsets:?} for {group} on {topic}"),
+            || consumer.commit(&tpl, CommitMode::Sync),
+        )
     })
     .await
+}
+
+/// Whether `error` is one a group request answers while the group coordinator moves or loads
+/// (a fresh broker creating its offsets topic, a restarted one reading it back): retried.
+fn coordinator_busy(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut
+        )
+    )
+}
+
+/// Runs a blocking group request, retrying while the coordinator is busy, for up to 30 s.
+/// Panics with `what` and the last error otherwise.
+fn retry_coordinator<T>(what: &str, mut request: impl FnMut() -> KafkaResult<T>) -> T {
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match request() {
+            Ok(value) => return value,
+            Err(e) if coordinator_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("{what} failed: {e}"),
+        }
+    }
 }
 
 /// The offsets `group` has committed on `topic`: partition → committed offset (the next offset
@@ -716,9 +800,10 @@ pub async fn committed_offsets_at(brokers: &str, group: &str, topic: &str) -> BT
         for p in &partitions {
             tpl.add_partition(&topic, *p);
         }
-        let committed = consumer
-            .committed_offsets(tpl, REQUEST_TIMEOUT)
-            .unwrap_or_else(|e| panic!("committed offsets of {group} on {topic} failed: {e}"));
+        let committed =
+            retry_coordinator(&format!("committed offsets of {group} on {topic}"), || {
+                consumer.committed_offsets(tpl.clone(), REQUEST_TIMEOUT)
+            });
         committed
             .elements()
             .iter()

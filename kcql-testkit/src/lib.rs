@@ -1,5 +1,5 @@
 //! Test support for kcql's integration tests against the real services started by
-//! `scripts/services.sh` (Mosquitto, InfluxDB 1.x, tansu, VictoriaMetrics on loopback).
+//! `scripts/services.sh` (Mosquitto, InfluxDB 1.x, Apache Kafka, VictoriaMetrics on loopback).
 //!
 //! Every helper fails loudly (panics with the address and the error) when its service does not
 //! answer: a test that needs a service never skips silently.

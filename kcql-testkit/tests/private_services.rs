@@ -1,4 +1,4 @@
-//! Private service instances against the REAL binaries (influxd, tansu, mosquitto,
+//! Private service instances against the REAL binaries (influxd, Apache Kafka, mosquitto,
 //! victoria-metrics): each starts on its own port, answers, is killed (and then no longer
 //! answers), restarts on the same port, and still has its data. A missing binary fails the
 //! test. Also the `ChildProcess` helper.
@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::time::{Duration, Instant};
 
 use kcql_testkit::private::{
-    ChildProcess, PrivateInfluxd, PrivateMosquitto, PrivateService, PrivateTansu,
+    ChildProcess, PrivateInfluxd, PrivateKafka, PrivateMosquitto, PrivateService,
     PrivateVictoriaMetrics,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -96,8 +96,8 @@ async fn influxd_data_survives_kill_and_restart_on_the_same_port() {
     );
 }
 
-async fn produce(tansu: &PrivateTansu, topic: &str, payloads: &[String]) {
-    let producer: FutureProducer = tansu
+async fn produce(kafka: &PrivateKafka, topic: &str, payloads: &[String]) {
+    let producer: FutureProducer = kafka
         .client_config()
         .set("acks", "all")
         .create()
@@ -113,8 +113,8 @@ async fn produce(tansu: &PrivateTansu, topic: &str, payloads: &[String]) {
     }
 }
 
-fn consume_from_start(tansu: &PrivateTansu, topic: &str, n: usize) -> Vec<String> {
-    let consumer: BaseConsumer = tansu
+fn consume_from_start(kafka: &PrivateKafka, topic: &str, n: usize) -> Vec<String> {
+    let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", kcql_testkit::names::unique("private_consume"))
         .set("enable.auto.commit", "false")
@@ -140,23 +140,34 @@ fn consume_from_start(tansu: &PrivateTansu, topic: &str, n: usize) -> Vec<String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tansu_topic_and_records_survive_kill_and_restart() {
+async fn kafka_topic_records_and_offsets_survive_kill_and_restart() {
     let t0 = Instant::now();
-    let mut tansu = PrivateTansu::start().await.expect("start private tansu");
-    eprintln!("tansu up in {:?} at {}", t0.elapsed(), tansu.brokers());
-    assert_ne!(tansu.port(), 9092, "must not use the shared port");
-    tansu.create_topic("fault_topic", 1).await.unwrap();
+    let mut kafka = PrivateKafka::start().await.expect("start private kafka");
+    eprintln!("kafka up in {:?} at {}", t0.elapsed(), kafka.brokers());
+    assert_ne!(kafka.port(), 9092, "must not use the shared port");
+    kafka.create_topic("fault_topic", 1).await;
     let payloads: Vec<String> = (0..20).map(|i| format!("record-{i}")).collect();
-    produce(&tansu, "fault_topic", &payloads).await;
+    produce(&kafka, "fault_topic", &payloads).await;
+    let group = kcql_testkit::kafka::unique_group("private_fault");
+    let committed = std::collections::BTreeMap::from([(0, 7)]);
+    kcql_testkit::kafka::commit_offsets_at(&kafka.brokers(), &group, "fault_topic", &committed)
+        .await;
 
-    kill_and_check_gone(&mut tansu).await;
-    restart_and_check_same_port(&mut tansu).await;
+    kill_and_check_gone(&mut kafka).await;
+    let t1 = Instant::now();
+    restart_and_check_same_port(&mut kafka).await;
+    eprintln!("kafka recovered after SIGKILL in {:?}", t1.elapsed());
 
-    let got = tokio::task::block_in_place(|| consume_from_start(&tansu, "fault_topic", 20));
+    let got = tokio::task::block_in_place(|| consume_from_start(&kafka, "fault_topic", 20));
     assert_eq!(got, payloads);
+    assert_eq!(
+        kcql_testkit::kafka::committed_offsets_at(&kafka.brokers(), &group, "fault_topic").await,
+        committed,
+        "a committed offset survives the crash"
+    );
     // The restarted broker takes new records after the old ones.
-    produce(&tansu, "fault_topic", &["after-restart".to_string()]).await;
-    let got = tokio::task::block_in_place(|| consume_from_start(&tansu, "fault_topic", 21));
+    produce(&kafka, "fault_topic", &["after-restart".to_string()]).await;
+    let got = tokio::task::block_in_place(|| consume_from_start(&kafka, "fault_topic", 21));
     assert_eq!(got[20], "after-restart");
 }
 
@@ -342,10 +353,12 @@ async fn two_instances_of_each_kind_run_side_by_side() {
         "killing one instance took down the other"
     );
 
-    let (t1, t2) = tokio::join!(PrivateTansu::start(), PrivateTansu::start());
-    let (t1, t2) = (t1.expect("tansu 1"), t2.expect("tansu 2"));
-    assert_ne!(t1.port(), t2.port());
-    assert!(t1.answers().await && t2.answers().await);
+    let (k1, k2) = tokio::join!(PrivateKafka::start(), PrivateKafka::start());
+    let (mut k1, k2) = (k1.expect("kafka 1"), k2.expect("kafka 2"));
+    assert_ne!(k1.port(), k2.port());
+    assert!(k1.answers().await && k2.answers().await);
+    k1.kill().await.unwrap();
+    assert!(k2.answers().await, "killing one broker took down the other");
 
     let (m1, m2) = tokio::join!(PrivateMosquitto::start(), PrivateMosquitto::start());
     let (mut m1, m2) = (m1.expect("mosquitto 1"), m2.expect("mosquitto 2"));
@@ -354,7 +367,8 @@ async fn two_instances_of_each_kind_run_side_by_side() {
     assert!(m2.answers().await);
 
     let mut ports = [a.ports(), b.ports()].concat();
-    ports.extend([t1.port(), t2.port(), m1.port(), m2.port()]);
+    ports.extend([k1.ports(), k2.ports()].concat());
+    ports.extend([m1.port(), m2.port()]);
     let n = ports.len();
     ports.sort_unstable();
     ports.dedup();

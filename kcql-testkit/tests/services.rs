@@ -1,9 +1,6 @@
 //! Smoke tests for the Kafka and MQTT helpers against the REAL services
 //! (`scripts/services.sh up`). A missing service is a panic that says how to start it, never a
 //! skip.
-//!
-//! Topics are unique per run and never deleted (deleting one topic deletes all of them in
-//! tansu 0.6.0).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -241,6 +238,50 @@ async fn mqtt_publish_qos0_qos2_retained_and_subscribe_collect() {
     assert_eq!(got[0].qos, QoS::AtLeastOnce);
     // Clear it so the broker does not keep it forever.
     mqtt::publish_retained(&retained, "", QoS::AtLeastOnce).await;
+}
+
+/// The shared broker is Apache Kafka in KRaft mode (broker and controller in one node), as
+/// `scripts/services.sh` runs it, not some other Kafka-protocol server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_broker_is_a_kraft_apache_kafka() {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    kafka::wait_reachable();
+    let admin: AdminClient<kafka::TestContext> = kafka::client_config()
+        .create_with_context(kafka::TestContext)
+        .expect("admin client");
+    let configs = admin
+        .describe_configs(&[ResourceSpecifier::Broker(1)], &AdminOptions::new())
+        .await
+        .expect("describe broker 1");
+    let config = configs
+        .into_iter()
+        .next()
+        .expect("one answer")
+        .expect("broker 1 described");
+    let value = |name: &str| {
+        config
+            .get(name)
+            .and_then(|entry| entry.value.clone())
+            .unwrap_or_else(|| panic!("broker config {name} missing"))
+    };
+    assert_eq!(value("process.roles"), "broker,controller");
+    assert_eq!(value("auto.create.topics.enable"), "false");
+}
+
+/// Deleting a topic removes that topic and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_deleting_one_topic_keeps_the_others() {
+    let (gone, kept) = (
+        kafka::unique_topic("testkit_delete_gone"),
+        kafka::unique_topic("testkit_delete_kept"),
+    );
+    kafka::create_topic(&gone, 1).await;
+    kafka::create_topic(&kept, 1).await;
+    kafka::produce(&kept, [ProduceRecord::new("still here")]).await;
+    kafka::delete_topic(&gone).await;
+    let read = kafka::consume_exactly(&kept, 1, TIMEOUT, Duration::from_millis(200)).await;
+    assert_eq!(read[0].payload_str(), "still here");
+    assert_eq!(kafka::partitions_of(&kept).await, vec![0]);
 }
 
 #[test]

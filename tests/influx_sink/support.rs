@@ -14,7 +14,9 @@ use kcql_runtime::endpoint::{ComponentState, Health};
 use kcql_runtime::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::shutdown::Shutdown;
-use kcql_testkit::kafka::{produce_at, ProduceRecord};
+use kcql_testkit::kafka::{producer_config_at, TestContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
@@ -47,16 +49,6 @@ pub fn v1_props<'a>(
         ("kafka.bootstrap.servers", brokers),
         ("kafka.group.id", group),
     ]
-}
-
-/// A private tansu for one test, and its bootstrap servers. The tests use a private broker so
-/// that load on the shared one (benchmarks of other agents) cannot time them out.
-pub async fn private_kafka() -> (kcql_testkit::private::PrivateTansu, String) {
-    let tansu = kcql_testkit::private::PrivateTansu::start()
-        .await
-        .expect("private tansu starts");
-    let brokers = tansu.brokers();
-    (tansu, brokers)
 }
 
 /// A sink running in-process.
@@ -183,6 +175,10 @@ pub type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
 
 /// Produces `per_batch` records every `every` on `partitions` partitions until `stop` is set,
 /// recording where each went. Record `seq` carries time `base + seq`.
+///
+/// One producer (acks=all, idempotent) sends every batch and waits for its delivery reports, so
+/// it rides out a broker outage of up to two minutes: records wait in its queue and are
+/// delivered, in order, once the broker is back (as an upstream producer's would).
 pub fn start_producer(
     brokers: String,
     topic: String,
@@ -194,22 +190,44 @@ pub fn start_producer(
 ) -> (Produced, tokio::task::JoinHandle<()>) {
     let produced: Produced = Arc::default();
     let out = Arc::clone(&produced);
+    let producer: FutureProducer<TestContext> = producer_config_at(
+        &brokers,
+        &[
+            ("message.timeout.ms", "120000"),
+            ("enable.idempotence", "true"),
+        ],
+    )
+    .create_with_context(TestContext)
+    .expect("test producer");
     let task = tokio::spawn(async move {
         let mut seq = 0i64;
         while !stop.load(Ordering::SeqCst) {
-            let times: Vec<i64> = (seq..seq + per_batch).map(|s| base + s).collect();
-            let records: Vec<ProduceRecord> = (seq..seq + per_batch)
-                .map(|s| {
-                    let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s});
-                    ProduceRecord::new(doc.to_string()).partition((s % partitions as i64) as i32)
-                })
-                .collect();
-            let at = produce_at(&brokers, &[], &topic, records).await;
-            {
-                let mut map = out.lock().unwrap();
-                for (pos, t) in at.into_iter().zip(times) {
-                    map.insert(pos, t);
-                }
+            let mut deliveries = Vec::with_capacity(per_batch as usize);
+            for s in seq..seq + per_batch {
+                let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s}).to_string();
+                let mut record = FutureRecord::<(), _>::to(&topic)
+                    .payload(&doc)
+                    .partition((s % partitions as i64) as i32);
+                let delivery = loop {
+                    match producer.send_result(record) {
+                        Ok(delivery) => break delivery,
+                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                            record = back;
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Err((e, _)) => panic!("produce to {topic}: {e}"),
+                    }
+                };
+                deliveries.push((base + s, delivery));
+            }
+            for (time, delivery) in deliveries {
+                let delivered = delivery
+                    .await
+                    .expect("delivery report")
+                    .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+                out.lock()
+                    .unwrap()
+                    .insert((delivered.partition, delivered.offset), time);
             }
             seq += per_batch;
             tokio::time::sleep(every).await;

@@ -16,7 +16,7 @@ pub enum PrivateServiceError {
          install it with scripts/services.sh up"
     )]
     BinaryMissing {
-        /// The service kind (`influxd`, `tansu`, …).
+        /// The service kind (`influxd`, `kafka`, …).
         kind: &'static str,
         /// The binary's file name.
         binary: &'static str,

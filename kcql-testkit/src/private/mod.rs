@@ -9,7 +9,7 @@
 //! | type | binary | health probe |
 //! |---|---|---|
 //! | [`PrivateInfluxd`] | `influxd` (InfluxDB 1.x, `/usr/bin`) | `GET /ping` → 204 |
-//! | [`PrivateTansu`] | `tansu broker`, sqlite (`~/.cargo/bin`) | Kafka metadata lists a broker |
+//! | [`PrivateKafka`] | `java … kafka.Kafka` (jars of `services.sh up kafka`) | Kafka metadata lists a broker |
 //! | [`PrivateMosquitto`] | `mosquitto` (`/usr/sbin`) | MQTT CONNECT → CONNACK accepted |
 //! | [`PrivateVictoriaMetrics`] | `victoria-metrics` (`/usr/bin`) | `GET /health` → 200 |
 //!
@@ -45,19 +45,19 @@ mod child;
 mod error;
 mod http;
 mod influxd;
+mod kafka;
 mod mosquitto;
 mod paths;
 mod ports;
 mod process;
 mod service;
-mod tansu;
 mod victoria_metrics;
 
 pub use child::ChildProcess;
 pub use error::PrivateServiceError;
 pub use influxd::PrivateInfluxd;
+pub use kafka::{PrivateKafka, KAFKA_LIBS_ENV};
 pub use mosquitto::PrivateMosquitto;
-pub use paths::{private_root, KEEP_ENV};
+pub use paths::{private_root, services_root, KEEP_ENV};
 pub use service::{PrivateService, ServiceKind};
-pub use tansu::PrivateTansu;
 pub use victoria_metrics::PrivateVictoriaMetrics;

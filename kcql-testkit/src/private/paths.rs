@@ -26,12 +26,17 @@ pub(crate) fn keep() -> bool {
     std::env::var(KEEP_ENV).is_ok_and(|v| v.trim() == "1")
 }
 
-/// The root of all private instances: `$KCQL_SERVICES_DIR/private` if set (as for
-/// `scripts/services.sh`), else `<cargo target dir>/services/private`.
+/// The root of all private instances: `<services dir>/private`.
 pub fn private_root() -> PathBuf {
+    services_root().join("private")
+}
+
+/// The state directory of `scripts/services.sh`: `$KCQL_SERVICES_DIR` if set, else
+/// `<cargo target dir>/services`.
+pub fn services_root() -> PathBuf {
     match std::env::var_os("KCQL_SERVICES_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("private"),
-        _ => target_dir().join("services").join("private"),
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => target_dir().join("services"),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::PrivateServiceError;
-use super::{influxd, mosquitto, paths, ports, process, tansu, victoria_metrics};
+use super::{influxd, kafka, mosquitto, paths, ports, process, victoria_metrics};
 
 /// How many fresh ports `start` tries when the service finds its port taken.
 const PORT_ATTEMPTS: usize = 5;
@@ -31,8 +31,8 @@ const TIMEOUT_ENV: &str = "KCQL_SERVICES_TIMEOUT";
 pub enum ServiceKind {
     /// InfluxDB 1.x (`influxd`), HTTP port plus RPC port.
     Influxd,
-    /// tansu, a Kafka-protocol broker with sqlite storage.
-    Tansu,
+    /// Apache Kafka (KRaft, one node): broker port plus controller port.
+    Kafka,
     /// Mosquitto MQTT broker with persistence.
     Mosquitto,
     /// VictoriaMetrics (InfluxDB v2 write API).
@@ -54,7 +54,7 @@ impl ServiceKind {
     pub fn name(self) -> &'static str {
         match self {
             ServiceKind::Influxd => "influxd",
-            ServiceKind::Tansu => "tansu",
+            ServiceKind::Kafka => "kafka",
             ServiceKind::Mosquitto => "mosquitto",
             ServiceKind::VictoriaMetrics => "victoria_metrics",
         }
@@ -62,7 +62,7 @@ impl ServiceKind {
 
     fn port_count(self) -> usize {
         match self {
-            ServiceKind::Influxd => 2,
+            ServiceKind::Influxd | ServiceKind::Kafka => 2,
             _ => 1,
         }
     }
@@ -70,7 +70,7 @@ impl ServiceKind {
     fn binary(self) -> Result<PathBuf, PrivateServiceError> {
         let (binary, dirs) = match self {
             ServiceKind::Influxd => ("influxd", vec![PathBuf::from("/usr/bin")]),
-            ServiceKind::Tansu => ("tansu", tansu::binary_dirs()),
+            ServiceKind::Kafka => ("java", java_dirs()),
             ServiceKind::Mosquitto => (
                 "mosquitto",
                 vec![PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")],
@@ -83,7 +83,7 @@ impl ServiceKind {
     fn prepare(self, dir: &Path, ports: &[u16]) -> std::io::Result<Launch> {
         match self {
             ServiceKind::Influxd => influxd::prepare(dir, ports[0], ports[1]),
-            ServiceKind::Tansu => tansu::prepare(dir, ports[0]),
+            ServiceKind::Kafka => kafka::prepare(dir, ports[0], ports[1]),
             ServiceKind::Mosquitto => mosquitto::prepare(dir, ports[0]),
             ServiceKind::VictoriaMetrics => victoria_metrics::prepare(dir, ports[0]),
         }
@@ -93,11 +93,27 @@ impl ServiceKind {
     async fn probe(self, port: u16) -> Result<(), String> {
         match self {
             ServiceKind::Influxd => expect_status(port, "/ping", 204).await,
-            ServiceKind::Tansu => tansu::probe(port).await,
+            ServiceKind::Kafka => kafka::probe(port).await,
             ServiceKind::Mosquitto => mosquitto::probe(port).await,
             ServiceKind::VictoriaMetrics => expect_status(port, "/health", 200).await,
         }
     }
+}
+
+/// Where `java` is looked for before `$PATH`: `$JAVA_HOME/bin`, `/usr/bin`.
+fn java_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(home) = std::env::var_os("JAVA_HOME").filter(|h| !h.is_empty()) {
+        dirs.push(PathBuf::from(home).join("bin"));
+    }
+    dirs.push(PathBuf::from("/usr/bin"));
+    dirs
+}
+
+/// The `java` binary (for tools run before a private Kafka starts).
+pub(crate) fn java() -> std::io::Result<PathBuf> {
+    find_binary("kafka", "java", java_dirs())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))
 }
 
 /// `binary` from the first of `dirs` that has it, else from `$PATH`.
@@ -139,7 +155,7 @@ fn startup_timeout() -> Duration {
 }
 
 /// One private service process, its ports and its directory. Used through
-/// [`PrivateInfluxd`](super::PrivateInfluxd), [`PrivateTansu`](super::PrivateTansu),
+/// [`PrivateInfluxd`](super::PrivateInfluxd), [`PrivateKafka`](super::PrivateKafka),
 /// [`PrivateMosquitto`](super::PrivateMosquitto) and
 /// [`PrivateVictoriaMetrics`](super::PrivateVictoriaMetrics), which dereference to it.
 ///
@@ -196,13 +212,14 @@ impl PrivateService {
         self.kind
     }
 
-    /// The main port (HTTP for InfluxDB and VictoriaMetrics, Kafka for tansu, MQTT for
+    /// The main port (HTTP for InfluxDB and VictoriaMetrics, the Kafka listener for Kafka, MQTT for
     /// Mosquitto) on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.ports[0]
     }
 
-    /// Every port the service listens on (InfluxDB: HTTP, then RPC).
+    /// Every port the service listens on (InfluxDB: HTTP, then RPC; Kafka: broker, then
+    /// controller).
     pub fn ports(&self) -> &[u16] {
         &self.ports
     }
@@ -241,7 +258,7 @@ impl PrivateService {
         }
     }
 
-    /// One health probe now (InfluxDB `/ping` 204, tansu Kafka metadata, Mosquitto MQTT
+    /// One health probe now (InfluxDB `/ping` 204, Kafka metadata, Mosquitto MQTT
     /// CONNECT/CONNACK, VictoriaMetrics `/health`): whether the service answers.
     pub async fn answers(&self) -> bool {
         self.kind.probe(self.port()).await.is_ok()
