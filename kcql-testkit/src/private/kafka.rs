@@ -33,7 +33,7 @@ const JVM_OPTIONS: &[&str] = &[
 ];
 
 /// A private Apache Kafka 4 broker on `127.0.0.1:<port>` (PLAINTEXT; its KRaft controller on
-/// a second port), with the shared broker's settings (`scripts/services.sh`): topics are not
+/// a second port), with the shared broker's settings (`scripts/kafka/broker.properties`): topics are not
 /// auto-created ([`create_topic`](Self::create_topic)), one replica for everything, no initial
 /// rebalance delay. Its storage is formatted on first start and kept across
 /// [`restart`](PrivateService::restart), so a [`kill`](PrivateService::kill) + restart is a
@@ -181,28 +181,19 @@ fn format_storage(dir: &Path, libs: &Path, config: &Path) -> std::io::Result<()>
     }
 }
 
+/// The settings every test broker shares, as `scripts/services.sh` uses them.
+const SHARED_SETTINGS: &str = include_str!("../../../scripts/kafka/broker.properties");
+
 fn server_properties(data: &Path, port: u16, controller: u16) -> String {
     format!(
-        "# Written by kcql-testkit (PrivateKafka); the shared broker's settings, one listener.\n\
-         process.roles=broker,controller\n\
-         node.id=1\n\
+        "# Written by kcql-testkit (PrivateKafka): the shared settings, then this broker's own.\n\
+         {SHARED_SETTINGS}\n\
          controller.quorum.bootstrap.servers=127.0.0.1:{controller}\n\
-         controller.listener.names=CONTROLLER\n\
          listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
          advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
          listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
-         inter.broker.listener.name=PLAINTEXT\n\
          log.dirs={data}\n\
-         auto.create.topics.enable=false\n\
-         num.partitions=1\n\
-         offsets.topic.replication.factor=1\n\
-         offsets.topic.num.partitions=4\n\
-         transaction.state.log.replication.factor=1\n\
-         transaction.state.log.min.isr=1\n\
-         transaction.state.log.num.partitions=2\n\
-         share.coordinator.state.topic.replication.factor=1\n\
-         share.coordinator.state.topic.min.isr=1\n\
-         group.initial.rebalance.delay.ms=0\n\
+         # A small broker beside the tests: fewer threads, no log cleaner.\n\
          num.network.threads=2\n\
          num.io.threads=2\n\
          background.threads=2\n\
