@@ -14,7 +14,7 @@ use kcql_runtime::endpoint::ComponentState;
 use kcql_testkit::influx::{quote, rows, unique_db};
 use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
 use kcql_testkit::private::{PrivateInfluxd, PrivateKafka};
-use support::{end_offsets, now_ns, settings, start_producer, v1_props, wait_for, RunningSink};
+use support::{end_offsets, settings, v1_props, wait_for, Producing, RunningSink};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -56,17 +56,8 @@ async fn influxdb_outage_of_ten_seconds_loses_nothing() {
     let kcql = KCQL.replace("{topic}", &topic);
     let props = v1_props("sink-outage", &url, &db, &group, &kcql, &brokers);
     let sink = RunningSink::start(settings(&props));
-    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        2,
-        20,
-        Duration::from_millis(100),
-        Arc::clone(&stop_producing),
-    );
+    let producing = Producing::start(&brokers, &topic, 2, 20);
+    let produced = Arc::clone(&producing.produced);
 
     // Some points are in before the outage.
     wait_for("100 points before the outage", WAIT, || async {
@@ -125,8 +116,7 @@ async fn influxdb_outage_of_ten_seconds_loses_nothing() {
 
     // Keep producing a little after the restart, then stop and wait for everything.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
     let want: BTreeSet<i64> = produced.lock().unwrap().values().copied().collect();
     let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();
     wait_for("every record as a point", WAIT, || async {
@@ -185,9 +175,7 @@ async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
     kcql_testkit::influx::require_influx().await;
     let mut kafka = PrivateKafka::start().await.expect("private kafka starts");
     let brokers = kafka.brokers();
-    let db = unique_db("sink_kafka_kill");
-    let _drop = kcql_testkit::influx::DropDatabase::new(&db);
-    kcql_testkit::influx::influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let db = support::shared_db("sink_kafka_kill").await;
     let topic = unique_topic("sink_kafka_kill");
     let group = unique_group("sink_kafka_kill");
     create_topic_at(&brokers, &topic, 3).await;
@@ -195,17 +183,8 @@ async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
     let kcql = KCQL.replace("{topic}", &topic);
     let started = Instant::now();
 
-    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        3,
-        30,
-        Duration::from_millis(100),
-        Arc::clone(&stop_producing),
-    );
+    let producing = Producing::start(&brokers, &topic, 3, 30);
+    let produced = Arc::clone(&producing.produced);
     let sink = RunningSink::start(settings(&v1_props(
         "sink-kafka-kill",
         &url,
@@ -259,8 +238,7 @@ async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
 
     // Records keep coming after the restart, then everything must arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
     let n = produced.lock().unwrap().len() as u64;
     wait_for("every record as a point", WAIT, || async {
         match points().await {
@@ -291,9 +269,7 @@ async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
 async fn two_sinks_in_one_group_share_partitions_and_take_over() {
     let brokers = kcql_testkit::kafka::brokers();
     kcql_testkit::influx::require_influx().await;
-    let db = unique_db("sink_group");
-    let _drop = kcql_testkit::influx::DropDatabase::new(&db);
-    kcql_testkit::influx::influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let db = support::shared_db("sink_group").await;
     let topic = unique_topic("sink_group");
     let group = unique_group("sink_group");
     create_topic_at(&brokers, &topic, 4).await;
@@ -301,17 +277,8 @@ async fn two_sinks_in_one_group_share_partitions_and_take_over() {
     let kcql = KCQL.replace("{topic}", &topic);
     let started = Instant::now();
 
-    let stop_producing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        4,
-        40,
-        Duration::from_millis(100),
-        Arc::clone(&stop_producing),
-    );
+    let producing = Producing::start(&brokers, &topic, 4, 40);
+    let produced = Arc::clone(&producing.produced);
     let a = RunningSink::start(settings(&v1_props(
         "sink-a", &url, &db, &group, &kcql, &brokers,
     )));
@@ -320,7 +287,7 @@ async fn two_sinks_in_one_group_share_partitions_and_take_over() {
     )));
 
     let count = || {
-        let db = db.clone();
+        let db = db.to_string();
         async move {
             let answer = kcql_testkit::influx::influxql(Some(&db), "SELECT count(v) FROM m").await;
             support::count_of(&answer)
@@ -349,8 +316,7 @@ async fn two_sinks_in_one_group_share_partitions_and_take_over() {
     );
     let b_written_at_stop = b.metric("kcql_records_written_total");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop_producing.store(true, std::sync::atomic::Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
 
     let want: BTreeSet<i64> = produced.lock().unwrap().values().copied().collect();
     let positions: Vec<(i32, i64)> = produced.lock().unwrap().keys().copied().collect();

@@ -12,16 +12,14 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kcql_testkit::influx::{influx_url, influxql, influxql_ok, quote, require_influx, select_all};
-use kcql_testkit::influx::{unique_db, DropDatabase};
+use kcql_testkit::influx::{influx_url, influxql, require_influx, select_all};
 use kcql_testkit::kafka::{committed_offsets_at, create_topic_at, unique_group, unique_topic};
 use kcql_testkit::names::unique;
 use kcql_testkit::private::ChildProcess;
-use support::{count_of, end_offsets, now_ns, start_producer, wait_for, Produced, KCQL};
+use support::{count_of, end_offsets, wait_for, Produced, Producing, KCQL};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -144,26 +142,15 @@ async fn stop_cleanly(child: &mut ChildProcess) {
 async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
     require_influx().await;
     let brokers = kcql_testkit::kafka::brokers();
-    let db = unique_db("sink_kill");
-    let _drop = DropDatabase::new(&db);
-    influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let db = support::shared_db("sink_kill").await;
     let topic = unique_topic("sink_kill");
     let group = unique_group("sink_kill");
     create_topic_at(&brokers, &topic, 3).await;
     let file = properties_file("sink-kill", &db, &group, &topic, &brokers);
     let started = Instant::now();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        3,
-        30,
-        Duration::from_millis(100),
-        Arc::clone(&stop),
-    );
+    let producing = Producing::start(&brokers, &topic, 3, 30);
+    let produced = Arc::clone(&producing.produced);
     let mut first = kcql_run(&file).await;
     wait_for("300 points before the kill", WAIT, || async {
         let n = times(&db).await.len();
@@ -192,8 +179,7 @@ async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
     // still holds its session, and Kafka's rebalance hands it the partitions.
     let mut second = kcql_run(&file).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
     wait_all_written(&db, &produced, &mut [&mut second]).await;
     let n = produced.lock().unwrap().len() as u64;
     assert_eq!(
@@ -219,30 +205,18 @@ async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
 async fn two_kcql_run_processes_in_one_group_split_the_partitions() {
     require_influx().await;
     let brokers = kcql_testkit::kafka::brokers();
-    let db = unique_db("sink_procs");
-    let _drop = DropDatabase::new(&db);
-    influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let db = support::shared_db("sink_procs").await;
     let topic = unique_topic("sink_procs");
     let group = unique_group("sink_procs");
     create_topic_at(&brokers, &topic, 4).await;
     let started = Instant::now();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        4,
-        40,
-        Duration::from_millis(100),
-        Arc::clone(&stop),
-    );
+    let producing = Producing::start(&brokers, &topic, 4, 40);
+    let produced = Arc::clone(&producing.produced);
     let mut a = kcql_run(&properties_file("sink-pa", &db, &group, &topic, &brokers)).await;
     let mut b = kcql_run(&properties_file("sink-pb", &db, &group, &topic, &brokers)).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
-    stop.store(true, Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
     wait_all_written(&db, &produced, &mut [&mut a, &mut b]).await;
     let n = produced.lock().unwrap().len() as u64;
     assert_eq!(
@@ -287,25 +261,14 @@ fn last_assignment(label: &str, child: &ChildProcess) -> usize {
 async fn three_processes_one_sigkilled_mid_stream_every_record_written() {
     require_influx().await;
     let brokers = kcql_testkit::kafka::brokers();
-    let db = unique_db("sink_rebalance");
-    let _drop = DropDatabase::new(&db);
-    influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let db = support::shared_db("sink_rebalance").await;
     let topic = unique_topic("sink_rebalance");
     let group = unique_group("sink_rebalance");
     create_topic_at(&brokers, &topic, 6).await;
     let started = Instant::now();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let base = now_ns() - 600_000_000_000;
-    let (produced, producer) = start_producer(
-        brokers.clone(),
-        topic.clone(),
-        base,
-        6,
-        60,
-        Duration::from_millis(100),
-        Arc::clone(&stop),
-    );
+    let producing = Producing::start(&brokers, &topic, 6, 60);
+    let produced = Arc::clone(&producing.produced);
     let file = |name: &str| {
         let kcql = format!(
             "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS \
@@ -357,8 +320,7 @@ async fn three_processes_one_sigkilled_mid_stream_every_record_written() {
 
     // Keep producing past the session timeout (6 s), so the takeover happens under load.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::SeqCst);
-    producer.await.expect("producer task");
+    producing.stop().await;
     wait_all_written(&db, &produced, &mut [&mut a, &mut c]).await;
     assert_eq!(
         last_assignment("a", &a) + last_assignment("c", &c),

@@ -225,6 +225,19 @@ impl DropDatabase {
     }
 }
 
+impl std::ops::Deref for DropDatabase {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for DropDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 impl Drop for DropDatabase {
     fn drop(&mut self) {
         let statement = format!("DROP DATABASE {}", quote(&self.name));

@@ -14,6 +14,7 @@ use kcql_runtime::endpoint::{ComponentState, Health};
 use kcql_runtime::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::shutdown::Shutdown;
+use kcql_testkit::influx::{create_db, unique_db, DropDatabase};
 use kcql_testkit::kafka::{producer_config_at, TestContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -121,6 +122,14 @@ pub fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// A fresh database on the shared InfluxDB, named after `label`, dropped when the returned
+/// guard is dropped (it dereferences to the name).
+pub async fn shared_db(label: &str) -> DropDatabase {
+    let db = DropDatabase::new(unique_db(label));
+    create_db(db.name()).await;
+    db
+}
+
 /// Nanoseconds since the epoch now.
 pub fn now_ns() -> i64 {
     SystemTime::now()
@@ -173,65 +182,96 @@ pub const KCQL: &str =
 /// Produced records: (partition, offset) → time of the point it should become.
 pub type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
 
-/// Produces `per_batch` records every `every` on `partitions` partitions until `stop` is set,
-/// recording where each went. Record `seq` carries time `base + seq`.
+/// Records flowing into a topic from a background task until [`stop`](Producing::stop):
+/// `per_batch` records every 100 ms, spread round-robin over `partitions` partitions. Record
+/// `seq` is `{"src":"gen","v":seq/2,"ts":base+seq}` with `base` ten minutes ago (nanoseconds),
+/// so each record has its own point time; [`produced`](Producing::produced) maps where each
+/// went to that time.
 ///
 /// One producer (acks=all, idempotent) sends every batch and waits for its delivery reports, so
 /// it rides out a broker outage of up to two minutes: records wait in its queue and are
 /// delivered, in order, once the broker is back (as an upstream producer's would).
-pub fn start_producer(
-    brokers: String,
+pub struct Producing {
+    /// (partition, offset) → time of the point each record should become.
+    pub produced: Produced,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Producing {
+    /// Starts producing into `topic` on `brokers`.
+    pub fn start(brokers: &str, topic: &str, partitions: i32, per_batch: i64) -> Producing {
+        let produced: Produced = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(produce_until(
+            producer_config_at(
+                brokers,
+                &[
+                    ("message.timeout.ms", "120000"),
+                    ("enable.idempotence", "true"),
+                ],
+            )
+            .create_with_context(TestContext)
+            .expect("test producer"),
+            topic.to_string(),
+            partitions,
+            per_batch,
+            Arc::clone(&stop),
+            Arc::clone(&produced),
+        ));
+        Producing {
+            produced,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops after the current batch and waits until its records are delivered.
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.expect("producer task");
+    }
+}
+
+async fn produce_until(
+    producer: FutureProducer<TestContext>,
     topic: String,
-    base: i64,
     partitions: i32,
     per_batch: i64,
-    every: Duration,
     stop: Arc<AtomicBool>,
-) -> (Produced, tokio::task::JoinHandle<()>) {
-    let produced: Produced = Arc::default();
-    let out = Arc::clone(&produced);
-    let producer: FutureProducer<TestContext> = producer_config_at(
-        &brokers,
-        &[
-            ("message.timeout.ms", "120000"),
-            ("enable.idempotence", "true"),
-        ],
-    )
-    .create_with_context(TestContext)
-    .expect("test producer");
-    let task = tokio::spawn(async move {
-        let mut seq = 0i64;
-        while !stop.load(Ordering::SeqCst) {
-            let mut deliveries = Vec::with_capacity(per_batch as usize);
-            for s in seq..seq + per_batch {
-                let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s}).to_string();
-                let mut record = FutureRecord::<(), _>::to(&topic)
-                    .payload(&doc)
-                    .partition((s % partitions as i64) as i32);
-                let delivery = loop {
-                    match producer.send_result(record) {
-                        Ok(delivery) => break delivery,
-                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                            record = back;
-                            tokio::time::sleep(Duration::from_millis(5)).await;
-                        }
-                        Err((e, _)) => panic!("produce to {topic}: {e}"),
+    out: Produced,
+) {
+    let base = now_ns() - 600_000_000_000;
+    let mut seq = 0i64;
+    while !stop.load(Ordering::SeqCst) {
+        let mut deliveries = Vec::with_capacity(per_batch as usize);
+        for s in seq..seq + per_batch {
+            let doc = json!({"src": "gen", "v": s as f64 * 0.5, "ts": base + s}).to_string();
+            let mut record = FutureRecord::<(), _>::to(&topic)
+                .payload(&doc)
+                .partition((s % partitions as i64) as i32);
+            let delivery = loop {
+                match producer.send_result(record) {
+                    Ok(delivery) => break delivery,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                };
-                deliveries.push((base + s, delivery));
-            }
-            for (time, delivery) in deliveries {
-                let delivered = delivery
-                    .await
-                    .expect("delivery report")
-                    .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
-                out.lock()
-                    .unwrap()
-                    .insert((delivered.partition, delivered.offset), time);
-            }
-            seq += per_batch;
-            tokio::time::sleep(every).await;
+                    Err((e, _)) => panic!("produce to {topic}: {e}"),
+                }
+            };
+            deliveries.push((base + s, delivery));
         }
-    });
-    (produced, task)
+        for (time, delivery) in deliveries {
+            let delivered = delivery
+                .await
+                .expect("delivery report")
+                .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+            out.lock()
+                .unwrap()
+                .insert((delivered.partition, delivered.offset), time);
+        }
+        seq += per_batch;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
