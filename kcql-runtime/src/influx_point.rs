@@ -7,16 +7,16 @@
 //! selected field that is missing or null fails the record; later fields overwrite earlier ones
 //! of the same name; a field named `time` is not written (InfluxDB reserves it). Tags take the
 //! text form of their field and are omitted when it is missing or null. Time: see
-//! [`TimestampPlan`]; integer fields are in `TIMESTAMPUNIT`, float fields are epoch seconds (as
+//! [`time_ns`]; integer fields are in `TIMESTAMPUNIT`, float fields are epoch seconds (as
 //! in the reference, but rounded to the microsecond instead of truncated), strings are ISO-8601; a missing or
 //! invalid time fails the record instead of silently using the clock.
 
 use crate::eval::{eval, is_true, lookup};
 use crate::line_protocol::{write_point, FieldValue, PointError, Precision};
 use crate::record::RecordView;
-use crate::time::{nanos_per, parse_iso8601};
+use crate::time::{time_ns, TimeError};
 use crate::value::Value;
-use kcql::plan::{InfluxRoute, Measurement, PlanExpr, ProjectionItem, TagPlan, TimestampPlan};
+use kcql::plan::{InfluxRoute, Measurement, PlanExpr, ProjectionItem, TagPlan};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use thiserror::Error;
@@ -38,20 +38,9 @@ pub enum RecordError {
     /// `*` on something that is not an object.
     #[error("cannot take the members of {0}: it is not an object")]
     NotAnObject(String),
-    /// The time field is absent or null.
-    #[error("time field `{0}` is missing")]
-    MissingTime(String),
-    /// The time field has an unusable value.
-    #[error("time field `{field}` has an invalid value ({value})")]
-    BadTime {
-        /// The field.
-        field: String,
-        /// Why.
-        value: String,
-    },
-    /// The record has no Kafka timestamp and the route uses it.
-    #[error("the record has no Kafka timestamp")]
-    NoRecordTimestamp,
+    /// The record has no usable time.
+    #[error(transparent)]
+    Time(#[from] TimeError),
     /// The point was refused by the encoder.
     #[error(transparent)]
     Point(#[from] PointError),
@@ -103,53 +92,6 @@ fn put<'r, 'a>(
     match entries.iter_mut().find(|(k, _)| *k == name) {
         Some(slot) => slot.1 = value,
         None => entries.push((name, value)),
-    }
-}
-
-/// A record's time in epoch nanoseconds by `plan` (shared with the window processor's event
-/// time); `now_ns` is the processing time used by `sys_time()`.
-pub fn time_ns(
-    plan: &TimestampPlan,
-    rec: &RecordView<'_>,
-    now_ns: i64,
-) -> Result<i64, RecordError> {
-    match plan {
-        TimestampPlan::RecordTimestamp => rec
-            .timestamp_ms
-            .and_then(|ms| ms.checked_mul(1_000_000))
-            .ok_or(RecordError::NoRecordTimestamp),
-        TimestampPlan::ProcessingTime => Ok(now_ns),
-        TimestampPlan::Field { field, unit } => {
-            let bad = |value: String| RecordError::BadTime {
-                field: field.to_string(),
-                value,
-            };
-            let v = lookup(field, rec)
-                .filter(|v| !v.is_null())
-                .ok_or_else(|| RecordError::MissingTime(field.to_string()))?;
-            match v.as_ref() {
-                Value::Int(n) => n
-                    .checked_mul(nanos_per(*unit))
-                    .ok_or_else(|| bad(format!("{n} overflows nanoseconds"))),
-                Value::UInt(n) => i64::try_from(*n)
-                    .ok()
-                    .and_then(|n| n.checked_mul(nanos_per(*unit)))
-                    .ok_or_else(|| bad(format!("{n} overflows nanoseconds"))),
-                Value::Float(f) => {
-                    // An f64 near today's epoch seconds resolves about 0.2 µs, so round to µs.
-                    let us = (f * 1e6).round();
-                    if us.is_finite() && us.abs() < 9.2e15 {
-                        Ok(us as i64 * 1_000)
-                    } else {
-                        Err(bad(format!("{f} seconds is out of range")))
-                    }
-                }
-                Value::Str(s) => {
-                    parse_iso8601(s).ok_or_else(|| bad(format!("`{s}` is not an ISO-8601 time")))
-                }
-                other => Err(bad(format!("a {} is not a time", other.type_name()))),
-            }
-        }
     }
 }
 
@@ -298,7 +240,7 @@ mod tests {
                 SENSOR,
                 None
             ),
-            Err(RecordError::MissingTime("nope".into()))
+            Err(RecordError::Time(TimeError::MissingField("nope".into())))
         );
         assert!(matches!(
             point("INSERT INTO m SELECT * FROM x", r#"{"a":{"b":1}}"#, Some(1)),
@@ -306,7 +248,7 @@ mod tests {
         ));
         assert_eq!(
             point("INSERT INTO m SELECT * FROM x", r#"{"a":1}"#, None),
-            Err(RecordError::NoRecordTimestamp)
+            Err(RecordError::Time(TimeError::NoRecordTimestamp))
         );
         assert_eq!(
             point("INSERT INTO m SELECT * FROM x", r#"{"a":null}"#, Some(1)),

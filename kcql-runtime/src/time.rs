@@ -1,6 +1,74 @@
-//! Timestamps: units, RFC 3339 / ISO-8601 strings.
+//! Timestamps: units, RFC 3339 / ISO-8601 strings, and a record's time by a plan.
 
 use kcql::ast::TimeUnit;
+use kcql::plan::TimestampPlan;
+use thiserror::Error;
+
+use crate::eval::lookup;
+use crate::record::RecordView;
+use crate::value::Value;
+
+/// Why a record has no usable time (a poison record for the component that needs it).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TimeError {
+    /// The time field is absent or null.
+    #[error("time field `{0}` is missing")]
+    MissingField(String),
+    /// The time field has an unusable value.
+    #[error("time field `{field}` has an invalid value ({value})")]
+    BadValue {
+        /// The field.
+        field: String,
+        /// Why.
+        value: String,
+    },
+    /// The record has no Kafka timestamp and the plan uses it.
+    #[error("the record has no Kafka timestamp")]
+    NoRecordTimestamp,
+}
+
+/// A record's time in epoch nanoseconds by `plan` (the InfluxDB sink's point time and the
+/// window processor's event time); `now_ns` is the processing time used by `sys_time()`.
+pub fn time_ns(plan: &TimestampPlan, rec: &RecordView<'_>, now_ns: i64) -> Result<i64, TimeError> {
+    match plan {
+        TimestampPlan::RecordTimestamp => rec
+            .timestamp_ms
+            .and_then(|ms| ms.checked_mul(1_000_000))
+            .ok_or(TimeError::NoRecordTimestamp),
+        TimestampPlan::ProcessingTime => Ok(now_ns),
+        TimestampPlan::Field { field, unit } => {
+            let bad = |value: String| TimeError::BadValue {
+                field: field.to_string(),
+                value,
+            };
+            let v = lookup(field, rec)
+                .filter(|v| !v.is_null())
+                .ok_or_else(|| TimeError::MissingField(field.to_string()))?;
+            match v.as_ref() {
+                Value::Int(n) => n
+                    .checked_mul(nanos_per(*unit))
+                    .ok_or_else(|| bad(format!("{n} overflows nanoseconds"))),
+                Value::UInt(n) => i64::try_from(*n)
+                    .ok()
+                    .and_then(|n| n.checked_mul(nanos_per(*unit)))
+                    .ok_or_else(|| bad(format!("{n} overflows nanoseconds"))),
+                Value::Float(f) => {
+                    // An f64 near today's epoch seconds resolves about 0.2 µs, so round to µs.
+                    let us = (f * 1e6).round();
+                    if us.is_finite() && us.abs() < 9.2e15 {
+                        Ok(us as i64 * 1_000)
+                    } else {
+                        Err(bad(format!("{f} seconds is out of range")))
+                    }
+                }
+                Value::Str(s) => {
+                    parse_iso8601(s).ok_or_else(|| bad(format!("`{s}` is not an ISO-8601 time")))
+                }
+                other => Err(bad(format!("a {} is not a time", other.type_name()))),
+            }
+        }
+    }
+}
 
 /// Nanoseconds in one `unit`.
 pub fn nanos_per(unit: TimeUnit) -> i64 {

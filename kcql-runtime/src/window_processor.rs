@@ -35,8 +35,8 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use smallvec::SmallVec;
 use thiserror::Error;
 
-use crate::config::influx_sink::ErrorPolicy;
 use crate::config::window_processor::WindowProcessorSettings;
+use crate::config::ErrorPolicy;
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::publish_lag;

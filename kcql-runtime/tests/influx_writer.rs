@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kcql_runtime::config::Secret;
 use kcql_runtime::influx::{
-    Api, Backoff, EnsureError, InfluxConfig, InfluxWriter, Precision, Secret, WriteError,
+    Api, Backoff, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
 };
 use kcql_testkit::influx::{
     self as tk, influx_url, influxql_ok, require_influx, require_vm, rows, select_all, vm_url,

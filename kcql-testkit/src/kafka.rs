@@ -327,6 +327,28 @@ pub async fn wait_for_partitions_at(brokers: &str, topic: &str, partitions: i32)
     }
 }
 
+/// The end offset (high watermark: one past the last record) of every partition of `topic`
+/// on `brokers`, as the broker reports it now. Panics if the topic is unknown.
+pub async fn end_offsets_at(brokers: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let partitions = partitions_of_at(brokers, topic).await;
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    blocking(move || {
+        let consumer: BaseConsumer<TestContext> = client_config_at(&brokers)
+            .create_with_context(TestContext)
+            .unwrap_or_else(|e| panic!("cannot create watermark client: {e}"));
+        partitions
+            .into_iter()
+            .map(|p| {
+                let (_, high) = consumer
+                    .fetch_watermarks(&topic, p, REQUEST_TIMEOUT)
+                    .unwrap_or_else(|e| panic!("watermarks of {topic}[{p}]: {e}"));
+                (p, high)
+            })
+            .collect()
+    })
+    .await
+}
+
 /// The partition ids of `topic` from the broker's metadata, sorted. Panics if the topic is
 /// unknown.
 pub async fn partitions_of(topic: &str) -> Vec<i32> {

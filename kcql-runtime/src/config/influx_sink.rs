@@ -7,13 +7,13 @@
 //! `kafka.*` key, passed through to the Kafka client. Validation reports every problem at once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::time::Duration;
 
 use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
-use crate::influx::{Api, Consistency, InfluxConfig, Secret};
+use super::common::{ErrorPolicy, Secret};
+use crate::influx::{Api, Consistency, InfluxConfig};
 
 const URL: &str = "connect.influx.url";
 const DB: &str = "connect.influx.db";
@@ -65,35 +65,6 @@ pub const KNOWN_KEYS: &[&str] = &[
     GZIP,
     DLQ_TOPIC,
 ];
-
-/// What the sink does when a write fails (`connect.influx.error.policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorPolicy {
-    /// Log the failure and carry on.
-    Noop,
-    /// Fail the task (the default).
-    Throw,
-    /// Retry the batch after `connect.influx.retry.interval`, at most
-    /// `connect.influx.max.retries` times.
-    Retry,
-}
-
-impl ErrorPolicy {
-    /// The property value (`NOOP`, `THROW`, `RETRY`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorPolicy::Noop => "NOOP",
-            ErrorPolicy::Throw => "THROW",
-            ErrorPolicy::Retry => "RETRY",
-        }
-    }
-}
-
-impl fmt::Display for ErrorPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,18 +313,13 @@ impl InfluxSinkSettings {
 
         let error_policy = match r.get(ERROR_POLICY).map(str::trim) {
             None => ErrorPolicy::Throw,
-            Some(v) => match v.to_ascii_uppercase().as_str() {
-                "NOOP" => ErrorPolicy::Noop,
-                "THROW" => ErrorPolicy::Throw,
-                "RETRY" => ErrorPolicy::Retry,
-                _ => {
-                    r.invalid(
-                        ERROR_POLICY,
-                        format!("{ERROR_POLICY} must be NOOP, THROW or RETRY, got `{v}`"),
-                    );
-                    ErrorPolicy::Throw
-                }
-            },
+            Some(v) => ErrorPolicy::parse(v).unwrap_or_else(|| {
+                r.invalid(
+                    ERROR_POLICY,
+                    format!("{ERROR_POLICY} must be NOOP, THROW or RETRY, got `{v}`"),
+                );
+                ErrorPolicy::Throw
+            }),
         };
         let retry_interval = Duration::from_millis(
             r.number::<u64>(RETRY_INTERVAL, "a number of milliseconds")

@@ -6,6 +6,7 @@
 //! (Stream Reactor's `connect.influx.*` plus our additions) and builds the writer's
 //! [`InfluxConfig`](crate::influx::InfluxConfig).
 
+pub mod common;
 pub mod influx_sink;
 pub mod mqtt_source;
 pub mod pipeline;
@@ -13,7 +14,8 @@ pub mod properties;
 pub mod suggest;
 pub mod window_processor;
 
-pub use influx_sink::{ErrorPolicy, InfluxSinkSettings, InfluxTarget, SettingsError};
+pub use common::{ErrorPolicy, Secret};
+pub use influx_sink::{InfluxSinkSettings, InfluxTarget, SettingsError};
 pub use mqtt_source::{MqttSettingsError, MqttSourceSettings, MqttSourceToml};
 pub use pipeline::{Component, ComponentSettings, Pipeline, PipelineError};
 pub use properties::{parse_properties, PropertiesError, Property};

@@ -36,9 +36,8 @@ use kcql::plan::MqttPlan;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::config::influx_sink::ErrorPolicy;
+use super::common::{ErrorPolicy, Secret};
 use crate::decode::AvroSchema;
-use crate::influx::Secret;
 
 const HOSTS: &str = "connect.mqtt.hosts";
 const KCQL: &str = "connect.mqtt.kcql";
@@ -586,15 +585,10 @@ fn read_brokers(r: &mut Reader<'_>, hosts: &str) -> Vec<BrokerAddress> {
 }
 
 fn read_error_policy(r: &mut Reader<'_>, throw_on_error: Option<bool>) -> ErrorPolicy {
-    let explicit = r.get(ERROR_POLICY).map(str::trim).map(|v| {
-        match v.to_ascii_uppercase().as_str() {
-            "NOOP" => Some(ErrorPolicy::Noop),
-            "THROW" => Some(ErrorPolicy::Throw),
-            "RETRY" => Some(ErrorPolicy::Retry),
-            _ => None,
-        }
-        .ok_or(v)
-    });
+    let explicit = r
+        .get(ERROR_POLICY)
+        .map(str::trim)
+        .map(|v| ErrorPolicy::parse(v).ok_or(v));
     match (explicit, throw_on_error) {
         (Some(Err(v)), _) => {
             r.invalid(

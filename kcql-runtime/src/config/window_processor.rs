@@ -20,7 +20,7 @@ use kcql::plan::{Plan, ProcessorPlan};
 use kcql::Connector;
 use serde::Deserialize;
 
-use super::influx_sink::ErrorPolicy;
+use super::common::ErrorPolicy;
 use crate::kafka::KafkaSettings;
 use crate::window::{LatePolicy, WindowEngine, WindowSettings};
 
@@ -92,12 +92,14 @@ impl WindowProcessorToml {
                 None
             }
         };
-        let error_policy = match self.error_policy.as_deref().map(str::to_ascii_uppercase) {
+        let error_policy = match self.error_policy.as_deref().map(ErrorPolicy::parse) {
             None => ErrorPolicy::Throw,
-            Some(p) if p == "NOOP" => ErrorPolicy::Noop,
-            Some(p) if p == "THROW" => ErrorPolicy::Throw,
-            Some(p) => {
-                errors.push(format!("error_policy must be NOOP or THROW, got `{p}`"));
+            Some(Some(p @ (ErrorPolicy::Noop | ErrorPolicy::Throw))) => p,
+            Some(_) => {
+                errors.push(format!(
+                    "error_policy must be NOOP or THROW, got `{}`",
+                    self.error_policy.as_deref().unwrap_or_default()
+                ));
                 ErrorPolicy::Throw
             }
         };

@@ -13,10 +13,11 @@
 //! # api = { version = "v2", org = "acme", bucket = "telemetry", token = "…" }
 //! ```
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::config::Secret;
 
 /// Everything the writer needs to reach one InfluxDB (or InfluxDB-compatible) endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -99,29 +100,6 @@ pub enum Api {
         /// API token.
         token: Secret,
     },
-}
-
-/// A credential. Its `Debug` output is redacted so it never reaches a log.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The credential itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// InfluxDB 1.x write consistency level (`consistency=` query parameter).

@@ -87,7 +87,7 @@ mod writer;
 
 pub use backoff::Backoff;
 pub use batch::Batcher;
-pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision, Secret};
+pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};
 pub use influxql::{duration_literal, quote_ident};
 pub use writer::{InfluxWriter, RejectedLine, WriteReport};

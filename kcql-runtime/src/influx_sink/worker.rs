@@ -8,7 +8,8 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use smallvec::SmallVec;
 
-use crate::config::influx_sink::{ErrorPolicy, InfluxSinkSettings};
+use crate::config::influx_sink::InfluxSinkSettings;
+use crate::config::ErrorPolicy;
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::{decode, Format};
 use crate::endpoint::{ComponentState, Health};
@@ -21,6 +22,7 @@ use crate::kafka::{
 use crate::metrics::Registry;
 use crate::record::RecordView;
 use crate::shutdown::Shutdown;
+use crate::time::TimeError;
 use crate::value::Value;
 
 use super::targets::Targets;
@@ -621,9 +623,9 @@ fn class_of(e: &RecordError) -> &'static str {
         RecordError::MissingField(_) => "missing_field",
         RecordError::UnsupportedField { .. } => "unsupported_field",
         RecordError::NotAnObject(_) => "not_an_object",
-        RecordError::MissingTime(_) => "missing_time",
-        RecordError::BadTime { .. } => "bad_time",
-        RecordError::NoRecordTimestamp => "no_record_timestamp",
+        RecordError::Time(TimeError::MissingField(_)) => "missing_time",
+        RecordError::Time(TimeError::BadValue { .. }) => "bad_time",
+        RecordError::Time(TimeError::NoRecordTimestamp) => "no_record_timestamp",
         RecordError::Point(_) => "invalid_point",
     }
 }

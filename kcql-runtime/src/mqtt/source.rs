@@ -24,8 +24,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::config::influx_sink::ErrorPolicy;
 use crate::config::mqtt_source::MqttSourceSettings;
+use crate::config::ErrorPolicy;
 use crate::mqtt::error::MqttSourceError;
 use crate::mqtt::producer::{is_transient, Delivery, KafkaProducer};
 use crate::mqtt::route::{headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router};

@@ -7,8 +7,8 @@ use super::output::{group_key_bytes, write_json, OutputPlan};
 use super::settings::WindowSettings;
 use crate::decode::{decode_with, AvroSchema, AvroSchemaError, DecodeError, Format};
 use crate::eval::{eval, is_true};
-use crate::influx_point::{time_ns, RecordError};
 use crate::record::RecordView;
+use crate::time::{time_ns, TimeError};
 use crate::value::Value;
 use kcql::plan::{FieldRef, PlanExpr, ProcessorPlan, ProjectionItem, RecordPart, WindowRoute};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub enum WindowError {
     },
     /// The event time is missing or unusable (same rules as the InfluxDB sink's time).
     #[error("event time: {0}")]
-    EventTime(RecordError),
+    EventTime(TimeError),
     /// The event time is so far from the epoch that a window boundary overflows.
     #[error("event time {0} ms is out of range for windowing")]
     EventTimeOutOfRange(i64),

@@ -12,7 +12,7 @@
 //! topic (several may): decode the value (JSON, text, bytes, Avro with the configured schema,
 //! Confluent Avro with the schema the caller resolved) and, only when a route reads `_key…`,
 //! the key; apply `WHERE` (the sink's evaluator, [`crate::eval`]); take the event time with the
-//! InfluxDB sink's rules ([`crate::influx_point::time_ns`]: `WITHTIMESTAMP` field in
+//! InfluxDB sink's rules ([`crate::time::time_ns`]: `WITHTIMESTAMP` field in
 //! `TIMESTAMPUNIT`, ISO-8601 string or float seconds; `sys_time()` = processing time; else the
 //! Kafka timestamp); put it into its windows ([`assign`]: tumbling → one, hopping → size/advance,
 //! epoch-aligned, `[start, end)`) that are still open, in its group (`GROUP BY` values; missing
