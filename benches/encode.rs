@@ -3,9 +3,9 @@
 //! same bytes (the floor: just building a generic JSON tree). See BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use kcql_runtime::connectors::influx_sink::line_protocol::Precision;
+use kcql_runtime::connectors::influx_sink::point::write_route;
 use kcql_runtime::decode::json;
-use kcql_runtime::influx_point::write_route;
-use kcql_runtime::line_protocol::Precision;
 use kcql_runtime::record::RecordView;
 use std::hint::black_box;
 

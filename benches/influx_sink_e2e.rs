@@ -22,11 +22,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kcql_runtime::config::influx_sink::InfluxSinkSettings;
+use kcql_runtime::connectors::influx_sink::config::InfluxSinkSettings;
+use kcql_runtime::connectors::influx_sink::influx::InfluxWriter;
+use kcql_runtime::connectors::influx_sink::point::write_route;
+use kcql_runtime::connectors::influx_sink::InfluxSink;
 use kcql_runtime::endpoint::Health;
-use kcql_runtime::influx::InfluxWriter;
-use kcql_runtime::influx_point::write_route;
-use kcql_runtime::influx_sink::InfluxSink;
 use kcql_runtime::kafka::{consumer_config, KafkaSettings};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::record::RecordView;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
-use kcql_runtime::mqtt::MqttSource;
+use kcql_runtime::connectors::mqtt_source::MqttSource;
 use kcql_testkit::{kafka, mqtt, names};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 use tokio::sync::watch;

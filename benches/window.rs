@@ -4,7 +4,9 @@
 //! id WINDOW TUMBLING(2s)`: 500 windows × 100 groups emitted). See BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kcql_runtime::window::{InputRecord, WindowEngine, WindowSettings};
+use kcql_runtime::connectors::window_processor::window::{
+    InputRecord, WindowEngine, WindowSettings,
+};
 use std::hint::black_box;
 
 const RECORDS: usize = 1_000_000;

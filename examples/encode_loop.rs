@@ -1,7 +1,6 @@
 //! Runs the InfluxDB encode path in a loop (for profiling).
-use kcql_runtime::{
-    decode::json, influx_point::write_route, line_protocol::Precision, record::RecordView,
-};
+use kcql_runtime::connectors::influx_sink::{line_protocol::Precision, point::write_route};
+use kcql_runtime::{decode::json, record::RecordView};
 fn main() {
     let route = match kcql::compile_str(
         "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",

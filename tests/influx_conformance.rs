@@ -13,9 +13,9 @@
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
 use kcql::plan::{InfluxRoute, ProjectionItem, RecordPart, TimestampPlan};
 use kcql_runtime::config::{InfluxSinkSettings, InfluxTarget};
+use kcql_runtime::connectors::influx_sink::line_protocol::Precision;
+use kcql_runtime::connectors::influx_sink::point::{write_route, RecordError};
 use kcql_runtime::decode::json;
-use kcql_runtime::influx_point::{write_route, RecordError};
-use kcql_runtime::line_protocol::Precision;
 use kcql_runtime::record::RecordView;
 use kcql_runtime::value::Value;
 use serde_json::{Map, Value as J};

@@ -9,10 +9,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use kcql_runtime::connectors::influx_sink::SinkError;
 use kcql_runtime::dead_letter::{
     HEADER_CLASS, HEADER_CONNECTOR, HEADER_MESSAGE, HEADER_OFFSET, HEADER_PARTITION, HEADER_TOPIC,
 };
-use kcql_runtime::influx_sink::SinkError;
 use kcql_testkit::influx::{
     influxql, influxql_ok, quote, require_influx, rows, select_all, unique_db, DropDatabase,
 };

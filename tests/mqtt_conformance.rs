@@ -23,12 +23,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kcql::ast::Head;
 use kcql::plan::{Converter, MqttPlan};
-use kcql_runtime::config::mqtt_source::compile_kcql;
 use kcql_runtime::config::{ErrorPolicy, MqttSourceSettings};
+use kcql_runtime::connectors::mqtt_source::config::compile_kcql;
+use kcql_runtime::connectors::mqtt_source::route::{HEADER_MESSAGE_ID, HEADER_TOPIC};
+use kcql_runtime::connectors::mqtt_source::tasks::{should_replicate, worker_plans};
+use kcql_runtime::connectors::mqtt_source::{KafkaRecord, MqttMessage, MqttSource, Routed, Router};
 use kcql_runtime::decode::{json, AvroSchema};
-use kcql_runtime::mqtt::route::{HEADER_MESSAGE_ID, HEADER_TOPIC};
-use kcql_runtime::mqtt::tasks::{should_replicate, worker_plans};
-use kcql_runtime::mqtt::{KafkaRecord, MqttMessage, MqttSource, Routed, Router};
 use kcql_runtime::value::Value;
 use kcql_testkit::{kafka, mqtt, names};
 use serde_json::Value as J;
@@ -752,8 +752,9 @@ impl Proxy {
 
 struct Run {
     stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<Result<(), kcql_runtime::mqtt::MqttSourceError>>,
-    stats: std::sync::Arc<kcql_runtime::mqtt::MqttSourceStats>,
+    handle:
+        tokio::task::JoinHandle<Result<(), kcql_runtime::connectors::mqtt_source::MqttSourceError>>,
+    stats: std::sync::Arc<kcql_runtime::connectors::mqtt_source::MqttSourceStats>,
 }
 
 impl Run {
@@ -966,7 +967,7 @@ async fn integration_case(case: &J, ordered_case: &Value<'_>) -> Outcome {
                 .get(pi)
                 .and_then(|o| o.get("payload_json"))
                 .ok_or("payload_json not found in order")?;
-            kcql_runtime::mqtt::route::to_json(v)
+            kcql_runtime::connectors::mqtt_source::route::to_json(v)
         } else if let Some(obj) = p["payload_avro_binary_of"].as_object() {
             let schema = avro_schema_json
                 .get(topic)

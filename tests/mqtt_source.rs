@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
-use kcql_runtime::mqtt::route::{HEADER_DUPLICATE, HEADER_QOS, HEADER_TOPIC};
-use kcql_runtime::mqtt::source::HEADER_ERROR;
-use kcql_runtime::mqtt::{MqttSource, MqttSourceError, MqttSourceStats};
+use kcql_runtime::connectors::mqtt_source::route::{HEADER_DUPLICATE, HEADER_QOS, HEADER_TOPIC};
+use kcql_runtime::connectors::mqtt_source::source::HEADER_ERROR;
+use kcql_runtime::connectors::mqtt_source::{MqttSource, MqttSourceError, MqttSourceStats};
 use kcql_testkit::kafka::{self, ConsumedRecord};
 use kcql_testkit::private::{PrivateKafka, PrivateMosquitto};
 use kcql_testkit::{mqtt, names};

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
-use kcql_runtime::mqtt::MqttSource;
+use kcql_runtime::connectors::mqtt_source::MqttSource;
 use kcql_testkit::{kafka, mqtt, names};
 use rumqttc::{MqttOptions, QoS};
 use tokio::sync::watch;

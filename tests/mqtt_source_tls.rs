@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
-use kcql_runtime::mqtt::{MqttSource, MqttSourceError};
+use kcql_runtime::connectors::mqtt_source::{MqttSource, MqttSourceError};
 use kcql_testkit::private::{private_root, ChildProcess};
 use kcql_testkit::{kafka, mqtt, names};
 use rumqttc::{MqttOptions, QoS};

@@ -1,29 +1,30 @@
 //! # kcql-runtime
 //!
-//! The runtime side of kcql: it executes compiled KCQL routing plans as streaming connectors
-//! (MQTT → Kafka, Kafka → window processor → Kafka, Kafka → InfluxDB). Today it holds the
-//! `kcql` command-line tool ([`cli`]), the value model ([`value`]) and payload decoders
-//! ([`decode`]), and the InfluxDB line-protocol encoder ([`line_protocol`]).
+//! The runtime side of kcql: it executes compiled KCQL routing plans as streaming connectors.
+//!
+//! * [`connectors`]: one folder per connector (its config, component and engine):
+//!   [`connectors::influx_sink`] (Kafka → InfluxDB), [`connectors::mqtt_source`] (MQTT →
+//!   Kafka), [`connectors::window_processor`] (Kafka → window aggregates → Kafka).
+//! * Shared by the connectors: [`record`] (a Kafka message as a [`record::RecordView`]),
+//!   [`decode`] (JSON, Avro, Schema Registry), [`value`], [`eval`] (expressions, paths),
+//!   [`time`], [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
+//!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
+//!   (`/metrics`, `/health`), [`shutdown`].
+//! * [`run`] hosts the components of a pipeline; [`cli`] is the `kcql` command-line tool.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod dead_letter;
 pub mod decode;
 pub mod endpoint;
 pub mod eval;
-pub mod influx;
-pub mod influx_point;
-pub mod influx_sink;
 pub mod kafka;
-pub mod line_protocol;
 pub mod metrics;
-pub mod mqtt;
 pub mod record;
 pub mod run;
 pub mod shutdown;
 pub mod time;
 pub mod value;
-pub mod window;
-pub mod window_processor;

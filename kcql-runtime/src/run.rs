@@ -9,8 +9,8 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::config::{ComponentSettings, Pipeline};
+use crate::connectors::influx_sink::{InfluxSink, SinkError};
 use crate::endpoint::{Endpoint, EndpointError, Health};
-use crate::influx_sink::{InfluxSink, SinkError};
 use crate::metrics::Registry;
 use crate::shutdown::Shutdown;
 
@@ -33,10 +33,10 @@ pub enum ComponentError {
     InfluxSink(#[from] SinkError),
     /// The window processor's error.
     #[error(transparent)]
-    WindowProcessor(#[from] crate::window_processor::ProcessorError),
+    WindowProcessor(#[from] crate::connectors::window_processor::ProcessorError),
     /// The MQTT source's error.
     #[error(transparent)]
-    MqttSource(#[from] crate::mqtt::MqttSourceError),
+    MqttSource(#[from] crate::connectors::mqtt_source::MqttSourceError),
     /// The component's task panicked.
     #[error("panicked: {0}")]
     Panicked(String),
@@ -99,7 +99,7 @@ pub async fn run_pipeline(
                     run_mqtt_source(&name_of_task, *settings, registry, health, stop.clone()).await
                 }
                 ComponentSettings::WindowProcessor(settings) => {
-                    crate::window_processor::WindowProcessor::new(
+                    crate::connectors::window_processor::WindowProcessor::new(
                         *settings,
                         component.kafka,
                         registry,
@@ -140,14 +140,14 @@ pub async fn run_pipeline(
 /// into `health`.
 async fn run_mqtt_source(
     name: &str,
-    settings: crate::config::mqtt_source::MqttSourceSettings,
+    settings: crate::connectors::mqtt_source::config::MqttSourceSettings,
     registry: Arc<Registry>,
     health: Health,
     stop: Shutdown,
 ) -> Result<(), ComponentError> {
     use crate::endpoint::ComponentState;
     health.set(name, ComponentState::Starting);
-    let source = crate::mqtt::MqttSource::new(settings)?;
+    let source = crate::connectors::mqtt_source::MqttSource::new(settings)?;
     let stats = source.stats();
     let l = [("component", name)];
     let counters = [

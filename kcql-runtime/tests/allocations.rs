@@ -2,9 +2,9 @@
 //! sensor record copies no string (names and values borrow from the payload), and turning it
 //! into a line-protocol point allocates nothing beyond the decoded object's member vector.
 
+use kcql_runtime::connectors::influx_sink::line_protocol::Precision;
+use kcql_runtime::connectors::influx_sink::point::write_route;
 use kcql_runtime::decode::json;
-use kcql_runtime::influx_point::write_route;
-use kcql_runtime::line_protocol::Precision;
 use kcql_runtime::record::RecordView;
 use kcql_testkit::alloc_count::{counted, CountingAllocator};
 

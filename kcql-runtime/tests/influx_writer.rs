@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kcql_runtime::config::Secret;
-use kcql_runtime::influx::{
+use kcql_runtime::connectors::influx_sink::influx::{
     Api, Backoff, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
 };
 use kcql_testkit::influx::{

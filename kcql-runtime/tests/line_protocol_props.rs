@@ -3,7 +3,7 @@
 //! measurement, the tags (sorted, empty values dropped), the typed fields and the timestamp.
 
 use influxdb_line_protocol::{parse_lines, FieldValue as Parsed};
-use kcql_runtime::line_protocol::{write_point, FieldValue};
+use kcql_runtime::connectors::influx_sink::line_protocol::{write_point, FieldValue};
 use proptest::prelude::*;
 
 /// Names with every character the escaping has to handle.

@@ -2,7 +2,7 @@
 //! record list), plus the at-least-once offset rule, late records, WHERE, and the talk's
 //! statement.
 
-use kcql_runtime::window::{
+use kcql_runtime::connectors::window_processor::window::{
     InputRecord, RecordOutcome, WindowEngine, WindowOutput, WindowSettings,
 };
 use proptest::prelude::*;

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kcql_runtime::config::influx_sink::InfluxSinkSettings;
+use kcql_runtime::connectors::influx_sink::config::InfluxSinkSettings;
+use kcql_runtime::connectors::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::endpoint::{ComponentState, Health};
-use kcql_runtime::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::shutdown::Shutdown;
 use kcql_testkit::influx::{create_db, unique_db, DropDatabase};

@@ -32,11 +32,11 @@ use std::path::Path;
 use thiserror::Error;
 use toml::{Table, Value};
 
-use super::influx_sink::{InfluxSinkSettings, SettingsError};
-use super::mqtt_source::{MqttSourceSettings, MqttSourceToml};
 use super::properties::{into_pairs, parse_properties, PropertiesError};
 use super::suggest::closest;
-use super::window_processor::{WindowProcessorSettings, WindowProcessorToml};
+use crate::connectors::influx_sink::config::{InfluxSinkSettings, SettingsError};
+use crate::connectors::mqtt_source::config::{MqttSourceSettings, MqttSourceToml};
+use crate::connectors::window_processor::config::{WindowProcessorSettings, WindowProcessorToml};
 use crate::kafka::KafkaSettings;
 
 /// Default address of the `/metrics` and `/health` endpoint.

@@ -23,8 +23,12 @@
 //!   the reason;
 //! * shutdown stops reading, flushes, commits and returns `Ok`.
 
+pub mod config;
 mod error;
+pub mod influx;
+pub mod line_protocol;
 mod metrics;
+pub mod point;
 mod targets;
 mod worker;
 
@@ -33,7 +37,7 @@ pub use metrics::SinkMetrics;
 
 use std::sync::Arc;
 
-use crate::config::influx_sink::InfluxSinkSettings;
+use crate::connectors::influx_sink::config::InfluxSinkSettings;
 use crate::dead_letter::DeadLetter;
 use crate::endpoint::{ComponentState, Health};
 use crate::kafka::KafkaSettings;

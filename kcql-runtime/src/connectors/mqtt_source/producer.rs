@@ -12,8 +12,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use crate::mqtt::error::MqttSourceError;
-use crate::mqtt::route::KafkaRecord;
+use crate::connectors::mqtt_source::error::MqttSourceError;
+use crate::connectors::mqtt_source::route::KafkaRecord;
 
 /// A delivery report: the tag given at send time and the outcome.
 pub(crate) type Delivery = (usize, Result<(), KafkaError>);

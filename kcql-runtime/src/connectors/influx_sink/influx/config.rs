@@ -130,7 +130,7 @@ impl Consistency {
 
 /// Timestamp precision of the line protocol sent (`precision=` query parameter): the
 /// encoder's own type, so the writer and the encoder cannot disagree.
-pub use crate::line_protocol::Precision;
+pub use crate::connectors::influx_sink::line_protocol::Precision;
 
 /// When a [`Batcher`](super::Batcher) hands out its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

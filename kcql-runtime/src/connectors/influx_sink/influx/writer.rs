@@ -629,7 +629,7 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::influx::config::{Consistency, Precision};
+    use crate::connectors::influx_sink::influx::config::{Consistency, Precision};
     use std::io::Read as _;
     use std::sync::{Arc, Mutex};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use crate::config::influx_sink::InfluxSinkSettings;
-use crate::influx::{Api, BatchLimits, EnsureError, InfluxWriter, Precision};
+use crate::connectors::influx_sink::config::InfluxSinkSettings;
+use crate::connectors::influx_sink::influx::{
+    Api, BatchLimits, EnsureError, InfluxWriter, Precision,
+};
 
 use super::SinkError;
 

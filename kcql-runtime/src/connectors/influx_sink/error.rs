@@ -2,8 +2,8 @@
 
 use thiserror::Error;
 
+use crate::connectors::influx_sink::influx::{ConfigError, EnsureError, WriteError};
 use crate::dead_letter::DeadLetterError;
-use crate::influx::{ConfigError, EnsureError, WriteError};
 
 /// The reason an InfluxDB sink stopped with an error.
 #[derive(Debug, Error)]

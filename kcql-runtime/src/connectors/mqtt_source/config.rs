@@ -36,7 +36,7 @@ use kcql::plan::MqttPlan;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::common::{ErrorPolicy, Secret};
+use crate::config::common::{ErrorPolicy, Secret};
 use crate::decode::AvroSchema;
 
 const HOSTS: &str = "connect.mqtt.hosts";
@@ -331,7 +331,7 @@ impl MqttSettingsError {
 
 /// The known key closest to `key` (edit distance at most 3, case-insensitive).
 fn suggest(key: &str) -> Option<&'static str> {
-    super::suggest::closest_within(key, KNOWN_KEYS, 3)
+    crate::config::suggest::closest_within(key, KNOWN_KEYS, 3)
 }
 
 /// Collects problems while the settings are read.
@@ -415,7 +415,7 @@ pub fn stable_client_id(hosts: &str, kcql: &str) -> String {
 
 impl MqttSourceSettings {
     /// Validates connector properties (e.g. from
-    /// [`parse_properties`](super::properties::parse_properties)). Every problem is reported;
+    /// [`parse_properties`](crate::config::properties::parse_properties)). Every problem is reported;
     /// a key given twice keeps its last value.
     pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<MqttSettingsError>> {
         let mut r = Reader {

@@ -9,9 +9,9 @@ use kcql::plan::{Converter, MessageKey, MqttPlan, MqttRoute, PlanExpr, Projectio
 use regex::Regex;
 use thiserror::Error;
 
+use crate::connectors::mqtt_source::json_out::{write_json, write_object};
 use crate::decode::{json, AvroSchema, DecodeError};
 use crate::eval::{eval, is_true, lookup};
-use crate::mqtt::json_out::{write_json, write_object};
 use crate::record::RecordView;
 use crate::value::Value;
 
@@ -410,7 +410,7 @@ mod tests {
     use super::*;
 
     fn router(kcql: &str) -> Router {
-        let (_, plan) = crate::config::mqtt_source::compile_kcql(kcql).unwrap();
+        let (_, plan) = crate::connectors::mqtt_source::config::compile_kcql(kcql).unwrap();
         Router::new(&plan, &BTreeMap::new()).unwrap()
     }
 
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn avro_needs_a_schema() {
-        let (_, plan) = crate::config::mqtt_source::compile_kcql(
+        let (_, plan) = crate::connectors::mqtt_source::config::compile_kcql(
             "INSERT INTO k SELECT * FROM /a WITHCONVERTER=`avro`",
         )
         .unwrap();

@@ -11,8 +11,10 @@
 //! in the reference, but rounded to the microsecond instead of truncated), strings are ISO-8601; a missing or
 //! invalid time fails the record instead of silently using the clock.
 
+use crate::connectors::influx_sink::line_protocol::{
+    write_point, FieldValue, PointError, Precision,
+};
 use crate::eval::{eval, is_true, lookup};
-use crate::line_protocol::{write_point, FieldValue, PointError, Precision};
 use crate::record::RecordView;
 use crate::time::{time_ns, TimeError};
 use crate::value::Value;

@@ -12,8 +12,8 @@ use std::time::Duration;
 use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
-use super::common::{ErrorPolicy, Secret};
-use crate::influx::{Api, Consistency, InfluxConfig};
+use crate::config::common::{ErrorPolicy, Secret};
+use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
 
 const URL: &str = "connect.influx.url";
 const DB: &str = "connect.influx.db";
@@ -207,7 +207,7 @@ impl SettingsError {
 
 /// The known key closest to `key` (edit distance at most 2, case-insensitive).
 fn suggest(key: &str) -> Option<&'static str> {
-    super::suggest::closest(key, KNOWN_KEYS)
+    crate::config::suggest::closest(key, KNOWN_KEYS)
 }
 
 /// Collects the problems while the settings are read.
@@ -274,7 +274,7 @@ impl<'a> Reader<'a> {
 
 impl InfluxSinkSettings {
     /// Validates connector properties (e.g. from
-    /// [`parse_properties`](super::properties::parse_properties)). Every problem is reported;
+    /// [`parse_properties`](crate::config::properties::parse_properties)). Every problem is reported;
     /// a key given twice keeps its last value.
     pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<SettingsError>> {
         let mut r = Reader {

@@ -10,7 +10,7 @@ use super::config::BatchLimits;
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use kcql_runtime::influx::{BatchLimits, Batcher};
+/// use kcql_runtime::connectors::influx_sink::influx::{BatchLimits, Batcher};
 ///
 /// let mut b = Batcher::new(BatchLimits { max_lines: 2, max_bytes: 1 << 20, linger: Duration::from_secs(1) });
 /// let now = Instant::now();

@@ -60,7 +60,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Instant;
-//! use kcql_runtime::influx::{Api, Batcher, InfluxConfig, InfluxWriter};
+//! use kcql_runtime::connectors::influx_sink::influx::{Api, Batcher, InfluxConfig, InfluxWriter};
 //!
 //! let config = InfluxConfig::new(
 //!     "http://127.0.0.1:8086",

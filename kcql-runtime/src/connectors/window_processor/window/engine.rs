@@ -1026,7 +1026,7 @@ fn route_reads_key(r: &WindowRoute) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::window::LatePolicy;
+    use crate::connectors::window_processor::window::LatePolicy;
     use serde_json::{json, Value as Json};
 
     fn engine(kcql: &str, settings: WindowSettings) -> WindowEngine {

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::mqtt::route::{PoisonError, RouterError};
+use crate::connectors::mqtt_source::route::{PoisonError, RouterError};
 
 /// A failure of the MQTT source as a whole (per-message problems the error policy skips are
 /// only counted and logged).

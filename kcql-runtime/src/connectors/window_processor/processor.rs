@@ -3,7 +3,7 @@
 //! One consumer in the processor's group feeds every record to the engine; after each poll
 //! batch (at most every 200 ms, or every 1000 records) it takes the closed windows, produces
 //! them (idempotent producer), **waits for their delivery**, and only then commits the
-//! engine's [`CommitPoint`](crate::window::CommitPoint) with its resume token as the offsets'
+//! engine's [`CommitPoint`](super::window::CommitPoint) with its resume token as the offsets'
 //! metadata. So an offset is committed only when every window holding its record was emitted
 //! and delivered (at-least-once); after a crash the consumer re-reads from the committed
 //! offsets, the engine rebuilds the open windows, and the resume token stops it from
@@ -35,17 +35,17 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use smallvec::SmallVec;
 use thiserror::Error;
 
-use crate::config::window_processor::WindowProcessorSettings;
 use crate::config::ErrorPolicy;
+use crate::connectors::window_processor::config::WindowProcessorSettings;
+use crate::connectors::window_processor::window::{
+    BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics,
+};
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::publish_lag;
 use crate::kafka::{consumer_config, producer_config, KafkaSettings};
 use crate::metrics::{Counter, Gauge, Registry};
 use crate::shutdown::Shutdown;
-use crate::window::{
-    BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics,
-};
 
 /// Why the processor stopped with an error.
 #[derive(Debug, Error)]

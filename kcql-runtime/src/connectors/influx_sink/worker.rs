@@ -8,13 +8,13 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use smallvec::SmallVec;
 
-use crate::config::influx_sink::InfluxSinkSettings;
 use crate::config::ErrorPolicy;
+use crate::connectors::influx_sink::config::InfluxSinkSettings;
+use crate::connectors::influx_sink::influx::{Backoff, Batcher, WriteError, WriteReport};
+use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::{decode, Format};
 use crate::endpoint::{ComponentState, Health};
-use crate::influx::{Backoff, Batcher, WriteError, WriteReport};
-use crate::influx_point::{write_route, Outcome, RecordError};
 use crate::kafka::context::commit_list;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,

@@ -16,9 +16,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::config::mqtt_source::{BrokerAddress, MqttSourceSettings, MqttVersion, TlsFiles};
-use crate::mqtt::error::MqttSourceError;
-use crate::mqtt::stats::MqttSourceStats;
+use crate::connectors::mqtt_source::config::{
+    BrokerAddress, MqttSourceSettings, MqttVersion, TlsFiles,
+};
+use crate::connectors::mqtt_source::error::MqttSourceError;
+use crate::connectors::mqtt_source::stats::MqttSourceStats;
 
 /// A message as the pump hands it over.
 #[derive(Debug, Clone)]

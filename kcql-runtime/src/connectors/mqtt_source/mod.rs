@@ -13,6 +13,7 @@
 //! messages arrived, with a bounded number in flight. QoS 0 is best effort: the broker does
 //! not redeliver it, so a crash between receipt and Kafka's confirmation loses it.
 
+pub mod config;
 pub mod error;
 pub mod json_out;
 mod producer;

@@ -24,14 +24,18 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::config::mqtt_source::MqttSourceSettings;
 use crate::config::ErrorPolicy;
-use crate::mqtt::error::MqttSourceError;
-use crate::mqtt::producer::{is_transient, Delivery, KafkaProducer};
-use crate::mqtt::route::{headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router};
-use crate::mqtt::session::{self, AckToken, Incoming, SessionConfig, SessionEvent};
-use crate::mqtt::stats::MqttSourceStats;
-use crate::mqtt::tasks::{worker_plans, WorkerPlan};
+use crate::connectors::mqtt_source::config::MqttSourceSettings;
+use crate::connectors::mqtt_source::error::MqttSourceError;
+use crate::connectors::mqtt_source::producer::{is_transient, Delivery, KafkaProducer};
+use crate::connectors::mqtt_source::route::{
+    headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router,
+};
+use crate::connectors::mqtt_source::session::{
+    self, AckToken, Incoming, SessionConfig, SessionEvent,
+};
+use crate::connectors::mqtt_source::stats::MqttSourceStats;
+use crate::connectors::mqtt_source::tasks::{worker_plans, WorkerPlan};
 
 /// Header on dead-letter records: why the message was skipped.
 pub const HEADER_ERROR: &str = "kcql.error";

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// backslash or `/`, with its own error).
 ///
 /// ```
-/// use kcql_runtime::influx::quote_ident;
+/// use kcql_runtime::connectors::influx_sink::influx::quote_ident;
 /// assert_eq!(quote_ident("my db"), r#""my db""#);
 /// assert_eq!(quote_ident(r#"a"b\c"#), r#""a\"b\\c""#);
 /// ```
@@ -29,7 +29,7 @@ pub fn quote_ident(name: &str) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// use kcql_runtime::influx::duration_literal;
+/// use kcql_runtime::connectors::influx_sink::influx::duration_literal;
 /// assert_eq!(duration_literal(Duration::from_secs(30 * 86_400)), "30d");
 /// assert_eq!(duration_literal(Duration::ZERO), "INF");
 /// ```

@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn worker_client_ids() {
-        let (_, plan) = crate::config::mqtt_source::compile_kcql(
+        let (_, plan) = crate::connectors::mqtt_source::config::compile_kcql(
             "INSERT INTO a SELECT * FROM x; INSERT INTO b SELECT * FROM y",
         )
         .unwrap();

@@ -20,9 +20,9 @@ use kcql::plan::{Plan, ProcessorPlan};
 use kcql::Connector;
 use serde::Deserialize;
 
-use super::common::ErrorPolicy;
+use crate::config::common::ErrorPolicy;
+use crate::connectors::window_processor::window::{LatePolicy, WindowEngine, WindowSettings};
 use crate::kafka::KafkaSettings;
-use crate::window::{LatePolicy, WindowEngine, WindowSettings};
 
 /// A `[[processor.window]]` table as written.
 #[derive(Debug, Clone, Deserialize)]
