@@ -13,6 +13,7 @@ use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::reader::{KeyProblem, KnownKeys};
 use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
 
 const URL: &str = "connect.influx.url";
@@ -205,107 +206,34 @@ impl SettingsError {
     }
 }
 
-/// The known key closest to `key` (edit distance at most 2, case-insensitive).
-fn suggest(key: &str) -> Option<&'static str> {
-    crate::config::suggest::closest(key, KNOWN_KEYS)
-}
-
-/// Collects the problems while the settings are read.
-struct Reader<'a> {
-    props: BTreeMap<&'a str, &'a str>,
-    errors: Vec<SettingsError>,
-}
-
-impl<'a> Reader<'a> {
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.props.get(key).copied()
+impl KeyProblem for SettingsError {
+    fn missing(key: &'static str) -> Self {
+        SettingsError::Missing { key }
     }
-
-    fn invalid(&mut self, key: &'static str, message: String) {
-        self.errors.push(SettingsError::Invalid { key, message });
+    fn invalid(key: &'static str, message: String) -> Self {
+        SettingsError::Invalid { key, message }
     }
-
-    /// A required string: absent → `Missing`, blank → `Invalid` with `blank`.
-    fn required(&mut self, key: &'static str, blank: &str) -> Option<String> {
-        match self.get(key) {
-            None => {
-                self.errors.push(SettingsError::Missing { key });
-                None
-            }
-            Some(v) if v.trim().is_empty() => {
-                self.invalid(key, blank.to_string());
-                None
-            }
-            Some(v) => Some(v.trim().to_string()),
-        }
-    }
-
-    /// An optional string; empty counts as absent.
-    fn optional(&self, key: &str) -> Option<String> {
-        self.get(key)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    }
-
-    fn number<T: std::str::FromStr>(&mut self, key: &'static str, what: &str) -> Option<T> {
-        let v = self.get(key)?;
-        match v.trim().parse::<T>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.invalid(key, format!("{key} must be {what}, got `{v}`"));
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &'static str) -> bool {
-        match self.get(key).map(str::trim) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                self.invalid(key, format!("{key} must be true or false, got `{v}`"));
-                false
-            }
-        }
+    fn unknown(key: String, suggestion: Option<&'static str>) -> Self {
+        SettingsError::UnknownKey { key, suggestion }
     }
 }
+
+/// The keys the sink reads (unknown ones get a suggestion within edit distance 2).
+const KEYS: KnownKeys = KnownKeys {
+    keys: KNOWN_KEYS,
+    open_prefixes: &[],
+    kafka_prefix: KAFKA_PREFIX,
+    suggest_within: 2,
+};
+
+type Reader<'a> = crate::config::reader::Reader<'a, SettingsError>;
 
 impl InfluxSinkSettings {
     /// Validates connector properties (e.g. from
     /// [`parse_properties`](crate::config::properties::parse_properties)). Every problem is reported;
     /// a key given twice keeps its last value.
     pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<SettingsError>> {
-        let mut r = Reader {
-            props: props
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-            errors: Vec::new(),
-        };
-        let mut kafka = BTreeMap::new();
-        let mut seen = BTreeSet::new();
-        for (k, v) in props {
-            if !seen.insert(k.as_str()) {
-                continue;
-            }
-            if let Some(rest) = k.strip_prefix(KAFKA_PREFIX) {
-                if rest.is_empty() {
-                    r.errors.push(SettingsError::UnknownKey {
-                        key: k.clone(),
-                        suggestion: None,
-                    });
-                } else {
-                    kafka.insert(rest.to_string(), v.clone());
-                }
-            } else if !KNOWN_KEYS.contains(&k.as_str()) {
-                r.errors.push(SettingsError::UnknownKey {
-                    key: k.clone(),
-                    suggestion: suggest(k),
-                });
-            }
-        }
+        let (mut r, kafka) = Reader::new(props, KEYS);
 
         let url = r.required(URL, "connect.influx.url is not set correctly");
         let target = read_target(&mut r);
@@ -339,8 +267,8 @@ impl InfluxSinkSettings {
                 }
             },
         };
-        let progress_enabled = r.boolean(PROGRESS);
-        let gzip = r.boolean(GZIP);
+        let progress_enabled = r.boolean(PROGRESS).unwrap_or(false);
+        let gzip = r.boolean(GZIP).unwrap_or(false);
         let tasks_max = r.number::<u32>(TASKS_MAX, "a positive integer");
         if tasks_max == Some(0) {
             r.invalid(TASKS_MAX, format!("{TASKS_MAX} must be at least 1"));

@@ -27,7 +27,7 @@
 //! * `connect.mqtt.ssl.ca.cert` alone is enough for server authentication; the client
 //!   certificate and key are optional but go together.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +37,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::reader::{KeyProblem, KnownKeys};
 use crate::decode::AvroSchema;
 
 const HOSTS: &str = "connect.mqtt.hosts";
@@ -329,77 +330,32 @@ impl MqttSettingsError {
     }
 }
 
-/// The known key closest to `key` (edit distance at most 3, case-insensitive).
-fn suggest(key: &str) -> Option<&'static str> {
-    crate::config::suggest::closest_within(key, KNOWN_KEYS, 3)
+impl KeyProblem for MqttSettingsError {
+    fn missing(key: &'static str) -> Self {
+        MqttSettingsError::Missing { key }
+    }
+    fn invalid(key: &'static str, message: String) -> Self {
+        MqttSettingsError::Invalid { key, message }
+    }
+    fn unknown(key: String, suggestion: Option<&'static str>) -> Self {
+        MqttSettingsError::UnknownKey { key, suggestion }
+    }
 }
 
-/// Collects problems while the settings are read.
-struct Reader<'a> {
-    props: BTreeMap<&'a str, &'a str>,
-    errors: Vec<MqttSettingsError>,
-}
+/// The keys the source reads (unknown ones get a suggestion within edit distance 3); Kafka
+/// Connect's converter settings pass.
+const KEYS: KnownKeys = KnownKeys {
+    keys: KNOWN_KEYS,
+    open_prefixes: &["key.converter.", "value.converter."],
+    kafka_prefix: KAFKA_PREFIX,
+    suggest_within: 3,
+};
 
-impl<'a> Reader<'a> {
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.props.get(key).copied()
-    }
+type Reader<'a> = crate::config::reader::Reader<'a, MqttSettingsError>;
 
-    fn invalid(&mut self, key: &'static str, message: String) {
-        self.errors
-            .push(MqttSettingsError::Invalid { key, message });
-    }
-
-    fn required(&mut self, key: &'static str) -> Option<String> {
-        match self.get(key) {
-            None => {
-                self.errors.push(MqttSettingsError::Missing { key });
-                None
-            }
-            Some(v) if v.trim().is_empty() => {
-                self.invalid(key, format!("{key} is required and cannot be blank"));
-                None
-            }
-            Some(v) => Some(v.trim().to_string()),
-        }
-    }
-
-    fn optional(&self, key: &str) -> Option<String> {
-        self.get(key)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    }
-
-    fn number<T: std::str::FromStr>(&mut self, key: &'static str, what: &str) -> Option<T> {
-        let v = self.get(key)?;
-        match v.trim().parse::<T>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                self.invalid(key, format!("{key} must be {what}, got `{v}`"));
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &'static str) -> Option<bool> {
-        match self.get(key).map(str::trim) {
-            None => None,
-            Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
-            Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
-            Some(v) => {
-                self.invalid(key, format!("{key} must be true or false, got `{v}`"));
-                None
-            }
-        }
-    }
-
-    fn millis(&mut self, key: &'static str, default: u64) -> Duration {
-        Duration::from_millis(
-            self.number::<u64>(key, "a number of milliseconds")
-                .unwrap_or(default),
-        )
-    }
+/// A required key: absent → missing, blank → "is required and cannot be blank".
+fn required(r: &mut Reader<'_>, key: &'static str) -> Option<String> {
+    r.required(key, &format!("{key} is required and cannot be blank"))
 }
 
 /// A client id that is the same on every start of the same connector: `kcql-` and a hash
@@ -418,40 +374,9 @@ impl MqttSourceSettings {
     /// [`parse_properties`](crate::config::properties::parse_properties)). Every problem is reported;
     /// a key given twice keeps its last value.
     pub fn from_properties(props: &[(String, String)]) -> Result<Self, Vec<MqttSettingsError>> {
-        let mut r = Reader {
-            props: props
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect(),
-            errors: Vec::new(),
-        };
-        let mut kafka = BTreeMap::new();
-        let mut seen = BTreeSet::new();
-        for (k, v) in props {
-            if !seen.insert(k.as_str()) {
-                continue;
-            }
-            if let Some(rest) = k.strip_prefix(KAFKA_PREFIX) {
-                if rest.is_empty() {
-                    r.errors.push(MqttSettingsError::UnknownKey {
-                        key: k.clone(),
-                        suggestion: None,
-                    });
-                } else {
-                    kafka.insert(rest.to_string(), v.clone());
-                }
-            } else if !KNOWN_KEYS.contains(&k.as_str())
-                && !k.starts_with("key.converter.")
-                && !k.starts_with("value.converter.")
-            {
-                r.errors.push(MqttSettingsError::UnknownKey {
-                    key: k.clone(),
-                    suggestion: suggest(k),
-                });
-            }
-        }
+        let (mut r, kafka) = Reader::new(props, KEYS);
 
-        let hosts = r.required(HOSTS);
+        let hosts = required(&mut r, HOSTS);
         let brokers = hosts.as_deref().map(|h| read_brokers(&mut r, h));
         let (kcql, compiled) = read_kcql(&mut r);
 
