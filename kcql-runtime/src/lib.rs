@@ -19,6 +19,7 @@ pub mod config;
 pub mod connectors;
 pub mod dead_letter;
 pub mod decode;
+pub mod encode;
 pub mod endpoint;
 pub mod eval;
 pub mod kafka;

@@ -15,7 +15,6 @@
 
 pub mod config;
 pub mod error;
-pub mod json_out;
 mod producer;
 pub mod route;
 mod session;

@@ -9,8 +9,8 @@ use kcql::plan::{Converter, MessageKey, MqttPlan, MqttRoute, PlanExpr, Projectio
 use regex::Regex;
 use thiserror::Error;
 
-use crate::connectors::mqtt_source::json_out::{write_json, write_object};
 use crate::decode::{json, AvroSchema, DecodeError};
+use crate::encode::json::{write_json, write_object};
 use crate::eval::{eval, is_true, lookup};
 use crate::record::RecordView;
 use crate::value::Value;

@@ -3,9 +3,10 @@
 
 use super::aggregate::{check, Accumulator, AggregateError};
 use super::assign::WindowShape;
-use super::output::{group_key_bytes, write_json, OutputPlan};
+use super::output::{group_key_bytes, OutputPlan};
 use super::settings::WindowSettings;
 use crate::decode::{decode_with, AvroSchema, AvroSchemaError, DecodeError, Format};
+use crate::encode::json::write_json;
 use crate::eval::{eval, is_true};
 use crate::record::RecordView;
 use crate::time::{time_ns, TimeError};

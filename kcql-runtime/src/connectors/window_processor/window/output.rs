@@ -12,12 +12,12 @@
 //! text. The join is deterministic but not reversible (`a.b`+`c` and `a`+`b.c` give one key);
 //! the value carries every field separately.
 
+use crate::encode::json::{write_json, write_object};
 use crate::eval::eval;
 use crate::record::RecordView;
 use crate::value::Value;
 use kcql::plan::{GroupKey, PlanExpr, ProjectionItem};
 use std::borrow::Cow;
-use std::io::Write;
 
 /// Where an output item's value comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,16 +114,7 @@ impl OutputPlan {
             };
             put(&mut members, name, v);
         }
-        out.push(b'{');
-        for (i, (k, v)) in members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(k, out);
-            out.push(b':');
-            write_json(v, out);
-        }
-        out.push(b'}');
+        write_object(members.iter().map(|(k, v)| (*k, v.as_ref())), out);
     }
 }
 
@@ -243,79 +234,6 @@ pub fn group_key_bytes(values: &[Value<'_>]) -> Option<Vec<u8>> {
             Some(out)
         }
     }
-}
-
-/// Writes `v` as JSON (bytes as a string of their lossy UTF-8 text).
-pub fn write_json(v: &Value<'_>, out: &mut Vec<u8>) {
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Int(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::UInt(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Float(f) if !f.is_finite() => out.extend_from_slice(b"null"),
-        Value::Float(f) => {
-            let start = out.len();
-            let _ = write!(out, "{f}");
-            if !out[start..].iter().any(|c| matches!(c, b'.' | b'e' | b'E')) {
-                out.extend_from_slice(b".0");
-            }
-        }
-        Value::Str(s) => write_str(s, out),
-        Value::Bytes(b) => write_str(&String::from_utf8_lossy(b), out),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json(item, out);
-            }
-            out.push(b']');
-        }
-        Value::Object(members) => {
-            out.push(b'{');
-            for (i, (k, v)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(k, out);
-                out.push(b':');
-                write_json(v, out);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
-/// Writes a JSON string literal.
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0..=0x1f => None,
-            _ => continue,
-        };
-        out.extend_from_slice(&s.as_bytes()[plain..i]);
-        match escape {
-            Some(e) => out.extend_from_slice(e),
-            None => {
-                let _ = write!(out, "\\u{b:04x}");
-            }
-        }
-        plain = i + 1;
-    }
-    out.extend_from_slice(&s.as_bytes()[plain..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -1,24 +1,30 @@
-//! Writes a [`Value`] as compact JSON (the output of a projection on a JSON or Avro payload).
+//! Writes a [`Value`] as compact JSON: the MQTT source's projected records and the window
+//! processor's results (and its group keys) all go through here.
+
+use std::io::Write as _;
 
 use crate::value::Value;
 
-/// Appends `v` to `out` as JSON. Non-finite floats become `null`; bytes become a string
-/// (invalid UTF-8 replaced).
+/// Appends `v` to `out` as compact JSON. Non-finite floats become `null`; bytes become a
+/// string of their lossy UTF-8 text; a float always shows it is one (`1.0`, not `1`).
 pub fn write_json(v: &Value<'_>, out: &mut Vec<u8>) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::UInt(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Float(f) if f.is_finite() => {
-            let text = f.to_string();
-            out.extend_from_slice(text.as_bytes());
-            if !text.contains(['.', 'e', 'E']) {
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::UInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Float(f) if !f.is_finite() => out.extend_from_slice(b"null"),
+        Value::Float(f) => {
+            let start = out.len();
+            let _ = write!(out, "{f}");
+            if !out[start..].iter().any(|c| matches!(c, b'.' | b'e' | b'E')) {
                 out.extend_from_slice(b".0");
             }
         }
-        Value::Float(_) => out.extend_from_slice(b"null"),
         Value::Str(s) => write_str(s, out),
         Value::Bytes(b) => write_str(&String::from_utf8_lossy(b), out),
         Value::Array(items) => {
@@ -31,9 +37,7 @@ pub fn write_json(v: &Value<'_>, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Object(members) => {
-            write_object(members.iter().map(|(k, v)| (k.as_ref(), v)), out);
-        }
+        Value::Object(members) => write_object(members.iter().map(|(k, v)| (k.as_ref(), v)), out),
     }
 }
 
@@ -57,22 +61,27 @@ pub fn write_object<'v, 'a: 'v>(
 /// Appends a JSON string literal.
 pub fn write_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            b'\n' => Some(b"\\n"),
+            b'\r' => Some(b"\\r"),
+            b'\t' => Some(b"\\t"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&s.as_bytes()[plain..i]);
+        match escape {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let _ = write!(out, "\\u{b:04x}");
             }
         }
+        plain = i + 1;
     }
+    out.extend_from_slice(&s.as_bytes()[plain..]);
     out.push(b'"');
 }
 

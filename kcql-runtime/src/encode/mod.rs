@@ -1,0 +1,3 @@
+//! Encoders from the value model to payload formats (the counterpart of [`crate::decode`]).
+
+pub mod json;
