@@ -59,14 +59,37 @@ impl TrackingContext {
     }
 }
 
-/// `offsets` as a list for `commit`, leaving out partitions not in `only` when given.
-pub fn commit_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
+/// A commit request: each `(topic, partition, offset)` (the next offset to read), with
+/// `metadata` attached to every entry when given (the window processor's resume token).
+pub fn commit_list<'t>(
+    offsets: impl IntoIterator<Item = (&'t str, i32, i64)>,
+    metadata: Option<&str>,
+) -> TopicPartitionList {
     let mut tpl = TopicPartitionList::new();
-    for (tp, o) in offsets {
+    for (topic, partition, offset) in offsets {
         // Cannot fail for a non-negative offset.
-        let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*o));
+        if tpl
+            .add_partition_offset(topic, partition, Offset::Offset(offset))
+            .is_ok()
+        {
+            if let (Some(metadata), Some(mut entry)) =
+                (metadata, tpl.find_partition(topic, partition))
+            {
+                entry.set_metadata(metadata);
+            }
+        }
     }
     tpl
+}
+
+/// [`commit_list`] of tracked offsets.
+fn tracked_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
+    commit_list(
+        offsets
+            .iter()
+            .map(|(tp, o)| (tp.topic.as_str(), tp.partition, *o)),
+        None,
+    )
 }
 
 impl ClientContext for TrackingContext {
@@ -127,7 +150,7 @@ impl ConsumerContext for TrackingContext {
             }
         }
         if !finished.is_empty() {
-            match consumer.commit(&commit_list(&finished), CommitMode::Sync) {
+            match consumer.commit(&tracked_list(&finished), CommitMode::Sync) {
                 Ok(()) => tracing::info!(
                     component = %self.component,
                     partitions = ?finished,

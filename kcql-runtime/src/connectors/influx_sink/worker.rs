@@ -573,7 +573,15 @@ impl<'c> Worker<'c> {
         if changed.is_empty() {
             return;
         }
-        if let Err(e) = self.consumer.commit(&commit_list(&changed), mode) {
+        if let Err(e) = self.consumer.commit(
+            &commit_list(
+                changed
+                    .iter()
+                    .map(|(tp, o)| (tp.topic.as_str(), tp.partition, *o)),
+                None,
+            ),
+            mode,
+        ) {
             tracing::warn!(connector = %self.ctx.name, error = %e, "offset commit failed (records will be read again)");
         }
     }

@@ -31,7 +31,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, TopicPartitionList};
 use smallvec::SmallVec;
 use thiserror::Error;
 
@@ -105,27 +105,19 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `offsets` with `metadata` on each, for a commit.
+/// The commit point's offsets of the partitions in `only`, each with `metadata`.
 fn commit_list(
     offsets: &BTreeMap<(String, i32), i64>,
     metadata: &str,
-    only: Option<&HashSet<(String, i32)>>,
+    only: &HashSet<(String, i32)>,
 ) -> TopicPartitionList {
-    let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), offset) in offsets {
-        if only.is_some_and(|o| !o.contains(&(topic.clone(), *partition))) {
-            continue;
-        }
-        if tpl
-            .add_partition_offset(topic, *partition, Offset::Offset(*offset))
-            .is_ok()
-        {
-            if let Some(mut e) = tpl.find_partition(topic, *partition) {
-                e.set_metadata(metadata);
-            }
-        }
-    }
-    tpl
+    crate::kafka::context::commit_list(
+        offsets
+            .iter()
+            .filter(|(tp, _)| only.contains(*tp))
+            .map(|((topic, partition), offset)| (topic.as_str(), *partition, *offset)),
+        Some(metadata),
+    )
 }
 
 impl ClientContext for ProcessorContext {
@@ -159,7 +151,7 @@ impl ConsumerContext for ProcessorContext {
         // Every output taken so far was delivered (the worker waits before polling again), and
         // windows not yet taken still hold their offsets: the commit point is safe.
         let point = shared.engine.commit_point();
-        let list = commit_list(&point.offsets, &point.resume.to_metadata(), Some(&revoked));
+        let list = commit_list(&point.offsets, &point.resume.to_metadata(), &revoked);
         if list.count() > 0 {
             if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
                 tracing::warn!(processor = %self.name, error = %e,
@@ -582,7 +574,7 @@ impl Worker<'_> {
                 .collect(),
             Err(_) => return Ok(()),
         };
-        let list = commit_list(&point.offsets, &point.resume.to_metadata(), Some(&assigned));
+        let list = commit_list(&point.offsets, &point.resume.to_metadata(), &assigned);
         if list.count() > 0 {
             if let Err(e) = self.consumer.commit(&list, mode) {
                 tracing::warn!(processor = %self.settings.name, error = %e,
