@@ -7,13 +7,14 @@
 //!   Kafka), [`connectors::window_processor`] (Kafka → window aggregates → Kafka).
 //! * Shared by the connectors: [`record`] (a Kafka message as a [`record::RecordView`]),
 //!   [`decode`] (JSON, Avro, Schema Registry), [`value`], [`eval`] (expressions, paths),
-//!   [`time`], [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
+//!   [`time`], [`backoff`] (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
 //!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
 //!   (`/metrics`, `/health`), [`shutdown`].
 //! * [`run`] hosts the components of a pipeline; [`cli`] is the `kcql` command-line tool.
 
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod connectors;

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kcql_runtime::backoff::Backoff;
 use kcql_runtime::config::Secret;
 use kcql_runtime::connectors::influx_sink::influx::{
-    Api, Backoff, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
+    Api, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
 };
 use kcql_testkit::influx::{
     self as tk, influx_url, influxql_ok, require_influx, require_vm, rows, select_all, vm_url,

@@ -8,9 +8,10 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use smallvec::SmallVec;
 
+use crate::backoff::Backoff;
 use crate::config::ErrorPolicy;
 use crate::connectors::influx_sink::config::InfluxSinkSettings;
-use crate::connectors::influx_sink::influx::{Backoff, Batcher, WriteError, WriteReport};
+use crate::connectors::influx_sink::influx::{Batcher, WriteError, WriteReport};
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::{decode, Format};

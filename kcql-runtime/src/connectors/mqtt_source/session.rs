@@ -16,6 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::backoff::Backoff;
 use crate::connectors::mqtt_source::config::{
     BrokerAddress, MqttSourceSettings, MqttVersion, TlsFiles,
 };
@@ -446,13 +447,13 @@ async fn pump(
     stats: Arc<MqttSourceStats>,
 ) {
     let mut broker = 0usize;
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::new(BACKOFF_START, BACKOFF_MAX);
     let mut connected = false;
     loop {
         match el.poll().await {
             Polled::ConnAck { session_present } => {
                 connected = true;
-                backoff = BACKOFF_START;
+                backoff.reset();
                 stats.connects.fetch_add(1, Ordering::Relaxed);
                 info!(
                     client_id = %cfg.client_id,
@@ -487,14 +488,14 @@ async fn pump(
                     let _ = tx.send(SessionEvent::Fatal(f)).await;
                     return;
                 }
+                let delay = backoff.next_delay();
                 if connected {
                     warn!(client_id = %cfg.client_id, broker = %cfg.brokers[broker], "MQTT connection lost: {message}; reconnecting");
                 } else {
-                    warn!(client_id = %cfg.client_id, broker = %cfg.brokers[broker], "MQTT connect failed: {message}; retrying in {backoff:?}");
+                    warn!(client_id = %cfg.client_id, broker = %cfg.brokers[broker], "MQTT connect failed: {message}; retrying in {delay:?}");
                 }
                 connected = false;
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                tokio::time::sleep(delay).await;
                 if cfg.brokers.len() > 1 {
                     broker = (broker + 1) % cfg.brokers.len();
                     el.retarget(&cfg, &cfg.brokers[broker]);

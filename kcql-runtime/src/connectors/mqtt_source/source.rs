@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use crate::backoff::Backoff;
 use crate::config::ErrorPolicy;
 use crate::connectors::mqtt_source::config::MqttSourceSettings;
 use crate::connectors::mqtt_source::error::MqttSourceError;
@@ -489,9 +490,9 @@ impl Worker {
         slot.attempts[idx] += 1;
         let attempts = slot.attempts[idx];
         if is_transient(&e) {
-            let backoff = Duration::from_millis(100)
-                .saturating_mul(1 << attempts.min(7))
-                .min(Duration::from_secs(10));
+            let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10))
+                .at_attempt(attempts.min(7))
+                .next_delay();
             self.retries.push((Instant::now() + backoff, seq, idx));
             stats.retries.fetch_add(1, Ordering::Relaxed);
             self.warn_limited(|| {

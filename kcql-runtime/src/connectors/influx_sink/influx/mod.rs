@@ -77,7 +77,6 @@
 //! # Ok(()) }
 //! ```
 
-mod backoff;
 mod batch;
 mod classify;
 mod config;
@@ -85,7 +84,6 @@ mod error;
 mod influxql;
 mod writer;
 
-pub use backoff::Backoff;
 pub use batch::Batcher;
 pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};

@@ -10,11 +10,11 @@ use flate2::Compression;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 
-use super::backoff::Backoff;
 use super::classify::{self, Reply, Target};
 use super::config::{Api, InfluxConfig};
 use super::error::{ConfigError, EnsureError, WriteError};
 use super::influxql::{duration_literal, quote_ident};
+use crate::backoff::Backoff;
 use crate::config::Secret;
 
 /// Writes line-protocol bodies to InfluxDB over HTTP (1.x `/write` or 2.x `/api/v2/write`).

@@ -71,6 +71,13 @@ impl Backoff {
         self.attempt
     }
 
+    /// The same back-off as if `attempt` delays had been handed out already (for a retry whose
+    /// attempt count is kept elsewhere, e.g. per record).
+    pub fn at_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
     /// Starts over at `base` (after a success).
     pub fn reset(&mut self) {
         self.attempt = 0;
