@@ -361,8 +361,10 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     }
 }
 
-/// Optimal-string-alignment distance between two ASCII-ish strings.
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions) between two
+/// ASCII-ish strings, byte by byte. The one edit distance of kcql: keyword suggestions here,
+/// configuration-key suggestions in the runtime.
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let a = a.as_bytes();
     let b = b.as_bytes();
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];

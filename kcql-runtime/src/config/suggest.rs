@@ -1,19 +1,8 @@
 //! "Did you mean …?" for configuration keys.
 
-/// Levenshtein distance over characters.
-pub fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+/// The edit distance used for suggestions: kcql's (optimal string alignment, so a swapped
+/// pair of letters counts as one edit).
+pub use kcql::keyword::edit_distance as distance;
 
 /// The candidate closest to `key` (edit distance at most 2, case-insensitive), if any.
 pub fn closest<'k>(key: &str, candidates: &[&'k str]) -> Option<&'k str> {
