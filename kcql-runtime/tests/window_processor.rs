@@ -248,20 +248,15 @@ async fn a_crash_and_restart_never_emits_a_partial_window() {
     assert_eq!(seen.len(), expected.len(), "{} outputs", got.len());
 }
 
-/// Every record of `topic` on `brokers` (until none arrives for 5 s), as JSON values.
+/// Every record of `topic` on `brokers` up to its end offsets now, as JSON values (read by
+/// assignment: no group join, no waiting for silence).
 async fn consume_available(brokers: &str, topic: &str) -> Vec<serde_json::Value> {
-    use rdkafka::consumer::{Consumer, StreamConsumer};
-    use rdkafka::Message;
-    let consumer: StreamConsumer =
-        kafka::consumer_config_at(brokers, &kafka::unique_group("available"))
-            .create()
-            .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut out = Vec::new();
-    while let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await {
-        out.push(serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON output"));
-    }
-    out
+    let total: i64 = kafka::end_offsets_at(brokers, topic).await.values().sum();
+    kafka::consume_all_at(brokers, topic, total as usize, Duration::from_secs(60))
+        .await
+        .iter()
+        .map(|r| r.payload_json())
+        .collect()
 }
 
 /// The broker is SIGKILLed while the processor holds open windows and uncommitted offsets, and
