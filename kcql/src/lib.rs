@@ -1,7 +1,7 @@
 //! # kcql
 //!
-//! A parser, validator, canonical printer and (soon) compiler for **KCQL**, the SQL-like Kafka
-//! Connect Query Language of Lenses' Stream Reactor connectors.
+//! A parser, validator, canonical printer and compiler for **KCQL**, the SQL-like Kafka Connect
+//! Query Language of Lenses' Stream Reactor connectors.
 //!
 //! ```
 //! let stmt = kcql::parse(
@@ -24,9 +24,22 @@
 //! assert!(err.to_string().contains("did you mean `WITHTAG`?"));
 //! ```
 //!
-//! The crate does no I/O. Modules: [`lex`] (tokens), [`parse`] (statements), [`ast`] (the
+//! Statements compile into a typed routing plan for one connector ([`compile`], [`plan`]):
+//!
+//! ```
+//! let plan = kcql::compile_str(
+//!     "INSERT INTO sensor SELECT * FROM sensor_avg WITHTAG(id)",
+//!     kcql::Connector::InfluxSink,
+//! )
+//! .unwrap();
+//! assert!(matches!(plan, kcql::Plan::Influx(_)));
+//! ```
+//!
+//! The crate does no I/O. Modules: [`lex`] (tokens), [`mod@parse`] (statements), [`ast`] (the
 //! tree), [`mod@reference`] (the reference implementation's view: field lists, tags, defaults),
-//! [`diag`] (errors and rendering), [`keyword`] (keywords and suggestions).
+//! [`plan`] (compiling statements for a connector), [`functions`] (the scalar and aggregate
+//! functions of the extensions), [`diag`] (errors and rendering), [`keyword`] (keywords,
+//! suggestions and the edit distance), [`span`] (byte spans).
 
 #![warn(missing_docs)]
 // `Statement` (the Ok side) is larger than `Diagnostic`, so boxing the error would save nothing.
