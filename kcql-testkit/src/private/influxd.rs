@@ -113,41 +113,18 @@ impl DerefMut for PrivateInfluxd {
 }
 
 /// Writes `influxdb.conf` into `dir` (data under `dir/data/{meta,data,wal}`).
+/// The configuration `scripts/services.sh` writes for the shared InfluxDB, with placeholders.
+const CONFIG_TEMPLATE: &str = include_str!("../../../scripts/influxdb/influxdb.conf.in");
+
 pub(crate) fn prepare(dir: &Path, http_port: u16, rpc_port: u16) -> std::io::Result<Launch> {
     let data = dir.join(super::paths::DATA_DIR);
     for sub in ["meta", "data", "wal"] {
         std::fs::create_dir_all(data.join(sub))?;
     }
-    let data = data.display();
-    let config = format!(
-        r#"# Private InfluxDB written by kcql-testkit (mirrors scripts/services.sh).
-reporting-enabled = false
-bind-address = "127.0.0.1:{rpc_port}"
-
-[meta]
-  dir = "{data}/meta"
-
-[data]
-  dir = "{data}/data"
-  wal-dir = "{data}/wal"
-  query-log-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{http_port}"
-  auth-enabled = false
-  log-enabled = true
-  suppress-write-log = true
-  pprof-enabled = false
-  unix-socket-enabled = false
-
-[logging]
-  suppress-logo = true
-"#
-    );
+    let config = CONFIG_TEMPLATE
+        .replace("@RPC_PORT@", &rpc_port.to_string())
+        .replace("@HTTP_PORT@", &http_port.to_string())
+        .replace("@STATE@", &data.display().to_string());
     let path = dir.join("influxdb.conf");
     std::fs::write(&path, config)?;
     Ok(Launch {

@@ -71,37 +71,16 @@ impl DerefMut for PrivateMosquitto {
 }
 
 /// Writes `mosquitto.conf` into `dir` (persistence in `dir/data/`, log to stdout).
+/// The configuration `scripts/services.sh` writes for the shared broker, with placeholders.
+const CONFIG_TEMPLATE: &str = include_str!("../../../scripts/mosquitto/mosquitto.conf.in");
+
 pub(crate) fn prepare(dir: &Path, port: u16) -> std::io::Result<Launch> {
     let data = dir.join(super::paths::DATA_DIR);
     std::fs::create_dir_all(&data)?;
-    let config = format!(
-        "# Private Mosquitto written by kcql-testkit (mirrors scripts/services.sh).
-# As root, stay root so the persistence file under target/ stays writable.
-user root
-listener {port} 127.0.0.1
-allow_anonymous true
-
-persistence true
-persistence_location {}/
-persistence_file mosquitto.db
-autosave_interval 30
-
-max_queued_messages 1000000
-max_queued_bytes 0
-max_inflight_messages 0
-set_tcp_nodelay true
-
-log_dest stdout
-log_type error
-log_type warning
-log_type notice
-log_type information
-connection_messages true
-log_timestamp true
-log_timestamp_format %Y-%m-%dT%H:%M:%S
-",
-        data.display()
-    );
+    let config = CONFIG_TEMPLATE
+        .replace("@PORT@", &port.to_string())
+        .replace("@DATA@", &data.display().to_string())
+        .replace("@LOG_DEST@", "stdout");
     let path = dir.join("mosquitto.conf");
     std::fs::write(&path, config)?;
     Ok(Launch {
