@@ -82,8 +82,8 @@ pub fn commit_list<'t>(
     tpl
 }
 
-/// [`commit_list`] of tracked offsets.
-fn tracked_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
+/// [`commit_list`] of tracked offsets, without metadata.
+pub fn tracked_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
     commit_list(
         offsets
             .iter()

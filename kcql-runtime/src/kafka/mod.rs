@@ -10,3 +10,18 @@ pub mod offsets;
 pub use client::{consumer_config, producer_config, KafkaSettings, DEFAULT_BROKERS};
 pub use context::{TrackedConsumer, TrackingContext};
 pub use offsets::{OffsetTracker, TopicPartition};
+
+/// A consumed message's headers as borrowed `(name, value)` pairs, in order (a header without
+/// a value reads as empty): the form [`RecordView::headers`](crate::record::RecordView) takes.
+pub fn headers_of<'m>(
+    msg: &'m rdkafka::message::BorrowedMessage<'_>,
+) -> smallvec::SmallVec<[(&'m str, &'m [u8]); 4]> {
+    use rdkafka::message::{Headers as _, Message as _};
+    match msg.headers() {
+        Some(h) => h
+            .iter()
+            .map(|h| (h.key, h.value.unwrap_or_default()))
+            .collect(),
+        None => smallvec::SmallVec::new(),
+    }
+}

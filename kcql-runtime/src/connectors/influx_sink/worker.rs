@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use smallvec::SmallVec;
 
 use crate::backoff::Backoff;
@@ -16,7 +16,7 @@ use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::{decode, Format};
 use crate::endpoint::{ComponentState, Health};
-use crate::kafka::context::commit_list;
+use crate::kafka::context::tracked_list;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
 };
@@ -230,13 +230,7 @@ impl<'c> Worker<'c> {
         match decode(msg.payload(), Format::Json) {
             Err(e) => errors.push(("decode_error", e.to_string())),
             Ok(value) => {
-                let headers: SmallVec<[(&str, &[u8]); 4]> = match msg.headers() {
-                    Some(h) => h
-                        .iter()
-                        .map(|h| (h.key, h.value.unwrap_or_default()))
-                        .collect(),
-                    None => SmallVec::new(),
-                };
+                let headers = crate::kafka::headers_of(&msg);
                 let rec = RecordView {
                     topic: msg.topic(),
                     partition: msg.partition(),
@@ -574,15 +568,7 @@ impl<'c> Worker<'c> {
         if changed.is_empty() {
             return;
         }
-        if let Err(e) = self.consumer.commit(
-            &commit_list(
-                changed
-                    .iter()
-                    .map(|(tp, o)| (tp.topic.as_str(), tp.partition, *o)),
-                None,
-            ),
-            mode,
-        ) {
+        if let Err(e) = self.consumer.commit(&tracked_list(&changed), mode) {
             tracing::warn!(connector = %self.ctx.name, error = %e, "offset commit failed (records will be read again)");
         }
     }

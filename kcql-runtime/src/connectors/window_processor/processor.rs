@@ -27,12 +27,11 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, TopicPartitionList};
-use smallvec::SmallVec;
 use thiserror::Error;
 
 use crate::config::ErrorPolicy;
@@ -452,13 +451,7 @@ impl Worker<'_> {
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), ProcessorError> {
         self.resume_if_new(msg.topic(), msg.partition());
-        let headers: SmallVec<[(&str, &[u8]); 4]> = match msg.headers() {
-            Some(h) => h
-                .iter()
-                .map(|h| (h.key, h.value.unwrap_or_default()))
-                .collect(),
-            None => SmallVec::new(),
-        };
+        let headers = crate::kafka::headers_of(msg);
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
