@@ -21,7 +21,9 @@ use kcql_testkit::kafka::{
     ProduceRecord,
 };
 use serde_json::{json, Value};
-use support::{count_of, end_offsets, now_ns, settings, v1_props, wait_for, RunningSink};
+use support::{
+    count_of, end_offsets, now_ns, settings, v1_props, wait_committed, wait_for, RunningSink,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -38,19 +40,6 @@ async fn wait_count(db: &str, from: &str, field: &str, n: u64) {
             Ok(())
         } else {
             Err(format!("{c} points: {answer}"))
-        }
-    })
-    .await
-}
-
-/// Waits until `group` has committed `want` on `topic`.
-async fn wait_committed(brokers: &str, group: &str, topic: &str, want: &BTreeMap<i32, i64>) {
-    wait_for(&format!("commits of {group}"), WAIT, || async move {
-        let got = committed_offsets_at(brokers, group, topic).await;
-        if &got == want {
-            Ok(())
-        } else {
-            Err(format!("{got:?}, want {want:?}"))
         }
     })
     .await

@@ -110,6 +110,23 @@ impl RunningSink {
     }
 }
 
+/// Waits (≤ 60 s) until `group` has committed `want` on `topic`.
+pub async fn wait_committed(brokers: &str, group: &str, topic: &str, want: &BTreeMap<i32, i64>) {
+    wait_for(
+        &format!("commits of {group}"),
+        Duration::from_secs(60),
+        || async move {
+            let got = kcql_testkit::kafka::committed_offsets_at(brokers, group, topic).await;
+            if &got == want {
+                Ok(())
+            } else {
+                Err(format!("{got:?}, want {want:?}"))
+            }
+        },
+    )
+    .await
+}
+
 /// The sum of every sample of metric `name` in a Prometheus text exposition.
 pub fn metric_sum(text: &str, name: &str) -> f64 {
     text.lines()

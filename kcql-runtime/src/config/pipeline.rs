@@ -197,6 +197,10 @@ const INFLUX_KEYS: &[(&str, &str)] = &[
     ("linger_ms", "connect.influx.linger.ms"),
     ("gzip", "connect.influx.gzip"),
     ("dlq_topic", "connect.influx.dlq.topic"),
+    ("key_format", "connect.influx.key.format"),
+    ("value_format", "connect.influx.value.format"),
+    ("avro_schema", "connect.influx.avro.schema"),
+    ("schema_registry_url", "connect.influx.schema.registry.url"),
     ("progress_enabled", "connect.progress.enabled"),
 ];
 

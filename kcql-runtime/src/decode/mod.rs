@@ -45,6 +45,49 @@ pub enum Format {
 }
 
 impl Format {
+    /// The names of the formats, as configured.
+    pub const NAMES: [&'static str; 5] = ["json", "string", "bytes", "avro", "confluent_avro"];
+
+    /// The Kafka Connect converter classes a format stands for.
+    pub const CONVERTERS: [(&'static str, Format); 4] = [
+        ("org.apache.kafka.connect.json.JsonConverter", Format::Json),
+        (
+            "org.apache.kafka.connect.storage.StringConverter",
+            Format::String,
+        ),
+        (
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+            Format::Bytes,
+        ),
+        (
+            "io.confluent.connect.avro.AvroConverter",
+            Format::ConfluentAvro,
+        ),
+    ];
+
+    /// The format of a configured name (any case; [`Format::NAMES`]).
+    pub fn from_name(name: &str) -> Option<Format> {
+        const FORMATS: [Format; 5] = [
+            Format::Json,
+            Format::String,
+            Format::Bytes,
+            Format::Avro,
+            Format::ConfluentAvro,
+        ];
+        Format::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))
+            .map(|i| FORMATS[i])
+    }
+
+    /// The format a Kafka Connect converter class reads ([`Format::CONVERTERS`]).
+    pub fn of_converter(class: &str) -> Option<Format> {
+        Format::CONVERTERS
+            .iter()
+            .find(|(c, _)| *c == class)
+            .map(|(_, f)| *f)
+    }
+
     /// True for the formats that need an Avro schema to decode ([`decode_with`]).
     pub fn needs_schema(self) -> bool {
         matches!(self, Format::Avro | Format::ConfluentAvro)

@@ -15,6 +15,8 @@ use thiserror::Error;
 use crate::config::common::{ErrorPolicy, Secret};
 use crate::config::reader::{KeyProblem, KnownKeys};
 use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
+use crate::decode::Format;
+use crate::record::{RecordDecoder, RecordFormat, RecordFormatError};
 
 const URL: &str = "connect.influx.url";
 const DB: &str = "connect.influx.db";
@@ -38,6 +40,16 @@ const BATCH_SIZE: &str = "connect.influx.batch.size";
 const LINGER_MS: &str = "connect.influx.linger.ms";
 const GZIP: &str = "connect.influx.gzip";
 const DLQ_TOPIC: &str = "connect.influx.dlq.topic";
+const KEY_FORMAT: &str = "connect.influx.key.format";
+const VALUE_FORMAT: &str = "connect.influx.value.format";
+const AVRO_SCHEMA: &str = "connect.influx.avro.schema";
+const SCHEMA_REGISTRY_URL: &str = "connect.influx.schema.registry.url";
+const KEY_CONVERTER: &str = "key.converter";
+const VALUE_CONVERTER: &str = "value.converter";
+const KEY_CONVERTER_REGISTRY: &str = "key.converter.schema.registry.url";
+const VALUE_CONVERTER_REGISTRY: &str = "value.converter.schema.registry.url";
+const KEY_CONVERTER_SCHEMAS: &str = "key.converter.schemas.enable";
+const VALUE_CONVERTER_SCHEMAS: &str = "value.converter.schemas.enable";
 /// Prefix of the keys passed through to the Kafka client.
 const KAFKA_PREFIX: &str = "kafka.";
 
@@ -65,6 +77,16 @@ pub const KNOWN_KEYS: &[&str] = &[
     LINGER_MS,
     GZIP,
     DLQ_TOPIC,
+    KEY_FORMAT,
+    VALUE_FORMAT,
+    AVRO_SCHEMA,
+    SCHEMA_REGISTRY_URL,
+    KEY_CONVERTER,
+    VALUE_CONVERTER,
+    KEY_CONVERTER_REGISTRY,
+    VALUE_CONVERTER_REGISTRY,
+    KEY_CONVERTER_SCHEMAS,
+    VALUE_CONVERTER_SCHEMAS,
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
@@ -132,6 +154,11 @@ pub struct InfluxSinkSettings {
     pub gzip: bool,
     /// `connect.influx.dlq.topic`: where records that cannot be written go.
     pub dlq_topic: Option<String>,
+    /// How record keys and values are decoded: `connect.influx.key.format`,
+    /// `connect.influx.value.format` (or Kafka Connect's `key.converter`, `value.converter`),
+    /// `connect.influx.avro.schema`, `connect.influx.schema.registry.url` (or
+    /// `value.converter.schema.registry.url`). Default: JSON values, sniffed keys.
+    pub record_format: RecordFormat,
     /// The `kafka.*` keys, prefix removed, for the Kafka client.
     pub kafka: BTreeMap<String, String>,
 }
@@ -306,6 +333,7 @@ impl InfluxSinkSettings {
         let name = r.optional(NAME);
         let connector_class = r.optional(CONNECTOR_CLASS);
         let dlq_topic = r.optional(DLQ_TOPIC);
+        let record_format = read_record_format(&mut r);
 
         match (url, target, kcql, compiled) {
             (Some(url), Some(target), Some(kcql), Some((statement_count, plan)))
@@ -329,6 +357,7 @@ impl InfluxSinkSettings {
                     linger,
                     gzip,
                     dlq_topic,
+                    record_format,
                     kafka,
                 })
             }
@@ -368,6 +397,104 @@ impl InfluxSinkSettings {
             config.batch.linger = l;
         }
         config
+    }
+}
+
+/// The key and value formats, from our keys or from Kafka Connect's converter keys (which
+/// must then agree), checked by building the decoder.
+fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
+    let key = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
+    let value = read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
+    let mut registry = None;
+    for key in [
+        SCHEMA_REGISTRY_URL,
+        VALUE_CONVERTER_REGISTRY,
+        KEY_CONVERTER_REGISTRY,
+    ] {
+        match (r.optional(key), &registry) {
+            (Some(url), Some((first, seen))) if &url != seen => r.invalid(
+                key,
+                format!("{key} = `{url}` disagrees with {first} = `{seen}`"),
+            ),
+            (Some(url), None) => registry = Some((key, url)),
+            _ => {}
+        }
+    }
+    let format = RecordFormat {
+        key,
+        value: value.unwrap_or_default(),
+        avro_schema: r.optional(AVRO_SCHEMA),
+        schema_registry_url: registry.map(|(_, url)| url),
+    };
+    if let Err(e) = RecordDecoder::new(&format) {
+        let (at, message) = match e {
+            RecordFormatError::MissingAvroSchema { part } => (
+                AVRO_SCHEMA,
+                format!("connect.influx.{part}.format = avro needs {AVRO_SCHEMA} (the writer schema as JSON text)"),
+            ),
+            RecordFormatError::AvroSchema(e) => (AVRO_SCHEMA, format!("{AVRO_SCHEMA}: {e}")),
+            RecordFormatError::MissingRegistry { part } => (
+                SCHEMA_REGISTRY_URL,
+                format!("connect.influx.{part}.format = confluent_avro needs {SCHEMA_REGISTRY_URL} (or {part}.converter.schema.registry.url)"),
+            ),
+            RecordFormatError::Registry(e) => (SCHEMA_REGISTRY_URL, format!("{SCHEMA_REGISTRY_URL}: {e}")),
+        };
+        r.invalid(at, message);
+    }
+    format
+}
+
+/// One part's format: `format_key` (json, string, bytes, avro, confluent_avro) or the Kafka
+/// Connect `converter_key` class it stands for; both given must agree.
+fn read_format(
+    r: &mut Reader<'_>,
+    format_key: &'static str,
+    converter_key: &'static str,
+    schemas_key: &'static str,
+) -> Option<Format> {
+    let named = r.get(format_key).map(str::trim).and_then(|v| {
+        let f = Format::from_name(v);
+        if f.is_none() {
+            r.invalid(
+                format_key,
+                format!(
+                    "{format_key} must be one of {}, got `{v}`",
+                    Format::NAMES.join(", ")
+                ),
+            );
+        }
+        f
+    });
+    let converted = r.get(converter_key).map(str::trim).and_then(|v| {
+        let f = Format::of_converter(v);
+        if f.is_none() {
+            r.invalid(
+                converter_key,
+                format!(
+                    "{converter_key} `{v}` is not supported: use one of {} (or {format_key})",
+                    Format::CONVERTERS.map(|(c, _)| c).join(", ")
+                ),
+            );
+        }
+        f
+    });
+    if r.boolean(schemas_key) == Some(true) && converted.unwrap_or_default() == Format::Json {
+        r.invalid(
+            schemas_key,
+            format!("{schemas_key} = true (JSON with a schema envelope) is not supported: set it to false"),
+        );
+    }
+    match (named, converted) {
+        (Some(n), Some(c)) if n != c => {
+            r.invalid(
+                converter_key,
+                format!(
+                    "{converter_key} reads {c:?} but {format_key} says {n:?}: give one of them"
+                ),
+            );
+            Some(n)
+        }
+        (n, c) => n.or(c),
     }
 }
 
@@ -487,6 +614,100 @@ mod tests {
         let mut p = v1();
         p.extend_from_slice(extra);
         p
+    }
+
+    fn format_of(extra: &[(&'static str, &'static str)]) -> RecordFormat {
+        InfluxSinkSettings::from_properties(&props(&with(extra)))
+            .unwrap_or_else(|e| panic!("{extra:?}: {e:?}"))
+            .record_format
+    }
+
+    fn messages(extra: &[(&'static str, &'static str)]) -> Vec<String> {
+        errors(&with(extra)).iter().map(|e| e.to_string()).collect()
+    }
+
+    const SCHEMA: &str = r#"{"type":"record","name":"r","fields":[{"name":"ts","type":"long"}]}"#;
+
+    #[test]
+    fn record_format_defaults_to_json_values_and_sniffed_keys() {
+        assert_eq!(format_of(&[]), RecordFormat::default());
+    }
+
+    #[test]
+    fn record_format_from_our_keys_or_connect_converters() {
+        let raw = format_of(&[(VALUE_FORMAT, "AVRO"), (AVRO_SCHEMA, SCHEMA)]);
+        assert_eq!(raw.value, Format::Avro);
+        assert_eq!(raw.avro_schema.as_deref(), Some(SCHEMA));
+        let confluent = format_of(&[
+            (VALUE_CONVERTER, "io.confluent.connect.avro.AvroConverter"),
+            (VALUE_CONVERTER_REGISTRY, "http://127.0.0.1:8081"),
+            (
+                KEY_CONVERTER,
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+        ]);
+        assert_eq!(confluent.value, Format::ConfluentAvro);
+        assert_eq!(confluent.key, Some(Format::String));
+        assert_eq!(
+            confluent.schema_registry_url.as_deref(),
+            Some("http://127.0.0.1:8081")
+        );
+        // Agreeing spellings of one setting are fine.
+        let both = format_of(&[
+            (VALUE_FORMAT, "json"),
+            (
+                VALUE_CONVERTER,
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+            (VALUE_CONVERTER_SCHEMAS, "false"),
+        ]);
+        assert_eq!(both.value, Format::Json);
+    }
+
+    #[test]
+    fn record_formats_that_cannot_work_name_their_key() {
+        assert_eq!(
+            messages(&[(VALUE_FORMAT, "protobuf")]),
+            ["connect.influx.value.format must be one of json, string, bytes, avro, confluent_avro, got `protobuf`"]
+        );
+        assert_eq!(
+            messages(&[(VALUE_FORMAT, "avro")]),
+            ["connect.influx.value.format = avro needs connect.influx.avro.schema (the writer schema as JSON text)"]
+        );
+        assert_eq!(
+            messages(&[(VALUE_FORMAT, "confluent_avro")]),
+            ["connect.influx.value.format = confluent_avro needs connect.influx.schema.registry.url (or value.converter.schema.registry.url)"]
+        );
+        assert!(
+            messages(&[(VALUE_FORMAT, "avro"), (AVRO_SCHEMA, "{nope")])[0]
+                .starts_with("connect.influx.avro.schema: ")
+        );
+        let disagree = messages(&[
+            (VALUE_FORMAT, "string"),
+            (
+                VALUE_CONVERTER,
+                "org.apache.kafka.connect.json.JsonConverter",
+            ),
+        ]);
+        assert_eq!(
+            disagree,
+            ["value.converter reads Json but connect.influx.value.format says String: give one of them"]
+        );
+        let unknown = messages(&[(VALUE_CONVERTER, "com.example.MyConverter")]);
+        assert!(unknown[0].starts_with("value.converter `com.example.MyConverter` is not supported: use one of org.apache.kafka.connect.json.JsonConverter, "), "{unknown:?}");
+        assert_eq!(
+            messages(&[(VALUE_CONVERTER_SCHEMAS, "true")]),
+            ["value.converter.schemas.enable = true (JSON with a schema envelope) is not supported: set it to false"]
+        );
+        let two_registries = messages(&[
+            (VALUE_FORMAT, "confluent_avro"),
+            (SCHEMA_REGISTRY_URL, "http://a:8081"),
+            (VALUE_CONVERTER_REGISTRY, "http://b:8081"),
+        ]);
+        assert_eq!(
+            two_registries,
+            ["value.converter.schema.registry.url = `http://b:8081` disagrees with connect.influx.schema.registry.url = `http://a:8081`"]
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum SinkError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// The key or value format cannot work (checked when the settings are read, so only a
+    /// hand-built [`InfluxSinkSettings`](super::InfluxSinkSettings) gets here).
+    #[error("record format: {0}")]
+    Format(#[from] crate::record::RecordFormatError),
     /// The InfluxDB writer could not be built.
     #[error("InfluxDB writer: {0}")]
     Writer(#[from] ConfigError),

@@ -32,6 +32,7 @@ pub mod point;
 mod targets;
 mod worker;
 
+use crate::record::RecordDecoder;
 pub use error::SinkError;
 pub use metrics::SinkMetrics;
 
@@ -126,6 +127,8 @@ impl InfluxSink {
             None => None,
         };
         let metrics = Arc::new(SinkMetrics::new(&self.registry, &self.name));
+        // One decoder for all workers: they share the Schema Registry cache.
+        let decoder = RecordDecoder::new(&self.settings.record_format)?;
         let tasks = self.settings.tasks_max.unwrap_or(1).max(1) as usize;
         // Workers stop together: on shutdown, or when one of them fails.
         let stop = Shutdown::new();
@@ -147,6 +150,7 @@ impl InfluxSink {
                 kafka: self.kafka.clone(),
                 targets: Arc::clone(&targets),
                 dead_letter: dead_letter.clone(),
+                decoder: decoder.clone(),
                 metrics: Arc::clone(&metrics),
                 registry: Arc::clone(&self.registry),
                 health: self.health.clone(),

@@ -14,17 +14,16 @@ use crate::connectors::influx_sink::config::InfluxSinkSettings;
 use crate::connectors::influx_sink::influx::{Batcher, WriteError, WriteReport};
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
-use crate::decode::{decode, Format};
+use crate::decode::RegistryError;
 use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::tracked_list;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
 };
 use crate::metrics::Registry;
-use crate::record::RecordView;
+use crate::record::{RawRecord, RecordDecoder, RecordView, Schemas};
 use crate::shutdown::Shutdown;
 use crate::time::TimeError;
-use crate::value::Value;
 
 use super::targets::Targets;
 use super::{SinkError, SinkMetrics, THROW_TRANSIENT_ATTEMPTS};
@@ -38,6 +37,7 @@ pub(super) struct WorkerContext {
     pub kafka: KafkaSettings,
     pub targets: Arc<Targets>,
     pub dead_letter: Option<Arc<DeadLetter>>,
+    pub decoder: RecordDecoder,
     pub metrics: Arc<SinkMetrics>,
     pub registry: Arc<Registry>,
     pub health: Health,
@@ -189,7 +189,10 @@ impl<'c> Worker<'c> {
                 }
                 received = consumer.recv() => match received {
                     Ok(msg) => {
-                        self.handle(msg);
+                        if !self.admit(msg, &stop).await {
+                            self.flush(&stop).await?;
+                            return Ok(());
+                        }
                         if self.is_full() {
                             self.flush(&stop).await?;
                         }
@@ -220,57 +223,50 @@ impl<'c> Worker<'c> {
         (self.partitions.len() - 1) as u32
     }
 
+    /// Resolves the record's Confluent Avro schemas (if its format has any; waiting out a
+    /// registry that is down) and handles it. False when `stop` fired first: the record is
+    /// left unhandled, so never committed, and is read again after a restart.
+    async fn admit(&mut self, msg: BorrowedMessage<'c>, stop: &Shutdown) -> bool {
+        let decoder = &self.ctx.decoder;
+        let schemas = if decoder.needs_registry() {
+            let headers = crate::kafka::headers_of(&msg);
+            let raw = RawRecord::of_message(&msg, &headers);
+            match decoder.resolve_patiently(&raw, stop, &self.ctx.name).await {
+                Some(resolved) => resolved,
+                None => return false,
+            }
+        } else {
+            Ok(Schemas::NONE)
+        };
+        self.handle(msg, schemas);
+        true
+    }
+
     /// Runs every route of the record's topic, appending its points to the batches.
-    fn handle(&mut self, msg: BorrowedMessage<'c>) {
+    /// `schemas` are the record's resolved Confluent Avro schemas, or why they cannot be had.
+    fn handle(&mut self, msg: BorrowedMessage<'c>, schemas: Result<Schemas, RegistryError>) {
         self.ctx.metrics.consumed.inc();
         let tp = self.intern(msg.topic(), msg.partition());
         let idx = self.held.len() as u32;
         let mut errors: SmallVec<[(&'static str, String); 1]> = SmallVec::new();
-        let mut lines = 0u32;
-        match decode(msg.payload(), Format::Json) {
-            Err(e) => errors.push(("decode_error", e.to_string())),
-            Ok(value) => {
-                let headers = crate::kafka::headers_of(&msg);
-                let rec = RecordView {
-                    topic: msg.topic(),
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                    timestamp_ms: msg.timestamp().to_millis(),
-                    key: decode_key(msg.key()),
-                    value,
-                    headers: &headers,
-                };
-                let now = Instant::now();
-                let now_ns = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as i64);
-                let precision = self.ctx.targets.precision;
-                let plan = &self.ctx.settings.plan;
-                if let Some(route_ids) = self.routes.get(msg.topic()) {
-                    for &r in route_ids {
-                        let route = &plan.routes[r];
-                        let t = self.ctx.targets.route_target[r];
-                        let batch = &mut self.batches[t];
-                        let start = batch.batcher.body().len();
-                        let added = batch.batcher.append_with(now, |buf| {
-                            write_route(route, &rec, now_ns, precision, buf).map(|_: Outcome| ())
-                        });
-                        match added {
-                            Ok(true) => {
-                                batch.owners.push(idx);
-                                let line = batch.batcher.body().get(start..).unwrap_or_default();
-                                batch
-                                    .measurements
-                                    .push(intern_measurement(&mut self.measurement_names, line));
-                                lines += 1;
-                            }
-                            Ok(false) => {}
-                            Err(e) => errors.push((class_of(&e), e.to_string())),
-                        }
-                    }
+        let lines = {
+            let headers = crate::kafka::headers_of(&msg);
+            let raw = RawRecord::of_message(&msg, &headers);
+            let ctx = self.ctx;
+            match schemas {
+                Err(e) => {
+                    errors.push(("schema_error", format!("cannot decode the record: {e}")));
+                    0
                 }
+                Ok(schemas) => match ctx.decoder.view(&raw, &schemas, true) {
+                    Err(e) => {
+                        errors.push(("decode_error", e.to_string()));
+                        0
+                    }
+                    Ok(rec) => self.route(&rec, idx, &mut errors),
+                },
             }
-        }
+        };
         self.held.push(Held {
             msg,
             tp,
@@ -280,6 +276,48 @@ impl<'c> Worker<'c> {
         for (class, message) in errors {
             self.poison(idx as usize, class, message);
         }
+    }
+
+    /// Appends the points of every route of `rec`'s topic to the batches; the number of lines
+    /// added. Points that cannot be made go to `errors`.
+    fn route(
+        &mut self,
+        rec: &RecordView<'_>,
+        idx: u32,
+        errors: &mut SmallVec<[(&'static str, String); 1]>,
+    ) -> u32 {
+        let mut lines = 0u32;
+        let now = Instant::now();
+        let now_ns = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i64);
+        let precision = self.ctx.targets.precision;
+        let plan = &self.ctx.settings.plan;
+        let Some(route_ids) = self.routes.get(rec.topic) else {
+            return 0;
+        };
+        for &r in route_ids {
+            let route = &plan.routes[r];
+            let t = self.ctx.targets.route_target[r];
+            let batch = &mut self.batches[t];
+            let start = batch.batcher.body().len();
+            let added = batch.batcher.append_with(now, |buf| {
+                write_route(route, rec, now_ns, precision, buf).map(|_: Outcome| ())
+            });
+            match added {
+                Ok(true) => {
+                    batch.owners.push(idx);
+                    let line = batch.batcher.body().get(start..).unwrap_or_default();
+                    batch
+                        .measurements
+                        .push(intern_measurement(&mut self.measurement_names, line));
+                    lines += 1;
+                }
+                Ok(false) => {}
+                Err(e) => errors.push((class_of(&e), e.to_string())),
+            }
+        }
+        lines
     }
 
     /// Applies the error policy to a poison record.
@@ -411,7 +449,9 @@ impl<'c> Worker<'c> {
         self.held.clear();
         self.commit(CommitMode::Async);
         for msg in std::mem::take(&mut self.parked) {
-            self.handle(msg);
+            if !self.admit(msg, stop).await {
+                break;
+            }
         }
         Ok(())
     }
@@ -597,22 +637,6 @@ fn measurement_of(line: &[u8]) -> &[u8] {
     line
 }
 
-/// A record key: a JSON document when it parses as one, else UTF-8 text, else bytes.
-fn decode_key(key: Option<&[u8]>) -> Value<'_> {
-    let Some(k) = key else {
-        return Value::Null;
-    };
-    if matches!(k.first(), Some(b'{' | b'[')) {
-        if let Ok(v) = decode(Some(k), Format::Json) {
-            return v;
-        }
-    }
-    match decode(Some(k), Format::String) {
-        Ok(v) => v,
-        Err(_) => Value::Bytes(std::borrow::Cow::Borrowed(k)),
-    }
-}
-
 fn class_of(e: &RecordError) -> &'static str {
     match e {
         RecordError::MissingField(_) => "missing_field",
@@ -634,13 +658,5 @@ mod tests {
         assert_eq!(measurement_of(b"cpu,host=a v=1"), b"cpu");
         assert_eq!(measurement_of(b"my\\ cpu\\,x v=1"), b"my\\ cpu\\,x");
         assert_eq!(measurement_of(b"m v=1"), b"m");
-    }
-
-    #[test]
-    fn keys_decode_as_json_text_or_bytes() {
-        assert!(matches!(decode_key(Some(b"{\"id\":1}")), Value::Object(_)));
-        assert!(matches!(decode_key(Some(b"dev-1")), Value::Str(_)));
-        assert!(matches!(decode_key(Some(&[0xff, 0xfe])), Value::Bytes(_)));
-        assert!(matches!(decode_key(None), Value::Null));
     }
 }

@@ -9,6 +9,7 @@
 //! error_policy = "NOOP"              # NOOP (skip + optional dead letter) | THROW (default)
 //! dlq_topic = "sensor_data_dlq"      # optional: skipped poison records go here
 //! value_format = "json"              # json | string | bytes | avro | confluent_avro
+//! schema_registry_url = "http://127.0.0.1:8081"   # for confluent_avro
 //! late = "drop"                      # or { topic = "sensor_late" }
 //! max_open_windows = 10000
 //! max_groups = 1000000
@@ -46,6 +47,8 @@ pub struct WindowProcessorToml {
     pub key_format: Option<crate::decode::Format>,
     /// Avro writer schema (JSON text) for `value_format = "avro"`.
     pub avro_schema: Option<String>,
+    /// Schema Registry base URL for `value_format = "confluent_avro"`.
+    pub schema_registry_url: Option<String>,
     /// Late records: `"drop"` (default) or `{ topic = "…" }`.
     pub late: Option<LatePolicy>,
     /// Most windows held at once.
@@ -111,6 +114,7 @@ impl WindowProcessorToml {
             window.key_format = f;
         }
         window.avro_schema = self.avro_schema;
+        window.schema_registry_url = self.schema_registry_url;
         if let Some(l) = self.late {
             window.late = l;
         }

@@ -40,10 +40,12 @@ use crate::connectors::window_processor::window::{
     BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics,
 };
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
+use crate::decode::RegistryError;
 use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::publish_lag;
 use crate::kafka::{consumer_config, producer_config, KafkaSettings};
 use crate::metrics::{Counter, Gauge, Registry};
+use crate::record::{RawRecord, RecordDecoder, Schemas};
 use crate::shutdown::Shutdown;
 
 /// Why the processor stopped with an error.
@@ -348,8 +350,10 @@ impl WindowProcessor {
         };
         tracing::info!(processor = %s.name, group = %s.group_id, ?topics, "window processor started");
         self.health.set(&s.name, ComponentState::Running);
+        let decoder = lock(&shared).engine.decoder().clone();
         let mut worker = Worker {
             settings: s,
+            decoder,
             consumer: &consumer,
             shared,
             producer,
@@ -369,6 +373,8 @@ impl WindowProcessor {
 
 struct Worker<'c> {
     settings: &'c WindowProcessorSettings,
+    /// The engine's decoder, to resolve Confluent Avro schemas outside the engine's lock.
+    decoder: RecordDecoder,
     consumer: &'c Consumer_,
     shared: Arc<Mutex<Shared>>,
     producer: FutureProducer,
@@ -399,7 +405,17 @@ impl Worker<'_> {
                 _ = tick.tick() => self.emit_and_commit(CommitMode::Async).await?,
                 received = consumer.recv() => match received {
                     Ok(msg) => {
-                        self.handle(&msg)?;
+                        let schemas = if self.decoder.needs_registry() {
+                            let headers = crate::kafka::headers_of(&msg);
+                            let raw = RawRecord::of_message(&msg, &headers);
+                            match self.decoder.resolve_patiently(&raw, &shutdown, &self.settings.name).await {
+                                Some(resolved) => resolved,
+                                None => return self.emit_and_commit(CommitMode::Sync).await,
+                            }
+                        } else {
+                            Ok(Schemas::NONE)
+                        };
+                        self.handle(&msg, schemas)?;
                         self.since_emit += 1;
                         if self.since_emit >= EMIT_EVERY_RECORDS {
                             self.emit_and_commit(CommitMode::Async).await?;
@@ -449,7 +465,13 @@ impl Worker<'_> {
         shared.resumed.insert((topic.to_string(), partition));
     }
 
-    fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), ProcessorError> {
+    /// Feeds one record to the engine. `schemas` are its resolved Confluent Avro schemas, or
+    /// why they cannot be had (the record is then poison, with that reason).
+    fn handle(
+        &mut self,
+        msg: &BorrowedMessage<'_>,
+        schemas: Result<Schemas, RegistryError>,
+    ) -> Result<(), ProcessorError> {
         self.resume_if_new(msg.topic(), msg.partition());
         let headers = crate::kafka::headers_of(msg);
         let now_ms = SystemTime::now()
@@ -464,7 +486,7 @@ impl Worker<'_> {
             payload: msg.payload(),
             headers: &headers,
             processing_time_ms: now_ms,
-            value_schema: None,
+            schemas: schemas.as_ref().unwrap_or(Schemas::none()),
         };
         let outcome = lock(&self.shared).engine.on_record(input);
         if outcome.is_late() {
@@ -474,7 +496,11 @@ impl Worker<'_> {
             }
         }
         if let Some(error) = outcome.poison() {
-            let reason = error.to_string();
+            // A schema that could not be had says more than "needs an Avro schema".
+            let reason = match &schemas {
+                Err(registry) => format!("cannot decode the record: {registry}"),
+                Ok(_) => error.to_string(),
+            };
             match self.settings.error_policy {
                 ErrorPolicy::Noop => {
                     tracing::warn!(processor = %self.settings.name, topic = msg.topic(),

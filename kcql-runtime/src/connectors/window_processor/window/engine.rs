@@ -5,10 +5,12 @@ use super::aggregate::{check, Accumulator, AggregateError};
 use super::assign::WindowShape;
 use super::output::{group_key_bytes, OutputPlan};
 use super::settings::WindowSettings;
-use crate::decode::{decode_with, AvroSchema, AvroSchemaError, DecodeError, Format};
+use crate::decode::DecodeError;
 use crate::encode::json::write_json;
 use crate::eval::{eval, is_true};
-use crate::record::RecordView;
+use crate::record::{
+    RawRecord, RecordDecoder, RecordFormat, RecordFormatError, RecordView, Schemas,
+};
 use crate::time::{time_ns, TimeError};
 use crate::value::Value;
 use kcql::plan::{FieldRef, PlanExpr, ProcessorPlan, ProjectionItem, RecordPart, WindowRoute};
@@ -21,12 +23,10 @@ use thiserror::Error;
 /// The engine could not be built.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum BuildError {
-    /// `value_format = "avro"` without `avro_schema`.
-    #[error("value_format = \"avro\" needs avro_schema (the writer schema as JSON text)")]
-    MissingAvroSchema,
-    /// The Avro schema does not parse.
-    #[error("avro_schema: {0}")]
-    AvroSchema(#[from] AvroSchemaError),
+    /// The key and value formats cannot work (an Avro format without its schema or
+    /// registry, a schema that does not parse).
+    #[error(transparent)]
+    Format(#[from] RecordFormatError),
     /// A limit of zero.
     #[error("{0} must be at least 1")]
     ZeroLimit(&'static str),
@@ -74,9 +74,9 @@ pub struct InputRecord<'a> {
     /// Processing time (epoch ms): the event time of `WITHTIMESTAMP sys_time()` routes and
     /// what `now()` gives.
     pub processing_time_ms: i64,
-    /// For `value_format = "confluent_avro"`: the writer schema the caller resolved from the
-    /// Schema Registry for this payload's id (see [`crate::decode::SchemaRegistry`]).
-    pub value_schema: Option<&'a AvroSchema>,
+    /// For the `confluent_avro` formats: the writer schemas the caller resolved for this
+    /// record ([`RecordDecoder::resolve`] of [`WindowEngine::decoder`]).
+    pub schemas: &'a Schemas,
 }
 
 impl<'a> InputRecord<'a> {
@@ -91,7 +91,7 @@ impl<'a> InputRecord<'a> {
             payload: Some(payload),
             headers: &[],
             processing_time_ms: 0,
-            value_schema: None,
+            schemas: Schemas::none(),
         }
     }
 
@@ -378,7 +378,7 @@ impl RouteState {
 #[derive(Debug)]
 pub struct WindowEngine {
     settings: WindowSettings,
-    avro: Option<AvroSchema>,
+    decoder: RecordDecoder,
     routes: Vec<RouteState>,
     by_source: HashMap<String, SmallVec<[usize; 2]>>,
     needs_key: bool,
@@ -403,11 +403,12 @@ impl WindowEngine {
         if settings.max_groups == 0 {
             return Err(BuildError::ZeroLimit("max_groups"));
         }
-        let avro = match (&settings.avro_schema, settings.value_format) {
-            (Some(s), _) => Some(AvroSchema::parse(s)?),
-            (None, Format::Avro) => return Err(BuildError::MissingAvroSchema),
-            (None, _) => None,
-        };
+        let decoder = RecordDecoder::new(&RecordFormat {
+            key: Some(settings.key_format),
+            value: settings.value_format,
+            avro_schema: settings.avro_schema.clone(),
+            schema_registry_url: settings.schema_registry_url.clone(),
+        })?;
         let mut by_source: HashMap<String, SmallVec<[usize; 2]>> = HashMap::new();
         let mut needs_key = false;
         let routes = plan
@@ -431,7 +432,7 @@ impl WindowEngine {
             .collect();
         Ok(WindowEngine {
             settings,
-            avro,
+            decoder,
             routes,
             by_source,
             needs_key,
@@ -451,6 +452,12 @@ impl WindowEngine {
     /// The settings.
     pub fn settings(&self) -> &WindowSettings {
         &self.settings
+    }
+
+    /// How this engine decodes records (shared with the caller, which resolves Confluent
+    /// Avro schemas with it before [`on_record`](Self::on_record)).
+    pub fn decoder(&self) -> &RecordDecoder {
+        &self.decoder
     }
 
     /// The counters.
@@ -535,41 +542,24 @@ impl WindowEngine {
         if route_ids.is_empty() {
             return RecordOutcome::Unrouted;
         }
-        let value = match self.settings.value_format {
-            Format::ConfluentAvro => {
-                decode_with(input.payload, Format::ConfluentAvro, input.value_schema)
-            }
-            f => decode_with(input.payload, f, self.avro.as_ref()),
-        };
-        let value = match value {
-            Ok(v) => v,
-            Err(error) => {
-                self.metrics.poison += 1;
-                return RecordOutcome::Poison(WindowError::Decode {
-                    part: "value",
-                    error,
-                });
-            }
-        };
-        let key = if self.needs_key {
-            match decode_with(input.key, self.settings.key_format, self.avro.as_ref()) {
-                Ok(k) => k,
-                Err(error) => {
-                    self.metrics.poison += 1;
-                    return RecordOutcome::Poison(WindowError::Decode { part: "key", error });
-                }
-            }
-        } else {
-            Value::Null
-        };
-        let rec = RecordView {
+        let raw = RawRecord {
             topic: input.topic,
             partition: input.partition,
             offset: input.offset,
             timestamp_ms: input.timestamp_ms,
-            key,
-            value,
+            key: input.key,
+            value: input.payload,
             headers: input.headers,
+        };
+        let rec = match self.decoder.view(&raw, input.schemas, self.needs_key) {
+            Ok(rec) => rec,
+            Err(e) => {
+                self.metrics.poison += 1;
+                return RecordOutcome::Poison(WindowError::Decode {
+                    part: e.part,
+                    error: e.error,
+                });
+            }
         };
         let mut outcomes = SmallVec::new();
         let mut key_buf = std::mem::take(&mut self.key_scratch);
@@ -1028,6 +1018,7 @@ fn route_reads_key(r: &WindowRoute) -> bool {
 mod tests {
     use super::*;
     use crate::connectors::window_processor::window::LatePolicy;
+    use crate::decode::Format;
     use serde_json::{json, Value as Json};
 
     fn engine(kcql: &str, settings: WindowSettings) -> WindowEngine {
@@ -1432,7 +1423,7 @@ mod tests {
         };
         assert_eq!(
             WindowEngine::new(&plan, avro).unwrap_err(),
-            BuildError::MissingAvroSchema
+            BuildError::Format(RecordFormatError::MissingAvroSchema { part: "value" })
         );
         let zero = WindowSettings {
             max_groups: 0,

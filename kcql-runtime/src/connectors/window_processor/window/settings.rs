@@ -37,6 +37,9 @@ pub struct WindowSettings {
     /// The Avro writer schema (JSON text) for `value_format = "avro"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avro_schema: Option<String>,
+    /// The Schema Registry base URL for `value_format = "confluent_avro"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_registry_url: Option<String>,
     /// Late records: dropped or copied to a topic (default: dropped).
     #[serde(default)]
     pub late: LatePolicy,
@@ -69,6 +72,7 @@ impl Default for WindowSettings {
             value_format: Format::Json,
             key_format: default_key_format(),
             avro_schema: None,
+            schema_registry_url: None,
             late: LatePolicy::Drop,
             max_open_windows: default_max_open_windows(),
             max_groups: default_max_groups(),

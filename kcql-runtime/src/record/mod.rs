@@ -1,4 +1,11 @@
-//! A Kafka record as the runtime sees it: raw parts plus its decoded key and value.
+//! A Kafka record as the runtime sees it: raw parts plus its decoded key and value, and the
+//! one [`RecordDecoder`] that turns the first into the second for every component.
+
+pub mod decoder;
+
+pub use decoder::{
+    RawRecord, RecordDecodeError, RecordDecoder, RecordFormat, RecordFormatError, Schemas,
+};
 
 use crate::value::Value;
 
