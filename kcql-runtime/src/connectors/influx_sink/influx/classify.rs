@@ -226,7 +226,7 @@ fn scan_line(buf: &[u8], mut i: usize) -> usize {
 }
 
 /// Byte ranges of `body` split at every newline (how a line-per-record encoder counts).
-fn split_newlines(body: &[u8]) -> Vec<Range<usize>> {
+pub(crate) fn split_newlines(body: &[u8]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, &c) in body.iter().enumerate() {
