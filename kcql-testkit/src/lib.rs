@@ -14,3 +14,4 @@ pub mod kafka;
 pub mod mqtt;
 pub mod names;
 pub mod private;
+mod reach;
