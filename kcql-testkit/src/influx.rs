@@ -103,23 +103,46 @@ pub async fn influxql(db: Option<&str>, statement: &str) -> Value {
     if let Some(db) = db {
         params.push(("db", db));
     }
+    let text = post_form(
+        "InfluxDB",
+        &url,
+        "/query",
+        &params,
+        &format!("the answer to {statement:?}"),
+        &format!("{statement:?}"),
+    )
+    .await;
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("InfluxDB {url}: {statement:?} answered non-JSON {text:?}: {e}"))
+}
+
+/// `POST <url><path>` with `form` as the body; the answer's text. Panics when `service` at
+/// `url` does not answer, when the answer cannot be read (naming `reading`) or when it is not
+/// a success (naming `what`).
+async fn post_form(
+    service: &str,
+    url: &str,
+    path: &str,
+    form: &[(&str, &str)],
+    reading: &str,
+    what: &str,
+) -> String {
     let response = client()
-        .post(format!("{url}/query"))
-        .form(&params)
+        .post(format!("{url}{path}"))
+        .form(form)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{}", unreachable("InfluxDB", &url, e)));
+        .unwrap_or_else(|e| panic!("{}", unreachable(service, url, e)));
     let status = response.status();
     let text = response
         .text()
         .await
-        .unwrap_or_else(|e| panic!("InfluxDB {url}: reading the answer to {statement:?}: {e}"));
+        .unwrap_or_else(|e| panic!("{service} {url}: reading {reading}: {e}"));
     assert!(
         status.is_success(),
-        "InfluxDB {url}: {statement:?} answered {status}: {text}"
+        "{service} {url}: {what} answered {status}: {text}"
     );
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("InfluxDB {url}: {statement:?} answered non-JSON {text:?}: {e}"))
+    text
 }
 
 /// The `error` of the first statement result, if any.
@@ -309,21 +332,15 @@ pub async fn vm_force_flush() {
 /// (`{"metric":{"__name__":…,label:…},"values":[…],"timestamps":[ms…]}`), sorted by metric.
 pub async fn vm_export(selector: &str) -> Vec<Value> {
     let url = vm_url();
-    let r = client()
-        .post(format!("{url}/api/v1/export"))
-        .form(&[("match[]", selector)])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{}", unreachable("VictoriaMetrics", &url, e)));
-    let status = r.status();
-    let text = r
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("VictoriaMetrics {url}: reading the export: {e}"));
-    assert!(
-        status.is_success(),
-        "VictoriaMetrics {url}: export {selector:?} answered {status}: {text}"
-    );
+    let text = post_form(
+        "VictoriaMetrics",
+        &url,
+        "/api/v1/export",
+        &[("match[]", selector)],
+        "the export",
+        &format!("export {selector:?}"),
+    )
+    .await;
     let mut series: Vec<Value> = text
         .lines()
         .filter(|l| !l.trim().is_empty())

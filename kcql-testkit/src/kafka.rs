@@ -32,7 +32,6 @@
 //! [`TestContext`]). The test harness captures them and shows them only when a test fails.
 
 use std::collections::BTreeMap;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -103,24 +102,8 @@ pub fn wait_reachable() {
 /// [`PrivateKafka`](crate::private::PrivateKafka)'s).
 pub fn wait_reachable_at(brokers: &str) {
     for addr in brokers.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let err = match addr.to_socket_addrs() {
-                Ok(mut addrs) => match addrs.next() {
-                    Some(sa) => match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
-                        Ok(_) => break,
-                        Err(e) => e.to_string(),
-                    },
-                    None => "address resolves to nothing".to_string(),
-                },
-                Err(e) => e.to_string(),
-            };
-            if Instant::now() >= deadline {
-                panic!(
-                    "Kafka broker at {addr} is not reachable: run scripts/services.sh up ({err})"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if let Err(err) = crate::reach::wait_connectable(addr) {
+            panic!("Kafka broker at {addr} is not reachable: run scripts/services.sh up ({err})");
         }
     }
 }

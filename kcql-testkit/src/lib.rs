@@ -14,4 +14,5 @@ pub mod kafka;
 pub mod mqtt;
 pub mod names;
 pub mod private;
+mod reach;
 pub mod registry;

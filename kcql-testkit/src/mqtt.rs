@@ -13,9 +13,8 @@
 //! Every helper panics with `MQTT broker at <host>:<port> is not reachable: run
 //! scripts/services.sh up` when the broker does not answer.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, MqttOptions, Outgoing, QoS,
@@ -74,22 +73,8 @@ fn unreachable_msg(detail: impl std::fmt::Display) -> String {
 /// says to run `scripts/services.sh up`.
 pub fn wait_reachable() {
     let (h, p) = (host(), port());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let err = match (h.as_str(), p).to_socket_addrs() {
-            Ok(mut addrs) => match addrs.next() {
-                Some(sa) => match TcpStream::connect_timeout(&sa, Duration::from_secs(1)) {
-                    Ok(_) => return,
-                    Err(e) => e.to_string(),
-                },
-                None => "address resolves to nothing".to_string(),
-            },
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            panic!("{}", unreachable_msg(err));
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if let Err(err) = crate::reach::wait_connectable((h.as_str(), p)) {
+        panic!("{}", unreachable_msg(err));
     }
 }
 
@@ -147,11 +132,7 @@ pub async fn publish_messages<T: Into<String>, P: Into<Vec<u8>>>(
     messages: impl IntoIterator<Item = (T, P)>,
     qos: QoS,
 ) {
-    let messages: Vec<(String, Vec<u8>)> = messages
-        .into_iter()
-        .map(|(t, p)| (t.into(), p.into()))
-        .collect();
-    publish_inner(messages, qos, false).await
+    publish_inner(owned(messages), qos, false).await
 }
 
 /// [`publish_messages`] through the broker at `options`' address (e.g. a
@@ -161,11 +142,17 @@ pub async fn publish_messages_with<T: Into<String>, P: Into<Vec<u8>>>(
     messages: impl IntoIterator<Item = (T, P)>,
     qos: QoS,
 ) {
-    let messages: Vec<(String, Vec<u8>)> = messages
+    publish_with(options, owned(messages), qos, false).await
+}
+
+/// `(topic, payload)` messages as owned strings and bytes.
+fn owned<T: Into<String>, P: Into<Vec<u8>>>(
+    messages: impl IntoIterator<Item = (T, P)>,
+) -> Vec<(String, Vec<u8>)> {
+    messages
         .into_iter()
         .map(|(t, p)| (t.into(), p.into()))
-        .collect();
-    publish_with(options, messages, qos, false).await
+        .collect()
 }
 
 async fn publish_inner(messages: Vec<(String, Vec<u8>)>, qos: QoS, retain: bool) {

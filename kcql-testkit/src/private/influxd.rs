@@ -1,11 +1,11 @@
 //! A private InfluxDB 1.x (`influxd`) with its own config, meta/data/wal directories and ports.
 
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::service::{Launch, PrivateService, ServiceKind};
+use super::wrapper::deref_to_service;
 use super::PrivateServiceError;
 
 /// A private InfluxDB 1.x on `127.0.0.1:<port>` (HTTP) plus a private RPC port, with usage
@@ -99,18 +99,7 @@ fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-impl Deref for PrivateInfluxd {
-    type Target = PrivateService;
-    fn deref(&self) -> &PrivateService {
-        &self.service
-    }
-}
-
-impl DerefMut for PrivateInfluxd {
-    fn deref_mut(&mut self) -> &mut PrivateService {
-        &mut self.service
-    }
-}
+deref_to_service!(PrivateInfluxd);
 
 /// Writes `influxdb.conf` into `dir` (data under `dir/data/{meta,data,wal}`).
 /// The configuration `scripts/services.sh` writes for the shared InfluxDB, with placeholders.

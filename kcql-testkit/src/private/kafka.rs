@@ -1,7 +1,6 @@
 //! A private Apache Kafka broker (KRaft, broker + controller in one JVM) with its own data
 //! directory and ports.
 
-use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use super::service::{Launch, PrivateService, ServiceKind};
+use super::wrapper::deref_to_service;
 use super::PrivateServiceError;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -74,18 +74,7 @@ impl PrivateKafka {
     }
 }
 
-impl Deref for PrivateKafka {
-    type Target = PrivateService;
-    fn deref(&self) -> &PrivateService {
-        &self.service
-    }
-}
-
-impl DerefMut for PrivateKafka {
-    fn deref_mut(&mut self) -> &mut PrivateService {
-        &mut self.service
-    }
-}
+deref_to_service!(PrivateKafka);
 
 /// The directory of Kafka's jars: `$KCQL_KAFKA_LIBS`, else `<services dir>/kafka/libs`.
 pub(crate) fn libs_dir() -> PathBuf {

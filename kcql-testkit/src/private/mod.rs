@@ -52,6 +52,7 @@ mod ports;
 mod process;
 mod service;
 mod victoria_metrics;
+mod wrapper;
 
 pub use child::ChildProcess;
 pub use error::PrivateServiceError;

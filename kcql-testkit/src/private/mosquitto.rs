@@ -1,6 +1,5 @@
 //! A private Mosquitto broker with its own persistence file and port.
 
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use super::service::{Launch, PrivateService, ServiceKind};
+use super::wrapper::deref_to_service;
 use super::PrivateServiceError;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,18 +57,7 @@ impl PrivateMosquitto {
     }
 }
 
-impl Deref for PrivateMosquitto {
-    type Target = PrivateService;
-    fn deref(&self) -> &PrivateService {
-        &self.service
-    }
-}
-
-impl DerefMut for PrivateMosquitto {
-    fn deref_mut(&mut self) -> &mut PrivateService {
-        &mut self.service
-    }
-}
+deref_to_service!(PrivateMosquitto);
 
 /// Writes `mosquitto.conf` into `dir` (persistence in `dir/data/`, log to stdout).
 /// The configuration `scripts/services.sh` writes for the shared broker, with placeholders.

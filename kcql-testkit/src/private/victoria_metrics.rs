@@ -1,9 +1,9 @@
 //! A private VictoriaMetrics with its own storage directory and port.
 
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 use super::service::{Launch, PrivateService, ServiceKind};
+use super::wrapper::deref_to_service;
 use super::PrivateServiceError;
 
 /// A private VictoriaMetrics on `127.0.0.1:<port>` with the shared one's flags
@@ -28,18 +28,7 @@ impl PrivateVictoriaMetrics {
     }
 }
 
-impl Deref for PrivateVictoriaMetrics {
-    type Target = PrivateService;
-    fn deref(&self) -> &PrivateService {
-        &self.service
-    }
-}
-
-impl DerefMut for PrivateVictoriaMetrics {
-    fn deref_mut(&mut self) -> &mut PrivateService {
-        &mut self.service
-    }
-}
+deref_to_service!(PrivateVictoriaMetrics);
 
 /// Storage in `dir/data`.
 pub(crate) fn prepare(dir: &Path, port: u16) -> std::io::Result<Launch> {

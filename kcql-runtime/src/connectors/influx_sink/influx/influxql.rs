@@ -1,4 +1,5 @@
-//! Building InfluxQL statements safely: quoted identifiers and duration literals.
+//! Building InfluxQL statements safely: quoted identifiers and duration literals, and the
+//! administration statements the writer runs.
 
 use std::time::Duration;
 
@@ -54,6 +55,21 @@ pub fn duration_literal(d: Duration) -> String {
         }
     }
     format!("{nanos}ns")
+}
+
+/// `CREATE DATABASE "db"` (a no-op when it exists).
+pub(super) fn create_database(db: &str) -> String {
+    format!("CREATE DATABASE {}", quote_ident(db))
+}
+
+/// `CREATE RETENTION POLICY "policy" ON "db" DURATION <duration> REPLICATION 1`.
+pub(super) fn create_retention_policy(policy: &str, db: &str, duration: Duration) -> String {
+    format!(
+        "CREATE RETENTION POLICY {} ON {} DURATION {} REPLICATION 1",
+        quote_ident(policy),
+        quote_ident(db),
+        duration_literal(duration)
+    )
 }
 
 #[cfg(test)]
@@ -113,5 +129,14 @@ mod tests {
         assert_eq!(duration_literal(Duration::from_micros(3)), "3u");
         assert_eq!(duration_literal(Duration::from_nanos(7)), "7ns");
         assert_eq!(duration_literal(Duration::ZERO), "INF");
+    }
+
+    #[test]
+    fn administration_statements() {
+        assert_eq!(create_database("my db"), r#"CREATE DATABASE "my db""#);
+        assert_eq!(
+            create_retention_policy("r\"p", "db", Duration::from_secs(7200)),
+            r#"CREATE RETENTION POLICY "r\"p" ON "db" DURATION 2h REPLICATION 1"#
+        );
     }
 }

@@ -1,0 +1,142 @@
+//! One write request and its classified answer, and retrying transient failures.
+
+use std::io::Write as _;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
+
+use super::super::classify::{self, Reply};
+use super::super::error::WriteError;
+use super::transport::{error_chain, retry_after_of, transport_failure};
+use super::InfluxWriter;
+use crate::backoff::Backoff;
+
+impl InfluxWriter {
+    /// Sends `body` (`lines` newline-separated line-protocol lines) in one request and
+    /// classifies the answer; see [`WriteError`] for the outcomes. An empty body is not sent.
+    ///
+    /// `lines` lets rejected line numbers be reported in the caller's numbering; pass the
+    /// number of lines the body holds (e.g. what [`Batcher::take`](super::super::Batcher::take)
+    /// returns).
+    pub async fn write(&self, body: &[u8], lines: usize) -> Result<(), WriteError> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let payload = if self.gzip {
+            gzip(body).map_err(|e| WriteError::Fatal {
+                status: None,
+                message: format!("gzip compression failed: {e}"),
+            })?
+        } else {
+            body.to_vec()
+        };
+        let sent_bytes = payload.len();
+        let mut request = self
+            .client
+            .post(self.write_url.clone())
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(ACCEPT, "application/json")
+            .body(payload);
+        if self.gzip {
+            request = request.header(CONTENT_ENCODING, "gzip");
+        }
+        request = self.authorize(request);
+        let response = request.send().await.map_err(|e| {
+            let (transient, message) = transport_failure(&e, self.timeout);
+            if transient {
+                WriteError::Transient {
+                    retry_after: None,
+                    status: None,
+                    message,
+                }
+            } else {
+                WriteError::Fatal {
+                    status: None,
+                    message,
+                }
+            }
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let retry_after = retry_after_of(&response);
+        let error_header = response
+            .headers()
+            .get("x-influxdb-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let reply_body = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Err(WriteError::Transient {
+                    retry_after,
+                    status: Some(status.as_u16()),
+                    message: format!(
+                        "HTTP {status}, then reading the response failed: {}",
+                        error_chain(&e)
+                    ),
+                })
+            }
+        };
+        let reply = Reply {
+            status: status.as_u16(),
+            retry_after,
+            error_header: error_header.as_deref(),
+            body: &reply_body,
+        };
+        let outcome = classify::classify(&self.target, &reply, body, lines, sent_bytes);
+        if let Err(e) = &outcome {
+            tracing::debug!(url = %self.write_url, lines, bytes = body.len(), error = %e, "InfluxDB write failed");
+        }
+        outcome
+    }
+
+    /// [`write`](Self::write), retrying transient failures up to `max_retries` times with
+    /// `backoff` delays (honouring `Retry-After`); the last error is returned when they run
+    /// out. `backoff` is reset after a success.
+    pub async fn write_with_retries(
+        &self,
+        body: &[u8],
+        lines: usize,
+        backoff: &mut Backoff,
+    ) -> Result<(), WriteError> {
+        let mut retries = 0;
+        loop {
+            match self.write(body, lines).await {
+                Err(WriteError::Transient {
+                    retry_after,
+                    status,
+                    message,
+                }) if retries < self.max_retries => {
+                    retries += 1;
+                    let delay = backoff.delay_after(retry_after);
+                    tracing::warn!(
+                        url = %self.write_url, ?status, %message, retry = retries,
+                        max_retries = self.max_retries, delay_ms = delay.as_millis() as u64,
+                        "transient InfluxDB failure, retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                outcome => {
+                    if outcome.is_ok() {
+                        backoff.reset();
+                    }
+                    return outcome;
+                }
+            }
+        }
+    }
+}
+
+/// `body` gzip-compressed (fast level).
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+    enc.write_all(body)?;
+    enc.finish()
+}
+
+#[cfg(test)]
+mod tests;

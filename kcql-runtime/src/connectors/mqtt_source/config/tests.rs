@@ -1,0 +1,215 @@
+//! Tests of the MQTT source settings: properties, TOML tables and their errors.
+
+use super::*;
+use kcql::plan::Converter;
+
+fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn base() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (HOSTS, "tcp://127.0.0.1:1883"),
+        (QOS, "1"),
+        (KCQL, "INSERT INTO k SELECT * FROM /sensors/+"),
+    ]
+}
+
+fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    let mut p = base();
+    p.extend_from_slice(extra);
+    p
+}
+
+fn errors(pairs: &[(&str, &str)]) -> Vec<MqttSettingsError> {
+    MqttSourceSettings::from_properties(&props(pairs)).expect_err("must fail")
+}
+
+#[test]
+fn defaults() {
+    let s = MqttSourceSettings::from_properties(&props(&base())).unwrap();
+    assert_eq!(s.qos, 1);
+    assert!(!s.clean, "persistent session by default");
+    assert_eq!(s.keep_alive, Duration::from_secs(5));
+    assert_eq!(s.connect_timeout, Duration::from_secs(3));
+    assert_eq!(s.error_policy, ErrorPolicy::Throw);
+    assert_eq!(s.protocol, MqttVersion::V311);
+    assert_eq!(s.max_inflight, DEFAULT_MAX_INFLIGHT);
+    assert_eq!(s.tasks, 1);
+    assert_eq!(s.bootstrap_servers(), DEFAULT_BOOTSTRAP);
+    assert_eq!(
+        s.brokers,
+        vec![BrokerAddress {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            tls: false
+        }]
+    );
+    assert!(!s.client_id_explicit);
+    let again = MqttSourceSettings::from_properties(&props(&base())).unwrap();
+    assert_eq!(s.client_id, again.client_id, "stable across starts");
+    let other = MqttSourceSettings::from_properties(&props(&with(&[(
+        KCQL,
+        "INSERT INTO k2 SELECT * FROM /x",
+    )])))
+    .unwrap();
+    assert_ne!(s.client_id, other.client_id);
+    assert_eq!(s.plan.routes[0].converter, Converter::Bytes);
+}
+
+#[test]
+fn everything_set() {
+    let s = MqttSourceSettings::from_properties(&props(&with(&[
+        (USERNAME, "u"),
+        (PASSWORD, "pw"),
+        (CLIENT_ID, "me"),
+        (CLEAN, "TRUE"),
+        (KEEP_ALIVE, "1500"),
+        (TIMEOUT, "250"),
+        (ERROR_POLICY, "retry"),
+        (RETRY_INTERVAL, "10"),
+        (MAX_RETRIES, "-1"),
+        (PROTOCOL, "5"),
+        (MAX_INFLIGHT, "7"),
+        (DLQ_TOPIC, "dead"),
+        (TASKS_MAX, "3"),
+        (SHARE_REPLICATE, "true"),
+        ("kafka.bootstrap.servers", "k:1"),
+        ("kafka.linger.ms", "2"),
+        ("value.converter", "x"),
+        ("value.converter.schemas.enable", "false"),
+    ])))
+    .unwrap();
+    assert_eq!(s.username.as_deref(), Some("u"));
+    assert_eq!(s.password.as_ref().map(Secret::expose), Some("pw"));
+    assert!(!format!("{s:?}").contains("pw\""));
+    assert_eq!(s.client_id, "me");
+    assert!(s.clean);
+    assert_eq!(s.keep_alive, Duration::from_millis(1500));
+    assert_eq!(s.connect_timeout, Duration::from_millis(250));
+    assert_eq!(s.error_policy, ErrorPolicy::Retry);
+    assert_eq!(s.max_retries, None);
+    assert_eq!(s.protocol, MqttVersion::V5);
+    assert_eq!(s.max_inflight, 7);
+    assert_eq!(s.dlq_topic.as_deref(), Some("dead"));
+    assert_eq!(s.tasks, 3);
+    assert!(s.share_replicate);
+    assert_eq!(s.bootstrap_servers(), "k:1");
+    assert_eq!(s.kafka.get("linger.ms").map(String::as_str), Some("2"));
+}
+
+#[test]
+fn throw_on_error_maps_to_the_policy() {
+    let p = |v| {
+        MqttSourceSettings::from_properties(&props(&with(&[(THROW_ON_ERROR, v)])))
+            .unwrap()
+            .error_policy
+    };
+    assert_eq!(p("true"), ErrorPolicy::Throw);
+    assert_eq!(p("false"), ErrorPolicy::Noop);
+    let errs = errors(&with(&[(THROW_ON_ERROR, "true"), (ERROR_POLICY, "noop")]));
+    assert_eq!(errs[0].key(), THROW_ON_ERROR);
+}
+
+#[test]
+fn every_problem_at_once() {
+    let errs = errors(&[
+        (QOS, "3"),
+        (KEEP_ALIVE, "soon"),
+        (CLEAN, "yes"),
+        (ERROR_POLICY, "ignore"),
+        (MAX_INFLIGHT, "0"),
+        (PROTOCOL, "4.5"),
+        (SSL_CERT, "/nonexistent/cert.pem"),
+        ("connect.mqtt.hots", "x"),
+        ("connect.mqtt.zzzzzzzzzzz", "x"),
+        ("kafka.", "x"),
+    ]);
+    let mut keys: Vec<&str> = errs.iter().map(MqttSettingsError::key).collect();
+    keys.sort_unstable();
+    let mut want = vec![
+        HOSTS,
+        KCQL,
+        QOS,
+        KEEP_ALIVE,
+        CLEAN,
+        ERROR_POLICY,
+        MAX_INFLIGHT,
+        PROTOCOL,
+        SSL_CERT,
+        SSL_KEY,
+        "connect.mqtt.hots",
+        "connect.mqtt.zzzzzzzzzzz",
+        "kafka.",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys, want, "{errs:#?}");
+    let hots = errs
+        .iter()
+        .find(|e| e.key() == "connect.mqtt.hots")
+        .unwrap();
+    assert_eq!(
+        hots.to_string(),
+        "unknown key `connect.mqtt.hots` (did you mean `connect.mqtt.hosts`?)"
+    );
+}
+
+#[test]
+fn broker_uris() {
+    let b = |s| BrokerAddress::parse(s);
+    assert_eq!(b("ssl://h").unwrap().port, 8883);
+    assert!(b("ssl://h").unwrap().tls);
+    assert_eq!(b("h:1").unwrap().port, 1);
+    assert_eq!(
+        b("mqtt://localhost:61612?wireFormat.maxFrameSize=100000").unwrap(),
+        BrokerAddress {
+            host: "localhost".into(),
+            port: 61612,
+            tls: false
+        }
+    );
+    assert!(b("ws://h").is_err());
+    assert!(b("tcp://h:x").is_err());
+    assert!(b("tcp://").is_err());
+}
+
+#[test]
+fn kcql_errors_name_the_key() {
+    let errs = errors(&with(&[(KCQL, "INSERT INTO k SELECT * FROM a/#/b")]));
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].key(), KCQL);
+    assert!(errs[0]
+        .to_string()
+        .starts_with("connect.mqtt.kcql is invalid"));
+}
+
+#[test]
+fn toml_table() {
+    let t: MqttSourceToml = toml::from_str(
+        r#"
+        hosts = ["tcp://127.0.0.1:1883"]
+        kcql = ["INSERT INTO a SELECT * FROM /x", "INSERT INTO b SELECT * FROM /y"]
+        protocol_version = "5"
+        keep_alive = 2000
+        error_policy = "NOOP"
+        [kafka]
+        "bootstrap.servers" = "k:9"
+        "#,
+    )
+    .unwrap();
+    let s = t.into_settings().unwrap();
+    assert_eq!(s.plan.routes.len(), 2);
+    assert_eq!(s.qos, 1);
+    assert_eq!(s.protocol, MqttVersion::V5);
+    assert_eq!(s.keep_alive, Duration::from_secs(2));
+    assert_eq!(s.error_policy, ErrorPolicy::Noop);
+    assert_eq!(s.bootstrap_servers(), "k:9");
+    let bad = toml::from_str::<MqttSourceToml>(
+        "hosts = [\"h\"]\nkcql = \"INSERT INTO a SELECT * FROM b\"\nhost = 1\n",
+    )
+    .unwrap_err();
+    assert!(bad.to_string().contains("unknown field `host`"), "{bad}");
+}

@@ -1,0 +1,95 @@
+//! Closing windows and taking their outputs, one record per closed window and group.
+
+use crate::value::Value;
+
+use super::super::aggregate::Accumulator;
+use super::super::output::group_key_bytes;
+use super::route::GroupState;
+use super::WindowEngine;
+
+/// One closed window's result for one group: a record to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowOutput {
+    /// Route index.
+    pub route: usize,
+    /// Target topic (`INSERT INTO`).
+    pub topic: String,
+    /// Kafka key: the group key (see [`output`](super::super::output)); `None` without `GROUP BY`.
+    pub key: Option<Vec<u8>>,
+    /// JSON value.
+    pub value: Vec<u8>,
+    /// Kafka timestamp: the window end (epoch ms).
+    pub timestamp_ms: i64,
+    /// Window start (epoch ms, inclusive).
+    pub window_start: i64,
+    /// Window end (epoch ms, exclusive).
+    pub window_end: i64,
+    /// Emission number: 0, 1, 2 … over the engine's life, in emission order.
+    pub sequence: u64,
+}
+
+impl WindowEngine {
+    /// End of input (shutdown with a final flush, tests): closes every held window, so the
+    /// next [`take_closed`](Self::take_closed) emits them all. Later records for them are late.
+    pub fn close_all(&mut self) {
+        for r in &mut self.routes {
+            if let Some((&start, _)) = r.windows.last_key_value() {
+                let end = r.shape.end(start);
+                r.close_through(end);
+            }
+        }
+    }
+
+    /// Takes the closed windows' outputs, ordered by route, window start, then group key.
+    pub fn take_closed(&mut self) -> Vec<WindowOutput> {
+        let mut out = Vec::new();
+        let now_ms = self.now_ms.max(0);
+        for (index, r) in self.routes.iter_mut().enumerate() {
+            r.emitted_through = r.closed_through;
+            let Some(closed) = r.closed_through else {
+                continue;
+            };
+            // Windows with end <= closed, i.e. start <= closed - size.
+            let keep_from = closed.saturating_sub(r.shape.size_ms).saturating_add(1);
+            let open = r.windows.split_off(&keep_from);
+            let done = std::mem::replace(&mut r.windows, open);
+            for (start, w) in done {
+                let end = r.shape.end(start);
+                self.open_windows -= 1;
+                self.groups -= w.groups.len();
+                self.metrics.windows_emitted += 1;
+                let mut groups: Vec<(Vec<u8>, GroupState)> = w.groups.into_iter().collect();
+                groups.sort_by(|a, b| a.0.cmp(&b.0));
+                for (_, g) in groups {
+                    let mut parts = g.parts.into_iter();
+                    let Some((_, mut accs)) = parts.next() else {
+                        continue;
+                    };
+                    for (_, other) in parts {
+                        for (a, b) in accs.iter_mut().zip(&other) {
+                            a.merge(b);
+                        }
+                    }
+                    let results: Vec<Value<'static>> =
+                        accs.iter().map(Accumulator::result).collect();
+                    let mut value = Vec::with_capacity(128);
+                    r.output
+                        .render(&g.values, &results, (start, end), now_ms, &mut value);
+                    out.push(WindowOutput {
+                        route: index,
+                        topic: r.route.target.clone(),
+                        key: group_key_bytes(&g.values),
+                        value,
+                        timestamp_ms: end,
+                        window_start: start,
+                        window_end: end,
+                        sequence: self.next_sequence,
+                    });
+                    self.next_sequence += 1;
+                    self.metrics.outputs_emitted += 1;
+                }
+            }
+        }
+        out
+    }
+}

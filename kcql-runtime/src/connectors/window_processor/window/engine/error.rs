@@ -1,0 +1,42 @@
+//! Why the engine cannot be built, and why a record is poison.
+
+use crate::decode::DecodeError;
+use crate::record::RecordFormatError;
+use crate::time::TimeError;
+use thiserror::Error;
+
+use super::super::aggregate::AggregateError;
+
+/// The engine could not be built.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum BuildError {
+    /// The key and value formats cannot work (an Avro format without its schema or
+    /// registry, a schema that does not parse).
+    #[error(transparent)]
+    Format(#[from] RecordFormatError),
+    /// A limit of zero.
+    #[error("{0} must be at least 1")]
+    ZeroLimit(&'static str),
+}
+
+/// Why a record is a poison record for a route (or for all of them, when decoding failed).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum WindowError {
+    /// The key or value does not decode.
+    #[error("cannot decode the record {part}: {error}")]
+    Decode {
+        /// `key` or `value`.
+        part: &'static str,
+        /// Why.
+        error: DecodeError,
+    },
+    /// The event time is missing or unusable (same rules as the InfluxDB sink's time).
+    #[error("event time: {0}")]
+    EventTime(TimeError),
+    /// The event time is so far from the epoch that a window boundary overflows.
+    #[error("event time {0} ms is out of range for windowing")]
+    EventTimeOutOfRange(i64),
+    /// An aggregate's argument has the wrong type.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
+}

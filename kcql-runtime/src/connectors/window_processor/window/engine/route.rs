@@ -1,0 +1,102 @@
+//! A route's held windows (per group, per contributing partition), its watermark and how far
+//! its windows are closed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kcql::plan::WindowRoute;
+use smallvec::SmallVec;
+
+use crate::value::Value;
+
+use super::super::aggregate::Accumulator;
+use super::super::assign::WindowShape;
+use super::super::output::OutputPlan;
+use super::partitions::{PartitionState, Pid};
+
+/// One group of one window: its `GROUP BY` values and the aggregates of each partition.
+#[derive(Debug)]
+pub(super) struct GroupState {
+    /// The `GROUP BY` values (missing = NULL).
+    pub(super) values: Vec<Value<'static>>,
+    /// Per contributing partition, its own accumulators (merged at emission), so a revoked
+    /// partition's contribution can be removed exactly.
+    pub(super) parts: SmallVec<[(Pid, Vec<Accumulator>); 1]>,
+}
+
+/// One held window: its groups by group key, and the offsets it holds back.
+#[derive(Debug, Default)]
+pub(super) struct WindowState {
+    /// By group key (the `GROUP BY` values as JSON, comma-terminated).
+    pub(super) groups: HashMap<Vec<u8>, GroupState>,
+    /// Per contributing partition, the smallest offset aggregated here.
+    pub(super) held: SmallVec<[(Pid, i64); 2]>,
+}
+
+/// One route of the plan: its held windows, watermark and closing point.
+#[derive(Debug)]
+pub(super) struct RouteState {
+    /// The route as planned.
+    pub(super) route: WindowRoute,
+    /// Its window size, advance and grace.
+    pub(super) shape: WindowShape,
+    /// How its outputs are rendered.
+    pub(super) output: OutputPlan,
+    /// Windows ending at or before this are closed (watermark − grace, or forced).
+    pub(super) closed_through: Option<i64>,
+    /// What `closed_through` was at the last `take_closed`.
+    pub(super) emitted_through: Option<i64>,
+    /// Per partition, the largest event time seen (a record that passed `WHERE`).
+    pub(super) max_event: Vec<Option<i64>>,
+    /// min over active partitions of `max_event`, never decreasing.
+    pub(super) watermark: Option<i64>,
+    /// Held windows by start (open, or closed and not yet taken).
+    pub(super) windows: BTreeMap<i64, WindowState>,
+}
+
+impl RouteState {
+    /// True when the window ending at `end` is closed.
+    pub(super) fn is_closed(&self, end: i64) -> bool {
+        self.closed_through.is_some_and(|c| end <= c)
+    }
+
+    /// Closes every window ending at or before `t` (never reopens any).
+    pub(super) fn close_through(&mut self, t: i64) {
+        if self.closed_through.is_none_or(|c| t > c) {
+            self.closed_through = Some(t);
+        }
+    }
+
+    /// Recomputes the watermark (route `index`) from the active partitions and closes what it
+    /// passed.
+    pub(super) fn advance(&mut self, index: usize, partitions: &[PartitionState]) {
+        let mut min: Option<i64> = None;
+        for (m, p) in self.max_event.iter().zip(partitions) {
+            if p.idle || !p.routes.contains(&index) {
+                continue;
+            }
+            match m {
+                Some(m) => min = Some(min.map_or(*m, |x| x.min(*m))),
+                // An assigned partition that has not delivered yet holds the watermark.
+                None if p.assigned => return,
+                None => {}
+            }
+        }
+        if let Some(m) = min {
+            if self.watermark.is_none_or(|w| m > w) {
+                self.watermark = Some(m);
+                self.close_through(m.saturating_sub(self.shape.grace_ms));
+            }
+        }
+    }
+
+    /// The oldest window not yet closed: (end, start).
+    pub(super) fn oldest_open(&self) -> Option<(i64, i64)> {
+        let from = self.closed_through.map_or(i64::MIN, |c| {
+            c.saturating_sub(self.shape.size_ms).saturating_add(1)
+        });
+        self.windows
+            .range(from..)
+            .map(|(s, _)| (self.shape.end(*s), *s))
+            .find(|(end, _)| !self.is_closed(*end))
+    }
+}
