@@ -5,45 +5,12 @@
 //! clauses after `FROM` may come in any order, each at most once.
 
 use crate::ast::*;
-use crate::diag::{Diagnostic, Diagnostics, ErrorKind, StatementRef};
+use crate::diag::{Diagnostic, Diagnostics, ErrorKind, Failure, StatementRef};
 use crate::keyword::{is_reserved, suggest, ClauseKind};
 use crate::lex::{is_field_byte, tokenize_into, Token, TokenKind};
 use crate::span::Span;
 
 mod expr;
-
-/// A parse failure before it is attached to its source text.
-#[derive(Debug, Clone)]
-pub(crate) struct Failure {
-    pub kind: ErrorKind,
-    pub span: Span,
-    pub help: Option<String>,
-}
-
-impl Failure {
-    pub(crate) fn new(kind: ErrorKind, span: Span) -> Self {
-        Failure {
-            kind,
-            span,
-            help: None,
-        }
-    }
-
-    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    pub(crate) fn into_diagnostic(self, src: &str) -> Diagnostic {
-        Diagnostic {
-            kind: self.kind,
-            span: self.span,
-            help: self.help,
-            statement: None,
-            input: src.to_string(),
-        }
-    }
-}
 
 type PResult<T> = Result<T, Failure>;
 

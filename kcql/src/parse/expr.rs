@@ -5,9 +5,9 @@
 //! not chain. Because `-`, `+` and `/` are name characters in KCQL (`a-b` is a field name, as in
 //! the reference), these operators need spaces around them: `a - b`.
 
-use super::{Failure, PResult, Parser, MAX_EXPR_DEPTH, MAX_EXPR_RECURSION};
+use super::{PResult, Parser, MAX_EXPR_DEPTH, MAX_EXPR_RECURSION};
 use crate::ast::*;
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::lex::TokenKind;
 use crate::span::Span;
 

@@ -6,9 +6,8 @@ use super::{
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Routes from Kafka topics to InfluxDB measurements. A topic may feed several routes (one

@@ -21,9 +21,8 @@ pub use processor::{AggregatePlan, EventTime, GroupKey, ProcessorPlan, WindowRou
 pub use topic_filter::{sanitize_topic, FilterError, Level, TopicFilter};
 
 use crate::ast::{Alias, ColumnPath, Expr, Statement};
-use crate::diag::{Diagnostic, Diagnostics, ErrorKind, StatementRef};
+use crate::diag::{Diagnostic, Diagnostics, ErrorKind, Failure, StatementRef};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

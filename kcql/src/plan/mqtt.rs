@@ -7,9 +7,8 @@ use super::{
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{ColumnPath, Head, Statement};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Routes from MQTT topic filters to Kafka topics. A message is handled by every route whose

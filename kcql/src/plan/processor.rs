@@ -6,10 +6,9 @@ use super::{
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Expr, Head, Statement, Window};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::functions::Function;
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Window routes.
