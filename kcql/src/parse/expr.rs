@@ -114,6 +114,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// The failure for an expression nested deeper than [`MAX_EXPR_DEPTH`].
     fn too_deep(&self, at: Span) -> Failure {
         Failure::new(
             ErrorKind::Unexpected {
