@@ -2,8 +2,8 @@
 
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::{
-    missing_target, no_aggregates, projection, split_raw_path, time_source, unsupported_clauses,
-    unsupported_properties, Connector, ProjectionItem,
+    distinct, missing_target, no_aggregates, projection, split_raw_path, time_source,
+    unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
 use crate::diag::{ErrorKind, Failure};
@@ -21,13 +21,7 @@ pub struct InfluxPlan {
 impl InfluxPlan {
     /// The distinct source topics, in first-use order.
     pub fn topics(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.routes {
-            if !out.contains(&r.topic.as_str()) {
-                out.push(&r.topic);
-            }
-        }
-        out
+        distinct(self.routes.iter().map(|r| r.topic.as_str()))
     }
 
     /// The routes fed by `topic`.

@@ -3,8 +3,8 @@
 use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
 use super::topic_filter::{sanitize_topic, TopicFilter};
 use super::{
-    is_select_star, kafka_topic, missing_target, no_aggregates, projection, unsupported_clauses,
-    unsupported_properties, Connector, ProjectionItem,
+    distinct, is_select_star, kafka_topic, missing_target, no_aggregates, projection,
+    unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{ColumnPath, Head, Statement};
 use crate::diag::{ErrorKind, Failure};
@@ -22,13 +22,7 @@ pub struct MqttPlan {
 impl MqttPlan {
     /// The distinct subscriptions (filters as written, `$share/…` included), in first-use order.
     pub fn subscriptions(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.routes {
-            if !out.contains(&r.filter.subscription.as_str()) {
-                out.push(&r.filter.subscription);
-            }
-        }
-        out
+        distinct(self.routes.iter().map(|r| r.filter.subscription.as_str()))
     }
 }
 
