@@ -1,6 +1,6 @@
 //! The InfluxDB sink's plan: Kafka topic → measurement, fields, tags, time.
 
-use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{resolve, resolve_scalar, FieldRef, PlanExpr};
 use super::{
     distinct, missing_target, no_aggregates, projection, split_raw_path, time_source,
     unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
@@ -220,7 +220,6 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
             create_with_duration: s.autocreate.then_some(*d),
         },
     });
-    let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
     if errors.is_empty() {
         Ok(InfluxRoute {
             statement: index,
@@ -229,7 +228,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
             fields,
             tags,
             timestamp,
-            filter,
+            filter: s.where_clause.as_ref().map(resolve_scalar),
             retention,
             autocreate: s.autocreate,
         })

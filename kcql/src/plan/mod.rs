@@ -442,7 +442,7 @@ fn projection(stmt: &Statement, out: &mut Vec<Failure>) -> Vec<ProjectionItem> {
                     false,
                     Some(ProjectionItem::Field {
                         name,
-                        value: field::resolve_expr(e, &mut |_| 0),
+                        value: field::resolve_scalar(e),
                     }),
                 ),
                 None => {

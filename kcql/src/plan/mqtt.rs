@@ -1,6 +1,6 @@
 //! The MQTT source's plan: MQTT topic filter → Kafka topic, key and payload handling.
 
-use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{resolve, resolve_scalar, FieldRef, PlanExpr};
 use super::topic_filter::{sanitize_topic, TopicFilter};
 use super::{
     distinct, is_select_star, kafka_topic, missing_target, no_aggregates, projection,
@@ -228,7 +228,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<MqttRoute, Vec<Fail
         ));
     }
     let projection = (!is_select_star(s)).then(|| projection(s, &mut errors));
-    let filter_expr = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
+    let filter_expr = s.where_clause.as_ref().map(resolve_scalar);
     let needs_structure = [
         (ClauseKind::WithKey, s.with_key.is_some()),
         (ClauseKind::Where, filter_expr.is_some()),

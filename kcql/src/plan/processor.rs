@@ -1,6 +1,6 @@
 //! The window processor's plan: Kafka topic → per-group windowed aggregates → Kafka topic.
 
-use super::field::{has_aggregate, resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{has_aggregate, resolve, resolve_expr, resolve_scalar, FieldRef, PlanExpr};
 use super::{
     kafka_topic, missing_target, output_name, time_source, unsupported_clauses,
     unsupported_properties, Connector, ProjectionItem,
@@ -149,7 +149,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
                     Function::from_name(name).unwrap_or(Function::Count),
                     args.first()
                         .filter(|a| !matches!(a, Expr::Column(p) if p.is_star()))
-                        .map(|a| resolve_expr(a, &mut |_| 0)),
+                        .map(resolve_scalar),
                 ),
                 _ => (Function::Count, None),
             };
@@ -176,7 +176,6 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
         })
         .collect();
     let event_time = time_source(s);
-    let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
     if errors.is_empty() {
         Ok(WindowRoute {
             statement: index,
@@ -186,7 +185,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
             window,
             aggregates,
             outputs,
-            filter,
+            filter: s.where_clause.as_ref().map(resolve_scalar),
             event_time,
         })
     } else {
