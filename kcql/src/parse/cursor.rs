@@ -147,6 +147,40 @@ impl<'a> Parser<'a> {
         Err(f)
     }
 
+    /// One or more entries separated by `,`, each read by `entry`.
+    pub(super) fn comma_list<T>(
+        &mut self,
+        mut entry: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        let mut entries = Vec::new();
+        loop {
+            entries.push(entry(self)?);
+            if self.eat(TokenKind::Comma).is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// One or more entries separated by `,` through the closing `)` (the `(` is already read),
+    /// each read by `entry`; `expected` is what the failure names when an entry is followed by
+    /// neither.
+    pub(super) fn until_rparen(
+        &mut self,
+        expected: &[&str],
+        mut entry: impl FnMut(&mut Self) -> PResult<()>,
+    ) -> PResult<()> {
+        loop {
+            entry(self)?;
+            if self.eat(TokenKind::Comma).is_some() {
+                continue;
+            }
+            if self.eat(TokenKind::RParen).is_some() {
+                return Ok(());
+            }
+            return Err(self.unexpected(expected.iter().copied()));
+        }
+    }
+
     /// Consumes the `=` after `clause`'s keyword, or fails with how to write it.
     pub(super) fn expect_eq(&mut self, clause: ClauseKind) -> PResult<()> {
         if self.eat(TokenKind::Eq).is_some() {

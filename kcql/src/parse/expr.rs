@@ -413,29 +413,18 @@ impl<'a> Parser<'a> {
     fn expr_list_until_rparen(&mut self) -> PResult<(Vec<Expr>, usize)> {
         let mut list = Vec::new();
         let mut height = 0;
-        loop {
-            list.push(self.expr()?);
-            height = height.max(self.expr_height);
-            if self.eat(TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(TokenKind::RParen).is_some() {
-                return Ok((list, height));
-            }
-            return Err(self.unexpected(["`,`", "`)`"]));
-        }
+        self.until_rparen(&["`,`", "`)`"], |p| {
+            list.push(p.expr()?);
+            height = height.max(p.expr_height);
+            Ok(())
+        })?;
+        Ok((list, height))
     }
 
     /// `BY a, b.c` after `GROUP`.
     pub(super) fn group_by(&mut self) -> PResult<Vec<ColumnPath>> {
         self.expect_keyword("BY")?;
-        let mut keys = Vec::new();
-        loop {
-            keys.push(self.column_path(false)?);
-            if self.eat(TokenKind::Comma).is_none() {
-                return Ok(keys);
-            }
-        }
+        self.comma_list(|p| p.column_path(false))
     }
 
     /// A duration word: `500ms`, `2s`, `5m`, `1h`, `1d`.

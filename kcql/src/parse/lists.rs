@@ -11,35 +11,27 @@ use crate::span::Span;
 impl<'a> Parser<'a> {
     /// `IGNORE a, b.c AS x`: column paths (no lone `*`) with optional aliases.
     pub(super) fn ignore_list(&mut self) -> PResult<Vec<ColumnItem>> {
-        let mut items = Vec::new();
-        loop {
-            if let Some(star) = self.peek().filter(|t| t.kind == TokenKind::Star) {
-                if self.toks.get(self.pos + 1).map(|t| t.kind) != Some(TokenKind::Dot) {
+        self.comma_list(|p| {
+            if let Some(star) = p.peek().filter(|t| t.kind == TokenKind::Star) {
+                if p.toks.get(p.pos + 1).map(|t| t.kind) != Some(TokenKind::Dot) {
                     return Err(Failure::new(ErrorKind::IgnoreWildcard, star.span)
                         .help("remove `IGNORE *`, or name the fields to ignore"));
                 }
             }
-            let path = self.column_path(true)?;
-            let alias = self.alias()?;
-            items.push(ColumnItem { path, alias });
-            if self.eat(TokenKind::Comma).is_none() {
-                return Ok(items);
-            }
-        }
+            let path = p.column_path(true)?;
+            let alias = p.alias()?;
+            Ok(ColumnItem { path, alias })
+        })
     }
 
     /// `PK a, b.c`: column paths, no `*`.
     pub(super) fn pk_list(&mut self) -> PResult<Vec<ColumnPath>> {
-        let mut items = Vec::new();
-        loop {
-            if let Some(star) = self.peek().filter(|t| t.kind == TokenKind::Star) {
+        self.comma_list(|p| {
+            if let Some(star) = p.peek().filter(|t| t.kind == TokenKind::Star) {
                 return Err(Failure::new(ErrorKind::WildcardPrimaryKey, star.span));
             }
-            items.push(self.column_path(true)?);
-            if self.eat(TokenKind::Comma).is_none() {
-                return Ok(items);
-            }
-        }
+            p.column_path(true)
+        })
     }
 
     /// `PARTITIONBY` entries: glued runs of field words, dots, backticked segments and a final
@@ -109,41 +101,36 @@ impl<'a> Parser<'a> {
     pub(super) fn with_key(&mut self) -> PResult<Vec<ColumnPath>> {
         self.expect(TokenKind::LParen)?;
         let mut keys = Vec::new();
-        loop {
-            let start = self.here();
+        self.until_rparen(&["`,`", "`)`"], |p| {
+            let start = p.here();
             let mut segments = Vec::new();
             loop {
-                match self.peek() {
+                match p.peek() {
                     Some(t) if t.kind == TokenKind::Word => {
-                        if is_reserved(self.text(t)) {
-                            self.check_name_word(t)?;
+                        if is_reserved(p.text(t)) {
+                            p.check_name_word(t)?;
                         }
-                        self.pos += 1;
-                        segments.push(self.text(t).to_string());
+                        p.pos += 1;
+                        segments.push(p.text(t).to_string());
                     }
                     Some(t) if t.kind == TokenKind::Backticked => {
-                        self.pos += 1;
-                        segments.push(t.inner(self.src).to_string());
+                        p.pos += 1;
+                        segments.push(t.inner(p.src).to_string());
                     }
-                    _ => return Err(self.unexpected(["a field name"])),
+                    _ => return Err(p.unexpected(["a field name"])),
                 }
-                if self.eat(TokenKind::Dot).is_none() {
+                if p.eat(TokenKind::Dot).is_none() {
                     break;
                 }
             }
-            let end = self.toks[self.pos - 1].span;
+            let end = p.toks[p.pos - 1].span;
             keys.push(ColumnPath {
                 segments,
                 wildcard: false,
                 span: start.to(end),
             });
-            if self.eat(TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(TokenKind::RParen).is_some() {
-                return Ok(keys);
-            }
-            return Err(self.unexpected(["`,`", "`)`"]));
-        }
+            Ok(())
+        })?;
+        Ok(keys)
     }
 }

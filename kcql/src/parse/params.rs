@@ -18,11 +18,11 @@ impl<'a> Parser<'a> {
                     open.span.to(close.span),
                 ));
             }
-            loop {
-                let key_span = self.here();
-                let key = self.raw_run("a parameter name")?;
-                self.expect(TokenKind::Eq)?;
-                let value = self.raw_run("a parameter value")?;
+            self.until_rparen(&["`,`", "`)`"], |p| {
+                let key_span = p.here();
+                let key = p.raw_run("a parameter name")?;
+                p.expect(TokenKind::Eq)?;
+                let value = p.raw_run("a parameter value")?;
                 if params.iter().any(|(k, _)| k.eq_ignore_ascii_case(key)) {
                     return Err(Failure::new(
                         ErrorKind::DuplicateStoreAsParam { name: key.into() },
@@ -30,14 +30,8 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 params.push((key.to_string(), value.to_string()));
-                if self.eat(TokenKind::Comma).is_some() {
-                    continue;
-                }
-                if self.eat(TokenKind::RParen).is_some() {
-                    break;
-                }
-                return Err(self.unexpected(["`,`", "`)`"]));
-            }
+                Ok(())
+            })?;
         }
         Ok(StoreAs { type_name, params })
     }
@@ -46,10 +40,10 @@ impl<'a> Parser<'a> {
     pub(super) fn tags(&mut self) -> PResult<Vec<Tag>> {
         self.expect(TokenKind::LParen)?;
         let mut tags = Vec::new();
-        loop {
-            let (key, key_span) = match self.glued_run() {
+        self.until_rparen(&["`,`", "`=`", "AS", "`)`"], |p| {
+            let (key, key_span) = match p.glued_run() {
                 Some(r) => r,
-                None => return Err(self.unexpected(["a tag"])),
+                None => return Err(p.unexpected(["a tag"])),
             };
             if key.ends_with('.') {
                 return Err(Failure::new(
@@ -57,10 +51,10 @@ impl<'a> Parser<'a> {
                     key_span,
                 ));
             }
-            let kind = if self.eat(TokenKind::Eq).is_some() {
-                TagKind::Constant(self.tag_value()?)
-            } else if self.eat_keyword("AS").is_some() {
-                TagKind::Alias(self.tag_value()?)
+            let kind = if p.eat(TokenKind::Eq).is_some() {
+                TagKind::Constant(p.tag_value()?)
+            } else if p.eat_keyword("AS").is_some() {
+                TagKind::Alias(p.tag_value()?)
             } else {
                 TagKind::Field
             };
@@ -68,14 +62,9 @@ impl<'a> Parser<'a> {
                 key: key.to_string(),
                 kind,
             });
-            if self.eat(TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(TokenKind::RParen).is_some() {
-                return Ok(tags);
-            }
-            return Err(self.unexpected(["`,`", "`=`", "AS", "`)`"]));
-        }
+            Ok(())
+        })?;
+        Ok(tags)
     }
 
     /// A tag value: a glued run (raw text) or a quoted string (its text).
@@ -94,22 +83,17 @@ impl<'a> Parser<'a> {
         if self.eat(TokenKind::RParen).is_some() {
             return Ok(props);
         }
-        loop {
-            let key = self.property_atom("a property name")?;
-            self.expect(TokenKind::Eq)?;
-            let value = self.property_atom("a property value")?;
+        self.until_rparen(&["`,`", "`)`"], |p| {
+            let key = p.property_atom("a property name")?;
+            p.expect(TokenKind::Eq)?;
+            let value = p.property_atom("a property value")?;
             match props.iter_mut().find(|(k, _)| *k == key) {
                 Some(slot) => slot.1 = value,
                 None => props.push((key, value)),
             }
-            if self.eat(TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(TokenKind::RParen).is_some() {
-                return Ok(props);
-            }
-            return Err(self.unexpected(["`,`", "`)`"]));
-        }
+            Ok(())
+        })?;
+        Ok(props)
     }
 
     /// A `PROPERTIES` key or value: a quoted string (its text) or a glued run, unescaped.

@@ -113,21 +113,17 @@ impl<'a> Parser<'a> {
 
     /// The select list: `,`-separated expressions, each with an optional alias.
     fn select_list(&mut self) -> PResult<Vec<SelectItem>> {
-        let mut items = Vec::new();
-        loop {
-            let start = self.here();
-            let expr = self.select_item_expr()?;
-            let alias = self.alias()?;
-            let end = self.toks[self.pos - 1].span;
-            items.push(SelectItem {
+        self.comma_list(|p| {
+            let start = p.here();
+            let expr = p.select_item_expr()?;
+            let alias = p.alias()?;
+            let end = p.toks[p.pos - 1].span;
+            Ok(SelectItem {
                 expr,
                 alias,
                 span: start.to(end),
-            });
-            if self.eat(TokenKind::Comma).is_none() {
-                return Ok(items);
-            }
-        }
+            })
+        })
     }
 }
 
