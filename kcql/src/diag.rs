@@ -464,6 +464,47 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// An error found by a stage (parser, validator, compiler) before it is attached to its source
+/// text: what went wrong, where, and a suggestion. [`Failure::into_diagnostic`] makes the
+/// [`Diagnostic`] users see.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    /// What went wrong.
+    pub kind: ErrorKind,
+    /// Where, as byte offsets into the source text.
+    pub span: Span,
+    /// A suggestion, if any.
+    pub help: Option<String>,
+}
+
+impl Failure {
+    /// A failure of `kind` at `span`, with no suggestion.
+    pub(crate) fn new(kind: ErrorKind, span: Span) -> Self {
+        Failure {
+            kind,
+            span,
+            help: None,
+        }
+    }
+
+    /// Adds a suggestion.
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The diagnostic for this failure in `src`, the text its span points into.
+    pub(crate) fn into_diagnostic(self, src: &str) -> Diagnostic {
+        Diagnostic {
+            kind: self.kind,
+            span: self.span,
+            help: self.help,
+            statement: None,
+            input: src.to_string(),
+        }
+    }
+}
+
 /// Several diagnostics (one per failing statement, or per problem found).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);

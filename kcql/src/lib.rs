@@ -35,11 +35,27 @@
 //! assert!(matches!(plan, kcql::Plan::Influx(_)));
 //! ```
 //!
-//! The crate does no I/O. Modules: [`lex`] (tokens), [`mod@parse`] (statements), [`ast`] (the
-//! tree), [`mod@reference`] (the reference implementation's view: field lists, tags, defaults),
-//! [`plan`] (compiling statements for a connector), [`functions`] (the scalar and aggregate
-//! functions of the extensions), [`diag`] (errors and rendering), [`keyword`] (keywords,
-//! suggestions and the edit distance), [`span`] (byte spans).
+//! The crate does no I/O. Public modules, in the order data flows through them:
+//!
+//! - [`lex`]: tokens (words, backticked names, strings, punctuation) with byte spans.
+//! - [`mod@parse`]: statements: [`parse()`], [`parse_many`], and [`parse::MAX_EXPR_DEPTH`]. Every
+//!   parse also runs the reference's semantic checks (duplicate fields, `_.` paths, the
+//!   extensions' function, aggregate and grouping rules).
+//! - [`ast`]: the tree ([`Statement`] and its clauses); serde-serializable. `Display` on it is
+//!   the canonical printer: `parse(&stmt.to_string())` gives `stmt` back.
+//! - [`mod@reference`]: the reference implementation's view of a statement: field lists, tags,
+//!   defaults ([`SelectedFields`], [`Field`], [`TargetType`]).
+//! - [`plan`]: compiling statements for a connector ([`compile`], [`compile_str`],
+//!   [`Connector`], [`Plan`]), and describing a plan as text, Graphviz or Mermaid
+//!   ([`plan::explain`]).
+//! - [`functions`]: the scalar and aggregate functions of the extensions ([`Function`]).
+//! - [`diag`]: errors and their rendering ([`Diagnostic`], [`Diagnostics`], [`ErrorKind`],
+//!   [`Stage`]).
+//! - [`keyword`]: keywords, clause kinds ([`ClauseKind`]), suggestions and the edit distance.
+//! - [`span`]: byte spans ([`Span`]), kept out of AST equality.
+//!
+//! Two private modules serve them: `validate` (the checks every parse runs) and `print` (the
+//! canonical printer behind `Display`).
 
 #![warn(missing_docs)]
 // `Statement` (the Ok side) is larger than `Diagnostic`, so boxing the error would save nothing.

@@ -77,26 +77,6 @@ fn is_bare_name(s: &str) -> bool {
     }
 }
 
-/// Writes the first of `spellings` that reads back as `v` where a value read as `read` is
-/// expected (see [`reads_back`]). Every parsed value has such a spelling (the one it was
-/// written with is among them); for a hand-built value with none, the first is written.
-fn write_checked(
-    f: &mut Formatter<'_>,
-    read: ReadAs,
-    v: &str,
-    spellings: &[Spelling],
-) -> fmt::Result {
-    let mut first = None;
-    for sp in spellings {
-        let text = sp.apply(v);
-        if reads_back(read, &text, v) {
-            return f.write_str(&text);
-        }
-        first.get_or_insert(text);
-    }
-    f.write_str(first.as_deref().unwrap_or(v))
-}
-
 /// Ways of writing a value.
 #[derive(Debug, Clone, Copy)]
 enum Spelling {
@@ -111,6 +91,7 @@ enum Spelling {
 }
 
 impl Spelling {
+    /// `v` in this spelling.
     fn apply(self, v: &str) -> String {
         match self {
             Spelling::Bare => v.to_string(),
@@ -121,56 +102,72 @@ impl Spelling {
     }
 }
 
-/// Writes a source or target name, backticking it when it would not re-lex as itself.
-fn write_name(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
+/// Writes `v` where a value read as `read` is expected: in the spelling preferred for that kind
+/// of value, or else in the first of its other spellings that reads back as `v` (see
+/// [`reads_back`]). Every parsed value has such a spelling (the one it was written with is
+/// among them); for a hand-built value with none, the preferred one is written.
+fn write_as(f: &mut Formatter<'_>, read: ReadAs, v: &str) -> fmt::Result {
     use Spelling::*;
-    if is_bare_word(s) {
-        return f.write_str(s);
+    // Every kind of value prefers a bare word bare, and it reads back as itself.
+    if is_bare_word(v) {
+        return f.write_str(v);
     }
-    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
-        Bare
-    } else if !s.contains('`') {
-        Backticked
-    } else {
-        Quoted
+    let word = !v.is_empty() && v.bytes().all(is_word_byte);
+    let bare_run = is_bare_name(v) && !is_keyword_like(v);
+    let (preferred, others): (Spelling, &[Spelling]) = match read {
+        ReadAs::Name => {
+            let preferred = if bare_run {
+                Bare
+            } else if !v.contains('`') {
+                Backticked
+            } else {
+                Quoted
+            };
+            (preferred, &[Backticked, Quoted, BacktickedQuoted, Bare])
+        }
+        ReadAs::Property => {
+            let preferred = if word && !is_keyword_like(v) {
+                Bare
+            } else if !v.contains('\'') && !v.contains(['\r', '\n']) {
+                Quoted
+            } else {
+                Backticked
+            };
+            (preferred, &[Quoted, Backticked, BacktickedQuoted, Bare])
+        }
+        ReadAs::Single => {
+            let bare = word && !crate::keyword::is_reserved(v);
+            let preferred = if bare { Bare } else { Backticked };
+            (preferred, &[Backticked, BacktickedQuoted, Bare])
+        }
+        ReadAs::StoreType => {
+            let preferred = if bare_run { Bare } else { Backticked };
+            (preferred, &[Backticked, Bare])
+        }
+        ReadAs::UnescapedRun => {
+            let preferred = if bare_run { Bare } else { Backticked };
+            (preferred, &[Backticked, BacktickedQuoted, Bare])
+        }
+        ReadAs::TagValue => {
+            let bare = is_bare_name(v) && !v.starts_with('.');
+            let preferred = if bare { Bare } else { Quoted };
+            (preferred, &[Quoted, Bare])
+        }
     };
-    write_checked(
-        f,
-        ReadAs::Name,
-        s,
-        &[preferred, Backticked, Quoted, BacktickedQuoted, Bare],
-    )
-}
-
-/// Writes an unescaped value: bare word, single-quoted, or backticked.
-fn write_value(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    use Spelling::*;
-    if is_bare_word(s) {
-        return f.write_str(s);
+    let mut first = None;
+    for sp in std::iter::once(preferred).chain(others.iter().copied()) {
+        let text = sp.apply(v);
+        if reads_back(read, &text, v) {
+            return f.write_str(&text);
+        }
+        first.get_or_insert(text);
     }
-    let preferred = if !s.is_empty() && s.bytes().all(is_word_byte) && !is_keyword_like(s) {
-        Bare
-    } else if !s.contains('\'') && !s.contains(['\r', '\n']) {
-        Quoted
-    } else {
-        Backticked
-    };
-    write_checked(
-        f,
-        ReadAs::Property,
-        s,
-        &[preferred, Quoted, Backticked, BacktickedQuoted, Bare],
-    )
+    f.write_str(first.as_deref().unwrap_or(v))
 }
 
 impl Display for ColumnPath {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.segments.iter().enumerate() {
-            if i > 0 {
-                f.write_char('.')?;
-            }
-            write_ident(f, seg)?;
-        }
+        write_separated(f, &self.segments, ".", |f, seg| write_ident(f, seg))?;
         if self.wildcard {
             if !self.segments.is_empty() {
                 f.write_char('.')?;
@@ -217,34 +214,83 @@ impl Display for Tag {
             TagKind::Field => Ok(()),
             TagKind::Constant(v) => {
                 f.write_str(" = ")?;
-                write_tag_value(f, v)
+                write_as(f, ReadAs::TagValue, v)
             }
             TagKind::Alias(v) => {
                 f.write_str(" AS ")?;
-                write_tag_value(f, v)
+                write_as(f, ReadAs::TagValue, v)
             }
         }
     }
 }
 
-fn write_tag_value(f: &mut Formatter<'_>, v: &str) -> fmt::Result {
-    use Spelling::*;
-    let preferred = if is_bare_name(v) && !v.starts_with('.') {
-        Bare
-    } else {
-        Quoted
-    };
-    write_checked(f, ReadAs::TagValue, v, &[preferred, Quoted, Bare])
-}
-
-fn write_list<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
-    for (i, item) in items.iter().enumerate() {
+/// Writes `items` with `write_item`, separated by `sep`.
+fn write_separated<T>(
+    f: &mut Formatter<'_>,
+    items: impl IntoIterator<Item = T>,
+    sep: &str,
+    mut write_item: impl FnMut(&mut Formatter<'_>, T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
-            f.write_str(", ")?;
+            f.write_str(sep)?;
         }
-        item.fmt(f)?;
+        write_item(f, item)?;
     }
     Ok(())
+}
+
+/// `items`, separated by `, `.
+fn write_list<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
+    write_separated(f, items, ", ", |f, item| item.fmt(f))
+}
+
+/// ` {keyword}` when `set` (`AUTOCREATE`, `WITHUNWRAP` …).
+fn write_flag(f: &mut Formatter<'_>, keyword: &str, set: bool) -> fmt::Result {
+    if set {
+        write!(f, " {keyword}")?;
+    }
+    Ok(())
+}
+
+/// ` {clause}` and `value`, written by `write`, when there is a value; `clause` is the
+/// keyword with what separates it from the value (` `, ` = `, ` (`).
+fn write_opt_with<T>(
+    f: &mut Formatter<'_>,
+    clause: &str,
+    value: Option<T>,
+    write: impl FnOnce(&mut Formatter<'_>, T) -> fmt::Result,
+) -> fmt::Result {
+    match value {
+        Some(v) => {
+            write!(f, " {clause}")?;
+            write(f, v)
+        }
+        None => Ok(()),
+    }
+}
+
+/// ` {clause}{value}` when there is a value (see [`write_opt_with`]).
+fn write_opt<T: Display>(f: &mut Formatter<'_>, clause: &str, value: Option<T>) -> fmt::Result {
+    write_opt_with(f, clause, value, |f, v| v.fmt(f))
+}
+
+/// ` {clause}a, b, …` when `items` is not empty.
+fn write_list_clause<T: Display>(f: &mut Formatter<'_>, clause: &str, items: &[T]) -> fmt::Result {
+    let items = (!items.is_empty()).then_some(items);
+    write_opt_with(f, clause, items, write_list)
+}
+
+/// `` `v` ``: the backticked values of `WITHCONVERTER`, `WITHJMSSELECTOR` and `WITHREGEX`.
+fn write_backticked(f: &mut Formatter<'_>, v: &str) -> fmt::Result {
+    write!(f, "`{v}`")
+}
+
+/// `(a, b, …)`.
+fn write_parenthesised<T: Display>(f: &mut Formatter<'_>, items: &[T]) -> fmt::Result {
+    f.write_char('(')?;
+    write_list(f, items)?;
+    f.write_char(')')
 }
 
 impl Display for Statement {
@@ -255,46 +301,23 @@ impl Display for Statement {
                 WriteMode::Upsert => f.write_str("UPSERT INTO ")?,
                 WriteMode::LegacyUpsertPk(pk) => write!(f, "UPSERT PK {pk} INTO ")?,
             }
-            write_name(f, target)?;
+            write_as(f, ReadAs::Name, target)?;
             f.write_char(' ')?;
         }
         f.write_str("SELECT ")?;
         write_list(f, &self.select)?;
         f.write_str(" FROM ")?;
-        write_name(f, &self.source)?;
-        if let Some(w) = &self.where_clause {
-            write!(f, " WHERE {w}")?;
-        }
-        if !self.group_by.is_empty() {
-            f.write_str(" GROUP BY ")?;
-            write_list(f, &self.group_by)?;
-        }
-        if let Some(w) = &self.window {
-            write!(f, " WINDOW {w}")?;
-        }
-        if !self.ignore.is_empty() {
-            f.write_str(" IGNORE ")?;
-            write_list(f, &self.ignore)?;
-        }
-        if self.autocreate {
-            f.write_str(" AUTOCREATE")?;
-        }
-        if self.with_structure {
-            f.write_str(" WITHSTRUCTURE")?;
-        }
-        if !self.primary_keys.is_empty() {
-            f.write_str(" PK ")?;
-            write_list(f, &self.primary_keys)?;
-        }
-        if let Some(t) = &self.dynamic_target {
-            write!(f, " WITHTARGET = {t}")?;
-        }
-        if self.autoevolve {
-            f.write_str(" AUTOEVOLVE")?;
-        }
-        if let Some(b) = self.batch_size {
-            write!(f, " BATCH = {b}")?;
-        }
+        write_as(f, ReadAs::Name, &self.source)?;
+        write_opt(f, "WHERE ", self.where_clause.as_ref())?;
+        write_list_clause(f, "GROUP BY ", &self.group_by)?;
+        write_opt(f, "WINDOW ", self.window.as_ref())?;
+        write_list_clause(f, "IGNORE ", &self.ignore)?;
+        write_flag(f, "AUTOCREATE", self.autocreate)?;
+        write_flag(f, "WITHSTRUCTURE", self.with_structure)?;
+        write_list_clause(f, "PK ", &self.primary_keys)?;
+        write_opt(f, "WITHTARGET = ", self.dynamic_target.as_ref())?;
+        write_flag(f, "AUTOEVOLVE", self.autoevolve)?;
+        write_opt(f, "BATCH = ", self.batch_size)?;
         match &self.partitioning {
             Some(Partitioning::By(p)) => write!(f, " PARTITIONBY {}", p.join(", "))?,
             Some(Partitioning::None) => f.write_str(" NOPARTITION")?,
@@ -305,149 +328,77 @@ impl Display for Statement {
             Some(TimestampSource::Field(p)) => write!(f, " WITHTIMESTAMP {p}")?,
             None => {}
         }
-        if let Some(u) = self.timestamp_unit {
-            write!(f, " TIMESTAMPUNIT = {}", u.name())?;
-        }
-        if let Some(fmt_) = self.format {
-            write!(f, " WITHFORMAT {}", fmt_.name())?;
-        }
-        if self.with_unwrap {
-            f.write_str(" WITHUNWRAP")?;
-        }
-        if let Some(s) = &self.store_as {
-            f.write_str(" STOREAS ")?;
-            write_store_type(f, &s.type_name)?;
+        write_opt(
+            f,
+            "TIMESTAMPUNIT = ",
+            self.timestamp_unit.map(TimeUnit::name),
+        )?;
+        write_opt(f, "WITHFORMAT ", self.format.map(Format::name))?;
+        write_flag(f, "WITHUNWRAP", self.with_unwrap)?;
+        write_opt_with(f, "STOREAS ", self.store_as.as_ref(), |f, s| {
+            write_as(f, ReadAs::StoreType, &s.type_name)?;
             if !s.params.is_empty() {
                 f.write_str(" (")?;
-                for (i, (k, v)) in s.params.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k} = {v}")?;
-                }
+                write_separated(f, &s.params, ", ", |f, (k, v)| write!(f, "{k} = {v}"))?;
                 f.write_char(')')?;
             }
-        }
-        if let Some(tags) = &self.tags {
-            f.write_str(" WITHTAG (")?;
-            write_list(f, tags)?;
-            f.write_char(')')?;
-        }
-        if let Some(m) = &self.incremental_mode {
-            write!(f, " INCREMENTALMODE = {m}")?;
-        }
-        if let Some(t) = &self.with_type {
-            write!(f, " WITHTYPE {t}")?;
-        }
-        if let Some(d) = &self.doc_type {
-            f.write_str(" WITHDOCTYPE = ")?;
-            write_single(f, d)?;
-        }
-        if let Some(s) = &self.index_suffix {
-            f.write_str(" WITHINDEXSUFFIX = ")?;
-            write_single(f, s)?;
-        }
-        if let Some(t) = self.ttl {
-            write!(f, " TTL = {t}")?;
-        }
-        if let Some(c) = &self.converter {
-            write!(f, " WITHCONVERTER = `{c}`")?;
-        }
-        if let Some(j) = &self.jms_selector {
-            write!(f, " WITHJMSSELECTOR = `{j}`")?;
-        }
-        if let Some(keys) = &self.with_key {
-            f.write_str(" WITHKEY (")?;
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(", ")?;
-                }
-                for (j, seg) in k.segments.iter().enumerate() {
-                    if j > 0 {
-                        f.write_char('.')?;
-                    }
-                    write_ident(f, seg)?;
-                }
-            }
-            f.write_char(')')?;
-        }
-        if let Some(d) = &self.key_delimiter {
-            write!(f, " KEYDELIMITER = '{d}'")?;
-        }
-        if let Some(p) = &self.pipeline {
-            f.write_str(" WITHPIPELINE = ")?;
-            write_pipeline(f, p)?;
-        }
-        if let Some(s) = &self.subscription {
-            write!(f, " WITHSUBSCRIPTION = {s}")?;
-        }
-        if let Some(r) = &self.regex {
-            write!(f, " WITHREGEX = `{r}`")?;
-        }
-        if let Some(l) = self.limit {
-            write!(f, " LIMIT {l}")?;
-        }
-        if !self.properties.is_empty() {
-            f.write_str(" PROPERTIES (")?;
-            for (i, (k, v)) in self.properties.iter().enumerate() {
-                if i > 0 {
-                    f.write_str(", ")?;
-                }
-                write_value(f, k)?;
+            Ok(())
+        })?;
+        write_opt_with(f, "WITHTAG ", self.tags.as_deref(), write_parenthesised)?;
+        write_opt(f, "INCREMENTALMODE = ", self.incremental_mode.as_ref())?;
+        write_opt(f, "WITHTYPE ", self.with_type.as_ref())?;
+        write_opt_with(f, "WITHDOCTYPE = ", self.doc_type.as_deref(), |f, v| {
+            write_as(f, ReadAs::Single, v)
+        })?;
+        write_opt_with(
+            f,
+            "WITHINDEXSUFFIX = ",
+            self.index_suffix.as_deref(),
+            |f, v| write_as(f, ReadAs::Single, v),
+        )?;
+        write_opt(f, "TTL = ", self.ttl)?;
+        write_opt_with(
+            f,
+            "WITHCONVERTER = ",
+            self.converter.as_deref(),
+            write_backticked,
+        )?;
+        write_opt_with(
+            f,
+            "WITHJMSSELECTOR = ",
+            self.jms_selector.as_deref(),
+            write_backticked,
+        )?;
+        write_opt_with(f, "WITHKEY (", self.with_key.as_deref(), |f, keys| {
+            // Key paths never end in `*`, whatever the tree says.
+            write_separated(f, keys, ", ", |f, k| {
+                write_separated(f, &k.segments, ".", |f, seg| write_ident(f, seg))
+            })?;
+            f.write_char(')')
+        })?;
+        write_opt_with(
+            f,
+            "KEYDELIMITER = ",
+            self.key_delimiter.as_deref(),
+            |f, d| write!(f, "'{d}'"),
+        )?;
+        write_opt_with(f, "WITHPIPELINE = ", self.pipeline.as_deref(), |f, v| {
+            write_as(f, ReadAs::UnescapedRun, v)
+        })?;
+        write_opt(f, "WITHSUBSCRIPTION = ", self.subscription.as_ref())?;
+        write_opt_with(f, "WITHREGEX = ", self.regex.as_deref(), write_backticked)?;
+        write_opt(f, "LIMIT ", self.limit)?;
+        let properties = (!self.properties.is_empty()).then_some(&self.properties);
+        write_opt_with(f, "PROPERTIES (", properties, |f, props| {
+            write_separated(f, props, ", ", |f, (k, v)| {
+                write_as(f, ReadAs::Property, k)?;
                 f.write_str(" = ")?;
-                write_value(f, v)?;
-            }
-            f.write_char(')')?;
-        }
-        if let Some(r) = &self.retention {
-            write!(f, " WITHRETENTION = {r}")?;
-        }
-        Ok(())
+                write_as(f, ReadAs::Property, v)
+            })?;
+            f.write_char(')')
+        })?;
+        write_opt(f, "WITHRETENTION = ", self.retention.as_ref())
     }
-}
-
-/// A value read from one word or backticked token and unescaped.
-fn write_single(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    use Spelling::*;
-    let preferred =
-        if !s.is_empty() && s.bytes().all(is_word_byte) && !crate::keyword::is_reserved(s) {
-            Bare
-        } else {
-            Backticked
-        };
-    write_checked(
-        f,
-        ReadAs::Single,
-        s,
-        &[preferred, Backticked, BacktickedQuoted, Bare],
-    )
-}
-
-/// The `STOREAS` type: a glued run with its backticks removed.
-fn write_store_type(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    use Spelling::*;
-    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
-        Bare
-    } else {
-        Backticked
-    };
-    write_checked(f, ReadAs::StoreType, s, &[preferred, Backticked, Bare])
-}
-
-/// The `WITHPIPELINE` value: a glued run, unescaped (no quoted-string form).
-fn write_pipeline(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
-    use Spelling::*;
-    let preferred = if is_bare_name(s) && !is_keyword_like(s) {
-        Bare
-    } else {
-        Backticked
-    };
-    write_checked(
-        f,
-        ReadAs::UnescapedRun,
-        s,
-        &[preferred, Backticked, BacktickedQuoted, Bare],
-    )
 }
 
 #[cfg(test)]

@@ -7,10 +7,9 @@
 //! up to 16 parentless select fields.
 
 use crate::ast::{ColumnPath, Expr, Statement};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::functions::Function;
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use crate::reference::{field_ref, visit_select, FieldType, Route};
 
 /// Parentless value fields seen so far, for the duplicate check.

@@ -5,10 +5,11 @@
 //! not chain. Because `-`, `+` and `/` are name characters in KCQL (`a-b` is a field name, as in
 //! the reference), these operators need spaces around them: `a - b`.
 
-use super::{Failure, PResult, Parser, MAX_EXPR_DEPTH, MAX_EXPR_RECURSION};
+use super::names::is_all_digits;
+use super::{PResult, Parser, MAX_EXPR_DEPTH, MAX_EXPR_RECURSION};
 use crate::ast::*;
-use crate::diag::ErrorKind;
-use crate::lex::TokenKind;
+use crate::diag::{ErrorKind, Failure};
+use crate::lex::{Token, TokenKind};
 use crate::span::Span;
 
 /// Precedence of `NOT x`.
@@ -18,13 +19,9 @@ const CMP_PREC: u8 = 4;
 /// Precedence of unary minus.
 const NEG_PREC: u8 = 8;
 
-fn is_digits(w: &str) -> bool {
-    !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// `-` glued to digits (`-10`): one word token, read as a negative number in expressions.
 fn is_negative_digits(w: &str) -> bool {
-    w.strip_prefix('-').is_some_and(is_digits)
+    w.strip_prefix('-').is_some_and(is_all_digits)
 }
 
 impl<'a> Parser<'a> {
@@ -36,17 +33,7 @@ impl<'a> Parser<'a> {
             let literal_word = ["true", "false", "null"]
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(w));
-            let lone = match self.toks.get(self.pos + 1) {
-                None => true,
-                Some(n) => {
-                    n.kind == TokenKind::Comma
-                        || (n.kind == TokenKind::Word
-                            && ["as", "from"]
-                                .iter()
-                                .any(|k| k.eq_ignore_ascii_case(self.text(n))))
-                }
-            };
-            if literal_word && lone {
+            if literal_word && self.ends_select_item(self.toks.get(self.pos + 1)) {
                 return Ok(Expr::Column(self.column_path(true)?));
             }
             // `-5` (or `-5.x`) alone is a field name, as in the reference; inside an expression
@@ -54,17 +41,7 @@ impl<'a> Parser<'a> {
             if is_negative_digits(w) {
                 let start = self.pos;
                 if let Ok(path) = self.column_path(true) {
-                    let lone = match self.peek() {
-                        None => true,
-                        Some(n) => {
-                            n.kind == TokenKind::Comma
-                                || (n.kind == TokenKind::Word
-                                    && ["as", "from"]
-                                        .iter()
-                                        .any(|k| k.eq_ignore_ascii_case(self.text(n))))
-                        }
-                    };
-                    if lone {
+                    if self.ends_select_item(self.peek()) {
                         return Ok(Expr::Column(path));
                     }
                 }
@@ -72,6 +49,18 @@ impl<'a> Parser<'a> {
             }
         }
         self.expr()
+    }
+
+    /// True when `next`, the token after a candidate select item, ends the item: the end of
+    /// the statement, `,`, `AS` or `FROM`.
+    fn ends_select_item(&self, next: Option<&Token>) -> bool {
+        next.is_none_or(|n| {
+            n.kind == TokenKind::Comma
+                || (n.kind == TokenKind::Word
+                    && ["as", "from"]
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(self.text(n))))
+        })
     }
 
     /// A full expression.
@@ -114,6 +103,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// The failure for an expression nested deeper than [`MAX_EXPR_DEPTH`].
     fn too_deep(&self, at: Span) -> Failure {
         Failure::new(
             ErrorKind::Unexpected {
@@ -258,7 +248,7 @@ impl<'a> Parser<'a> {
             // `- 5` is the literal -5; `- x` negates.
             if self
                 .peek()
-                .is_some_and(|n| n.kind == TokenKind::Word && is_digits(self.text(n)))
+                .is_some_and(|n| n.kind == TokenKind::Word && is_all_digits(self.text(n)))
             {
                 return self.number(true);
             }
@@ -290,7 +280,7 @@ impl<'a> Parser<'a> {
                     && dot.span.start == t.span.end
                     && frac.kind == TokenKind::Word
                     && frac.span.start == dot.span.end
-                    && is_digits(self.text(frac)) =>
+                    && is_all_digits(self.text(frac)) =>
             {
                 self.pos += 2;
                 end = frac.span;
@@ -358,7 +348,7 @@ impl<'a> Parser<'a> {
             TokenKind::Star | TokenKind::Backticked => Ok(Expr::Column(self.column_path(true)?)),
             TokenKind::Word => {
                 let w = self.text(t);
-                if is_digits(w) || is_negative_digits(w) {
+                if is_all_digits(w) || is_negative_digits(w) {
                     return self.number(false);
                 }
                 for (k, v) in [
@@ -423,29 +413,18 @@ impl<'a> Parser<'a> {
     fn expr_list_until_rparen(&mut self) -> PResult<(Vec<Expr>, usize)> {
         let mut list = Vec::new();
         let mut height = 0;
-        loop {
-            list.push(self.expr()?);
-            height = height.max(self.expr_height);
-            if self.eat(TokenKind::Comma).is_some() {
-                continue;
-            }
-            if self.eat(TokenKind::RParen).is_some() {
-                return Ok((list, height));
-            }
-            return Err(self.unexpected(["`,`", "`)`"]));
-        }
+        self.until_rparen(&["`,`", "`)`"], |p| {
+            list.push(p.expr()?);
+            height = height.max(p.expr_height);
+            Ok(())
+        })?;
+        Ok((list, height))
     }
 
     /// `BY a, b.c` after `GROUP`.
     pub(super) fn group_by(&mut self) -> PResult<Vec<ColumnPath>> {
         self.expect_keyword("BY")?;
-        let mut keys = Vec::new();
-        loop {
-            keys.push(self.column_path(false)?);
-            if self.eat(TokenKind::Comma).is_none() {
-                return Ok(keys);
-            }
-        }
+        self.comma_list(|p| p.column_path(false))
     }
 
     /// A duration word: `500ms`, `2s`, `5m`, `1h`, `1d`.
@@ -534,6 +513,11 @@ mod tests {
     use crate::diag::ErrorKind;
     use crate::parse::{parse, MAX_EXPR_DEPTH};
 
+    /// `inner` wrapped in `k` pairs of `open` … `close`.
+    fn nest(open: &str, inner: &str, close: &str, k: usize) -> String {
+        format!("{}{inner}{}", open.repeat(k), close.repeat(k))
+    }
+
     fn too_deep(src: &str) -> bool {
         match parse(src) {
             Err(d) => {
@@ -553,27 +537,15 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let n = 100_000;
         let shapes = [
-            format!(
-                "SELECT {}a{} AS x FROM t",
-                "concat(".repeat(n),
-                ")".repeat(n)
-            ),
-            format!(
-                "SELECT * FROM t WHERE {}a{} = 1",
-                "(".repeat(n),
-                ")".repeat(n)
-            ),
+            format!("SELECT {} AS x FROM t", nest("concat(", "a", ")", n)),
+            format!("SELECT * FROM t WHERE {} = 1", nest("(", "a", ")", n)),
             format!("SELECT * FROM t WHERE {} a", "NOT ".repeat(n)),
             format!("SELECT * FROM t WHERE {} a = 1", "- ".repeat(n)),
             format!("SELECT * FROM t WHERE a{} = 1", " + a".repeat(n)),
             format!("SELECT * FROM t WHERE a = 1{}", " AND a = 1".repeat(n)),
             format!("SELECT * FROM t WHERE a{}", " IS NULL = true".repeat(n)),
-            format!("SELECT * FROM t WHERE {}", "a IN (".repeat(n)) + &")".repeat(n),
-            format!(
-                "SELECT {}a{} AS x FROM t",
-                "cast(".repeat(n),
-                " AS INT)".repeat(n)
-            ),
+            format!("SELECT * FROM t WHERE {}", nest("a IN (", "", ")", n)),
+            format!("SELECT {} AS x FROM t", nest("cast(", "a", " AS INT)", n)),
         ];
         for src in &shapes {
             assert!(too_deep(src), "{}…", &src[..60]);
@@ -596,13 +568,7 @@ mod tests {
         round_trips(&chain);
         assert!(too_deep(&format!("{chain} + a")));
 
-        let calls = |k: usize| {
-            format!(
-                "SELECT {}a{} AS x FROM t",
-                "lower(".repeat(k),
-                ")".repeat(k)
-            )
-        };
+        let calls = |k: usize| format!("SELECT {} AS x FROM t", nest("lower(", "a", ")", k));
         round_trips(&calls(d - 1));
         assert!(too_deep(&calls(d)));
 
@@ -613,24 +579,12 @@ mod tests {
             "- ".repeat(d - 1)
         ));
         round_trips(&format!("SELECT * FROM t WHERE {}a", "NOT ".repeat(d - 1)));
-        let right = |k: usize| {
-            format!(
-                "SELECT * FROM t WHERE {}a{}",
-                "a - (".repeat(k),
-                ")".repeat(k)
-            )
-        };
+        let right = |k: usize| format!("SELECT * FROM t WHERE {}", nest("a - (", "a", ")", k));
         round_trips(&right(d - 1));
         assert!(too_deep(&right(d)));
 
         // Parentheses add no level to the tree, but each one is a level of parsing.
-        let parens = |k: usize| {
-            format!(
-                "SELECT * FROM t WHERE {}a{} = 1",
-                "(".repeat(k),
-                ")".repeat(k)
-            )
-        };
+        let parens = |k: usize| format!("SELECT * FROM t WHERE {} = 1", nest("(", "a", ")", k));
         round_trips(&parens(2 * d + 1));
         assert!(too_deep(&parens(2 * d + 2)));
     }

@@ -4,8 +4,7 @@
 use super::field::{LikePattern, PlanExpr};
 use super::influx::{Measurement, TagPlan, TimestampPlan};
 use super::mqtt::{KafkaTarget, MessageKey};
-use super::processor::EventTime;
-use super::{Plan, ProjectionItem};
+use super::{distinct, Plan, ProjectionItem};
 use crate::ast::{Literal, UnaryOp};
 use std::fmt::{self, Display, Write};
 
@@ -30,14 +29,7 @@ impl Display for PlanExpr {
             PlanExpr::Literal { value } => value.fmt(f),
             PlanExpr::String { value } => write!(f, "'{value}'"),
             PlanExpr::Call { function, args } => {
-                write!(f, "{}(", function.name())?;
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    a.fmt(f)?;
-                }
-                f.write_char(')')
+                write!(f, "{}({})", function.name(), comma_separated(args))
             }
             PlanExpr::Aggregate { index } => write!(f, "aggregate#{}", index + 1),
             PlanExpr::Unary {
@@ -57,14 +49,8 @@ impl Display for PlanExpr {
                 list,
                 negated,
             } => {
-                write!(f, "{expr} {}IN (", if *negated { "NOT " } else { "" })?;
-                for (i, a) in list.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    a.fmt(f)?;
-                }
-                f.write_char(')')
+                let not = if *negated { "NOT " } else { "" };
+                write!(f, "{expr} {not}IN ({})", comma_separated(list))
             }
             PlanExpr::Like {
                 expr,
@@ -80,29 +66,50 @@ impl Display for PlanExpr {
     }
 }
 
+/// `items`, each displayed, separated by `, `.
+fn comma_separated<T: Display>(items: impl IntoIterator<Item = T>) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{item}");
+    }
+    out
+}
+
+/// Where a route's time comes from: the record's, the processing time, or a field (with its
+/// unit).
+fn time_text(time: &TimestampPlan) -> String {
+    match time {
+        TimestampPlan::RecordTimestamp => "Kafka record timestamp".to_string(),
+        TimestampPlan::ProcessingTime => "processing time".to_string(),
+        TimestampPlan::Field { field, unit } => {
+            format!("{field} ({})", unit.name().to_lowercase())
+        }
+    }
+}
+
+/// A projection as a select list: `*`, `a.* except b`, `name = expr` …
 fn projection_text(items: &[ProjectionItem]) -> String {
-    items
-        .iter()
-        .map(|p| match p {
-            ProjectionItem::Expand { from, exclude } => {
-                let root = if from.path.is_empty() && from.part == super::RecordPart::Value {
-                    "*".to_string()
-                } else {
-                    format!("{from}.*")
-                };
-                if exclude.is_empty() {
-                    root
-                } else {
-                    format!("{root} except {}", exclude.join(", "))
-                }
+    comma_separated(items.iter().map(|p| match p {
+        ProjectionItem::Expand { from, exclude } => {
+            let root = if from.path.is_empty() && from.part == super::RecordPart::Value {
+                "*".to_string()
+            } else {
+                format!("{from}.*")
+            };
+            if exclude.is_empty() {
+                root
+            } else {
+                format!("{root} except {}", exclude.join(", "))
             }
-            ProjectionItem::Field { name, value } => match value {
-                PlanExpr::Field { field } if field.last_name() == *name => field.to_string(),
-                v => format!("{name} = {v}"),
-            },
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+        }
+        ProjectionItem::Field { name, value } => match value {
+            PlanExpr::Field { field } if field.last_name() == *name => field.to_string(),
+            v => format!("{name} = {v}"),
+        },
+    }))
 }
 
 /// One route, for the topology graph and the text form.
@@ -136,13 +143,13 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                         TagPlan::Constant { key, value } => format!("{key} = '{value}'"),
                     })
                     .collect();
-                let time = match &r.timestamp {
-                    TimestampPlan::RecordTimestamp => "Kafka record timestamp (ms)".to_string(),
-                    TimestampPlan::ProcessingTime => "processing time (ns)".to_string(),
-                    TimestampPlan::Field { field, unit } => {
-                        format!("{field} ({})", unit.name().to_lowercase())
-                    }
+                // The record's and the processing time are written in these precisions.
+                let precision = match &r.timestamp {
+                    TimestampPlan::RecordTimestamp => " (ms)",
+                    TimestampPlan::ProcessingTime => " (ns)",
+                    TimestampPlan::Field { .. } => "",
                 };
+                let time = format!("{}{precision}", time_text(&r.timestamp));
                 let mut details = vec![
                     ("fields", projection_text(&r.fields)),
                     (
@@ -194,14 +201,9 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                 };
                 let key = match &r.key {
                     MessageKey::MqttTopic => "the MQTT topic".to_string(),
-                    MessageKey::Fields { fields, delimiter } => format!(
-                        "{} joined by '{delimiter}'",
-                        fields
-                            .iter()
-                            .map(|f| f.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    MessageKey::Fields { fields, delimiter } => {
+                        format!("{} joined by '{delimiter}'", comma_separated(fields))
+                    }
                 };
                 let mut details = vec![
                     ("converter", format!("{:?}", r.converter).to_lowercase()),
@@ -231,11 +233,7 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                         format!("{:?}", r.converter).to_lowercase(),
                         match &r.key {
                             MessageKey::MqttTopic => "MQTT topic".to_string(),
-                            MessageKey::Fields { fields, .. } => fields
-                                .iter()
-                                .map(|f| f.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", "),
+                            MessageKey::Fields { fields, .. } => comma_separated(fields),
                         }
                     ),
                     details,
@@ -249,11 +247,7 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                 let group = if r.group_by.is_empty() {
                     "everything (one group)".to_string()
                 } else {
-                    r.group_by
-                        .iter()
-                        .map(|g| g.field.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    comma_separated(r.group_by.iter().map(|g| &g.field))
                 };
                 let aggregates: Vec<String> = r
                     .aggregates
@@ -264,13 +258,6 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                         format!("#{} {}({arg})", i + 1, a.function.name())
                     })
                     .collect();
-                let time = match &r.event_time {
-                    EventTime::RecordTimestamp => "Kafka record timestamp".to_string(),
-                    EventTime::ProcessingTime => "processing time".to_string(),
-                    EventTime::Field { field, unit } => {
-                        format!("{field} ({})", unit.name().to_lowercase())
-                    }
-                };
                 let grace = r.window.grace.map_or("0s".to_string(), |g| g.to_string());
                 let mut details = vec![
                     ("group by", group),
@@ -280,7 +267,7 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                         "output",
                         format!("{}, window_start, window_end", projection_text(&r.outputs)),
                     ),
-                    ("event time", time),
+                    ("event time", time_text(&r.event_time)),
                 ];
                 if let Some(w) = &r.filter {
                     details.push(("where", w.to_string()));
@@ -295,11 +282,7 @@ fn views(plan: &Plan) -> Vec<RouteView> {
                         if r.group_by.is_empty() {
                             "all".to_string()
                         } else {
-                            r.group_by
-                                .iter()
-                                .map(|g| g.name.clone())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            comma_separated(r.group_by.iter().map(|g| &g.name))
                         },
                         r.aggregates.len(),
                         if r.aggregates.len() == 1 { "" } else { "s" }
@@ -325,20 +308,30 @@ impl crate::ast::Window {
 
 /// Distinct node labels in first-use order, with their ids.
 fn nodes<'a>(labels: impl Iterator<Item = &'a str>, prefix: &str) -> Vec<(String, &'a str)> {
-    let mut out: Vec<(String, &str)> = Vec::new();
-    for l in labels {
-        if !out.iter().any(|(_, x)| *x == l) {
-            out.push((format!("{prefix}{}", out.len()), l));
-        }
-    }
-    out
+    distinct(labels)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{prefix}{i}"), l))
+        .collect()
 }
 
+/// The id of the node labelled `label` (empty when there is none).
 fn id_of<'a>(nodes: &'a [(String, &str)], label: &str) -> &'a str {
     nodes
         .iter()
         .find(|(_, l)| *l == label)
         .map_or("", |(id, _)| id.as_str())
+}
+
+/// Each route's index with the ids of its source and target nodes.
+fn edges<'a>(
+    topics: &'a [(String, &str)],
+    routes: &'a [RouteView],
+) -> impl Iterator<Item = (usize, &'a str, &'a str)> {
+    routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, id_of(topics, &r.source), id_of(topics, &r.target)))
 }
 
 /// Renders `plan` in `format`.
@@ -414,13 +407,8 @@ fn graph(routes: &[RouteView], format: ExplainFormat) -> String {
                     esc(&r.summary)
                 );
             }
-            for (i, r) in routes.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "  {} -> r{i} -> {};",
-                    id_of(&topics, &r.source),
-                    id_of(&topics, &r.target)
-                );
+            for (i, from, to) in edges(&topics, routes) {
+                let _ = writeln!(out, "  {from} -> r{i} -> {to};");
             }
             out.push_str("}\n");
         }
@@ -433,13 +421,8 @@ fn graph(routes: &[RouteView], format: ExplainFormat) -> String {
             for (i, r) in routes.iter().enumerate() {
                 let _ = writeln!(out, "  r{i}[\"{}\"]", esc(&r.summary));
             }
-            for (i, r) in routes.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "  {} --> r{i} --> {}",
-                    id_of(&topics, &r.source),
-                    id_of(&topics, &r.target)
-                );
+            for (i, from, to) in edges(&topics, routes) {
+                let _ = writeln!(out, "  {from} --> r{i} --> {to}");
             }
         }
     }

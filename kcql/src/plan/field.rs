@@ -294,6 +294,12 @@ pub enum PlanExpr {
     },
 }
 
+/// Resolves a validated expression that holds no aggregate call (a `WHERE` condition, a
+/// projected column of the MQTT source or the InfluxDB sink, an aggregate's argument).
+pub(crate) fn resolve_scalar(e: &Expr) -> PlanExpr {
+    resolve_expr(e, &mut |_| 0)
+}
+
 /// Resolves a validated scalar expression. `aggregate` is called for each aggregate call (the
 /// window processor registers it and returns its index); elsewhere aggregates cannot occur
 /// (the compiler rejects them first).

@@ -1,14 +1,13 @@
 //! The InfluxDB sink's plan: Kafka topic → measurement, fields, tags, time.
 
-use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{resolve, resolve_scalar, FieldRef, PlanExpr};
 use super::{
-    missing_target, no_aggregates, projection, split_raw_path, time_source, unsupported_clauses,
-    unsupported_properties, Connector, ProjectionItem,
+    distinct, missing_target, no_aggregates, projection, split_raw_path, time_source,
+    unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Routes from Kafka topics to InfluxDB measurements. A topic may feed several routes (one
@@ -22,13 +21,7 @@ pub struct InfluxPlan {
 impl InfluxPlan {
     /// The distinct source topics, in first-use order.
     pub fn topics(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.routes {
-            if !out.contains(&r.topic.as_str()) {
-                out.push(&r.topic);
-            }
-        }
-        out
+        distinct(self.routes.iter().map(|r| r.topic.as_str()))
     }
 
     /// The routes fed by `topic`.
@@ -227,7 +220,6 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
             create_with_duration: s.autocreate.then_some(*d),
         },
     });
-    let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
     if errors.is_empty() {
         Ok(InfluxRoute {
             statement: index,
@@ -236,7 +228,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
             fields,
             tags,
             timestamp,
-            filter,
+            filter: s.where_clause.as_ref().map(resolve_scalar),
             retention,
             autocreate: s.autocreate,
         })

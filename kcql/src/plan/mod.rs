@@ -21,9 +21,8 @@ pub use processor::{AggregatePlan, EventTime, GroupKey, ProcessorPlan, WindowRou
 pub use topic_filter::{sanitize_topic, FilterError, Level, TopicFilter};
 
 use crate::ast::{Alias, ColumnPath, Expr, Statement};
-use crate::diag::{Diagnostic, Diagnostics, ErrorKind, StatementRef};
+use crate::diag::{Diagnostic, Diagnostics, ErrorKind, Failure, StatementRef};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -130,36 +129,15 @@ pub fn compile(statements: &[Statement], connector: Connector) -> Result<Plan, D
         }
     };
     let plan = match connector {
-        Connector::InfluxSink => {
-            let mut routes = Vec::new();
-            for (i, s) in statements.iter().enumerate() {
-                match influx::compile(i, s) {
-                    Ok(r) => routes.push(r),
-                    Err(f) => push(i, s, f),
-                }
-            }
-            Plan::Influx(InfluxPlan { routes })
-        }
-        Connector::MqttSource => {
-            let mut routes = Vec::new();
-            for (i, s) in statements.iter().enumerate() {
-                match mqtt::compile(i, s) {
-                    Ok(r) => routes.push(r),
-                    Err(f) => push(i, s, f),
-                }
-            }
-            Plan::Mqtt(MqttPlan { routes })
-        }
-        Connector::WindowProcessor => {
-            let mut routes = Vec::new();
-            for (i, s) in statements.iter().enumerate() {
-                match processor::compile(i, s) {
-                    Ok(r) => routes.push(r),
-                    Err(f) => push(i, s, f),
-                }
-            }
-            Plan::Processor(ProcessorPlan { routes })
-        }
+        Connector::InfluxSink => Plan::Influx(InfluxPlan {
+            routes: compile_routes(statements, influx::compile, &mut push),
+        }),
+        Connector::MqttSource => Plan::Mqtt(MqttPlan {
+            routes: compile_routes(statements, mqtt::compile, &mut push),
+        }),
+        Connector::WindowProcessor => Plan::Processor(ProcessorPlan {
+            routes: compile_routes(statements, processor::compile, &mut push),
+        }),
     };
     // An exact repeat of an earlier statement is a conflicting route.
     for (i, s) in statements.iter().enumerate() {
@@ -181,6 +159,34 @@ pub fn compile(statements: &[Statement], connector: Connector) -> Result<Plan, D
         errors.sort_by_key(|d| d.span.start);
         Err(Diagnostics(errors))
     }
+}
+
+/// Compiles each of `statements` with `compile_route` (one connector's route compiler), in
+/// order: the routes of those that compile, and `report`ed failures for those that do not.
+fn compile_routes<R>(
+    statements: &[Statement],
+    compile_route: fn(usize, &Statement) -> Result<R, Vec<Failure>>,
+    report: &mut impl FnMut(usize, &Statement, Vec<Failure>),
+) -> Vec<R> {
+    let mut routes = Vec::new();
+    for (i, s) in statements.iter().enumerate() {
+        match compile_route(i, s) {
+            Ok(r) => routes.push(r),
+            Err(f) => report(i, s, f),
+        }
+    }
+    routes
+}
+
+/// The distinct `items`, in first-use order.
+fn distinct<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// Parses `src` (one or more statements) and compiles them; diagnostics carry the text.
@@ -436,7 +442,7 @@ fn projection(stmt: &Statement, out: &mut Vec<Failure>) -> Vec<ProjectionItem> {
                     false,
                     Some(ProjectionItem::Field {
                         name,
-                        value: field::resolve_expr(e, &mut |_| 0),
+                        value: field::resolve_scalar(e),
                     }),
                 ),
                 None => {

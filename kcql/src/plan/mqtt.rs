@@ -1,15 +1,14 @@
 //! The MQTT source's plan: MQTT topic filter → Kafka topic, key and payload handling.
 
-use super::field::{resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{resolve, resolve_scalar, FieldRef, PlanExpr};
 use super::topic_filter::{sanitize_topic, TopicFilter};
 use super::{
-    is_select_star, kafka_topic, missing_target, no_aggregates, projection, unsupported_clauses,
-    unsupported_properties, Connector, ProjectionItem,
+    distinct, is_select_star, kafka_topic, missing_target, no_aggregates, projection,
+    unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{ColumnPath, Head, Statement};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Routes from MQTT topic filters to Kafka topics. A message is handled by every route whose
@@ -23,13 +22,7 @@ pub struct MqttPlan {
 impl MqttPlan {
     /// The distinct subscriptions (filters as written, `$share/…` included), in first-use order.
     pub fn subscriptions(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for r in &self.routes {
-            if !out.contains(&r.filter.subscription.as_str()) {
-                out.push(&r.filter.subscription);
-            }
-        }
-        out
+        distinct(self.routes.iter().map(|r| r.filter.subscription.as_str()))
     }
 }
 
@@ -235,7 +228,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<MqttRoute, Vec<Fail
         ));
     }
     let projection = (!is_select_star(s)).then(|| projection(s, &mut errors));
-    let filter_expr = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
+    let filter_expr = s.where_clause.as_ref().map(resolve_scalar);
     let needs_structure = [
         (ClauseKind::WithKey, s.with_key.is_some()),
         (ClauseKind::Where, filter_expr.is_some()),

@@ -1,15 +1,14 @@
 //! The window processor's plan: Kafka topic → per-group windowed aggregates → Kafka topic.
 
-use super::field::{has_aggregate, resolve, resolve_expr, FieldRef, PlanExpr};
+use super::field::{has_aggregate, resolve, resolve_expr, resolve_scalar, FieldRef, PlanExpr};
 use super::{
     kafka_topic, missing_target, output_name, time_source, unsupported_clauses,
     unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Expr, Head, Statement, Window};
-use crate::diag::ErrorKind;
+use crate::diag::{ErrorKind, Failure};
 use crate::functions::Function;
 use crate::keyword::ClauseKind;
-use crate::parse::Failure;
 use serde::{Deserialize, Serialize};
 
 /// Window routes.
@@ -150,7 +149,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
                     Function::from_name(name).unwrap_or(Function::Count),
                     args.first()
                         .filter(|a| !matches!(a, Expr::Column(p) if p.is_star()))
-                        .map(|a| resolve_expr(a, &mut |_| 0)),
+                        .map(resolve_scalar),
                 ),
                 _ => (Function::Count, None),
             };
@@ -177,7 +176,6 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
         })
         .collect();
     let event_time = time_source(s);
-    let filter = s.where_clause.as_ref().map(|w| resolve_expr(w, &mut |_| 0));
     if errors.is_empty() {
         Ok(WindowRoute {
             statement: index,
@@ -187,7 +185,7 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
             window,
             aggregates,
             outputs,
-            filter,
+            filter: s.where_clause.as_ref().map(resolve_scalar),
             event_time,
         })
     } else {

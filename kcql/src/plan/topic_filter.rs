@@ -149,30 +149,37 @@ pub fn sanitize_topic(mqtt_topic: &str) -> String {
 mod tests {
     use super::*;
 
-    fn m(filter: &str, topic: &str) -> bool {
-        TopicFilter::parse(filter).unwrap().matches(topic)
-    }
-
     #[test]
     fn mqtt_spec_matching() {
-        assert!(m("sport/tennis/player1/#", "sport/tennis/player1"));
-        assert!(m("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
-        assert!(m("sport/#", "sport"));
-        assert!(m("#", "a/b/c"));
-        assert!(m("sport/tennis/+", "sport/tennis/player1"));
-        assert!(!m("sport/tennis/+", "sport/tennis/player1/ranking"));
-        assert!(!m("sport/+", "sport"));
-        assert!(m("sport/+", "sport/"));
-        assert!(m("+/+", "/finance"));
-        assert!(m("/+", "/finance"));
-        assert!(!m("+", "/finance"));
-        assert!(m("a//b", "a//b"));
-        assert!(m("a/+/b", "a//b"));
-        assert!(!m("#", "$SYS/broker"));
-        assert!(!m("+/monitor", "$SYS/monitor"));
-        assert!(m("$SYS/#", "$SYS/broker"));
-        assert!(m("/sensors/+", "/sensors/SB01"));
-        assert!(!m("/sensors/+", "sensors/SB01"));
+        // (filter, topic, whether the filter matches the topic)
+        let cases = [
+            ("sport/tennis/player1/#", "sport/tennis/player1", true),
+            (
+                "sport/tennis/player1/#",
+                "sport/tennis/player1/ranking",
+                true,
+            ),
+            ("sport/#", "sport", true),
+            ("#", "a/b/c", true),
+            ("sport/tennis/+", "sport/tennis/player1", true),
+            ("sport/tennis/+", "sport/tennis/player1/ranking", false),
+            ("sport/+", "sport", false),
+            ("sport/+", "sport/", true),
+            ("+/+", "/finance", true),
+            ("/+", "/finance", true),
+            ("+", "/finance", false),
+            ("a//b", "a//b", true),
+            ("a/+/b", "a//b", true),
+            ("#", "$SYS/broker", false),
+            ("+/monitor", "$SYS/monitor", false),
+            ("$SYS/#", "$SYS/broker", true),
+            ("/sensors/+", "/sensors/SB01", true),
+            ("/sensors/+", "sensors/SB01", false),
+        ];
+        for (filter, topic, matches) in cases {
+            let f = TopicFilter::parse(filter).unwrap();
+            assert_eq!(f.matches(topic), matches, "{filter} on {topic}");
+        }
     }
 
     #[test]

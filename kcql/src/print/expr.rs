@@ -1,6 +1,6 @@
 //! Printing expressions with the fewest parentheses that re-parse to the same tree.
 
-use super::write_ident;
+use super::{write_ident, write_list};
 use crate::ast::*;
 use std::fmt::{self, Display, Formatter, Write};
 
@@ -61,16 +61,6 @@ impl Display for Literal {
             Literal::Null => f.write_str("NULL"),
         }
     }
-}
-
-fn write_list(f: &mut Formatter<'_>, items: &[Expr]) -> fmt::Result {
-    for (i, a) in items.iter().enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        a.fmt(f)?;
-    }
-    Ok(())
 }
 
 impl Display for Expr {
