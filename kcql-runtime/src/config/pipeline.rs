@@ -33,6 +33,7 @@ use thiserror::Error;
 use toml::{Table, Value};
 
 use super::properties::{into_pairs, parse_properties, PropertiesError};
+use super::reader::KeyError;
 use super::suggest::closest;
 use crate::connectors::influx_sink::config::{InfluxSinkSettings, SettingsError};
 use crate::connectors::mqtt_source::config::{MqttSourceSettings, MqttSourceToml};
@@ -594,7 +595,10 @@ fn read_influx_sinks(
                             .iter()
                             .find(|(_, prop)| {
                                 *prop == error.key()
-                                    && !matches!(error, SettingsError::UnknownKey { .. })
+                                    && !matches!(
+                                        error,
+                                        SettingsError::Key(KeyError::UnknownKey { .. })
+                                    )
                             })
                             .map(|(k, _)| k.to_string());
                     }

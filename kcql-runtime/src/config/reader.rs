@@ -4,14 +4,44 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// The problems a settings reader reports, as each connector's settings error spells them.
-pub trait KeyProblem {
+use thiserror::Error;
+
+/// A problem with one key, as every connector's settings reader reports it (each connector's
+/// settings error wraps it beside its own problems).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum KeyError {
     /// A required key is absent.
-    fn missing(key: &'static str) -> Self;
-    /// A key's value is not acceptable (`message` names the key).
-    fn invalid(key: &'static str, message: String) -> Self;
-    /// A key the connector does not know, with the closest known one.
-    fn unknown(key: String, suggestion: Option<&'static str>) -> Self;
+    #[error("missing required key `{key}`")]
+    Missing {
+        /// The key.
+        key: &'static str,
+    },
+    /// A key's value is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A key the connector does not know.
+    #[error("unknown key `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownKey {
+        /// The key.
+        key: String,
+        /// The closest known key, if one is close.
+        suggestion: Option<&'static str>,
+    },
+}
+
+impl KeyError {
+    /// The key the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            KeyError::Missing { key } | KeyError::Invalid { key, .. } => key,
+            KeyError::UnknownKey { key, .. } => key,
+        }
+    }
 }
 
 /// Which keys a connector accepts.
@@ -36,7 +66,7 @@ pub struct Reader<'a, E> {
     pub errors: Vec<E>,
 }
 
-impl<'a, E: KeyProblem> Reader<'a, E> {
+impl<'a, E: From<KeyError>> Reader<'a, E> {
     /// Starts reading `props` (a key given twice keeps its last value) and checks every key
     /// against `known`: unknown keys are reported with a suggestion. Returns the reader and the
     /// Kafka client settings (keys under `known.kafka_prefix`, prefix removed).
@@ -59,7 +89,10 @@ impl<'a, E: KeyProblem> Reader<'a, E> {
             }
             if let Some(rest) = k.strip_prefix(known.kafka_prefix) {
                 if rest.is_empty() {
-                    reader.errors.push(E::unknown(k.clone(), None));
+                    reader.errors.push(E::from(KeyError::UnknownKey {
+                        key: k.clone(),
+                        suggestion: None,
+                    }));
                 } else {
                     kafka.insert(rest.to_string(), v.clone());
                 }
@@ -68,7 +101,10 @@ impl<'a, E: KeyProblem> Reader<'a, E> {
             {
                 let suggestion =
                     super::suggest::closest_within(k, known.keys, known.suggest_within);
-                reader.errors.push(E::unknown(k.clone(), suggestion));
+                reader.errors.push(E::from(KeyError::UnknownKey {
+                    key: k.clone(),
+                    suggestion,
+                }));
             }
         }
         (reader, kafka)
@@ -81,14 +117,15 @@ impl<'a, E: KeyProblem> Reader<'a, E> {
 
     /// Reports `key`'s value as not acceptable.
     pub fn invalid(&mut self, key: &'static str, message: String) {
-        self.errors.push(E::invalid(key, message));
+        self.errors
+            .push(E::from(KeyError::Invalid { key, message }));
     }
 
     /// A required string, trimmed: absent → missing, blank → invalid with `blank`.
     pub fn required(&mut self, key: &'static str, blank: &str) -> Option<String> {
         match self.get(key) {
             None => {
-                self.errors.push(E::missing(key));
+                self.errors.push(E::from(KeyError::Missing { key }));
                 None
             }
             Some(v) if v.trim().is_empty() => {

@@ -13,7 +13,7 @@ use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
-use crate::config::reader::{KeyProblem, KnownKeys};
+use crate::config::reader::{KeyError, KnownKeys};
 use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
 use crate::decode::Format;
 use crate::record::{RecordDecoder, RecordFormat, RecordFormatError};
@@ -166,28 +166,9 @@ pub struct InfluxSinkSettings {
 /// One problem in the connector properties.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SettingsError {
-    /// A required key is absent.
-    #[error("missing required key `{key}`")]
-    Missing {
-        /// The key.
-        key: &'static str,
-    },
-    /// A key's value is not acceptable.
-    #[error("{message}")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// What is wrong, naming the key.
-        message: String,
-    },
-    /// A key the sink does not know.
-    #[error("unknown key `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownKey {
-        /// The key.
-        key: String,
-        /// The closest known key, if one is close.
-        suggestion: Option<&'static str>,
-    },
+    /// A key is missing, unknown, or has a value that is not acceptable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// `connect.influx.kcql` does not parse or compile for the InfluxDB sink.
     #[error("connect.influx.kcql is invalid:\n{rendered}")]
     Kcql {
@@ -225,23 +206,10 @@ impl SettingsError {
     /// The key the problem is about.
     pub fn key(&self) -> &str {
         match self {
-            SettingsError::Missing { key } | SettingsError::Invalid { key, .. } => key,
-            SettingsError::UnknownKey { key, .. } => key,
+            SettingsError::Key(e) => e.key(),
             SettingsError::Kcql { .. } => KCQL,
             SettingsError::TopicsMismatch { .. } => TOPICS,
         }
-    }
-}
-
-impl KeyProblem for SettingsError {
-    fn missing(key: &'static str) -> Self {
-        SettingsError::Missing { key }
-    }
-    fn invalid(key: &'static str, message: String) -> Self {
-        SettingsError::Invalid { key, message }
-    }
-    fn unknown(key: String, suggestion: Option<&'static str>) -> Self {
-        SettingsError::UnknownKey { key, suggestion }
     }
 }
 

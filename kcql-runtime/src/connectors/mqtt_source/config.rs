@@ -37,7 +37,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
-use crate::config::reader::{KeyProblem, KnownKeys};
+use crate::config::reader::{KeyError, KnownKeys};
 use crate::decode::AvroSchema;
 
 const HOSTS: &str = "connect.mqtt.hosts";
@@ -289,28 +289,9 @@ impl MqttSourceSettings {
 /// One problem in the connector settings.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MqttSettingsError {
-    /// A required key is absent.
-    #[error("missing required key `{key}`")]
-    Missing {
-        /// The key.
-        key: &'static str,
-    },
-    /// A key's value is not acceptable.
-    #[error("{message}")]
-    Invalid {
-        /// The key.
-        key: &'static str,
-        /// What is wrong, naming the key.
-        message: String,
-    },
-    /// A key the source does not know.
-    #[error("unknown key `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownKey {
-        /// The key.
-        key: String,
-        /// The closest known key, if one is close.
-        suggestion: Option<&'static str>,
-    },
+    /// A key is missing, unknown, or has a value that is not acceptable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
     /// `connect.mqtt.kcql` does not parse or compile for the MQTT source.
     #[error("connect.mqtt.kcql is invalid:\n{rendered}")]
     Kcql {
@@ -323,22 +304,9 @@ impl MqttSettingsError {
     /// The key the problem is about.
     pub fn key(&self) -> &str {
         match self {
-            MqttSettingsError::Missing { key } | MqttSettingsError::Invalid { key, .. } => key,
-            MqttSettingsError::UnknownKey { key, .. } => key,
+            MqttSettingsError::Key(e) => e.key(),
             MqttSettingsError::Kcql { .. } => KCQL,
         }
-    }
-}
-
-impl KeyProblem for MqttSettingsError {
-    fn missing(key: &'static str) -> Self {
-        MqttSettingsError::Missing { key }
-    }
-    fn invalid(key: &'static str, message: String) -> Self {
-        MqttSettingsError::Invalid { key, message }
-    }
-    fn unknown(key: String, suggestion: Option<&'static str>) -> Self {
-        MqttSettingsError::UnknownKey { key, suggestion }
     }
 }
 
@@ -382,7 +350,7 @@ impl MqttSourceSettings {
 
         let qos = match r.get(QOS) {
             None => {
-                r.errors.push(MqttSettingsError::Missing { key: QOS });
+                r.errors.push(KeyError::Missing { key: QOS }.into());
                 None
             }
             Some(v) => match v.trim().parse::<u8>() {
@@ -614,7 +582,7 @@ fn read_avro_schemas(r: &mut Reader<'_>) -> BTreeMap<String, AvroSchema> {
 /// `connect.mqtt.kcql`: the statements' canonical text and the plan, when it compiles.
 fn read_kcql(r: &mut Reader<'_>) -> (Option<String>, Option<(Vec<String>, MqttPlan)>) {
     let Some(src) = r.get(KCQL).map(str::trim).filter(|s| !s.is_empty()) else {
-        r.errors.push(MqttSettingsError::Missing { key: KCQL });
+        r.errors.push(KeyError::Missing { key: KCQL }.into());
         return (None, None);
     };
     let src = src.to_string();

@@ -405,9 +405,9 @@ impl Worker<'_> {
                 _ = tick.tick() => self.emit_and_commit(CommitMode::Async).await?,
                 received = consumer.recv() => match received {
                     Ok(msg) => {
+                        let headers = crate::kafka::headers_of(&msg);
+                        let raw = RawRecord::of_message(&msg, &headers);
                         let schemas = if self.decoder.needs_registry() {
-                            let headers = crate::kafka::headers_of(&msg);
-                            let raw = RawRecord::of_message(&msg, &headers);
                             match self.decoder.resolve_patiently(&raw, &shutdown, &self.settings.name).await {
                                 Some(resolved) => resolved,
                                 None => return self.emit_and_commit(CommitMode::Sync).await,
@@ -415,7 +415,7 @@ impl Worker<'_> {
                         } else {
                             Ok(Schemas::NONE)
                         };
-                        self.handle(&msg, schemas)?;
+                        self.handle(&msg, raw, schemas)?;
                         self.since_emit += 1;
                         if self.since_emit >= EMIT_EVERY_RECORDS {
                             self.emit_and_commit(CommitMode::Async).await?;
@@ -465,26 +465,20 @@ impl Worker<'_> {
         shared.resumed.insert((topic.to_string(), partition));
     }
 
-    /// Feeds one record to the engine. `schemas` are its resolved Confluent Avro schemas, or
+    /// Feeds one record (`raw`, the parts of `msg`) to the engine. `schemas` are its resolved Confluent Avro schemas, or
     /// why they cannot be had (the record is then poison, with that reason).
     fn handle(
         &mut self,
         msg: &BorrowedMessage<'_>,
+        raw: RawRecord<'_>,
         schemas: Result<Schemas, RegistryError>,
     ) -> Result<(), ProcessorError> {
         self.resume_if_new(msg.topic(), msg.partition());
-        let headers = crate::kafka::headers_of(msg);
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let input = InputRecord {
-            topic: msg.topic(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-            timestamp_ms: msg.timestamp().to_millis(),
-            key: msg.key(),
-            payload: msg.payload(),
-            headers: &headers,
+            raw,
             processing_time_ms: now_ms,
             schemas: schemas.as_ref().unwrap_or(Schemas::none()),
         };

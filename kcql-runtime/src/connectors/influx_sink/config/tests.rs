@@ -268,7 +268,7 @@ fn missing_required_keys_all_at_once() {
     assert_eq!(keys, vec![URL, DB, USERNAME, KCQL]);
     assert!(errs
         .iter()
-        .all(|e| matches!(e, SettingsError::Missing { .. })));
+        .all(|e| matches!(e, SettingsError::Key(KeyError::Missing { .. }))));
     assert_eq!(
         errs[0].to_string(),
         "missing required key `connect.influx.url`"
@@ -326,10 +326,10 @@ fn unknown_keys_get_suggestions() {
     );
     assert_eq!(
         errs[1],
-        SettingsError::UnknownKey {
+        SettingsError::Key(KeyError::UnknownKey {
             key: "Connect.Influx.DB".into(),
             suggestion: Some(DB)
-        }
+        })
     );
     assert_eq!(errs[2].to_string(), "unknown key `connect.influx.zzzzzz`");
 }

@@ -16,7 +16,7 @@ mod route;
 use super::assign::WindowShape;
 use super::output::OutputPlan;
 use super::settings::WindowSettings;
-use crate::record::{RawRecord, RecordDecoder, RecordFormat};
+use crate::record::{RecordDecoder, RecordFormat};
 use apply::{apply, RecordContext};
 use kcql::plan::ProcessorPlan;
 use partitions::{PartitionState, Pid};
@@ -145,10 +145,11 @@ impl WindowEngine {
         self.metrics.records_in += 1;
         self.arrival += 1;
         self.now_ms = self.now_ms.max(input.processing_time_ms);
-        let pid = self.pid(input.topic, input.partition);
+        let raw = input.raw;
+        let pid = self.pid(raw.topic, raw.partition);
         {
             let p = &mut self.partitions[pid];
-            let next = input.offset.saturating_add(1);
+            let next = raw.offset.saturating_add(1);
             p.next_offset = Some(p.next_offset.map_or(next, |n| n.max(next)));
             p.idle = false;
         }
@@ -156,15 +157,6 @@ impl WindowEngine {
         if route_ids.is_empty() {
             return RecordOutcome::Unrouted;
         }
-        let raw = RawRecord {
-            topic: input.topic,
-            partition: input.partition,
-            offset: input.offset,
-            timestamp_ms: input.timestamp_ms,
-            key: input.key,
-            value: input.payload,
-            headers: input.headers,
-        };
         let rec = match self.decoder.view(&raw, input.schemas, self.needs_key) {
             Ok(rec) => rec,
             Err(e) => {
@@ -181,7 +173,7 @@ impl WindowEngine {
             let ctx = RecordContext {
                 rec: &rec,
                 pid,
-                offset: input.offset,
+                offset: raw.offset,
                 arrival: self.arrival,
                 now_ms: input.processing_time_ms,
                 resume_floor: self.partitions[pid]

@@ -1,25 +1,14 @@
 //! The consumed record the I/O layer hands to
 //! [`WindowEngine::on_record`](super::WindowEngine::on_record).
 
-use crate::record::Schemas;
+use crate::record::{RawRecord, Schemas};
 
-/// A consumed Kafka record, borrowed from the consumer's message.
+/// A consumed Kafka record, borrowed from the consumer's message, with what the engine needs
+/// besides its raw parts.
 #[derive(Debug, Clone, Copy)]
 pub struct InputRecord<'a> {
-    /// Source topic.
-    pub topic: &'a str,
-    /// Partition.
-    pub partition: i32,
-    /// Offset.
-    pub offset: i64,
-    /// The Kafka timestamp (epoch ms), when the broker gave one.
-    pub timestamp_ms: Option<i64>,
-    /// Key bytes (`None`: null key).
-    pub key: Option<&'a [u8]>,
-    /// Value bytes (`None`: tombstone).
-    pub payload: Option<&'a [u8]>,
-    /// Headers, in order.
-    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The record's raw parts ([`RawRecord::of_message`]).
+    pub raw: RawRecord<'a>,
     /// Processing time (epoch ms): the event time of `WITHTIMESTAMP sys_time()` routes and
     /// what `now()` gives.
     pub processing_time_ms: i64,
@@ -33,13 +22,15 @@ impl<'a> InputRecord<'a> {
     /// A record with a value only (no key, headers or Kafka timestamp; processing time 0).
     pub fn new(topic: &'a str, partition: i32, offset: i64, payload: &'a [u8]) -> Self {
         InputRecord {
-            topic,
-            partition,
-            offset,
-            timestamp_ms: None,
-            key: None,
-            payload: Some(payload),
-            headers: &[],
+            raw: RawRecord {
+                topic,
+                partition,
+                offset,
+                timestamp_ms: None,
+                key: None,
+                value: Some(payload),
+                headers: &[],
+            },
             processing_time_ms: 0,
             schemas: Schemas::none(),
         }
@@ -47,13 +38,13 @@ impl<'a> InputRecord<'a> {
 
     /// The same record with a Kafka timestamp.
     pub fn with_timestamp(mut self, ms: i64) -> Self {
-        self.timestamp_ms = Some(ms);
+        self.raw.timestamp_ms = Some(ms);
         self
     }
 
     /// The same record with a key.
     pub fn with_key(mut self, key: &'a [u8]) -> Self {
-        self.key = Some(key);
+        self.raw.key = Some(key);
         self
     }
 }
