@@ -22,6 +22,7 @@ pub mod dead_letter;
 pub mod decode;
 pub mod encode;
 pub mod endpoint;
+pub mod error_chain;
 pub mod eval;
 pub mod kafka;
 pub mod metrics;

@@ -70,15 +70,7 @@ pub async fn run_pipeline(
     let server = endpoint.map(|e| tokio::spawn(e.serve(shutdown.clone())));
 
     // Components stop together: on shutdown or when one fails.
-    let stop = Shutdown::new();
-    {
-        let mut outer = shutdown.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            outer.wait().await;
-            stop.trigger();
-        });
-    }
+    let stop = shutdown.linked();
     let mut handles = Vec::new();
     for component in pipeline.components {
         let name = component.name.clone();

@@ -45,6 +45,19 @@ impl Shutdown {
         let _ = self.rx.wait_for(|fired| *fired).await;
     }
 
+    /// A new signal that fires when this one does, and can also be fired on its own (a group
+    /// of tasks that stop together on shutdown or when one of them fails).
+    pub fn linked(&self) -> Shutdown {
+        let child = Shutdown::new();
+        let mut outer = self.clone();
+        let fire = child.clone();
+        tokio::spawn(async move {
+            outer.wait().await;
+            fire.trigger();
+        });
+        child
+    }
+
     /// A receiver that turns `true` when the signal fires (for components that take a
     /// `watch::Receiver<bool>`).
     pub fn receiver(&self) -> watch::Receiver<bool> {

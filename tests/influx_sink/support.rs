@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use kcql_runtime::config::properties::owned_pairs;
 use kcql_runtime::connectors::influx_sink::config::InfluxSinkSettings;
 use kcql_runtime::connectors::influx_sink::{InfluxSink, SinkError};
 use kcql_runtime::endpoint::{ComponentState, Health};
@@ -23,11 +24,7 @@ use tokio::task::JoinHandle;
 
 /// Settings through `InfluxSinkSettings::from_properties`: `base` plus `extra` (later wins).
 pub fn settings(pairs: &[(&str, &str)]) -> InfluxSinkSettings {
-    let props: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-        .collect();
-    InfluxSinkSettings::from_properties(&props)
+    InfluxSinkSettings::from_properties(&owned_pairs(pairs))
         .unwrap_or_else(|errors| panic!("settings {pairs:?} rejected: {errors:?}"))
 }
 

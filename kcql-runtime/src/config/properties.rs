@@ -72,6 +72,15 @@ pub fn into_pairs(props: Vec<Property>) -> Vec<(String, String)> {
     props.into_iter().map(|p| (p.key, p.value)).collect()
 }
 
+/// Borrowed `(key, value)` pairs as the owned pairs the settings readers take (settings
+/// written in code: tests, embedded defaults).
+pub fn owned_pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\u{c}')
 }

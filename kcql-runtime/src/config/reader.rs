@@ -6,6 +6,27 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+/// The keys of the Kafka Connect framework (and of Stream Reactor's shared settings) that
+/// every connector's properties may hold.
+pub mod keys {
+    /// `name`: the connector's name.
+    pub const NAME: &str = "name";
+    /// `connector.class` (accepted, not interpreted).
+    pub const CONNECTOR_CLASS: &str = "connector.class";
+    /// `tasks.max`.
+    pub const TASKS_MAX: &str = "tasks.max";
+    /// `topics` (sinks).
+    pub const TOPICS: &str = "topics";
+    /// `key.converter`.
+    pub const KEY_CONVERTER: &str = "key.converter";
+    /// `value.converter`.
+    pub const VALUE_CONVERTER: &str = "value.converter";
+    /// `connect.progress.enabled`.
+    pub const PROGRESS: &str = "connect.progress.enabled";
+    /// The prefix of the keys passed through to the Kafka client.
+    pub const KAFKA_PREFIX: &str = "kafka.";
+}
+
 /// A problem with one key, as every connector's settings reader reports it (each connector's
 /// settings error wraps it beside its own problems).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

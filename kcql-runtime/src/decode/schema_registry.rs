@@ -9,6 +9,8 @@ use super::avro::{split_confluent, AvroError, AvroSchema, AvroSchemaError};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
+
+use crate::error_chain::error_chain;
 use thiserror::Error;
 
 /// How long one registry request may take, connecting included, unless told otherwise.
@@ -272,21 +274,6 @@ impl SchemaRegistry {
             .map(|s| s.with_registry_id(id))
             .map_err(|source| RegistryError::Schema { id, source })
     }
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = cause.source();
-    }
-    s
 }
 
 #[cfg(test)]

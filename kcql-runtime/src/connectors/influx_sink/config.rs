@@ -13,6 +13,10 @@ use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::reader::keys::{
+    CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, TOPICS,
+    VALUE_CONVERTER,
+};
 use crate::config::reader::{KeyError, KnownKeys};
 use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
 use crate::decode::Format;
@@ -28,11 +32,6 @@ const RETRY_INTERVAL: &str = "connect.influx.retry.interval";
 const MAX_RETRIES: &str = "connect.influx.max.retries";
 const RETENTION_POLICY: &str = "connect.influx.retention.policy";
 const CONSISTENCY: &str = "connect.influx.consistency.level";
-const PROGRESS: &str = "connect.progress.enabled";
-const TOPICS: &str = "topics";
-const NAME: &str = "name";
-const TASKS_MAX: &str = "tasks.max";
-const CONNECTOR_CLASS: &str = "connector.class";
 const TOKEN: &str = "connect.influx.token";
 const ORG: &str = "connect.influx.org";
 const BUCKET: &str = "connect.influx.bucket";
@@ -44,14 +43,10 @@ const KEY_FORMAT: &str = "connect.influx.key.format";
 const VALUE_FORMAT: &str = "connect.influx.value.format";
 const AVRO_SCHEMA: &str = "connect.influx.avro.schema";
 const SCHEMA_REGISTRY_URL: &str = "connect.influx.schema.registry.url";
-const KEY_CONVERTER: &str = "key.converter";
-const VALUE_CONVERTER: &str = "value.converter";
 const KEY_CONVERTER_REGISTRY: &str = "key.converter.schema.registry.url";
 const VALUE_CONVERTER_REGISTRY: &str = "value.converter.schema.registry.url";
 const KEY_CONVERTER_SCHEMAS: &str = "key.converter.schemas.enable";
 const VALUE_CONVERTER_SCHEMAS: &str = "value.converter.schemas.enable";
-/// Prefix of the keys passed through to the Kafka client.
-const KAFKA_PREFIX: &str = "kafka.";
 
 /// Every key the sink knows (besides `kafka.*`).
 pub const KNOWN_KEYS: &[&str] = &[

@@ -131,15 +131,7 @@ impl InfluxSink {
         let decoder = RecordDecoder::new(&self.settings.record_format)?;
         let tasks = self.settings.tasks_max.unwrap_or(1).max(1) as usize;
         // Workers stop together: on shutdown, or when one of them fails.
-        let stop = Shutdown::new();
-        {
-            let mut outer = shutdown.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                outer.wait().await;
-                stop.trigger();
-            });
-        }
+        let stop = shutdown.linked();
         let mut handles = Vec::with_capacity(tasks);
         for id in 0..tasks {
             let ctx = worker::WorkerContext {

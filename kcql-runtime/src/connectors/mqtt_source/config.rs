@@ -37,6 +37,9 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::reader::keys::{
+    CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, VALUE_CONVERTER,
+};
 use crate::config::reader::{KeyError, KnownKeys};
 use crate::decode::AvroSchema;
 
@@ -63,18 +66,10 @@ const MAX_RETRIES: &str = "connect.mqtt.max.retries";
 const AVRO_FLAG: &str = "connect.converter.avro.schemas";
 const AVRO_SCHEMAS: &str = "connect.source.converter.avro.schemas";
 const AVRO_SCHEMAS_SHORT: &str = "avro.schemas";
-const PROGRESS: &str = "connect.progress.enabled";
 const PROTOCOL: &str = "connect.mqtt.protocol.version";
 const MAX_INFLIGHT: &str = "connect.mqtt.max.inflight";
 const DLQ_TOPIC: &str = "connect.mqtt.dlq.topic";
-const NAME: &str = "name";
-const CONNECTOR_CLASS: &str = "connector.class";
-const TASKS_MAX: &str = "tasks.max";
-const KEY_CONVERTER: &str = "key.converter";
-const VALUE_CONVERTER: &str = "value.converter";
 const BOOTSTRAP: &str = "kafka.bootstrap.servers";
-/// Prefix of the keys passed through to the Kafka producer.
-const KAFKA_PREFIX: &str = "kafka.";
 
 /// Every key the source knows (besides `kafka.*`).
 pub const KNOWN_KEYS: &[&str] = &[

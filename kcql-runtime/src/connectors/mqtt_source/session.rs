@@ -348,11 +348,7 @@ impl EventLoop {
                         code,
                         C::BadUserNamePassword | C::NotAuthorized | C::BadClientId
                     );
-                    let message = format!("connection refused: {code:?}");
-                    Polled::Error {
-                        fatal: fatal.then(|| message.clone()),
-                        message,
-                    }
+                    refused(code, fatal)
                 }
                 Err(e) => Polled::Error {
                     fatal: None,
@@ -394,11 +390,7 @@ impl EventLoop {
                                 | C::BadAuthenticationMethod
                                 | C::ClientIdentifierNotValid
                         );
-                        let message = format!("connection refused: {code:?}");
-                        Polled::Error {
-                            fatal: fatal.then(|| message.clone()),
-                            message,
-                        }
+                        refused(code, fatal)
                     }
                     Err(e) => Polled::Error {
                         fatal: None,
@@ -502,5 +494,15 @@ async fn pump(
                 }
             }
         }
+    }
+}
+
+/// A connection the broker refused with `code`; `fatal` when retrying cannot help (bad
+/// credentials, not authorized, a refused client id).
+fn refused(code: impl std::fmt::Debug, fatal: bool) -> Polled {
+    let message = format!("connection refused: {code:?}");
+    Polled::Error {
+        fatal: fatal.then(|| message.clone()),
+        message,
     }
 }

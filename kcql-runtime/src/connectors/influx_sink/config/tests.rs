@@ -1,14 +1,8 @@
 //! Tests of the InfluxDB sink settings: defaults, every key, and the errors that name them.
 
 use super::*;
+use crate::config::properties::owned_pairs as props;
 use kcql::plan::TimestampPlan;
-
-fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn v1() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -137,22 +131,16 @@ fn v1_defaults() {
         s.plan.routes[0].timestamp,
         TimestampPlan::Field { .. }
     ));
-    match &s.target {
+    assert_eq!(
+        s.target,
         InfluxTarget::V1 {
-            database,
-            username,
-            password,
-            retention_policy,
-            consistency,
-        } => {
-            assert_eq!(database, "mydb");
-            assert_eq!(username, "me");
-            assert_eq!(password.as_ref().map(Secret::expose), Some("pw"));
-            assert_eq!(retention_policy, "autogen");
-            assert_eq!(*consistency, Consistency::All);
+            database: "mydb".into(),
+            username: "me".into(),
+            password: Some(Secret::new("pw")),
+            retention_policy: "autogen".into(),
+            consistency: Consistency::All,
         }
-        other => panic!("{other:?}"),
-    }
+    );
     let c = s.influx_config();
     assert_eq!(c.url, "http://localhost:8086");
     assert!(matches!(

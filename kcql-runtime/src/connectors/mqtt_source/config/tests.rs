@@ -1,14 +1,8 @@
 //! Tests of the MQTT source settings: properties, TOML tables and their errors.
 
 use super::*;
+use crate::config::properties::owned_pairs as props;
 use kcql::plan::Converter;
-
-fn props(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn base() -> Vec<(&'static str, &'static str)> {
     vec![

@@ -8,8 +8,9 @@ use reqwest::{StatusCode, Url};
 use super::super::classify;
 use super::super::error::EnsureError;
 use super::super::influxql::{create_database, create_retention_policy, duration_literal};
-use super::transport::{error_chain, retry_after_of, transport_failure};
+use super::transport::{retry_after_of, transport_failure};
 use super::InfluxWriter;
+use crate::error_chain::error_chain;
 
 impl InfluxWriter {
     /// Makes sure database `db` exists (1.x: `CREATE DATABASE`, which succeeds when it already

@@ -8,9 +8,10 @@ use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::super::classify::{self, Reply};
 use super::super::error::WriteError;
-use super::transport::{error_chain, retry_after_of, transport_failure};
+use super::transport::{retry_after_of, transport_failure};
 use super::InfluxWriter;
 use crate::backoff::Backoff;
+use crate::error_chain::error_chain;
 
 impl InfluxWriter {
     /// Sends `body` (`lines` newline-separated line-protocol lines) in one request and

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::super::classify;
+use crate::error_chain::error_chain;
 
 /// The `Retry-After` delay `response` asks for, when it gives a usable one.
 pub(super) fn retry_after_of(response: &reqwest::Response) -> Option<Duration> {
@@ -26,19 +27,4 @@ pub(super) fn transport_failure(e: &reqwest::Error, timeout: Duration) -> (bool,
     } else {
         (true, chain)
     }
-}
-
-/// `e` and its sources, joined with `: ` ("error sending request …: connection refused").
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
