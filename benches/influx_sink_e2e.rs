@@ -22,11 +22,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kcql_runtime::component::{host, ComponentContext, Health};
 use kcql_runtime::connectors::influx_sink::config::InfluxSinkSettings;
 use kcql_runtime::connectors::influx_sink::influx::InfluxWriter;
 use kcql_runtime::connectors::influx_sink::point::write_route;
 use kcql_runtime::connectors::influx_sink::InfluxSink;
-use kcql_runtime::endpoint::Health;
 use kcql_runtime::kafka::{consumer_config, KafkaSettings};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::record::RecordView;
@@ -426,11 +426,12 @@ async fn sink_phase(topic: &str, n: usize) -> PhaseResult {
         &[("component", CONNECTOR)],
     );
     let shutdown = Shutdown::new();
-    let sink = InfluxSink::new(settings, Arc::clone(&registry), Health::default());
+    let sink = InfluxSink::new(settings);
+    let ctx = ComponentContext::new(CONNECTOR, Arc::clone(&registry), Health::default());
 
     let cpu_before = cpu_seconds("self");
     let started = Instant::now();
-    let run = tokio::spawn(sink.run(shutdown.clone()));
+    let run = tokio::spawn(host(sink, ctx, shutdown.clone()));
     let mut first = None;
     loop {
         if first.is_none() && consumed.get() > 0 {

@@ -145,13 +145,13 @@ async fn connector(
     let handle = tokio::spawn(source.run(rx));
     if target == 0 {
         // Only creating the persistent session: wait for the subscription to be in place.
-        while stats.connects.load(Ordering::Relaxed) == 0 {
+        while stats.connects.get() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(1000)).await;
     }
     if let Some(ready) = ready {
-        while stats.connects.load(Ordering::Relaxed) == 0 {
+        while stats.connects.get() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -165,9 +165,9 @@ async fn connector(
     let mut done_at = Instant::now();
     loop {
         let v = if qos1 {
-            stats.acked.load(Ordering::Relaxed)
+            stats.acked.get()
         } else {
-            stats.produced.load(Ordering::Relaxed)
+            stats.produced.get()
         };
         if v != last_value {
             last_value = v;

@@ -18,7 +18,6 @@
 //! content, never its id). Fails if M > 0.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kcql::ast::Head;
@@ -775,7 +774,7 @@ impl Run {
 
     async fn wait_connects(&self, n: u64) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while self.stats.connects.load(Ordering::Relaxed) < n {
+        while self.stats.connects.get() < n {
             if self.handle.is_finished() || Instant::now() > deadline {
                 return Err(format!(
                     "source not connected ({:?})",
@@ -1061,9 +1060,7 @@ async fn integration_case(case: &J, ordered_case: &Value<'_>) -> Outcome {
     let mut errs = Vec::new();
     if literal_share {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while run.stats.received.load(Ordering::Relaxed) < publish.len() as u64
-            && Instant::now() < deadline
-        {
+        while run.stats.received.get() < publish.len() as u64 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let s = run.stats.snapshot();

@@ -18,7 +18,6 @@
 //! tests never lose theirs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,7 +133,7 @@ impl Running {
     /// Waits until every worker is connected, plus time for the SUBSCRIBE to be processed.
     async fn connected(&self, workers: u64) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.stats.connects.load(Ordering::Relaxed) < workers {
+        while self.stats.connects.get() < workers {
             assert!(
                 !self.handle.is_finished(),
                 "the source stopped before connecting"
@@ -215,7 +214,7 @@ async fn ten_thousand_qos1_messages_exactly_once_keyed_and_in_order_per_device()
     assert_eq!(last_seq.len(), DEVICES);
     // Everything read is acknowledged once Kafka confirmed it.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while running.stats.acked.load(Ordering::Relaxed) < (DEVICES * PER_DEVICE) as u64 {
+    while running.stats.acked.get() < (DEVICES * PER_DEVICE) as u64 {
         assert!(Instant::now() < deadline, "{:?}", running.stats.snapshot());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -351,10 +350,7 @@ async fn child_connector_until_killed() {
     println!("CHILD CONNECTED");
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        println!(
-            "CHILD RECEIVED {}",
-            running.stats.received.load(Ordering::Relaxed)
-        );
+        println!("CHILD RECEIVED {}", running.stats.received.get());
     }
 }
 
@@ -557,7 +553,7 @@ async fn mosquitto_restarted_the_source_reconnects_resubscribes_and_continues() 
     broker.kill().await.expect("kill mosquitto");
     broker.restart().await.expect("restart mosquitto");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while running.stats.connects.load(Ordering::Relaxed) < 2 {
+    while running.stats.connects.get() < 2 {
         assert!(
             Instant::now() < deadline,
             "the source did not reconnect within 60 s"
@@ -602,10 +598,7 @@ async fn two_connectors_share_a_subscription_and_deliver_everything() {
     let (sa, sb) = (a.stats.clone(), b.stats.clone());
     a.stop().await.expect("a stops");
     b.stop().await.expect("b stops");
-    let (ra, rb) = (
-        sa.received.load(Ordering::Relaxed),
-        sb.received.load(Ordering::Relaxed),
-    );
+    let (ra, rb) = (sa.received.get(), sb.received.get());
     eprintln!("shared subscription split: {ra} + {rb}");
     assert!(ra > 0 && rb > 0, "both got a share: {ra} + {rb}");
     assert_eq!(ra + rb, TOTAL as u64);

@@ -6,81 +6,16 @@
 //! down), `503` when one is `starting`, `failed` or `stopped`; the body lists each component's
 //! state and reason.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use serde::Serialize;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub use crate::component::{ComponentState, Health};
 use crate::metrics::Registry;
 use crate::shutdown::Shutdown;
-
-/// The state of one component, as `/health` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
-pub enum ComponentState {
-    /// Connecting, not yet processing.
-    Starting,
-    /// Processing.
-    Running,
-    /// Processing, but something needs attention (e.g. retrying an unreachable sink).
-    Degraded(String),
-    /// Stopped by an error.
-    Failed(String),
-    /// Stopped on request.
-    Stopped,
-}
-
-impl ComponentState {
-    fn is_healthy(&self) -> bool {
-        matches!(self, ComponentState::Running | ComponentState::Degraded(_))
-    }
-}
-
-/// The health of every component of a process, shared by the components and the endpoint.
-#[derive(Debug, Default, Clone)]
-pub struct Health {
-    states: Arc<Mutex<BTreeMap<String, ComponentState>>>,
-}
-
-impl Health {
-    /// Records `state` for `component`.
-    pub fn set(&self, component: &str, state: ComponentState) {
-        self.states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(component.to_string(), state);
-    }
-
-    /// The state of `component`, if it registered one.
-    pub fn get(&self, component: &str) -> Option<ComponentState> {
-        self.states
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(component)
-            .cloned()
-    }
-
-    /// True when at least one component is registered and all are running or degraded.
-    pub fn is_healthy(&self) -> bool {
-        let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        !states.is_empty() && states.values().all(ComponentState::is_healthy)
-    }
-
-    /// The `/health` body.
-    pub fn to_json(&self) -> String {
-        let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        let healthy = !states.is_empty() && states.values().all(ComponentState::is_healthy);
-        serde_json::json!({
-            "status": if healthy { "ok" } else { "unavailable" },
-            "components": &*states,
-        })
-        .to_string()
-    }
-}
 
 /// The endpoint could not start.
 #[derive(Debug, Error)]

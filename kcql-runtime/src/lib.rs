@@ -10,12 +10,15 @@
 //!   [`time`], [`backoff`] (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
 //!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
 //!   (`/metrics`, `/health`), [`shutdown`].
-//! * [`run`] hosts the components of a pipeline; [`cli`] is the `kcql` command-line tool.
+//! * [`component`]: what a connector is to its host (the [`component::Component`] trait, its
+//!   context, health). [`run`] hosts the components of a pipeline; [`cli`] is the `kcql`
+//!   command-line tool.
 
 #![warn(missing_docs)]
 
 pub mod backoff;
 pub mod cli;
+pub mod component;
 pub mod config;
 pub mod connectors;
 pub mod dead_letter;

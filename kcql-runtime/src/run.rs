@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::component::{host, ComponentContext, ComponentState, Health};
 use crate::config::{ComponentSettings, Pipeline};
 use crate::connectors::influx_sink::{InfluxSink, SinkError};
-use crate::endpoint::{Endpoint, EndpointError, Health};
+use crate::connectors::mqtt_source::{MqttSource, MqttSourceError};
+use crate::connectors::window_processor::{ProcessorError, WindowProcessor};
+use crate::endpoint::{Endpoint, EndpointError};
 use crate::metrics::Registry;
 use crate::shutdown::Shutdown;
 
@@ -33,10 +36,10 @@ pub enum ComponentError {
     InfluxSink(#[from] SinkError),
     /// The window processor's error.
     #[error(transparent)]
-    WindowProcessor(#[from] crate::connectors::window_processor::ProcessorError),
+    WindowProcessor(#[from] ProcessorError),
     /// The MQTT source's error.
     #[error(transparent)]
-    MqttSource(#[from] crate::connectors::mqtt_source::MqttSourceError),
+    MqttSource(#[from] MqttSourceError),
     /// The component's task panicked.
     #[error("panicked: {0}")]
     Panicked(String),
@@ -74,32 +77,29 @@ pub async fn run_pipeline(
     let mut handles = Vec::new();
     for component in pipeline.components {
         let name = component.name.clone();
-        let name_of_task = component.name.clone();
         let stop = stop.clone();
-        let registry = Arc::clone(&registry);
-        let health = health.clone();
+        let ctx = ComponentContext::new(&component.name, Arc::clone(&registry), health.clone());
         let handle = tokio::spawn(async move {
             let result: Result<(), ComponentError> = match component.settings {
                 ComponentSettings::InfluxSink(settings) => {
-                    InfluxSink::new(*settings, registry, health)
-                        .with_kafka(component.kafka)
-                        .run(stop.clone())
+                    let sink = InfluxSink::new(*settings).with_kafka(component.kafka);
+                    host(sink, ctx, stop.clone())
                         .await
                         .map_err(ComponentError::from)
                 }
-                ComponentSettings::MqttSource(settings) => {
-                    run_mqtt_source(&name_of_task, *settings, registry, health, stop.clone()).await
+                ComponentSettings::MqttSource(settings) => match MqttSource::new(*settings) {
+                    Ok(source) => host(source, ctx, stop.clone()).await,
+                    Err(e) => {
+                        ctx.set_state(ComponentState::Failed(e.to_string()));
+                        Err(e)
+                    }
                 }
+                .map_err(ComponentError::from),
                 ComponentSettings::WindowProcessor(settings) => {
-                    crate::connectors::window_processor::WindowProcessor::new(
-                        *settings,
-                        component.kafka,
-                        registry,
-                        health,
-                    )
-                    .run(stop.clone())
-                    .await
-                    .map_err(ComponentError::from)
+                    let processor = WindowProcessor::new(*settings, component.kafka);
+                    host(processor, ctx, stop.clone())
+                        .await
+                        .map_err(ComponentError::from)
                 }
             };
             if result.is_err() {
@@ -126,109 +126,4 @@ pub async fn run_pipeline(
     } else {
         Err(RunError::Components(errors))
     }
-}
-
-/// Runs an MQTT source, publishing its counters into `registry` every second and its state
-/// into `health`.
-async fn run_mqtt_source(
-    name: &str,
-    settings: crate::connectors::mqtt_source::config::MqttSourceSettings,
-    registry: Arc<Registry>,
-    health: Health,
-    stop: Shutdown,
-) -> Result<(), ComponentError> {
-    use crate::endpoint::ComponentState;
-    health.set(name, ComponentState::Starting);
-    let source = crate::connectors::mqtt_source::MqttSource::new(settings)?;
-    let stats = source.stats();
-    let l = [("component", name)];
-    let counters = [
-        (
-            registry.counter(
-                "kcql_records_consumed_total",
-                "Records (messages) read.",
-                &l,
-            ),
-            0usize,
-        ),
-        (
-            registry.counter(
-                "kcql_records_written_total",
-                "Records whose output was accepted by the target.",
-                &l,
-            ),
-            1,
-        ),
-        (
-            registry.counter(
-                "kcql_mqtt_acked_total",
-                "MQTT messages acknowledged after Kafka confirmed them.",
-                &l,
-            ),
-            2,
-        ),
-        (
-            registry.counter(
-                "kcql_records_filtered_total",
-                "Records dropped by WHERE on every route.",
-                &l,
-            ),
-            3,
-        ),
-        (
-            registry.counter(
-                "kcql_records_skipped_total",
-                "Poison records skipped by the NOOP error policy.",
-                &l,
-            ),
-            4,
-        ),
-        (
-            registry.counter(
-                "kcql_write_retries_total",
-                "Writes retried after a transient failure.",
-                &l,
-            ),
-            5,
-        ),
-        (
-            registry.counter("kcql_mqtt_connects_total", "MQTT (re)connections.", &l),
-            6,
-        ),
-    ];
-    let in_flight = registry.gauge(
-        "kcql_mqtt_in_flight",
-        "MQTT messages read and not yet confirmed by Kafka.",
-        &l,
-    );
-    let publisher = {
-        let stats = Arc::clone(&stats);
-        let health = health.clone();
-        let name = name.to_string();
-        tokio::spawn(async move {
-            let mut last = [0u64; 7];
-            loop {
-                let s = stats.snapshot();
-                let now = [
-                    s.received, s.produced, s.acked, s.filtered, s.skipped, s.retries, s.connects,
-                ];
-                for (counter, i) in &counters {
-                    counter.add(now[*i].saturating_sub(last[*i]));
-                }
-                in_flight.set(s.in_flight);
-                if s.connects > 0 && health.get(&name) == Some(ComponentState::Starting) {
-                    health.set(&name, ComponentState::Running);
-                }
-                last = now;
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-        })
-    };
-    let result = source.run(stop.receiver()).await;
-    publisher.abort();
-    match &result {
-        Ok(()) => health.set(name, ComponentState::Stopped),
-        Err(e) => health.set(name, ComponentState::Failed(e.to_string())),
-    }
-    result.map_err(ComponentError::from)
 }

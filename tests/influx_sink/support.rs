@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use kcql_runtime::component::{host, Component, ComponentContext, ComponentState, Health};
 use kcql_runtime::config::properties::owned_pairs;
 use kcql_runtime::connectors::influx_sink::config::InfluxSinkSettings;
 use kcql_runtime::connectors::influx_sink::{InfluxSink, SinkError};
-use kcql_runtime::endpoint::{ComponentState, Health};
 use kcql_runtime::metrics::Registry;
 use kcql_runtime::shutdown::Shutdown;
 use kcql_testkit::influx::{create_db, unique_db, DropDatabase};
@@ -68,10 +68,11 @@ impl RunningSink {
     pub fn start(settings: InfluxSinkSettings) -> RunningSink {
         let registry = Arc::new(Registry::default());
         let health = Health::default();
-        let sink = InfluxSink::new(settings, Arc::clone(&registry), health.clone());
+        let sink = InfluxSink::new(settings);
         let name = sink.name().to_string();
+        let ctx = ComponentContext::new(&name, Arc::clone(&registry), health.clone());
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(sink.run(shutdown.clone()));
+        let task = tokio::spawn(host(sink, ctx, shutdown.clone()));
         RunningSink {
             shutdown,
             registry,

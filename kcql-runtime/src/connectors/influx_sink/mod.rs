@@ -38,11 +38,10 @@ pub use metrics::SinkMetrics;
 
 use std::sync::Arc;
 
+use crate::component::{Component, ComponentContext};
 use crate::connectors::influx_sink::config::InfluxSinkSettings;
 use crate::dead_letter::DeadLetter;
-use crate::endpoint::{ComponentState, Health};
 use crate::kafka::KafkaSettings;
-use crate::metrics::Registry;
 use crate::shutdown::Shutdown;
 
 /// Attempts of a transiently failing write under `THROW` before the connector stops.
@@ -55,15 +54,12 @@ pub struct InfluxSink {
     settings: Arc<InfluxSinkSettings>,
     kafka: KafkaSettings,
     group_id: String,
-    registry: Arc<Registry>,
-    health: Health,
 }
 
 impl InfluxSink {
-    /// A sink for `settings`, publishing metrics into `registry` and its state into `health`.
-    /// The consumer group is `kafka.group.id` when set, else `connect-<name>` (Kafka Connect's
+    /// A sink for `settings`. The consumer group is `kafka.group.id` when set, else `connect-<name>` (Kafka Connect's
     /// naming), else `connect-kcql-influx-sink`.
-    pub fn new(settings: InfluxSinkSettings, registry: Arc<Registry>, health: Health) -> Self {
+    pub fn new(settings: InfluxSinkSettings) -> Self {
         let name = settings
             .name
             .clone()
@@ -78,8 +74,6 @@ impl InfluxSink {
             settings: Arc::new(settings),
             kafka,
             group_id,
-            registry,
-            health,
         }
     }
 
@@ -93,31 +87,16 @@ impl InfluxSink {
         self
     }
 
-    /// The connector's name (metric label, log field, dead-letter header).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The consumer group.
     pub fn group_id(&self) -> &str {
         &self.group_id
     }
 
-    /// Runs until `shutdown` fires (returns `Ok` after flushing and committing) or an error
-    /// stops it (the other workers then flush, commit and stop too).
-    pub async fn run(self, shutdown: Shutdown) -> Result<(), SinkError> {
-        self.health.set(&self.name, ComponentState::Starting);
-        let result = self.run_workers(shutdown).await;
-        match &result {
-            Ok(()) => self.health.set(&self.name, ComponentState::Stopped),
-            Err(e) => self
-                .health
-                .set(&self.name, ComponentState::Failed(e.to_string())),
-        }
-        result
-    }
-
-    async fn run_workers(&self, shutdown: Shutdown) -> Result<(), SinkError> {
+    async fn run_workers(
+        &self,
+        component: ComponentContext,
+        shutdown: Shutdown,
+    ) -> Result<(), SinkError> {
         let targets = Arc::new(targets::Targets::new(&self.settings)?);
         targets.prepare().await?;
         let dead_letter = match &self.settings.dlq_topic {
@@ -126,7 +105,7 @@ impl InfluxSink {
             )),
             None => None,
         };
-        let metrics = Arc::new(SinkMetrics::new(&self.registry, &self.name));
+        let metrics = Arc::new(SinkMetrics::new(component.registry(), &self.name));
         // One decoder for all workers: they share the Schema Registry cache.
         let decoder = RecordDecoder::new(&self.settings.record_format)?;
         let tasks = self.settings.tasks_max.unwrap_or(1).max(1) as usize;
@@ -144,8 +123,7 @@ impl InfluxSink {
                 dead_letter: dead_letter.clone(),
                 decoder: decoder.clone(),
                 metrics: Arc::clone(&metrics),
-                registry: Arc::clone(&self.registry),
-                health: self.health.clone(),
+                component: component.clone(),
             };
             let stop = stop.clone();
             handles.push(tokio::spawn(async move {
@@ -172,5 +150,19 @@ impl InfluxSink {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+impl Component for InfluxSink {
+    type Error = SinkError;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs until `shutdown` fires (returns `Ok` after flushing and committing) or an error
+    /// stops it (the other workers then flush, commit and stop too).
+    async fn run(self, ctx: ComponentContext, shutdown: Shutdown) -> Result<(), SinkError> {
+        self.run_workers(ctx, shutdown).await
     }
 }

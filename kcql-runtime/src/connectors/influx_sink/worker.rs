@@ -9,18 +9,17 @@ use rdkafka::message::{BorrowedMessage, Message};
 use smallvec::SmallVec;
 
 use crate::backoff::Backoff;
+use crate::component::{ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
 use crate::connectors::influx_sink::config::InfluxSinkSettings;
 use crate::connectors::influx_sink::influx::{Batcher, WriteError, WriteReport};
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
-use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::tracked_list;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
 };
-use crate::metrics::Registry;
 use crate::record::{RawRecord, RecordDecoder, RecordView, Schemas};
 use crate::shutdown::Shutdown;
 use crate::time::TimeError;
@@ -39,13 +38,13 @@ pub(super) struct WorkerContext {
     pub dead_letter: Option<Arc<DeadLetter>>,
     pub decoder: RecordDecoder,
     pub metrics: Arc<SinkMetrics>,
-    pub registry: Arc<Registry>,
-    pub health: Health,
+    /// The sink's component context (its metrics registry and health).
+    pub component: ComponentContext,
 }
 
 /// Runs one worker until `stop` fires or an error stops it; commits what it finished.
 pub(super) async fn run(ctx: WorkerContext, stop: Shutdown) -> Result<(), SinkError> {
-    let context = TrackingContext::new(&ctx.name, Arc::clone(&ctx.registry));
+    let context = TrackingContext::new(&ctx.name, Arc::clone(ctx.component.registry()));
     let tracker = Arc::clone(&context.tracker);
     let kafka_error = |source| SinkError::Kafka {
         group: ctx.group_id.clone(),
@@ -57,7 +56,7 @@ pub(super) async fn run(ctx: WorkerContext, stop: Shutdown) -> Result<(), SinkEr
     let topics = ctx.settings.plan.topics();
     consumer.subscribe(&topics).map_err(kafka_error)?;
     tracing::info!(connector = %ctx.name, worker = ctx.id, group = %ctx.group_id, ?topics, "sink worker started");
-    ctx.health.set(&ctx.name, ComponentState::Running);
+    ctx.component.set_state(ComponentState::Running);
 
     let mut worker = Worker::new(&ctx, &consumer, tracker);
     let result = worker.run(stop).await;
@@ -486,7 +485,7 @@ impl<'c> Worker<'c> {
                         .observe(started.elapsed().as_secs_f64());
                     if self.degraded {
                         self.degraded = false;
-                        self.ctx.health.set(&self.ctx.name, ComponentState::Running);
+                        self.ctx.component.set_state(ComponentState::Running);
                         tracing::info!(connector = %self.ctx.name, attempts, "InfluxDB writes succeed again");
                     }
                     break Ok(Some(report));
@@ -533,10 +532,11 @@ impl<'c> Worker<'c> {
                     };
                     if !self.degraded {
                         self.degraded = true;
-                        self.ctx.health.set(
-                            &self.ctx.name,
-                            ComponentState::Degraded(format!("InfluxDB write failing: {e}")),
-                        );
+                        self.ctx
+                            .component
+                            .set_state(ComponentState::Degraded(format!(
+                                "InfluxDB write failing: {e}"
+                            )));
                     }
                     tracing::warn!(connector = %self.ctx.name, error = %e, attempt = attempts,
                         delay_ms = delay.as_millis() as u64, "InfluxDB write failed, consumption paused, retrying");

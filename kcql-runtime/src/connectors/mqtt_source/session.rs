@@ -446,7 +446,7 @@ async fn pump(
             Polled::ConnAck { session_present } => {
                 connected = true;
                 backoff.reset();
-                stats.connects.fetch_add(1, Ordering::Relaxed);
+                stats.connected();
                 info!(
                     client_id = %cfg.client_id,
                     broker = %cfg.brokers[broker],

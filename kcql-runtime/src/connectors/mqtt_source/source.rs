@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
+use crate::component::{Component, ComponentContext};
 use crate::config::ErrorPolicy;
 use crate::connectors::mqtt_source::config::MqttSourceSettings;
 use crate::connectors::mqtt_source::error::MqttSourceError;
@@ -37,6 +38,7 @@ use crate::connectors::mqtt_source::session::{
 };
 use crate::connectors::mqtt_source::stats::MqttSourceStats;
 use crate::connectors::mqtt_source::tasks::{worker_plans, WorkerPlan};
+use crate::shutdown::Shutdown;
 
 /// Header on dead-letter records: why the message was skipped.
 pub const HEADER_ERROR: &str = "kcql.error";
@@ -336,9 +338,7 @@ impl Worker {
             self.flush_acks(session);
         }
         let unacked = self.window.len() + self.pending_acks.len();
-        self.stats
-            .in_flight
-            .fetch_sub(unacked as i64, Ordering::Relaxed);
+        self.stats.in_flight.add(-(unacked as i64));
         self.window.clear();
         session.client.disconnect();
         if tokio::time::timeout(Duration::from_secs(5), &mut session.task)
@@ -352,7 +352,7 @@ impl Worker {
     }
 
     fn on_message(&mut self, m: Incoming) {
-        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.stats.received.inc();
         if self.log_message {
             debug!(topic = %m.topic, qos = m.qos, dup = m.dup, retain = m.retain, bytes = m.payload.len(), "MQTT message");
         }
@@ -383,14 +383,14 @@ impl Worker {
             match self.router.apply(i, &msg) {
                 Ok(Routed::Record(r)) => slot.records.push(Some(r)),
                 Ok(Routed::Filtered) => {
-                    self.stats.filtered.fetch_add(1, Ordering::Relaxed);
+                    self.stats.filtered.inc();
                 }
                 Err(e) => {
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                    self.stats.errors.inc();
                     let statement = self.router.route_at(i).statement + 1;
                     match self.policy {
                         ErrorPolicy::Noop => {
-                            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                            self.stats.skipped.inc();
                             warn!(topic = %m.topic, statement, "skipping poison message (error policy NOOP): {e}");
                             if let Some(dlq) = &self.dlq_topic {
                                 slot.records
@@ -411,7 +411,7 @@ impl Worker {
             }
         }
         if !matched {
-            self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
+            self.stats.unmatched.inc();
             debug!(topic = %m.topic, "no statement takes this topic; acknowledged without writing");
         }
         slot.outstanding = slot.records.len();
@@ -419,7 +419,7 @@ impl Worker {
         let blocked = slot.blocked;
         let n = slot.records.len();
         self.window.push_back(slot);
-        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.stats.in_flight.add(1);
         if !blocked {
             for idx in 0..n {
                 self.send(seq, idx);
@@ -458,7 +458,7 @@ impl Worker {
                         slot.outstanding -= 1;
                     }
                 }
-                self.stats.produced.fetch_add(1, Ordering::Relaxed);
+                self.stats.produced.inc();
             }
             Err(e) => self.on_failure(seq, idx, e),
         }
@@ -476,7 +476,7 @@ impl Worker {
     }
 
     fn on_failure(&mut self, seq: u64, idx: usize, e: KafkaError) {
-        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.errors.inc();
         let (policy, retry_interval, max_retries) =
             (self.policy, self.retry_interval, self.max_retries);
         let dlq = self.dlq_topic.clone();
@@ -494,7 +494,7 @@ impl Worker {
                 .at_attempt(attempts.min(7))
                 .next_delay();
             self.retries.push((Instant::now() + backoff, seq, idx));
-            stats.retries.fetch_add(1, Ordering::Relaxed);
+            stats.retries.inc();
             self.warn_limited(|| {
                 format!("Kafka write to `{topic}` failed ({e}); retrying in {backoff:?}")
             });
@@ -506,7 +506,7 @@ impl Worker {
                     topic,
                     "Kafka refused a record (error policy NOOP, skipped): {e}"
                 );
-                stats.skipped.fetch_add(1, Ordering::Relaxed);
+                stats.skipped.inc();
                 let replacement = match (&dlq, slot.records[idx].as_ref()) {
                     (Some(dlq), Some(r)) if r.topic != *dlq => {
                         let mut d = r.clone();
@@ -529,7 +529,7 @@ impl Worker {
                 }
             }
             ErrorPolicy::Retry if max_retries.is_none_or(|m| attempts <= m) => {
-                stats.retries.fetch_add(1, Ordering::Relaxed);
+                stats.retries.inc();
                 warn!(
                     topic,
                     attempts, "Kafka refused a record (error policy RETRY): {e}"
@@ -579,7 +579,7 @@ impl Worker {
             }
         }
         if popped > 0 {
-            self.stats.in_flight.fetch_sub(popped, Ordering::Relaxed);
+            self.stats.in_flight.add(-popped);
         }
         self.flush_acks(session);
     }
@@ -595,7 +595,7 @@ impl Worker {
             }
             self.pending_acks.pop_front();
             if ack_epoch == epoch {
-                self.stats.acked.fetch_add(1, Ordering::Relaxed);
+                self.stats.acked.inc();
             }
         }
     }
@@ -626,5 +626,23 @@ fn dead_letter(dlq: &str, msg: &MqttMessage<'_>, statement: usize, e: &PoisonErr
         key: msg.topic.as_bytes().to_vec(),
         value: msg.payload.to_vec(),
         headers,
+    }
+}
+
+impl Component for MqttSource {
+    type Error = MqttSourceError;
+
+    fn name(&self) -> &str {
+        self.settings.name.as_deref().unwrap_or("kcql-mqtt-source")
+    }
+
+    /// Runs with its counters in `ctx`'s registry; reports `running` once connected.
+    async fn run(
+        mut self,
+        ctx: ComponentContext,
+        shutdown: Shutdown,
+    ) -> Result<(), MqttSourceError> {
+        self.stats = Arc::new(MqttSourceStats::for_component(&ctx));
+        MqttSource::run(self, shutdown.receiver()).await
     }
 }

@@ -34,6 +34,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, TopicPartitionList};
 use thiserror::Error;
 
+use crate::component::{Component, ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
 use crate::connectors::window_processor::config::WindowProcessorSettings;
 use crate::connectors::window_processor::window::{
@@ -41,7 +42,6 @@ use crate::connectors::window_processor::window::{
 };
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::decode::RegistryError;
-use crate::endpoint::{ComponentState, Health};
 use crate::kafka::context::publish_lag;
 use crate::kafka::{consumer_config, producer_config, KafkaSettings};
 use crate::metrics::{Counter, Gauge, Registry};
@@ -267,8 +267,6 @@ impl Published {
 pub struct WindowProcessor {
     settings: Arc<WindowProcessorSettings>,
     kafka: KafkaSettings,
-    registry: Arc<Registry>,
-    health: Health,
 }
 
 impl std::fmt::Debug for ProcessorContext {
@@ -285,37 +283,19 @@ const EMIT_EVERY_RECORDS: usize = 1000;
 const EMIT_EVERY: Duration = Duration::from_millis(200);
 
 impl WindowProcessor {
-    /// A processor for `settings`, with Kafka client settings `kafka`, publishing metrics into
-    /// `registry` and its state into `health`.
-    pub fn new(
-        settings: WindowProcessorSettings,
-        kafka: KafkaSettings,
-        registry: Arc<Registry>,
-        health: Health,
-    ) -> Self {
+    /// A processor for `settings`, with Kafka client settings `kafka`.
+    pub fn new(settings: WindowProcessorSettings, kafka: KafkaSettings) -> Self {
         WindowProcessor {
             settings: Arc::new(settings),
             kafka,
-            registry,
-            health,
         }
     }
 
-    /// Runs until `shutdown` fires (delivers what closed, commits, returns `Ok`) or an error.
-    pub async fn run(self, shutdown: Shutdown) -> Result<(), ProcessorError> {
-        let name = self.settings.name.clone();
-        self.health.set(&name, ComponentState::Starting);
-        let result = self.run_inner(shutdown).await;
-        match &result {
-            Ok(()) => self.health.set(&name, ComponentState::Stopped),
-            Err(e) => self
-                .health
-                .set(&name, ComponentState::Failed(e.to_string())),
-        }
-        result
-    }
-
-    async fn run_inner(&self, shutdown: Shutdown) -> Result<(), ProcessorError> {
+    async fn run_inner(
+        &self,
+        component: &ComponentContext,
+        shutdown: Shutdown,
+    ) -> Result<(), ProcessorError> {
         let s = &self.settings;
         let kafka_error = |source| ProcessorError::Kafka {
             name: s.name.clone(),
@@ -328,7 +308,7 @@ impl WindowProcessor {
         }));
         let context = ProcessorContext {
             shared: Arc::clone(&shared),
-            registry: Arc::clone(&self.registry),
+            registry: Arc::clone(component.registry()),
             name: s.name.clone(),
         };
         let mut config = consumer_config(&self.kafka, &s.group_id);
@@ -349,7 +329,7 @@ impl WindowProcessor {
             None => None,
         };
         tracing::info!(processor = %s.name, group = %s.group_id, ?topics, "window processor started");
-        self.health.set(&s.name, ComponentState::Running);
+        component.set_state(ComponentState::Running);
         let decoder = lock(&shared).engine.decoder().clone();
         let mut worker = Worker {
             settings: s,
@@ -362,7 +342,7 @@ impl WindowProcessor {
             copies: Vec::new(),
             since_emit: 0,
             last_commit: None,
-            published: Published::new(&self.registry, &s.name),
+            published: Published::new(component.registry(), &s.name),
             topics: topics.iter().map(|t| t.to_string()).collect(),
         };
         let result = worker.run(shutdown).await;
@@ -596,5 +576,18 @@ impl Worker<'_> {
         }
         self.last_commit = Some(point.offsets);
         Ok(())
+    }
+}
+
+impl Component for WindowProcessor {
+    type Error = ProcessorError;
+
+    fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Runs until `shutdown` fires (delivers what closed, commits, returns `Ok`) or an error.
+    async fn run(self, ctx: ComponentContext, shutdown: Shutdown) -> Result<(), ProcessorError> {
+        self.run_inner(&ctx, shutdown).await
     }
 }
