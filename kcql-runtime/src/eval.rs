@@ -48,24 +48,6 @@ fn owned<'r, 'a>(v: Value<'a>) -> Cow<'r, Value<'a>> {
     Cow::Owned(v)
 }
 
-fn as_f64(v: &Value<'_>) -> Option<f64> {
-    match v {
-        Value::Int(n) => Some(*n as f64),
-        Value::UInt(n) => Some(*n as f64),
-        Value::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
-fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
-        (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => as_f64(a)?.partial_cmp(&as_f64(b)?),
-    }
-}
-
 fn arithmetic(op: BinaryOp, a: &Value<'_>, b: &Value<'_>) -> Value<'static> {
     if let (Value::Int(x), Value::Int(y)) = (a, b) {
         let r = match op {
@@ -79,7 +61,7 @@ fn arithmetic(op: BinaryOp, a: &Value<'_>, b: &Value<'_>) -> Value<'static> {
             return r.map_or(Value::Null, Value::Int);
         }
     }
-    let (Some(x), Some(y)) = (as_f64(a), as_f64(b)) else {
+    let (Some(x), Some(y)) = (a.as_f64(), b.as_f64()) else {
         return Value::Null;
     };
     let r = match op {
@@ -145,22 +127,24 @@ pub fn eval<'r, 'a>(e: &'r PlanExpr, rec: &'r RecordView<'a>, now_ms: i64) -> Co
                         return owned(Value::Null);
                     }
                     owned(match op {
-                        BinaryOp::Eq => {
-                            compare(a, b).map_or(Value::Null, |o| Value::Bool(o == Ordering::Equal))
-                        }
-                        BinaryOp::Ne => {
-                            compare(a, b).map_or(Value::Null, |o| Value::Bool(o != Ordering::Equal))
-                        }
-                        BinaryOp::Lt => {
-                            compare(a, b).map_or(Value::Null, |o| Value::Bool(o == Ordering::Less))
-                        }
-                        BinaryOp::Le => compare(a, b)
+                        BinaryOp::Eq => a
+                            .compare(b)
+                            .map_or(Value::Null, |o| Value::Bool(o == Ordering::Equal)),
+                        BinaryOp::Ne => a
+                            .compare(b)
+                            .map_or(Value::Null, |o| Value::Bool(o != Ordering::Equal)),
+                        BinaryOp::Lt => a
+                            .compare(b)
+                            .map_or(Value::Null, |o| Value::Bool(o == Ordering::Less)),
+                        BinaryOp::Le => a
+                            .compare(b)
                             .map_or(Value::Null, |o| Value::Bool(o != Ordering::Greater)),
-                        BinaryOp::Gt => compare(a, b)
+                        BinaryOp::Gt => a
+                            .compare(b)
                             .map_or(Value::Null, |o| Value::Bool(o == Ordering::Greater)),
-                        BinaryOp::Ge => {
-                            compare(a, b).map_or(Value::Null, |o| Value::Bool(o != Ordering::Less))
-                        }
+                        BinaryOp::Ge => a
+                            .compare(b)
+                            .map_or(Value::Null, |o| Value::Bool(o != Ordering::Less)),
                         BinaryOp::Concat => match (a.to_text(), b.to_text()) {
                             (Some(x), Some(y)) => Value::Str(Cow::Owned(format!("{x}{y}"))),
                             _ => Value::Null,
@@ -188,7 +172,7 @@ pub fn eval<'r, 'a>(e: &'r PlanExpr, rec: &'r RecordView<'a>, now_ms: i64) -> Co
                 let c = eval(item, rec, now_ms);
                 if c.is_null() {
                     saw_null = true;
-                } else if compare(&v, &c) == Some(Ordering::Equal) {
+                } else if v.compare(&c) == Some(Ordering::Equal) {
                     return owned(Value::Bool(!negated));
                 }
             }
@@ -232,7 +216,7 @@ pub fn cast(v: &Value<'_>, to: CastType) -> Value<'static> {
             .filter(|f| f.is_finite())
             .map_or(Value::Null, Value::Float),
         (CastType::Float, Value::Bool(b)) => Value::Float(if *b { 1.0 } else { 0.0 }),
-        (CastType::Float, v) => as_f64(v).map_or(Value::Null, Value::Float),
+        (CastType::Float, v) => v.as_f64().map_or(Value::Null, Value::Float),
         (CastType::String, v) => v
             .to_text()
             .map_or(Value::Null, |t| Value::Str(Cow::Owned(t.into_owned()))),
@@ -242,7 +226,7 @@ pub fn cast(v: &Value<'_>, to: CastType) -> Value<'static> {
             "false" | "f" | "no" | "0" => Value::Bool(false),
             _ => Value::Null,
         },
-        (CastType::Bool, v) => as_f64(v).map_or(Value::Null, |f| Value::Bool(f != 0.0)),
+        (CastType::Bool, v) => v.as_f64().map_or(Value::Null, |f| Value::Bool(f != 0.0)),
         _ => Value::Null,
     }
 }
@@ -286,7 +270,7 @@ fn call(f: Function, args: &[PlanExpr], rec: &RecordView<'_>, now_ms: i64) -> Va
             };
             match num(0) {
                 Some(Value::Int(n)) if digits >= 0 => Value::Int(n),
-                Some(v) => as_f64(&v).map_or(Value::Null, |x| {
+                Some(v) => v.as_f64().map_or(Value::Null, |x| {
                     let m = 10f64.powi(digits);
                     Value::Float((x * m).round() / m)
                 }),
@@ -295,7 +279,7 @@ fn call(f: Function, args: &[PlanExpr], rec: &RecordView<'_>, now_ms: i64) -> Va
         }
         Function::Floor | Function::Ceil => match num(0) {
             Some(Value::Int(n)) => Value::Int(n),
-            Some(v) => as_f64(&v).map_or(Value::Null, |x| {
+            Some(v) => v.as_f64().map_or(Value::Null, |x| {
                 Value::Float(if f == Function::Floor {
                     x.floor()
                 } else {

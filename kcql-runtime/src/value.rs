@@ -51,6 +51,38 @@ impl<'a> Value<'a> {
         Some(cur)
     }
 
+    /// A number as `f64` (integers converted, possibly rounding); `None` for other kinds.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(n) => Some(*n as f64),
+            Value::UInt(n) => Some(*n as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// An integer, signed or not, widened to `i128`; `None` for other kinds.
+    fn as_i128(&self) -> Option<i128> {
+        match self {
+            Value::Int(n) => Some(i128::from(*n)),
+            Value::UInt(n) => Some(i128::from(*n)),
+            _ => None,
+        }
+    }
+
+    /// Orders two values of the same kind: numbers across integer and float (integers
+    /// exactly), strings by their bytes, booleans; `None` for other pairs (and NaN).
+    pub fn compare(&self, other: &Value<'_>) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+            (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+            _ => match (self.as_i128(), other.as_i128()) {
+                (Some(x), Some(y)) => Some(x.cmp(&y)),
+                _ => self.as_f64()?.partial_cmp(&other.as_f64()?),
+            },
+        }
+    }
+
     /// True for [`Value::Null`].
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)

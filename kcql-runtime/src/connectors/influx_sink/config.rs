@@ -415,32 +415,10 @@ fn read_format(
     converter_key: &'static str,
     schemas_key: &'static str,
 ) -> Option<Format> {
-    let named = r.get(format_key).map(str::trim).and_then(|v| {
-        let f = Format::from_name(v);
-        if f.is_none() {
-            r.invalid(
-                format_key,
-                format!(
-                    "{format_key} must be one of {}, got `{v}`",
-                    Format::NAMES.join(", ")
-                ),
-            );
-        }
-        f
-    });
-    let converted = r.get(converter_key).map(str::trim).and_then(|v| {
-        let f = Format::of_converter(v);
-        if f.is_none() {
-            r.invalid(
-                converter_key,
-                format!(
-                    "{converter_key} `{v}` is not supported: use one of {} (or {format_key})",
-                    Format::CONVERTERS.map(|(c, _)| c).join(", ")
-                ),
-            );
-        }
-        f
-    });
+    let names = Format::NAMES.join(", ");
+    let named = read_choice(r, format_key, Format::from_name, &names);
+    let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
+    let converted = read_choice(r, converter_key, Format::of_converter, &classes);
     if r.boolean(schemas_key) == Some(true) && converted.unwrap_or_default() == Format::Json {
         r.invalid(
             schemas_key,
@@ -459,6 +437,21 @@ fn read_format(
         }
         (n, c) => n.or(c),
     }
+}
+
+/// The value of `key` read by `parse`; a value it refuses is reported with the `choices`.
+fn read_choice(
+    r: &mut Reader<'_>,
+    key: &'static str,
+    parse: fn(&str) -> Option<Format>,
+    choices: &str,
+) -> Option<Format> {
+    let v = r.get(key)?.trim();
+    let chosen = parse(v);
+    if chosen.is_none() {
+        r.invalid(key, format!("{key} must be one of {choices}, got `{v}`"));
+    }
+    chosen
 }
 
 /// The 1.x or 2.x target. 2.x is chosen when any of token, org or bucket is set.

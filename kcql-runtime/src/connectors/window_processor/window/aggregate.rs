@@ -153,33 +153,6 @@ fn is_number(v: &Value<'_>) -> bool {
     matches!(v, Value::Int(_) | Value::UInt(_) | Value::Float(_))
 }
 
-/// Orders two values of the same kind (numbers across integer/float, strings, booleans).
-pub fn compare(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
-    fn int(v: &Value<'_>) -> Option<i128> {
-        match v {
-            Value::Int(n) => Some(i128::from(*n)),
-            Value::UInt(n) => Some(i128::from(*n)),
-            _ => None,
-        }
-    }
-    fn float(v: &Value<'_>) -> Option<f64> {
-        match v {
-            Value::Int(n) => Some(*n as f64),
-            Value::UInt(n) => Some(*n as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
-        }
-    }
-    match (a, b) {
-        (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => match (int(a), int(b)) {
-            (Some(x), Some(y)) => Some(x.cmp(&y)),
-            _ => float(a)?.partial_cmp(&float(b)?),
-        },
-    }
-}
-
 /// Checks that `value` (the aggregate's argument for one record; `None` for `count(*)`) may go
 /// into `function` whose per-partition accumulators for this group are `held`.
 pub fn check<'h>(
@@ -204,7 +177,7 @@ pub fn check<'h>(
             }
             for acc in held {
                 if let Accumulator::Min(Some(h)) | Accumulator::Max(Some(h)) = acc {
-                    if compare(v, h).is_none() {
+                    if v.compare(h).is_none() {
                         return Err(AggregateError::Incomparable {
                             function: function.name(),
                             kind: v.type_name(),
@@ -309,7 +282,7 @@ impl Accumulator {
 
 /// Replaces `held` by `v` when there is none or `v` compares as `wanted` to it.
 fn keep_if(held: &mut Option<Value<'static>>, v: &Value<'_>, wanted: Ordering) {
-    if held.as_ref().is_none_or(|h| compare(v, h) == Some(wanted)) {
+    if held.as_ref().is_none_or(|h| v.compare(h) == Some(wanted)) {
         *held = Some(v.clone().into_owned());
     }
 }
