@@ -4,7 +4,8 @@
 //!
 //! * 10 000 QoS 1 messages on 16 device topics arrive exactly once, keyed by topic, in order
 //!   per device.
-//! * Bad JSON: NOOP skips it to the dead-letter topic and keeps the good messages; THROW stops
+//! * Bad JSON: NOOP skips it to the dead-letter topic (with Kafka Connect's
+//!   `__connect.errors.*` headers, as the sink writes them) and keeps the good messages; THROW stops
 //!   the source without acknowledging it, so the next run (same client id) gets it again.
 //! * A connector process killed with SIGKILL mid-stream and restarted with the same client id
 //!   loses nothing (duplicates are allowed and counted).
@@ -23,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::route::{HEADER_DUPLICATE, HEADER_QOS, HEADER_TOPIC};
-use kcql_runtime::connectors::mqtt_source::source::HEADER_ERROR;
 use kcql_runtime::connectors::mqtt_source::{MqttSource, MqttSourceError, MqttSourceStats};
+use kcql_runtime::dead_letter;
 use kcql_testkit::kafka::{self, ConsumedRecord};
 use kcql_testkit::private::{PrivateKafka, PrivateMosquitto};
 use kcql_testkit::{mqtt, names};
@@ -243,6 +244,7 @@ async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
         &[
             ("connect.mqtt.error.policy", "NOOP"),
             ("connect.mqtt.dlq.topic", &dlq),
+            ("name", "mqtt-dlq-test"),
         ],
     )));
     running.connected(1).await;
@@ -281,8 +283,30 @@ async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
         dead_values,
         vec![r#"{"id":"b","v":"#, "not json", r#"{"v":3}"#]
     );
+    let header = |d: &ConsumedRecord, name: &str| -> Option<String> {
+        d.header(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    let classes: Vec<Option<String>> = dead
+        .iter()
+        .map(|d| header(d, dead_letter::HEADER_CLASS))
+        .collect();
+    assert_eq!(
+        classes,
+        ["decode_error", "decode_error", "missing_key_field"].map(|c| Some(c.to_string()))
+    );
     for d in &dead {
-        let why = String::from_utf8_lossy(d.header(HEADER_ERROR).expect("error header"));
+        assert_eq!(
+            header(d, dead_letter::HEADER_TOPIC).as_deref(),
+            Some(t.as_str())
+        );
+        assert_eq!(header(d, dead_letter::HEADER_PARTITION), None);
+        assert_eq!(header(d, dead_letter::HEADER_OFFSET), None);
+        assert_eq!(
+            header(d, dead_letter::HEADER_CONNECTOR).as_deref(),
+            Some("mqtt-dlq-test")
+        );
+        let why = header(d, dead_letter::HEADER_MESSAGE).expect("error message header");
         assert!(why.starts_with("statement 1: "), "{why}");
         assert_eq!(d.key_str(), Some(t.as_str()));
     }

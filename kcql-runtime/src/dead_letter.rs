@@ -1,6 +1,22 @@
 //! The dead-letter topic: where records skipped by the `NOOP` error policy go, with their
 //! original key, value and headers and the reason in headers named as Kafka Connect names
 //! them (`__connect.errors.*`), so existing DLQ tooling reads them.
+//!
+//! Every component writes the same headers, built by [`error_headers`] only: the InfluxDB sink
+//! and the window processor through [`DeadLetter::send`], the MQTT source on its own producer.
+//!
+//! | header | value |
+//! |---|---|
+//! | `__connect.errors.topic` | the source topic: a Kafka topic, or the MQTT topic |
+//! | `__connect.errors.partition` | the Kafka partition (decimal); absent for MQTT |
+//! | `__connect.errors.offset` | the Kafka offset (decimal); absent for MQTT |
+//! | `__connect.errors.connector.name` | the connector's `name` |
+//! | `__connect.errors.exception.class.name` | a short, stable class (`decode_error`, …) |
+//! | `__connect.errors.exception.message` | the error, as text |
+//!
+//! An MQTT message never was in Kafka, so it has no partition or offset: like Kafka Connect's
+//! own reporter when there is no consumer record, those two headers are left out rather than
+//! filled with a made-up value.
 
 use std::time::Duration;
 
@@ -22,6 +38,53 @@ pub const HEADER_CONNECTOR: &str = "__connect.errors.connector.name";
 pub const HEADER_CLASS: &str = "__connect.errors.exception.class.name";
 /// Header with the error message.
 pub const HEADER_MESSAGE: &str = "__connect.errors.exception.message";
+
+/// Where a dead-lettered record came from: what the topic, partition and offset headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The Kafka topic read, or for the MQTT source the MQTT topic.
+    pub topic: &'a str,
+    /// Kafka partition and offset; `None` for a record that was never in Kafka (MQTT), and
+    /// then [`HEADER_PARTITION`] and [`HEADER_OFFSET`] are not written.
+    pub position: Option<(i32, i64)>,
+}
+
+impl<'a> Origin<'a> {
+    /// A record read from Kafka.
+    pub fn kafka(topic: &'a str, partition: i32, offset: i64) -> Self {
+        Origin {
+            topic,
+            position: Some((partition, offset)),
+        }
+    }
+
+    /// A message received on the MQTT topic `topic`.
+    pub fn mqtt(topic: &'a str) -> Self {
+        Origin {
+            topic,
+            position: None,
+        }
+    }
+}
+
+/// The `__connect.errors.*` headers, in order, for a record from `origin` that `connector`
+/// skipped with the error `class` (short and stable, e.g. `decode_error`) and `message`.
+pub fn error_headers(
+    origin: Origin<'_>,
+    connector: &str,
+    class: &str,
+    message: &str,
+) -> Vec<(&'static str, String)> {
+    let mut headers = vec![(HEADER_TOPIC, origin.topic.to_string())];
+    if let Some((partition, offset)) = origin.position {
+        headers.push((HEADER_PARTITION, partition.to_string()));
+        headers.push((HEADER_OFFSET, offset.to_string()));
+    }
+    headers.push((HEADER_CONNECTOR, connector.to_string()));
+    headers.push((HEADER_CLASS, class.to_string()));
+    headers.push((HEADER_MESSAGE, message.to_string()));
+    headers
+}
 
 /// Sending to the dead-letter topic failed: the record is not skipped.
 #[derive(Debug, Error)]
@@ -88,8 +151,6 @@ impl DeadLetter {
 
     /// Sends `msg` (its original key, value, timestamp and headers) with the error headers.
     pub fn send<M: Message>(&self, msg: &M, class: &str, message: &str) -> PendingDeadLetter {
-        let partition = msg.partition().to_string();
-        let offset = msg.offset().to_string();
         let mut headers = OwnedHeaders::new();
         if let Some(h) = msg.headers() {
             for i in 0..h.count() {
@@ -100,17 +161,11 @@ impl DeadLetter {
                 });
             }
         }
-        for (k, v) in [
-            (HEADER_TOPIC, msg.topic()),
-            (HEADER_PARTITION, partition.as_str()),
-            (HEADER_OFFSET, offset.as_str()),
-            (HEADER_CONNECTOR, self.connector.as_str()),
-            (HEADER_CLASS, class),
-            (HEADER_MESSAGE, message),
-        ] {
+        let origin = Origin::kafka(msg.topic(), msg.partition(), msg.offset());
+        for (k, v) in error_headers(origin, &self.connector, class, message) {
             headers = headers.insert(Header {
                 key: k,
-                value: Some(v),
+                value: Some(v.as_str()),
             });
         }
         let mut record: FutureRecord<'_, [u8], [u8]> =
@@ -161,4 +216,41 @@ fn with_error(mut e: DeadLetterError, text: String) -> DeadLetterError {
         *error = text;
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_records_carry_topic_partition_and_offset() {
+        let h = error_headers(
+            Origin::kafka("metrics", 3, 42),
+            "sink",
+            "missing_field",
+            "no `v`",
+        );
+        assert_eq!(
+            h,
+            vec![
+                (HEADER_TOPIC, "metrics".to_string()),
+                (HEADER_PARTITION, "3".to_string()),
+                (HEADER_OFFSET, "42".to_string()),
+                (HEADER_CONNECTOR, "sink".to_string()),
+                (HEADER_CLASS, "missing_field".to_string()),
+                (HEADER_MESSAGE, "no `v`".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn mqtt_messages_have_no_partition_or_offset() {
+        let h = error_headers(Origin::mqtt("sensors/a"), "src", "decode_error", "bad json");
+        let keys: Vec<&str> = h.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            vec![HEADER_TOPIC, HEADER_CONNECTOR, HEADER_CLASS, HEADER_MESSAGE]
+        );
+        assert_eq!(h[0].1, "sensors/a");
+    }
 }

@@ -102,6 +102,20 @@ pub enum PoisonError {
     BadTopic(String),
 }
 
+impl PoisonError {
+    /// The short, stable error class written to `__connect.errors.exception.class.name` on
+    /// the dead-letter record (the InfluxDB sink names decoding failures the same way).
+    pub fn class(&self) -> &'static str {
+        match self {
+            PoisonError::Decode(_) => "decode_error",
+            PoisonError::MissingKeyField(_) => "missing_key_field",
+            PoisonError::KeyNotScalar { .. } => "key_not_scalar",
+            PoisonError::NotAnObject(_) => "not_an_object",
+            PoisonError::BadTopic(_) => "bad_topic",
+        }
+    }
+}
+
 /// A plan that cannot be executed as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RouterError {

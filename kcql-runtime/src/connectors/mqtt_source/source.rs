@@ -31,17 +31,20 @@ use crate::connectors::mqtt_source::config::MqttSourceSettings;
 use crate::connectors::mqtt_source::error::MqttSourceError;
 use crate::connectors::mqtt_source::producer::{is_transient, Delivery, KafkaProducer};
 use crate::connectors::mqtt_source::route::{
-    headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router,
+    headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router, HEADER_TOPIC,
 };
 use crate::connectors::mqtt_source::session::{
     self, AckToken, Incoming, SessionConfig, SessionEvent,
 };
 use crate::connectors::mqtt_source::stats::MqttSourceStats;
 use crate::connectors::mqtt_source::tasks::{worker_plans, WorkerPlan};
+use crate::dead_letter::{error_headers, Origin};
 use crate::shutdown::Shutdown;
 
-/// Header on dead-letter records: why the message was skipped.
-pub const HEADER_ERROR: &str = "kcql.error";
+/// The connector name in dead-letter headers when the `name` key is not set.
+pub const DEFAULT_NAME: &str = "kcql-mqtt-source";
+/// Error class in dead-letter headers of records Kafka refused (error policy NOOP).
+pub const CLASS_REJECTED_BY_KAFKA: &str = "rejected_by_kafka";
 /// How long a graceful shutdown waits for Kafka to confirm the records in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon acknowledgements that did not fit in rumqttc's request channel are tried again.
@@ -208,6 +211,8 @@ struct Worker {
     retry_interval: Duration,
     max_retries: Option<u32>,
     dlq_topic: Option<String>,
+    /// The connector's name, for dead-letter headers.
+    connector: String,
     log_message: bool,
     progress: bool,
     max_inflight: usize,
@@ -241,6 +246,7 @@ impl Worker {
             retry_interval: s.retry_interval,
             max_retries: s.max_retries,
             dlq_topic: s.dlq_topic.clone(),
+            connector: s.name.clone().unwrap_or_else(|| DEFAULT_NAME.to_string()),
             log_message: s.log_message,
             progress: s.progress_enabled,
             max_inflight: s.max_inflight,
@@ -393,8 +399,13 @@ impl Worker {
                             self.stats.skipped.inc();
                             warn!(topic = %m.topic, statement, "skipping poison message (error policy NOOP): {e}");
                             if let Some(dlq) = &self.dlq_topic {
-                                slot.records
-                                    .push(Some(dead_letter(dlq, &msg, statement, &e)));
+                                slot.records.push(Some(dead_letter(
+                                    dlq,
+                                    &self.connector,
+                                    &msg,
+                                    statement,
+                                    &e,
+                                )));
                             }
                         }
                         ErrorPolicy::Throw | ErrorPolicy::Retry => {
@@ -511,8 +522,15 @@ impl Worker {
                     (Some(dlq), Some(r)) if r.topic != *dlq => {
                         let mut d = r.clone();
                         d.topic = dlq.clone();
-                        d.headers
-                            .push((HEADER_ERROR.into(), e.to_string().into_bytes()));
+                        let mqtt_topic =
+                            String::from_utf8_lossy(r.header(HEADER_TOPIC).unwrap_or_default());
+                        push_error_headers(
+                            &mut d.headers,
+                            Origin::mqtt(&mqtt_topic),
+                            &self.connector,
+                            CLASS_REJECTED_BY_KAFKA,
+                            &e.to_string(),
+                        );
                         Some(d)
                     }
                     _ => None,
@@ -613,14 +631,40 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
+/// Appends the `__connect.errors.*` headers ([`error_headers`]) to a record's headers.
+fn push_error_headers(
+    headers: &mut Vec<(std::borrow::Cow<'static, str>, Vec<u8>)>,
+    origin: Origin<'_>,
+    connector: &str,
+    class: &str,
+    message: &str,
+) {
+    headers.extend(
+        error_headers(origin, connector, class, message)
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into_bytes())),
+    );
+}
+
 /// The dead-letter record of a skipped poison message: the original payload, keyed by the
-/// MQTT topic, with the MQTT headers and the reason.
-fn dead_letter(dlq: &str, msg: &MqttMessage<'_>, statement: usize, e: &PoisonError) -> KafkaRecord {
+/// MQTT topic, with the MQTT headers and the `__connect.errors.*` headers (the MQTT topic as
+/// the topic, no partition or offset, the error's [`PoisonError::class`], and
+/// `statement <n>: <error>` as the message).
+fn dead_letter(
+    dlq: &str,
+    connector: &str,
+    msg: &MqttMessage<'_>,
+    statement: usize,
+    e: &PoisonError,
+) -> KafkaRecord {
     let mut headers = headers_of(msg);
-    headers.push((
-        HEADER_ERROR.into(),
-        format!("statement {statement}: {e}").into_bytes(),
-    ));
+    push_error_headers(
+        &mut headers,
+        Origin::mqtt(msg.topic),
+        connector,
+        e.class(),
+        &format!("statement {statement}: {e}"),
+    );
     KafkaRecord {
         topic: dlq.to_string(),
         key: msg.topic.as_bytes().to_vec(),
@@ -633,7 +677,7 @@ impl Component for MqttSource {
     type Error = MqttSourceError;
 
     fn name(&self) -> &str {
-        self.settings.name.as_deref().unwrap_or("kcql-mqtt-source")
+        self.settings.name.as_deref().unwrap_or(DEFAULT_NAME)
     }
 
     /// Runs with its counters in `ctx`'s registry; reports `running` once connected.
