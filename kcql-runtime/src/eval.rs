@@ -48,6 +48,19 @@ fn owned<'r, 'a>(v: Value<'a>) -> Cow<'r, Value<'a>> {
     Cow::Owned(v)
 }
 
+/// Whether comparison `op` holds for two values ordered `o` (false for non-comparisons).
+fn holds(op: BinaryOp, o: Ordering) -> bool {
+    match op {
+        BinaryOp::Eq => o == Ordering::Equal,
+        BinaryOp::Ne => o != Ordering::Equal,
+        BinaryOp::Lt => o == Ordering::Less,
+        BinaryOp::Le => o != Ordering::Greater,
+        BinaryOp::Gt => o == Ordering::Greater,
+        BinaryOp::Ge => o != Ordering::Less,
+        _ => false,
+    }
+}
+
 fn arithmetic(op: BinaryOp, a: &Value<'_>, b: &Value<'_>) -> Value<'static> {
     if let (Value::Int(x), Value::Int(y)) = (a, b) {
         let r = match op {
@@ -127,24 +140,14 @@ pub fn eval<'r, 'a>(e: &'r PlanExpr, rec: &'r RecordView<'a>, now_ms: i64) -> Co
                         return owned(Value::Null);
                     }
                     owned(match op {
-                        BinaryOp::Eq => a
+                        BinaryOp::Eq
+                        | BinaryOp::Ne
+                        | BinaryOp::Lt
+                        | BinaryOp::Le
+                        | BinaryOp::Gt
+                        | BinaryOp::Ge => a
                             .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o == Ordering::Equal)),
-                        BinaryOp::Ne => a
-                            .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o != Ordering::Equal)),
-                        BinaryOp::Lt => a
-                            .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o == Ordering::Less)),
-                        BinaryOp::Le => a
-                            .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o != Ordering::Greater)),
-                        BinaryOp::Gt => a
-                            .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o == Ordering::Greater)),
-                        BinaryOp::Ge => a
-                            .compare(b)
-                            .map_or(Value::Null, |o| Value::Bool(o != Ordering::Less)),
+                            .map_or(Value::Null, |o| Value::Bool(holds(*op, o))),
                         BinaryOp::Concat => match (a.to_text(), b.to_text()) {
                             (Some(x), Some(y)) => Value::Str(Cow::Owned(format!("{x}{y}"))),
                             _ => Value::Null,

@@ -90,12 +90,14 @@ pub enum ProcessorError {
 
 /// The engine and what the rebalance callbacks share with the worker. Never locked across
 /// an `.await`.
+#[derive(Debug)]
 struct Shared {
     engine: WindowEngine,
     /// Partitions whose committed resume token was applied since their assignment.
     resumed: HashSet<(String, i32)>,
 }
 
+#[derive(Debug)]
 struct ProcessorContext {
     shared: Arc<Mutex<Shared>>,
     registry: Arc<Registry>,
@@ -267,14 +269,6 @@ impl Published {
 pub struct WindowProcessor {
     settings: Arc<WindowProcessorSettings>,
     kafka: KafkaSettings,
-}
-
-impl std::fmt::Debug for ProcessorContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessorContext")
-            .field("name", &self.name)
-            .finish()
-    }
 }
 
 /// Records handled between two emissions at most.
