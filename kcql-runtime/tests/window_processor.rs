@@ -349,3 +349,80 @@ async fn the_broker_killed_and_restarted_under_the_processor_loses_no_window() {
         got.len() - expected.len()
     );
 }
+
+/// Confluent Avro input (schema id in each record, the schema from a registry — a stand-in on
+/// loopback that is down for its first two requests): the processor resolves the schema
+/// through `schema_registry_url`, waits the registry out, and emits the same exact windows as
+/// for JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn confluent_avro_input_resolves_its_schema_through_the_registry() {
+    use apache_avro::types::Value as Avro;
+    const SCHEMA: &str = r#"{"type":"record","name":"Reading","fields":[
+        {"name":"id","type":"string"},{"name":"temperature","type":"double"},
+        {"name":"ts","type":"long"}]}"#;
+    let registry = kcql_testkit::registry::StubRegistry::start(&[(42, SCHEMA)], 2).await;
+    let schema = apache_avro::Schema::parse_str(SCHEMA).expect("schema");
+    let encode = |id: &str, ts: i64, t: f64| {
+        let record = Avro::Record(vec![
+            ("id".into(), Avro::String(id.to_string())),
+            ("temperature".into(), Avro::Double(t)),
+            ("ts".into(), Avro::Long(ts)),
+        ]);
+        let datum = apache_avro::to_avro_datum(&schema, record).expect("datum");
+        kcql_testkit::registry::confluent_payload(42, &datum)
+    };
+
+    let input = kafka::unique_topic("wp_avro_in");
+    let output = kafka::unique_topic("wp_avro_out");
+    kafka::create_topic(&input, 1).await;
+    kafka::create_topic(&output, 1).await;
+    let mut records: Vec<ProduceRecord> = readings()
+        .into_iter()
+        .map(|(id, ts, t)| ProduceRecord::new(encode(&id, ts, t)).key(id))
+        .collect();
+    records.push(ProduceRecord::new(encode("pusher", BASE + 60_000, 0.0)));
+    kafka::produce_at(&kafka::brokers(), &[], &input, records).await;
+    let expected = expected();
+
+    let name = unique("wp_avro");
+    let text = format!(
+        r#"
+[runtime]
+metrics = "off"
+[kafka]
+brokers = "{brokers}"
+[[processor.window]]
+name = "{name}"
+value_format = "confluent_avro"
+schema_registry_url = "{url}"
+kcql = "INSERT INTO {output} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {input} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
+"#,
+        brokers = kafka::brokers(),
+        url = registry.url(),
+    );
+    let pipeline = Pipeline::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e:?}"));
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_pipeline(
+        pipeline,
+        shutdown.clone(),
+        Observability::default(),
+        |_| {},
+    ));
+    let got = kafka::consume_exactly(
+        &output,
+        expected.len(),
+        Duration::from_secs(90),
+        Duration::from_secs(3),
+    )
+    .await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &got {
+        assert!(seen.insert(check(&r.payload_json(), &expected)));
+    }
+    assert_eq!(seen.len(), expected.len());
+    // Two 503s, then the one schema id, fetched once.
+    assert_eq!(registry.requests(), 3, "registry requests");
+}
