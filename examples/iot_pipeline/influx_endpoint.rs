@@ -6,8 +6,8 @@
 //!
 //! Either way every point InfluxDB (or the file) accepted is recorded with the wall-clock time
 //! the write was acknowledged: the end of the pipeline, for the latency figures and the table.
-//! It speaks just enough HTTP/1.1 for the sink's client (keep-alive, `Content-Length` bodies,
-//! gzip request bodies).
+//! HTTP is axum's (on hyper: keep-alive, any body framing); gzip request bodies are
+//! gunzipped for the record, and forwarded as they came.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -16,9 +16,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Where accepted points go.
 #[derive(Debug, Clone)]
@@ -117,16 +120,10 @@ pub async fn start(backend: Backend) -> Result<(String, Arc<WriteLog>), Endpoint
         client: reqwest::Client::new(),
         file_lock: tokio::sync::Mutex::new(()),
     });
+    // Every method and path goes to `handle`: the proxy forwards what it does not know.
+    let app = axum::Router::new().fallback(handle).with_state(shared);
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let shared = Arc::clone(&shared);
-            tokio::spawn(async move {
-                let _ = serve_connection(stream, shared).await;
-            });
-        }
+        let _ = axum::serve(listener, app).await;
     });
     Ok((format!("http://{addr}"), log))
 }
@@ -138,28 +135,20 @@ struct Shared {
     file_lock: tokio::sync::Mutex<()>,
 }
 
-/// One parsed request.
+/// Largest request body taken (the sink's batches are far smaller).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// One request, body read in full.
 struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
 }
 
 impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
-    }
-
     fn query_param(&self, name: &str) -> Option<String> {
-        let query = self.target.split_once('?')?.1;
+        let query = self.uri.query()?;
         query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == name).then(|| v.to_string())
@@ -167,99 +156,24 @@ impl Request {
     }
 }
 
-struct Response {
-    status: u16,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
-    loop {
-        let Some(request) = read_request(&mut reader).await? else {
-            return Ok(());
-        };
-        let close = request
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        let response = handle(&shared, request).await;
-        let reason = match response.status {
-            200 => "OK",
-            204 => "No Content",
-            400 => "Bad Request",
-            404 => "Not Found",
-            _ => "Status",
-        };
-        let mut head = format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Length: {}\r\n",
-            response.status,
-            response.body.len()
-        );
-        if let Some(ct) = &response.content_type {
-            head.push_str(&format!("Content-Type: {ct}\r\n"));
-        }
-        head.push_str(if close {
-            "Connection: close\r\n\r\n"
-        } else {
-            "Connection: keep-alive\r\n\r\n"
-        });
-        write.write_all(head.as_bytes()).await?;
-        write.write_all(&response.body).await?;
-        write.flush().await?;
-        if close {
-            return Ok(());
-        }
-    }
-}
-
-async fn read_request(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-) -> std::io::Result<Option<Request>> {
-    use tokio::io::AsyncBufReadExt;
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).await? == 0 {
-            return Ok(None);
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await?;
-    Ok(Some(Request {
-        method,
-        target,
-        headers,
+async fn handle(State(shared): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("request body: {e}")).into_response(),
+    };
+    let request = Request {
+        method: parts.method,
+        uri: parts.uri,
+        headers: parts.headers,
         body,
-    }))
-}
-
-async fn handle(shared: &Shared, request: Request) -> Response {
-    let is_write = request.method == "POST" && request.path().ends_with("/write");
+    };
+    let is_write = request.method == Method::POST && request.uri.path().ends_with("/write");
     let response = match &shared.backend {
         Backend::Proxy(base) => forward(&shared.client, base, &request).await,
-        Backend::File(path) => answer_locally(shared, path, &request).await,
+        Backend::File(path) => answer_locally(&shared, path, &request).await,
     };
-    if is_write && (200..300).contains(&response.status) {
+    if is_write && response.status().is_success() {
         let acknowledged_ms = now_ms();
         let body = decoded_body(&request);
         let precision = request.query_param("precision");
@@ -273,8 +187,9 @@ async fn handle(shared: &Shared, request: Request) -> Response {
 /// The request body, gunzipped when it says so.
 fn decoded_body(request: &Request) -> String {
     let gzip = request
-        .header("content-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
     if gzip {
         let mut out = String::new();
         let _ = flate2::read::GzDecoder::new(&request.body[..]).read_to_string(&mut out);
@@ -285,14 +200,9 @@ fn decoded_body(request: &Request) -> String {
 }
 
 async fn answer_locally(shared: &Shared, path: &PathBuf, request: &Request) -> Response {
-    let empty = |status| Response {
-        status,
-        content_type: None,
-        body: Vec::new(),
-    };
-    match (request.method.as_str(), request.path()) {
-        (_, "/ping") => empty(204),
-        ("POST", "/write") => {
+    match (&request.method, request.uri.path()) {
+        (_, "/ping") => StatusCode::NO_CONTENT.into_response(),
+        (&Method::POST, "/write") => {
             let body = decoded_body(request);
             let _guard = shared.file_lock.lock().await;
             let mut text = body.into_bytes();
@@ -305,54 +215,56 @@ async fn answer_locally(shared: &Shared, path: &PathBuf, request: &Request) -> R
                 .open(path)
                 .and_then(|mut f| std::io::Write::write_all(&mut f, &text));
             match appended {
-                Ok(()) => empty(204),
-                Err(_) => empty(500),
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
             }
         }
-        (_, "/query") => Response {
-            status: 200,
-            content_type: Some("application/json".into()),
-            body: br#"{"results":[{"statement_id":0}]}"#.to_vec(),
-        },
-        _ => empty(404),
+        (_, "/query") => (
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"results":[{"statement_id":0}]}"#,
+        )
+            .into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 async fn forward(client: &reqwest::Client, base: &str, request: &Request) -> Response {
-    let url = format!("{}{}", base.trim_end_matches('/'), request.target);
-    let method =
-        reqwest::Method::from_bytes(request.method.as_bytes()).unwrap_or(reqwest::Method::GET);
-    let mut builder = client.request(method, url).body(request.body.clone());
-    for (k, v) in &request.headers {
-        let lower = k.to_ascii_lowercase();
-        if !matches!(
-            lower.as_str(),
-            "host" | "content-length" | "connection" | "transfer-encoding"
-        ) {
-            builder = builder.header(k, v);
-        }
+    let target = request.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = format!("{}{target}", base.trim_end_matches('/'));
+    let mut headers = request.headers.clone();
+    for hop in [
+        header::HOST,
+        header::CONTENT_LENGTH,
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+    ] {
+        headers.remove(hop);
     }
-    match builder.send().await {
+    let sent = client
+        .request(request.method.clone(), url)
+        .headers(headers)
+        .body(request.body.clone())
+        .send()
+        .await;
+    match sent {
         Ok(r) => {
-            let status = r.status().as_u16();
-            let content_type = r
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-            Response {
-                status,
-                content_type,
-                body,
+            let status = r.status();
+            let content_type = r.headers().get(header::CONTENT_TYPE).cloned();
+            let body = r.bytes().await.unwrap_or_default();
+            let mut response = Response::new(axum::body::Body::from(body));
+            *response.status_mut() = status;
+            if let Some(ct) = content_type {
+                response.headers_mut().insert(header::CONTENT_TYPE, ct);
             }
+            response
         }
         // The sink sees a 503: transient, retried.
-        Err(e) => Response {
-            status: 503,
-            content_type: Some("text/plain".into()),
-            body: format!("proxy: {e}").into_bytes(),
-        },
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("proxy: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -448,5 +360,71 @@ mod tests {
         assert_eq!(points[1].tags["id"], "d1");
         assert_eq!(points[1].time_ms, 1000);
         assert!(points[1].acknowledged_ms > 0.0);
+    }
+
+    #[tokio::test]
+    async fn the_proxy_forwards_requests_and_relays_answers() {
+        // A stand-in InfluxDB: 204 to writes (recording them), JSON to anything else.
+        type Seen = Arc<Mutex<Vec<(String, Option<String>, Vec<u8>)>>>;
+        let seen: Seen = Arc::default();
+        let upstream = axum::Router::new()
+            .fallback(
+                |State(seen): State<Seen>,
+                 method: Method,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
+                    let encoding = headers
+                        .get(header::CONTENT_ENCODING)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    seen.lock()
+                        .unwrap()
+                        .push((format!("{method} {uri}"), encoding, body.to_vec()));
+                    if uri.path() == "/write" {
+                        StatusCode::NO_CONTENT.into_response()
+                    } else {
+                        (
+                            StatusCode::BAD_REQUEST,
+                            [(header::CONTENT_TYPE, "application/json")],
+                            r#"{"error":"nope"}"#,
+                        )
+                            .into_response()
+                    }
+                },
+            )
+            .with_state(Arc::clone(&seen));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, upstream).await });
+
+        let (url, log) = start(Backend::Proxy(upstream_url)).await.unwrap();
+        let client = reqwest::Client::new();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"sensor,id=d1 v=1 2000").unwrap();
+        let gzipped = gz.finish().unwrap();
+        let write = client
+            .post(format!("{url}/write?db=iot&precision=ms"))
+            .header("Content-Encoding", "gzip")
+            .body(gzipped.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(write.status().as_u16(), 204);
+        let query = client.get(format!("{url}/query?q=x")).send().await.unwrap();
+        assert_eq!(query.status().as_u16(), 400);
+        assert_eq!(query.headers()["content-type"], "application/json");
+        assert_eq!(query.text().await.unwrap(), r#"{"error":"nope"}"#);
+
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0, "POST /write?db=iot&precision=ms");
+        assert_eq!(seen[0].1.as_deref(), Some("gzip"));
+        assert_eq!(seen[0].2, gzipped, "the body is forwarded as it came");
+        assert_eq!(seen[1].0, "GET /query?q=x");
+        let points = log.points();
+        assert_eq!(points.len(), 1, "only the accepted write is recorded");
+        assert_eq!(points[0].tags["id"], "d1");
+        assert_eq!(points[0].time_ms, 2000);
     }
 }

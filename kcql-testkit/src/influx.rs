@@ -13,8 +13,6 @@
 //!
 //! Every helper panics with the address and the error when a request fails.
 
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -229,8 +227,8 @@ pub async fn select_all(db: &str, measurement: &str) -> Vec<serde_json::Map<Stri
     rows(&answer)
 }
 
-/// Drops its InfluxDB database when dropped (end of test, panics included). The drop uses a
-/// blocking HTTP/1.0 request with a 5 s timeout and never panics.
+/// Drops its InfluxDB database when dropped (end of test, panics included). The drop waits
+/// for the `DROP DATABASE` request (5 s timeout) and never panics.
 #[derive(Debug)]
 pub struct DropDatabase {
     name: String,
@@ -273,44 +271,40 @@ impl Drop for DropDatabase {
     }
 }
 
-fn blocking_post_query(base: &str, statement: &str) -> std::io::Result<()> {
-    let url = reqwest::Url::parse(base).map_err(std::io::Error::other)?;
-    let host = url.host_str().unwrap_or("127.0.0.1").to_string();
-    let port = url.port_or_known_default().unwrap_or(8086);
-    let addr = (host.as_str(), port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("address resolves to nothing"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let body: String = form_urlencode(statement);
-    let request = format!(
-        "POST {}query HTTP/1.0\r\nHost: {host}:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\nq={body}",
-        if url.path().ends_with('/') { url.path().to_string() } else { format!("{}/", url.path()) },
-        body.len() + 2
-    );
-    stream.write_all(request.as_bytes())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(answer))
-    }
-}
-
-fn form_urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+/// `POST /query` with `statement`, waiting for the answer: on a thread of its own with a
+/// one-thread runtime, because `Drop` may run inside the test's runtime, where blocking on
+/// it (and so `reqwest::blocking`) panics.
+fn blocking_post_query(base: &str, statement: &str) -> Result<(), String> {
+    let url = format!("{}/query", base.trim_end_matches('/'));
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("no runtime for the request: {e}"))?;
+                runtime.block_on(async {
+                    let response = reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()
+                        .map_err(|e| e.to_string())?
+                        .post(&url)
+                        .form(&[("q", statement)])
+                        .send()
+                        .await
+                        .map_err(|e| format!("{url}: {e}"))?;
+                    let status = response.status();
+                    if status == reqwest::StatusCode::OK {
+                        Ok(())
+                    } else {
+                        let body = response.text().await.unwrap_or_default();
+                        Err(format!("{url} answered {status}: {body}"))
+                    }
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the request thread panicked".into()))
+    })
 }
 
 /// `GET /internal/force_flush`: makes recent writes searchable. Panics on failure.
@@ -389,12 +383,8 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn quoting_and_form_encoding() {
+    fn quoting() {
         assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
-        assert_eq!(
-            form_urlencode("DROP DATABASE \"x y\""),
-            "DROP%20DATABASE%20%22x%20y%22"
-        );
     }
 
     #[test]

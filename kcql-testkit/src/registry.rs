@@ -10,18 +10,27 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::extract::State;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
-/// A running stand-in registry; stops when dropped.
+/// A running stand-in registry (axum); stops when dropped.
 pub struct StubRegistry {
     url: String,
     requests: Arc<AtomicUsize>,
+    stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for StubRegistry {
     fn drop(&mut self) {
+        // Closes the keep-alive connections (graceful shutdown); the abort closes the listener
+        // at once.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         self.task.abort();
     }
 }
@@ -50,14 +59,20 @@ impl StubRegistry {
             down_for,
             requests: Arc::clone(&requests),
         });
+        // Every path and method goes to `answer`, which counts it.
+        let app = axum::Router::new().fallback(answer).with_state(answers);
+        let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                tokio::spawn(serve(sock, Arc::clone(&answers)));
-            }
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         StubRegistry {
             url,
             requests,
+            stop: Some(stop),
             task,
         }
     }
@@ -73,41 +88,33 @@ impl StubRegistry {
     }
 }
 
-/// One request per connection (`Connection: close`).
-async fn serve(mut sock: TcpStream, answers: Arc<Answers>) {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        match sock.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-        }
-    }
+async fn answer(State(answers): State<Arc<Answers>>, uri: Uri) -> Response {
     let n = answers.requests.fetch_add(1, Ordering::SeqCst);
-    let text = String::from_utf8_lossy(&head);
-    let path = text.split_whitespace().nth(1).unwrap_or("");
-    let schema = path
+    let schema = uri
+        .path()
         .strip_prefix("/schemas/ids/")
         .and_then(|id| id.parse::<u32>().ok())
         .and_then(|id| answers.schemas.get(&id));
     let (status, body) = match schema {
         _ if n < answers.down_for => (
-            "503 Service Unavailable",
+            StatusCode::SERVICE_UNAVAILABLE,
             serde_json::json!({"error_code": 50301, "message": "down for a test"}),
         ),
-        Some(s) => ("200 OK", serde_json::json!({ "schema": s })),
+        Some(s) => (StatusCode::OK, serde_json::json!({ "schema": s })),
         None => (
-            "404 Not Found",
+            StatusCode::NOT_FOUND,
             serde_json::json!({"error_code": 40403, "message": "Schema not found"}),
         ),
     };
-    let body = body.to_string();
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = sock.write_all(response.as_bytes()).await;
-    let _ = sock.shutdown().await;
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.schemaregistry.v1+json",
+        )],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// `datum` in the Confluent wire format: magic byte 0, the big-endian schema `id`, the datum.
@@ -117,4 +124,44 @@ pub fn confluent_payload(id: u32, datum: &[u8]) -> Vec<u8> {
     payload.extend_from_slice(&id.to_be_bytes());
     payload.extend_from_slice(datum);
     payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serves_schemas_after_being_down_and_stops_when_dropped() {
+        let registry = StubRegistry::start(&[(7, r#""string""#)], 1).await;
+        let client = reqwest::Client::new();
+        let get = |path: &str| client.get(format!("{}{path}", registry.url())).send();
+
+        let down = get("/schemas/ids/7").await.unwrap();
+        assert_eq!(down.status(), 503);
+        let body: serde_json::Value = down.json().await.unwrap();
+        assert_eq!(body["error_code"], 50301);
+
+        let found = get("/schemas/ids/7").await.unwrap();
+        assert_eq!(found.status(), 200);
+        assert_eq!(
+            found.headers()["content-type"],
+            "application/vnd.schemaregistry.v1+json"
+        );
+        let body: serde_json::Value = found.json().await.unwrap();
+        assert_eq!(body["schema"], r#""string""#);
+
+        for path in ["/schemas/ids/8", "/schemas/ids/x", "/subjects"] {
+            let missing = get(path).await.unwrap();
+            assert_eq!(missing.status(), 404, "{path}");
+            let body: serde_json::Value = missing.json().await.unwrap();
+            assert_eq!(body["error_code"], 40403, "{path}");
+        }
+        assert_eq!(registry.requests(), 5);
+
+        let url = registry.url().to_string();
+        drop(registry);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let after = client.get(format!("{url}/schemas/ids/7")).send().await;
+        assert!(after.is_err(), "still answering after drop: {after:?}");
+    }
 }

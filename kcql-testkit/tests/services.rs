@@ -1,4 +1,4 @@
-//! Smoke tests for the Kafka and MQTT helpers against the REAL services
+//! Smoke tests for the Kafka, MQTT and InfluxDB helpers against the REAL services
 //! (`scripts/services.sh up`). A missing service is a panic that says how to start it, never a
 //! skip.
 
@@ -282,6 +282,31 @@ async fn kafka_deleting_one_topic_keeps_the_others() {
     let read = kafka::consume_exactly(&kept, 1, TIMEOUT, Duration::from_millis(200)).await;
     assert_eq!(read[0].payload_str(), "still here");
     assert_eq!(kafka::partitions_of(&kept).await, vec![0]);
+}
+
+/// The guard drops its database at the end of an async test, i.e. inside the test's runtime
+/// (where a blocking request would panic), with a name that needs quoting and URL-encoding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_database_drops_it_from_inside_a_runtime() {
+    use kcql_testkit::influx::{create_db, db_exists, require_influx, unique_db, DropDatabase};
+    require_influx().await;
+    let name = format!("{} x&y", unique_db("testkit_drop"));
+    let guard = DropDatabase::new(name.clone());
+    create_db(&name).await;
+    assert!(db_exists(&name).await);
+    drop(guard);
+    assert!(!db_exists(&name).await, "{name:?} still exists");
+}
+
+#[tokio::test]
+async fn drop_database_drops_it_from_a_current_thread_runtime() {
+    use kcql_testkit::influx::{create_db, db_exists, require_influx, unique_db, DropDatabase};
+    require_influx().await;
+    let name = unique_db("testkit_drop_ct");
+    let guard = DropDatabase::new(name.clone());
+    create_db(&name).await;
+    drop(guard);
+    assert!(!db_exists(&name).await, "{name:?} still exists");
 }
 
 #[test]
