@@ -8,7 +8,7 @@ use std::hint::black_box;
 fn corpus() -> Vec<String> {
     let path = std::env::var("KCQL_CONFORMANCE").unwrap_or_else(|_| {
         format!(
-            "{}/tests/conformance/kcql_cases.json",
+            "{}/kcql/tests/conformance/kcql_cases.json",
             env!("CARGO_MANIFEST_DIR")
         )
     });

@@ -14,8 +14,6 @@
 //! `http://127.0.0.1:8086` if one answers `/ping`, else a line-protocol file under
 //! `target/iot_pipeline/` written through a small embedded `/write` endpoint.
 
-#[path = "iot_pipeline/embedded.rs"]
-mod embedded;
 #[path = "iot_pipeline/influx_endpoint.rs"]
 mod influx_endpoint;
 #[path = "iot_pipeline/progress.rs"]
@@ -38,6 +36,7 @@ use kcql_runtime::config::Pipeline;
 use kcql_runtime::endpoint::ComponentState;
 use kcql_runtime::run::{run_pipeline, Observability};
 use kcql_runtime::shutdown::Shutdown;
+use kcql_testkit::embedded;
 use toml::{Table, Value};
 
 use influx_endpoint::Backend;

@@ -1,6 +1,6 @@
 //! Parses the conformance corpus in a loop (for profiling the parser).
 fn main() {
-    let text = std::fs::read_to_string("tests/conformance/kcql_cases.json").expect("corpus");
+    let text = std::fs::read_to_string("kcql/tests/conformance/kcql_cases.json").expect("corpus");
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("json");
     let stmts: Vec<String> = cases
         .iter()

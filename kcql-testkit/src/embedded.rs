@@ -1,6 +1,7 @@
-//! The example's embedded services: an MQTT broker (rumqttd) and a Kafka cluster
+//! Embedded services, in this process: an MQTT broker (rumqttd) and a Kafka cluster
 //! (librdkafka's mock cluster), both on free loopback ports, plus topic creation on a real
-//! Kafka cluster.
+//! Kafka cluster. The `iot_pipeline` example runs on them by default; the MQTT source's
+//! rumqttd test uses the broker.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

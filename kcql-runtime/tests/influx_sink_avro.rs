@@ -4,7 +4,6 @@
 //! `kcql_testkit::registry`). The datums are written by `apache-avro`, not by our decoder's
 //! own code.
 
-#[path = "influx_sink/support.rs"]
 mod support;
 
 use std::collections::BTreeSet;

@@ -3,16 +3,12 @@
 //! up`): 1 000 QoS 1 messages on 8 device topics arrive exactly once, keyed by topic, in order
 //! per device, and every one is acknowledged to rumqttd after Kafka confirmed it.
 
-#[allow(dead_code)] // the example's module; only its MQTT broker is used here
-#[path = "../examples/iot_pipeline/embedded.rs"]
-mod embedded;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::MqttSource;
-use kcql_testkit::{kafka, mqtt, names};
+use kcql_testkit::{embedded, kafka, mqtt, names};
 use rumqttc::{MqttOptions, QoS};
 use tokio::sync::watch;
 

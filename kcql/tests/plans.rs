@@ -1,6 +1,6 @@
-//! Plan snapshots: every spec of the corpus (`tests/specs/**/*.kcql`, except the invalid ones
-//! under `errors/`) compiled for each connector. The snapshot holds, per connector, the plan as
-//! `kcql explain` text or the rendered rejection, so both plans and connector-rejection
+//! Plan snapshots: every spec of the corpus (`kcql/tests/specs/**/*.kcql`, except the invalid
+//! ones under `errors/`) compiled for each connector. The snapshot holds, per connector, the
+//! plan as `kcql explain` text or the rendered rejection, so both plans and connector-rejection
 //! messages are reviewed.
 
 use kcql::plan::{explain, ExplainFormat};

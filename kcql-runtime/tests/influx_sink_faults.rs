@@ -3,7 +3,6 @@
 //! connectors sharing a consumer group, one stopping midway.
 //! Faults only touch private instances (`PrivateInfluxd`, `PrivateKafka`).
 
-#[path = "influx_sink/support.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,5 +1,6 @@
 //! KCQL conformance: runs every case of a corpus in the format of
-//! `tests/conformance/kcql_cases.json` (see the grammar notes, section 0) against the parser.
+//! `kcql/tests/conformance/kcql_cases.json` (see the grammar notes, section 0) against the
+//! parser.
 //!
 //! The corpus path comes from `$KCQL_CONFORMANCE` (default: the in-repo copy). A case with
 //! `ok: true` and no `quirk` must parse and satisfy every key of its `expect`; a case with

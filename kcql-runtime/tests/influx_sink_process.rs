@@ -4,10 +4,9 @@
 //! one SIGKILLed while records are in flight: Kafka's rebalance hands its partitions to the
 //! others and every record is written (duplicates counted and bounded).
 //!
-//! The `kcql` binary comes from [`kcql_testkit::bin::kcql_binary`] (built when missing or
-//! stale).
+//! The `kcql` binary is this package's own (`CARGO_BIN_EXE_kcql`, built by cargo for its
+//! tests).
 
-#[path = "influx_sink/support.rs"]
 mod support;
 
 use std::collections::BTreeSet;
@@ -74,7 +73,7 @@ fn properties_file_with(
 /// Starts `kcql run --metrics off FILE` and waits until it says it is running.
 async fn kcql_run(file: &Path) -> ChildProcess {
     let mut child = ChildProcess::spawn(
-        kcql_testkit::bin::kcql_binary(),
+        env!("CARGO_BIN_EXE_kcql"),
         ["run", "--metrics", "off", file.to_str().unwrap()],
         [("RUST_LOG", "info,rdkafka=warn")],
     )

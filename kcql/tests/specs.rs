@@ -1,8 +1,9 @@
-//! The spec corpus: every `tests/specs/**/*.kcql` file is one input (possibly several
+//! The spec corpus: every `kcql/tests/specs/**/*.kcql` file is one input (possibly several
 //! `;`-separated statements), parsed with [`kcql::parse_many`] and snapshotted with insta
-//! (`tests/snapshots/`).
+//! (`kcql/tests/snapshots/`).
 //!
-//! - Files under `tests/specs/errors/` must fail; their snapshot is the rendered diagnostics.
+//! - Files under `kcql/tests/specs/errors/` must fail; their snapshot is the rendered
+//!   diagnostics.
 //! - Every other file must parse; its snapshot holds, per statement, the canonical print, the
 //!   AST as pretty JSON and the reference view (target type and field lists, one line each).
 //!   The canonical print must parse back to an equal AST and print identically (idempotent),
@@ -11,8 +12,8 @@
 //!   (all but the `Stage::Plan` ones) at least once. The variants are read from
 //!   `kcql/src/diag.rs`, so a new kind without a spec is named in the failure.
 //!
-//! Update the snapshots with `INSTA_UPDATE=always cargo test --test specs` (or `cargo insta`),
-//! then review the diff.
+//! Update the snapshots with `INSTA_UPDATE=always cargo test -p kcql --test specs` (or
+//! `cargo insta`), then review the diff.
 
 use kcql::{ErrorKind, Statement};
 use std::collections::BTreeSet;
@@ -32,7 +33,7 @@ fn kind_name(kind: &ErrorKind) -> String {
 /// every variant except those of the `Stage::Plan` arm of `ErrorKind::stage` (spec files are
 /// parsed, not compiled for a connector).
 fn parse_kind_names() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kcql/src/diag.rs");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/diag.rs");
     let src = std::fs::read_to_string(&path).expect("kcql/src/diag.rs is readable");
     let body = src
         .split_once("pub enum ErrorKind {")

@@ -3,7 +3,6 @@
 //! runs the connector in-process (`InfluxSink::run`) with settings read by the real
 //! properties loader, on unique topics, groups and databases, and stops it with a `Shutdown`.
 
-#[path = "influx_sink/support.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
