@@ -84,7 +84,7 @@ mod error;
 mod influxql;
 mod writer;
 
-pub use batch::Batcher;
+pub use batch::{Batcher, Lines, Origin};
 pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};
 pub use influxql::{duration_literal, quote_ident};
