@@ -7,6 +7,7 @@
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::batch::Lines;
 use super::error::WriteError;
 
 /// Which API answered, and what was written to (for error messages).
@@ -30,13 +31,12 @@ pub(crate) struct Reply<'a> {
     pub body: &'a [u8],
 }
 
-/// Classifies the reply to a write of `lines` lines in `sent` (uncompressed body); `sent_bytes`
-/// is the size on the wire.
+/// Classifies the reply to a write of `sent` (uncompressed); `sent_bytes` is the size on the
+/// wire.
 pub(crate) fn classify(
     target: &Target,
     reply: &Reply<'_>,
-    sent: &[u8],
-    lines: usize,
+    sent: Lines<'_>,
     sent_bytes: usize,
 ) -> Result<(), WriteError> {
     let status = reply.status;
@@ -49,9 +49,9 @@ pub(crate) fn classify(
     match status {
         400 | 422 => {
             let partial = lower.contains("partial write");
-            let mut bad = identify_lines(&message, sent, lines);
+            let mut bad = identify_lines(&message, sent);
             if let Some(v) = &json {
-                bad.extend(json_line_numbers(v).into_iter().filter(|&n| n < lines));
+                bad.extend(json_line_numbers(v).into_iter().filter(|&n| n < sent.len()));
                 bad.sort_unstable();
                 bad.dedup();
             }
@@ -225,22 +225,6 @@ fn scan_line(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Byte ranges of `body` split at every newline (how a line-per-record encoder counts).
-pub(crate) fn split_newlines(body: &[u8]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, &c) in body.iter().enumerate() {
-        if c == b'\n' {
-            out.push(start..i);
-            start = i + 1;
-        }
-    }
-    if start < body.len() {
-        out.push(start..body.len());
-    }
-    out
-}
-
 /// A line as InfluxDB quotes it in `unable to parse '…'`: leading spaces, tabs and NULs
 /// removed, and the trailing newline a line keeps when an open quote ran to the end of the
 /// body.
@@ -257,13 +241,13 @@ fn skip_ws(line: &[u8]) -> &[u8] {
     &line[n..]
 }
 
-/// The 0-based numbers of the lines of `body` that `message` names: lines quoted in
+/// The indexes of the lines of `sent` that `message` names: lines quoted in
 /// `unable to parse '…': …`, and lines carrying the field of a `field type conflict` or an
-/// `invalid field name`. `lines` is the caller's line count: when InfluxDB's own split of the
-/// body disagrees with it (a malformed line swallowing the next ones), the numbers refer to
-/// newline-separated lines instead, and a bad InfluxDB line covers all of them.
-pub(crate) fn identify_lines(message: &str, body: &[u8], lines: usize) -> Vec<usize> {
-    let found = identify(message, body, lines);
+/// `invalid field name`. The message is read against the body as InfluxDB splits it; when
+/// that split disagrees with `sent`'s lines (a malformed line swallowing the next ones), a
+/// bad InfluxDB line names every line of `sent` it overlaps.
+pub(crate) fn identify_lines(message: &str, sent: Lines<'_>) -> Vec<usize> {
+    let found = identify(message, sent);
     let mut out = found.quoted;
     out.extend(found.by_field);
     out.sort_unstable();
@@ -283,7 +267,8 @@ pub(crate) struct Identified {
 }
 
 /// [`identify_lines`], keeping apart quoted lines and lines matched by field.
-pub(crate) fn identify(message: &str, body: &[u8], lines: usize) -> Identified {
+pub(crate) fn identify(message: &str, sent: Lines<'_>) -> Identified {
+    let body = sent.body();
     let influx_lines = split_lines(body);
     let mut quoted: Vec<Range<usize>> = Vec::new();
     let mut by_field: Vec<Range<usize>> = Vec::new();
@@ -325,19 +310,9 @@ pub(crate) fn identify(message: &str, body: &[u8], lines: usize) -> Identified {
         }
     }
 
-    // Map to the caller's line numbers.
-    let records = if influx_lines.len() == lines {
-        influx_lines
-    } else {
-        let newline = split_newlines(body);
-        if newline.len() == lines {
-            newline
-        } else {
-            influx_lines
-        }
-    };
+    // Map to the caller's lines.
     let covering = |bad: &[Range<usize>]| -> Vec<usize> {
-        records
+        sent.ranges()
             .iter()
             .enumerate()
             .filter(|(_, r)| bad.iter().any(|b| overlaps(b, r)))

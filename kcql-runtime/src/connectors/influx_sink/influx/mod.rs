@@ -71,9 +71,9 @@
 //! writer.ensure_database("telemetry", None).await?;
 //! let mut batcher = Batcher::new(config.batch);
 //! batcher.push_line(b"sensor,id=1 temperature=21.5 1700000000000000000", Instant::now());
-//! let (body, lines) = batcher.take();
+//! let (lines, _origins) = batcher.take();
 //! let mut backoff = writer.backoff();
-//! writer.write_with_retries(body, lines, &mut backoff).await?;
+//! writer.write_with_retries(lines, &mut backoff).await?;
 //! # Ok(()) }
 //! ```
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::super::test_server::{canned, http, v1_config, BODY};
+use super::super::test_server::{batch, canned, http, v1_config, BODY};
 use crate::backoff::Backoff;
 use crate::connectors::influx_sink::influx::{InfluxWriter, WriteError, WriteReport};
 
@@ -25,7 +25,10 @@ async fn isolating_confirms_suspects_and_bisects_unnamed_rejections() {
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
     let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(BODY, 3, &mut b).await.unwrap();
+    let report = w
+        .write_isolating(batch(BODY).take().0, &mut b)
+        .await
+        .unwrap();
     assert_eq!(report.requests, 5);
     let lines: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![1, 2]);
@@ -60,7 +63,10 @@ async fn isolating_clears_suspects_that_were_written() {
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
     let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(body, 3, &mut b).await.unwrap();
+    let report = w
+        .write_isolating(batch(body).take().0, &mut b)
+        .await
+        .unwrap();
     let lines: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![0]);
     assert_eq!(report.requests, 5);
@@ -75,7 +81,10 @@ async fn isolating_retries_transient_and_returns_fatal() {
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
     let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(BODY, 3, &mut b).await.unwrap();
+    let report = w
+        .write_isolating(batch(BODY).take().0, &mut b)
+        .await
+        .unwrap();
     assert_eq!(
         report,
         WriteReport {
@@ -88,7 +97,7 @@ async fn isolating_retries_transient_and_returns_fatal() {
     let (url, _) = canned(vec![http("401 Unauthorized", &[], "")]).await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
     assert!(matches!(
-        w.write_isolating(BODY, 3, &mut b).await,
+        w.write_isolating(batch(BODY).take().0, &mut b).await,
         Err(WriteError::Fatal {
             status: Some(401),
             ..
