@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kcql_runtime::backoff::Backoff;
 use kcql_runtime::config::Secret;
 use kcql_runtime::connectors::influx_sink::influx::{
     Api, BatchLimits, Batcher, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
@@ -50,10 +49,6 @@ fn batch(text: impl AsRef<[u8]>) -> Batcher {
         b.push_line(line, Instant::now());
     }
     b
-}
-
-fn seeded_backoff() -> Backoff {
-    Backoff::with_seed(Duration::from_millis(10), Duration::from_millis(100), 7)
 }
 
 /// A fresh database created through `ensure_database`, dropped when the guard goes.
@@ -245,7 +240,7 @@ async fn v1_isolating_finds_every_refused_line() {
     assert_eq!(first.bad_lines(), &[1, 5], "{first:?}");
 
     let report = w
-        .write_isolating(batch(body.as_bytes()).take().0, &mut seeded_backoff())
+        .write_isolating(batch(body.as_bytes()).take().0)
         .await
         .unwrap();
     let bad: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
@@ -294,7 +289,7 @@ async fn v1_isolating_handles_per_shard_field_types() {
         "{raw:?}"
     );
     let report = w
-        .write_isolating(batch(body.as_bytes()).take().0, &mut seeded_backoff())
+        .write_isolating(batch(body.as_bytes()).take().0)
         .await
         .unwrap();
     let bad: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
@@ -539,14 +534,13 @@ async fn v2_against_influx_1_6_is_a_fatal_404() {
 }
 
 #[tokio::test]
-async fn closed_port_is_transient_and_retries_give_up() {
+async fn closed_port_is_transient() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let mut c = v1("nowhere");
     c.url = format!("http://127.0.0.1:{port}");
-    c.max_retries = 3;
     let w = writer(&c);
     match w.write(batch(b"m v=1i 1\n").take().0).await.unwrap_err() {
         WriteError::Transient {
@@ -559,13 +553,6 @@ async fn closed_port_is_transient_and_retries_give_up() {
         }
         other => panic!("expected Transient, got {other:?}"),
     }
-    let mut backoff = seeded_backoff();
-    let e = w
-        .write_with_retries(batch(b"m v=1i 1\n").take().0, &mut backoff)
-        .await
-        .unwrap_err();
-    assert!(e.is_transient());
-    assert_eq!(backoff.attempts(), 3);
     match w.ensure_database("x", None).await {
         Err(EnsureError::Transient { status: None, .. }) => {}
         other => panic!("expected Transient, got {other:?}"),

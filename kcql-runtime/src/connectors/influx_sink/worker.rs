@@ -468,7 +468,7 @@ impl<'c> Worker<'c> {
         let mut paused = false;
         let result = loop {
             let started = Instant::now();
-            match target.writer.write_isolating(lines, &mut backoff).await {
+            match target.writer.write_isolating(lines).await {
                 Ok(report) => {
                     self.ctx
                         .metrics

@@ -1,10 +1,11 @@
 //! Writing line protocol to InfluxDB over HTTP.
 //!
 //! * [`InfluxConfig`]: where and how to write (1.x or 2.x API, precision, gzip, timeout,
-//!   retries, batching).
+//!   backoff, batching).
 //! * [`Batcher`]: collects encoded lines into one reused buffer until a batch is full or due.
 //! * [`InfluxWriter`]: sends a batch and classifies the answer into `Ok` or a [`WriteError`]:
-//!   transient (retry with [`Backoff`]), rejected lines (poison records; the others were
+//!   transient (for the caller to retry, e.g. with [`InfluxWriter::backoff`]: the writer sends
+//!   every request once), rejected lines (poison records; the others were
 //!   written), a missing database or retention policy, or fatal (auth, bad request).
 //!   [`InfluxWriter::write_isolating`] goes further and finds every refused line.
 //! * [`InfluxWriter::ensure_database`]: `CREATE DATABASE` / `CREATE RETENTION POLICY` (1.x).
@@ -72,8 +73,7 @@
 //! let mut batcher = Batcher::new(config.batch);
 //! batcher.push_line(b"sensor,id=1 temperature=21.5 1700000000000000000", Instant::now());
 //! let (lines, _origins) = batcher.take();
-//! let mut backoff = writer.backoff();
-//! writer.write_with_retries(lines, &mut backoff).await?;
+//! writer.write(lines).await?;
 //! # Ok(()) }
 //! ```
 

@@ -7,7 +7,6 @@ use super::super::batch::Lines;
 use super::super::classify;
 use super::super::error::WriteError;
 use super::InfluxWriter;
-use crate::backoff::Backoff;
 
 /// What [`InfluxWriter::write_isolating`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,7 +14,7 @@ pub struct WriteReport {
     /// Lines InfluxDB refused, ascending by line number: poison records. Every other line was
     /// accepted.
     pub rejected: Vec<RejectedLine>,
-    /// HTTP requests sent (retries of transient failures included).
+    /// HTTP requests sent.
     pub requests: usize,
 }
 
@@ -30,9 +29,9 @@ pub struct RejectedLine {
 
 impl InfluxWriter {
     /// Writes `lines` and, when InfluxDB refuses part of them, finds exactly which lines it
-    /// refused, so that every other line is known to be stored. Transient failures are retried
-    /// as in [`write_with_retries`](Self::write_with_retries); other errors (and exhausted
-    /// retries) are returned, and then nothing can be assumed about which lines were written.
+    /// refused, so that every other line is known to be stored. Every request is sent once: any
+    /// other failure (a transient one included, for the caller to retry) is returned as it
+    /// comes, and then nothing can be assumed about which lines were written.
     ///
     /// InfluxDB 1.6.7 names only the first reason of a partial write, and with points in
     /// several shards only one shard's reason and count (field types are per shard), so the
@@ -46,11 +45,7 @@ impl InfluxWriter {
     /// Lines that may already be stored are re-sent, which is harmless when every line carries
     /// its own timestamp (the point is overwritten with the same values); a line without a
     /// timestamp would be stored again at a new server time.
-    pub async fn write_isolating(
-        &self,
-        lines: Lines<'_>,
-        backoff: &mut Backoff,
-    ) -> Result<WriteReport, WriteError> {
+    pub async fn write_isolating(&self, lines: Lines<'_>) -> Result<WriteReport, WriteError> {
         let mut report = WriteReport::default();
         let mut rejected: BTreeMap<usize, String> = BTreeMap::new();
         let mut pending: Vec<Vec<usize>> = vec![(0..lines.len()).collect()];
@@ -74,18 +69,18 @@ impl InfluxWriter {
                 }
                 Lines::from_parts(&buf, &ranges)
             };
-            let (message, dropped, named) =
-                match self.write_counting(sent, backoff, &mut report).await {
-                    Ok(()) => continue,
-                    Err(WriteError::Rejected {
-                        message,
-                        dropped,
-                        lines,
-                    }) => (message, dropped, lines),
-                    Err(WriteError::Malformed { message, lines }) => (message, None, lines),
-                    Err(WriteError::TooLarge { message, .. }) => (message, None, Vec::new()),
-                    Err(other) => return Err(other),
-                };
+            report.requests += 1;
+            let (message, dropped, named) = match self.write(sent).await {
+                Ok(()) => continue,
+                Err(WriteError::Rejected {
+                    message,
+                    dropped,
+                    lines,
+                }) => (message, dropped, lines),
+                Err(WriteError::Malformed { message, lines }) => (message, None, lines),
+                Err(WriteError::TooLarge { message, .. }) => (message, None, Vec::new()),
+                Err(other) => return Err(other),
+            };
             // Sure: quoted (or numbered by the server). Suspected: matched by field.
             let by_field = classify::identify(&message, sent).by_field;
             let sure: Vec<usize> = named
@@ -132,32 +127,6 @@ impl InfluxWriter {
             .map(|(line, message)| RejectedLine { line, message })
             .collect();
         Ok(report)
-    }
-
-    /// [`write`](Self::write) with transient failures retried (silently), counting every
-    /// request sent in `report`.
-    async fn write_counting(
-        &self,
-        lines: Lines<'_>,
-        backoff: &mut Backoff,
-        report: &mut WriteReport,
-    ) -> Result<(), WriteError> {
-        let mut retries = 0;
-        loop {
-            report.requests += 1;
-            match self.write(lines).await {
-                Err(WriteError::Transient { retry_after, .. }) if retries < self.max_retries => {
-                    retries += 1;
-                    tokio::time::sleep(backoff.delay_after(retry_after)).await;
-                }
-                outcome => {
-                    if outcome.is_ok() {
-                        backoff.reset();
-                    }
-                    return outcome;
-                }
-            }
-        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! One write request and its classified answer, and retrying transient failures.
+//! One write request and its classified answer.
 
 use std::io::Write as _;
 
@@ -11,12 +11,13 @@ use super::super::classify::{self, Reply};
 use super::super::error::WriteError;
 use super::transport::{retry_after_of, transport_failure};
 use super::InfluxWriter;
-use crate::backoff::Backoff;
 use crate::error_chain::error_chain;
 
 impl InfluxWriter {
     /// Sends the body of `lines` in one request and classifies the answer; see [`WriteError`]
-    /// for the outcomes. An empty body is not sent.
+    /// for the outcomes. An empty body is not sent. Nothing is retried here: a
+    /// [`WriteError::Transient`] is for the caller to retry (e.g. after a delay from
+    /// [`backoff`](Self::backoff), honouring its `retry_after`).
     ///
     /// Rejected lines are reported by their index in `lines` (e.g. what
     /// [`Batcher::take`](super::super::Batcher::take) hands out).
@@ -94,41 +95,6 @@ impl InfluxWriter {
             tracing::debug!(url = %self.write_url, lines = lines.len(), bytes = body.len(), error = %e, "InfluxDB write failed");
         }
         outcome
-    }
-
-    /// [`write`](Self::write), retrying transient failures up to `max_retries` times with
-    /// `backoff` delays (honouring `Retry-After`); the last error is returned when they run
-    /// out. `backoff` is reset after a success.
-    pub async fn write_with_retries(
-        &self,
-        lines: Lines<'_>,
-        backoff: &mut Backoff,
-    ) -> Result<(), WriteError> {
-        let mut retries = 0;
-        loop {
-            match self.write(lines).await {
-                Err(WriteError::Transient {
-                    retry_after,
-                    status,
-                    message,
-                }) if retries < self.max_retries => {
-                    retries += 1;
-                    let delay = backoff.delay_after(retry_after);
-                    tracing::warn!(
-                        url = %self.write_url, ?status, %message, retry = retries,
-                        max_retries = self.max_retries, delay_ms = delay.as_millis() as u64,
-                        "transient InfluxDB failure, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                outcome => {
-                    if outcome.is_ok() {
-                        backoff.reset();
-                    }
-                    return outcome;
-                }
-            }
-        }
     }
 }
 

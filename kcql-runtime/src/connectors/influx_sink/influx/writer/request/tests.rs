@@ -1,11 +1,9 @@
-//! Tests of single write requests: their shape, the answers' classes, transport failures and
-//! retries.
+//! Tests of single write requests: their shape, the answers' classes and transport failures.
 
 use std::io::Read as _;
 use std::time::Duration;
 
 use super::super::test_server::{batch, canned, http, v1_config, v2_config, BODY};
-use crate::backoff::Backoff;
 use crate::config::Secret;
 use crate::connectors::influx_sink::influx::{
     Api, Consistency, InfluxWriter, Precision, WriteError,
@@ -200,46 +198,12 @@ async fn connection_refused_and_timeout_are_transient() {
 }
 
 #[tokio::test]
-async fn retries_transient_then_succeeds_or_gives_up() {
-    let (url, seen) = canned(vec![
-        http("503 Service Unavailable", &[], ""),
-        http("500 Internal Server Error", &[], "{\"error\":\"timeout\"}"),
-        http("204 No Content", &[], ""),
-    ])
-    .await;
-    let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    w.write_with_retries(batch(BODY).take().0, &mut b)
-        .await
-        .unwrap();
-    assert_eq!(seen.lock().unwrap().len(), 3);
-    assert_eq!(b.attempts(), 0, "reset after success");
-
+async fn transient_failures_are_returned_not_retried() {
     let (url, seen) = canned(vec![http("503 Service Unavailable", &[], "")]).await;
-    let mut c = v1_config(&url);
-    c.max_retries = 2;
-    let w = InfluxWriter::new(&c).unwrap();
-    let e = w
-        .write_with_retries(batch(BODY).take().0, &mut b)
-        .await
-        .unwrap_err();
-    assert!(e.is_transient());
-    assert_eq!(seen.lock().unwrap().len(), 3, "1 try + 2 retries");
-
-    let (url, seen) = canned(vec![http("401 Unauthorized", &[], "")]).await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let e = w
-        .write_with_retries(batch(BODY).take().0, &mut b)
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        e,
-        WriteError::Fatal {
-            status: Some(401),
-            ..
-        }
-    ));
-    assert_eq!(seen.lock().unwrap().len(), 1, "fatal is not retried");
+    let e = w.write(batch(BODY).take().0).await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "one request per call");
 }
 
 #[tokio::test]
