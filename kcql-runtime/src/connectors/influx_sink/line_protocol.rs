@@ -11,8 +11,14 @@
 //! round-trip form without exponent. A point that cannot be written (no fields, NaN/infinite
 //! float, a newline in a name, an empty key) is refused on its own and the buffer is left as
 //! it was, so one bad point never spoils its batch.
+//!
+//! Its private `parse` module reads lines back the way InfluxDB's parser does (where a line
+//! ends, its measurement and typed field keys), to match InfluxDB's messages about refused
+//! lines to the lines written.
 
 use thiserror::Error;
+
+pub(crate) mod parse;
 
 /// Timestamp precision of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]

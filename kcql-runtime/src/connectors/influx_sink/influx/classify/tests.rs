@@ -346,18 +346,6 @@ fn header_message_when_body_is_empty() {
 }
 
 #[test]
-fn influx_line_split_matches_scan_line() {
-    let body = b"a v=1i 1\n\nb s=\"x\ny\" 2\nc v=\\\n 3";
-    let lines: Vec<&[u8]> = split_lines(body).into_iter().map(|r| &body[r]).collect();
-    assert_eq!(
-        lines,
-        vec![&b"a v=1i 1"[..], b"", b"b s=\"x\ny\" 2", b"c v=\\\n 3"]
-    );
-    assert_eq!(split_lines(b"a v=1\n").len(), 1);
-    assert_eq!(split_lines(b"").len(), 0);
-}
-
-#[test]
 fn dropped_counts() {
     assert_eq!(dropped_count("partial write: x dropped=12"), Some(12));
     assert_eq!(dropped_count("unable to parse 'x'"), None);
