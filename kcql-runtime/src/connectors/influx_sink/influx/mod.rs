@@ -2,7 +2,9 @@
 //!
 //! * [`InfluxConfig`]: where and how to write (1.x or 2.x API, precision, gzip, timeout,
 //!   backoff, batching).
-//! * [`Batcher`]: collects encoded lines into one reused buffer until a batch is full or due.
+//! * [`Batcher`]: collects encoded lines into one reused buffer until a batch is full or due,
+//!   keeping each line's byte range and [`Origin`] (its record and measurement); it hands the
+//!   batch out as [`Lines`], which the writer writes and reports rejected lines of by index.
 //! * [`InfluxWriter`]: sends a batch and classifies the answer into `Ok` or a [`WriteError`]:
 //!   transient (for the caller to retry, e.g. with [`InfluxWriter::backoff`]: the writer sends
 //!   every request once), rejected lines (poison records; the others were
