@@ -2,12 +2,11 @@
 //! (v1 API) at 127.0.0.1:8086 and VictoriaMetrics (v2 write API) at 127.0.0.1:8428. A service
 //! that does not answer fails the test with "run scripts/services.sh up"; nothing is skipped.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kcql_runtime::backoff::Backoff;
 use kcql_runtime::config::Secret;
 use kcql_runtime::connectors::influx_sink::influx::{
-    Api, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
+    Api, BatchLimits, Batcher, EnsureError, InfluxConfig, InfluxWriter, Precision, WriteError,
 };
 use kcql_testkit::influx::{
     self as tk, influx_url, influxql_ok, require_influx, require_vm, rows, select_all, vm_url,
@@ -39,12 +38,17 @@ fn now_ns() -> i64 {
     i64::try_from(d.as_nanos()).unwrap()
 }
 
-fn lines(text: &str) -> usize {
-    text.lines().count()
-}
-
-fn seeded_backoff() -> Backoff {
-    Backoff::with_seed(Duration::from_millis(10), Duration::from_millis(100), 7)
+/// `text`'s lines (one per `\n`) as a batch: `batch(text).take().0` is what a writer writes.
+fn batch(text: impl AsRef<[u8]>) -> Batcher {
+    let mut b = Batcher::new(BatchLimits::default());
+    for line in text
+        .as_ref()
+        .split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        b.push_line(line, Instant::now());
+    }
+    b
 }
 
 /// A fresh database created through `ensure_database`, dropped when the guard goes.
@@ -98,7 +102,7 @@ fn assert_every_type_rows(rows: &[serde_json::Map<String, Value>]) {
 async fn v1_writes_every_type_exactly_plain_and_gzip() {
     let (guard, w) = fresh_db("t_influx_types").await;
     let db = guard.name().to_string();
-    w.write(EVERY_TYPE.as_bytes(), lines(EVERY_TYPE))
+    w.write(batch(EVERY_TYPE.as_bytes()).take().0)
         .await
         .expect("plain write");
     assert_every_type_rows(&select_all(&db, "wea ther,x").await);
@@ -108,13 +112,13 @@ async fn v1_writes_every_type_exactly_plain_and_gzip() {
     gz.gzip = true;
     let body = EVERY_TYPE.replace(r"wea\ ther\,x", "gz");
     writer(&gz)
-        .write(body.as_bytes(), lines(&body))
+        .write(batch(body.as_bytes()).take().0)
         .await
         .expect("gzip write");
     assert_every_type_rows(&select_all(&db, "gz").await);
 
     // Writing the same points again overwrites them (at-least-once replays are harmless).
-    w.write(EVERY_TYPE.as_bytes(), lines(EVERY_TYPE))
+    w.write(batch(EVERY_TYPE.as_bytes()).take().0)
         .await
         .unwrap();
     assert_eq!(select_all(&db, "wea ther,x").await.len(), 2);
@@ -136,7 +140,10 @@ async fn v1_precisions_map_to_influx_1x_names() {
         let mut c = v1(&db);
         c.precision = precision;
         let body = format!("prec,p={} v=1i {ts}\n", precision.as_str());
-        writer(&c).write(body.as_bytes(), 1).await.unwrap();
+        writer(&c)
+            .write(batch(body.as_bytes()).take().0)
+            .await
+            .unwrap();
     }
     let got: Vec<(String, i64)> = select_all(&db, "prec")
         .await
@@ -163,10 +170,12 @@ async fn v1_precisions_map_to_influx_1x_names() {
 async fn v1_partial_write_names_the_conflicting_line_and_keeps_the_rest() {
     let (guard, w) = fresh_db("t_influx_partial").await;
     let db = guard.name().to_string();
-    w.write(b"conf,t=seed v=1i 1000\n", 1).await.unwrap();
+    w.write(batch(b"conf,t=seed v=1i 1000\n").take().0)
+        .await
+        .unwrap();
 
     let body = "conf,t=a v=2i 2000\nconf,t=bad v=2.5 3000\nconf,t=c v=4i 4000\n";
-    let err = w.write(body.as_bytes(), 3).await.unwrap_err();
+    let err = w.write(batch(body.as_bytes()).take().0).await.unwrap_err();
     match &err {
         WriteError::Rejected {
             message,
@@ -192,7 +201,7 @@ async fn v1_partial_write_names_the_conflicting_line_and_keeps_the_rest() {
 
     // An unparseable line among good ones: quoted by InfluxDB, mapped back to its number.
     let body = "conf,t=d v=5i 5000\nconf,t=e v= 6000\nconf,t=f v=7i 7000\n";
-    match w.write(body.as_bytes(), 3).await.unwrap_err() {
+    match w.write(batch(body.as_bytes()).take().0).await.unwrap_err() {
         WriteError::Rejected {
             message,
             dropped,
@@ -214,7 +223,9 @@ async fn v1_partial_write_names_the_conflicting_line_and_keeps_the_rest() {
 async fn v1_isolating_finds_every_refused_line() {
     let (guard, w) = fresh_db("t_influx_isolate").await;
     let db = guard.name().to_string();
-    w.write(b"iso,t=seed a=1i,b=true 1000\n", 1).await.unwrap();
+    w.write(batch(b"iso,t=seed a=1i,b=true 1000\n").take().0)
+        .await
+        .unwrap();
     // Two different conflicts and one unparseable line: InfluxDB 1.6.7 reports only the first
     // conflict (and hides the parse error behind it).
     let body = concat!(
@@ -225,11 +236,11 @@ async fn v1_isolating_finds_every_refused_line() {
         "iso,t=4 a=5i,b=false 5000\n",
         "iso,t=5 a=2.5 6000\n", // conflict on a
     );
-    let first = w.write(body.as_bytes(), 6).await.unwrap_err();
+    let first = w.write(batch(body.as_bytes()).take().0).await.unwrap_err();
     assert_eq!(first.bad_lines(), &[1, 5], "{first:?}");
 
     let report = w
-        .write_isolating(body.as_bytes(), 6, &mut seeded_backoff())
+        .write_isolating(batch(body.as_bytes()).take().0)
         .await
         .unwrap();
     let bad: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
@@ -255,8 +266,9 @@ async fn v1_isolating_handles_per_shard_field_types() {
     let db = guard.name().to_string();
     let now = now_ns();
     w.write(
-        format!("xs,t=seed v=1i 1\nxs,t=seed v=1.5 {now}\n").as_bytes(),
-        2,
+        batch(format!("xs,t=seed v=1i 1\nxs,t=seed v=1.5 {now}\n").as_bytes())
+            .take()
+            .0,
     )
     .await
     .unwrap();
@@ -265,7 +277,7 @@ async fn v1_isolating_handles_per_shard_field_types() {
         now + 1,
         now + 2
     );
-    let raw = w.write(body.as_bytes(), 4).await.unwrap_err();
+    let raw = w.write(batch(body.as_bytes()).take().0).await.unwrap_err();
     assert!(
         matches!(
             raw,
@@ -277,7 +289,7 @@ async fn v1_isolating_handles_per_shard_field_types() {
         "{raw:?}"
     );
     let report = w
-        .write_isolating(body.as_bytes(), 4, &mut seeded_backoff())
+        .write_isolating(batch(body.as_bytes()).take().0)
         .await
         .unwrap();
     let bad: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
@@ -304,7 +316,7 @@ async fn v1_missing_database_and_retention_policy() {
     let db = tk::unique_db("t_influx_missing");
     let _guard = DropDatabase::new(&db);
     let w = writer(&v1(&db));
-    match w.write(b"m v=1i 1\n", 1).await.unwrap_err() {
+    match w.write(batch(b"m v=1i 1\n").take().0).await.unwrap_err() {
         WriteError::DatabaseNotFound { database, message } => {
             assert_eq!(database, db);
             assert_eq!(message, format!("database not found: \"{db}\""));
@@ -313,7 +325,7 @@ async fn v1_missing_database_and_retention_policy() {
     }
     // AUTOCREATE flow: create, then the same write succeeds.
     w.ensure_database(&db, None).await.unwrap();
-    w.write(b"m v=1i 1\n", 1).await.unwrap();
+    w.write(batch(b"m v=1i 1\n").take().0).await.unwrap();
 
     let mut c = v1(&db);
     c.api = Api::V1 {
@@ -323,7 +335,11 @@ async fn v1_missing_database_and_retention_policy() {
         password: None,
         consistency: None,
     };
-    match writer(&c).write(b"m v=1i 1\n", 1).await.unwrap_err() {
+    match writer(&c)
+        .write(batch(b"m v=1i 1\n").take().0)
+        .await
+        .unwrap_err()
+    {
         WriteError::RetentionPolicyNotFound { policy, message } => {
             assert_eq!(policy, "nope");
             assert_eq!(message, "retention policy not found: nope");
@@ -386,7 +402,7 @@ async fn v1_retention_policy_is_created_idempotently_with_quoted_names() {
     };
     let ts = now_ns();
     writer(&c)
-        .write(format!("in_rp v=1i {ts}\n").as_bytes(), 1)
+        .write(batch(format!("in_rp v=1i {ts}\n").as_bytes()).take().0)
         .await
         .unwrap();
     let answer = influxql_ok(
@@ -439,11 +455,13 @@ async fn v2_writes_to_victoria_metrics() {
         ts + 1_000_000
     );
     let w = writer(&vm_config(false));
-    w.write(body.as_bytes(), 2).await.expect("v2 write");
+    w.write(batch(body.as_bytes()).take().0)
+        .await
+        .expect("v2 write");
     // gzip, and a line VictoriaMetrics cannot parse: it answers 204 and skips the line.
     let body = format!("{m},host=c v=3.25 {ts}\nnot valid\n");
     writer(&vm_config(true))
-        .write(body.as_bytes(), 2)
+        .write(batch(body.as_bytes()).take().0)
         .await
         .expect("v2 gzip write");
 
@@ -502,7 +520,11 @@ async fn v2_against_influx_1_6_is_a_fatal_404() {
     require_influx().await;
     let mut c = vm_config(false);
     c.url = influx_url();
-    match writer(&c).write(b"m v=1 1\n", 1).await.unwrap_err() {
+    match writer(&c)
+        .write(batch(b"m v=1 1\n").take().0)
+        .await
+        .unwrap_err()
+    {
         WriteError::Fatal { status, message } => {
             assert_eq!(status, Some(404));
             assert_eq!(message, "404 page not found");
@@ -512,16 +534,15 @@ async fn v2_against_influx_1_6_is_a_fatal_404() {
 }
 
 #[tokio::test]
-async fn closed_port_is_transient_and_retries_give_up() {
+async fn closed_port_is_transient() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let mut c = v1("nowhere");
     c.url = format!("http://127.0.0.1:{port}");
-    c.max_retries = 3;
     let w = writer(&c);
-    match w.write(b"m v=1i 1\n", 1).await.unwrap_err() {
+    match w.write(batch(b"m v=1i 1\n").take().0).await.unwrap_err() {
         WriteError::Transient {
             retry_after,
             status,
@@ -532,13 +553,6 @@ async fn closed_port_is_transient_and_retries_give_up() {
         }
         other => panic!("expected Transient, got {other:?}"),
     }
-    let mut backoff = seeded_backoff();
-    let e = w
-        .write_with_retries(b"m v=1i 1\n", 1, &mut backoff)
-        .await
-        .unwrap_err();
-    assert!(e.is_transient());
-    assert_eq!(backoff.attempts(), 3);
     match w.ensure_database("x", None).await {
         Err(EnsureError::Transient { status: None, .. }) => {}
         other => panic!("expected Transient, got {other:?}"),

@@ -11,8 +11,14 @@
 //! round-trip form without exponent. A point that cannot be written (no fields, NaN/infinite
 //! float, a newline in a name, an empty key) is refused on its own and the buffer is left as
 //! it was, so one bad point never spoils its batch.
+//!
+//! Its private `parse` module reads lines back the way InfluxDB's parser does (where a line
+//! ends, its measurement and typed field keys), to match InfluxDB's messages about refused
+//! lines to the lines written.
 
 use thiserror::Error;
+
+pub(crate) mod parse;
 
 /// Timestamp precision of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -263,6 +269,20 @@ pub fn write_point(
     result
 }
 
+/// `measurement` as [`write_point`] writes it: commas, spaces and backslashes escaped (a line
+/// break, which `write_point` refuses, is kept as is).
+pub fn escape_measurement(measurement: &str) -> String {
+    let mut out = Vec::with_capacity(measurement.len());
+    for &b in measurement.as_bytes() {
+        if MEASUREMENT.0[b as usize] == 1 {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    // Only ASCII backslashes were added to valid UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn write_line(
     out: &mut Vec<u8>,
     measurement: &str,
@@ -351,6 +371,17 @@ mod tests {
             ),
             "sensor,id=SB01,poweredBy=kcql temperature=25.3,humidity=40i 1700000000000000000\n"
         );
+    }
+
+    #[test]
+    fn escaped_measurement_is_as_written() {
+        for m in ["cpu", "my cpu,x", "a\\b", "é m"] {
+            let written = line(m, &mut [], &[("v", FieldValue::Int(1))], None);
+            assert_eq!(
+                written.strip_suffix(" v=1i\n"),
+                Some(escape_measurement(m).as_str())
+            );
+        }
     }
 
     #[test]

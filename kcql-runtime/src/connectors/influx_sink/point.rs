@@ -49,10 +49,11 @@ pub enum RecordError {
 }
 
 /// What happened to a record on a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A point was appended to the buffer.
-    Written,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<'r> {
+    /// A point was appended to the buffer, in this measurement (as the route named it,
+    /// unescaped).
+    Written(Cow<'r, str>),
     /// `WHERE` was not true.
     Filtered,
 }
@@ -105,7 +106,7 @@ pub fn write_route<'r, 'a>(
     now_ns: i64,
     precision: Precision,
     out: &mut Vec<u8>,
-) -> Result<Outcome, RecordError> {
+) -> Result<Outcome<'r>, RecordError> {
     let now_ms = now_ns.div_euclid(1_000_000);
     if let Some(f) = &route.filter {
         if !is_true(f, rec, now_ms) {
@@ -162,7 +163,7 @@ pub fn write_route<'r, 'a>(
     }
     let mut tags: SmallVec<[(&str, &str); 8]> =
         tag_values.iter().map(|(k, v)| (*k, v.as_ref())).collect();
-    let measurement: Cow<'_, str> = match &route.measurement {
+    let measurement: Cow<'r, str> = match &route.measurement {
         Measurement::Static { name } => Cow::Borrowed(name.as_str()),
         Measurement::Field { field, fallback } => lookup(field, rec)
             .and_then(text_of)
@@ -170,7 +171,7 @@ pub fn write_route<'r, 'a>(
     };
     let ts = precision.from_nanos(time_ns(&route.timestamp, rec, now_ns)?);
     write_point(out, &measurement, &mut tags, &fields, Some(ts))?;
-    Ok(Outcome::Written)
+    Ok(Outcome::Written(measurement))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use super::SinkError;
 /// One write target.
 #[derive(Debug)]
 pub struct Target {
-    /// Its writer (transient failures are not retried inside: the worker retries, paused).
+    /// Its writer (it sends every request once: the worker retries transient failures,
+    /// paused).
     pub writer: InfluxWriter,
     /// The database (v1) or bucket (v2).
     pub database: String,
@@ -55,7 +56,6 @@ impl Targets {
                 Some(i) => i,
                 None => {
                     let mut config = base.clone();
-                    config.max_retries = 0;
                     let (database, policy, v2) = match &mut config.api {
                         Api::V1 {
                             database,

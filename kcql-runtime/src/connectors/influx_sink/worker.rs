@@ -12,7 +12,8 @@ use crate::backoff::Backoff;
 use crate::component::{ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
 use crate::connectors::influx_sink::config::InfluxSinkSettings;
-use crate::connectors::influx_sink::influx::{Batcher, WriteError, WriteReport};
+use crate::connectors::influx_sink::influx::{Batcher, Lines, Origin, WriteError, WriteReport};
+use crate::connectors::influx_sink::line_protocol::escape_measurement;
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
@@ -84,19 +85,14 @@ struct Held<'c> {
     state: State,
 }
 
-/// The lines of one target not yet written, and which record each came from.
-struct Batch {
-    batcher: Batcher,
-    owners: Vec<u32>,
-    measurements: Vec<u32>,
-}
-
 struct Worker<'c> {
     ctx: &'c WorkerContext,
     consumer: &'c TrackedConsumer,
     tracker: Arc<Mutex<OffsetTracker>>,
     routes: HashMap<String, Vec<usize>>,
-    batches: Vec<Batch>,
+    /// Per target, the lines not yet written; a line's [`Origin`] is the `held` index of its
+    /// record and its index in `measurements`.
+    batches: Vec<Batcher>,
     held: Vec<Held<'c>>,
     /// Read while paused (a partition assigned during an outage): handled after the flush.
     parked: Vec<BorrowedMessage<'c>>,
@@ -107,7 +103,7 @@ struct Worker<'c> {
     /// committed offset stops at.
     failure_at: Option<usize>,
     partitions: Vec<TopicPartition>,
-    measurement_names: Vec<String>,
+    measurements: Measurements,
     degraded: bool,
 }
 
@@ -125,11 +121,7 @@ impl<'c> Worker<'c> {
             .targets
             .targets
             .iter()
-            .map(|_| Batch {
-                batcher: Batcher::new(ctx.targets.batch),
-                owners: Vec::new(),
-                measurements: Vec::new(),
-            })
+            .map(|_| Batcher::new(ctx.targets.batch))
             .collect();
         Worker {
             ctx,
@@ -143,7 +135,7 @@ impl<'c> Worker<'c> {
             failure: None,
             failure_at: None,
             partitions: Vec::new(),
-            measurement_names: Vec::new(),
+            measurements: Measurements::default(),
             degraded: false,
         }
     }
@@ -168,7 +160,7 @@ impl<'c> Worker<'c> {
             let deadline = self
                 .batches
                 .iter()
-                .filter_map(|b| b.batcher.deadline())
+                .filter_map(Batcher::deadline)
                 .min()
                 .map(tokio::time::Instant::from_std);
             if deadline != armed {
@@ -206,7 +198,7 @@ impl<'c> Worker<'c> {
     }
 
     fn is_full(&self) -> bool {
-        self.batches.iter().any(|b| b.batcher.is_full())
+        self.batches.iter().any(Batcher::is_full)
             || self.held.len() >= self.ctx.targets.batch.max_lines.max(1) * 2
     }
 
@@ -298,20 +290,18 @@ impl<'c> Worker<'c> {
         for &r in route_ids {
             let route = &plan.routes[r];
             let t = self.ctx.targets.route_target[r];
-            let batch = &mut self.batches[t];
-            let start = batch.batcher.body().len();
-            let added = batch.batcher.append_with(now, |buf| {
-                write_route(route, rec, now_ns, precision, buf).map(|_: Outcome| ())
+            let measurements = &mut self.measurements;
+            let added = self.batches[t].append_with(now, |buf| {
+                Ok(match write_route(route, rec, now_ns, precision, buf)? {
+                    Outcome::Written(measurement) => Some(Origin {
+                        owner: idx,
+                        measurement: measurements.id(&measurement),
+                    }),
+                    Outcome::Filtered => None,
+                })
             });
             match added {
-                Ok(true) => {
-                    batch.owners.push(idx);
-                    let line = batch.batcher.body().get(start..).unwrap_or_default();
-                    batch
-                        .measurements
-                        .push(intern_measurement(&mut self.measurement_names, line));
-                    lines += 1;
-                }
+                Ok(true) => lines += 1,
                 Ok(false) => {}
                 Err(e) => errors.push((class_of(&e), e.to_string())),
             }
@@ -368,46 +358,18 @@ impl<'c> Worker<'c> {
         }
         let mut abandoned = false;
         for t in 0..self.batches.len() {
-            if self.batches[t].batcher.is_empty() {
+            if self.batches[t].is_empty() {
                 continue;
             }
-            let limits = self.batches[t].batcher.limits();
-            let mut batcher = std::mem::replace(&mut self.batches[t].batcher, Batcher::new(limits));
-            let (body, lines) = batcher.take();
-            let outcome = self.write_target(t, body, lines, stop).await;
+            let limits = self.batches[t].limits();
+            let mut batcher = std::mem::replace(&mut self.batches[t], Batcher::new(limits));
+            let written = self.write_batch(t, &mut batcher, stop).await;
             batcher.clear();
-            self.batches[t].batcher = batcher;
-            let report = match outcome {
-                Ok(Some(report)) => report,
-                Ok(None) => {
-                    abandoned = true;
-                    break;
-                }
-                Err(e) => return Err(e),
-            };
-            let mut counts = vec![0u64; self.measurement_names.len()];
-            for &m in &self.batches[t].measurements {
-                counts[m as usize] += 1;
+            self.batches[t] = batcher;
+            if !written? {
+                abandoned = true;
+                break;
             }
-            for rejected in &report.rejected {
-                if let Some(&m) = self.batches[t].measurements.get(rejected.line) {
-                    counts[m as usize] = counts[m as usize].saturating_sub(1);
-                }
-                if let Some(&owner) = self.batches[t].owners.get(rejected.line) {
-                    self.poison(
-                        owner as usize,
-                        "rejected_by_influxdb",
-                        rejected.message.clone(),
-                    );
-                }
-            }
-            for (m, n) in counts.into_iter().enumerate() {
-                if n > 0 {
-                    self.ctx.metrics.points(&self.measurement_names[m], n);
-                }
-            }
-            self.batches[t].owners.clear();
-            self.batches[t].measurements.clear();
         }
         if abandoned {
             // Shutting down while the target is unreachable: nothing of this batch counts as
@@ -416,9 +378,7 @@ impl<'c> Worker<'c> {
             self.held.clear();
             self.parked.clear();
             for b in &mut self.batches {
-                b.batcher.clear();
-                b.owners.clear();
-                b.measurements.clear();
+                b.clear();
             }
             return Ok(());
         }
@@ -455,13 +415,47 @@ impl<'c> Worker<'c> {
         Ok(())
     }
 
-    /// Writes one target's body, retrying transient failures per the error policy while the
+    /// Writes target `t`'s batch, applies the policy to the records of the lines InfluxDB
+    /// rejected, and counts the points written. `Ok(false)`: abandoned because `stop` fired.
+    async fn write_batch(
+        &mut self,
+        t: usize,
+        batcher: &mut Batcher,
+        stop: &Shutdown,
+    ) -> Result<bool, SinkError> {
+        let (lines, origins) = batcher.take();
+        let Some(report) = self.write_target(t, lines, stop).await? else {
+            return Ok(false);
+        };
+        let mut counts = vec![0u64; self.measurements.len()];
+        for o in origins {
+            counts[o.measurement as usize] += 1;
+        }
+        for rejected in &report.rejected {
+            if let Some(o) = origins.get(rejected.line) {
+                let m = o.measurement as usize;
+                counts[m] = counts[m].saturating_sub(1);
+                self.poison(
+                    o.owner as usize,
+                    "rejected_by_influxdb",
+                    rejected.message.clone(),
+                );
+            }
+        }
+        for (m, n) in counts.into_iter().enumerate() {
+            if n > 0 {
+                self.ctx.metrics.points(self.measurements.label(m), n);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Writes one target's lines, retrying transient failures per the error policy while the
     /// partitions are paused. `Ok(None)`: abandoned because `stop` fired.
     async fn write_target(
         &mut self,
         t: usize,
-        body: &[u8],
-        lines: usize,
+        lines: Lines<'_>,
         stop: &Shutdown,
     ) -> Result<Option<WriteReport>, SinkError> {
         let targets = Arc::clone(&self.ctx.targets);
@@ -473,11 +467,7 @@ impl<'c> Worker<'c> {
         let mut paused = false;
         let result = loop {
             let started = Instant::now();
-            match target
-                .writer
-                .write_isolating(body, lines, &mut backoff)
-                .await
-            {
+            match target.writer.write_isolating(lines).await {
                 Ok(report) => {
                     self.ctx
                         .metrics
@@ -614,27 +604,32 @@ impl<'c> Worker<'c> {
     }
 }
 
-/// The index of `line`'s measurement in `names`, added when new.
-fn intern_measurement(names: &mut Vec<String>, line: &[u8]) -> u32 {
-    let name = measurement_of(line);
-    if let Some(i) = names.iter().position(|m| m.as_bytes() == name) {
-        return i as u32;
-    }
-    names.push(String::from_utf8_lossy(name).into_owned());
-    (names.len() - 1) as u32
+/// The measurements a worker wrote to, numbered in the order first seen.
+#[derive(Default)]
+struct Measurements {
+    names: Vec<String>,
+    /// Per measurement, its metric label: the name as written in the line (escaped).
+    labels: Vec<String>,
 }
 
-/// The measurement of a line-protocol line: up to the first unescaped space or comma.
-fn measurement_of(line: &[u8]) -> &[u8] {
-    let mut i = 0;
-    while i < line.len() {
-        match line[i] {
-            b'\\' => i += 2,
-            b' ' | b',' => return &line[..i],
-            _ => i += 1,
+impl Measurements {
+    /// The number of measurement `name`, added when new.
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.names.iter().position(|m| m == name) {
+            return i as u32;
         }
+        self.names.push(name.to_string());
+        self.labels.push(escape_measurement(name));
+        (self.names.len() - 1) as u32
     }
-    line
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    fn label(&self, id: usize) -> &str {
+        &self.labels[id]
+    }
 }
 
 fn class_of(e: &RecordError) -> &'static str {
@@ -654,9 +649,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn measurement_stops_at_unescaped_space_or_comma() {
-        assert_eq!(measurement_of(b"cpu,host=a v=1"), b"cpu");
-        assert_eq!(measurement_of(b"my\\ cpu\\,x v=1"), b"my\\ cpu\\,x");
-        assert_eq!(measurement_of(b"m v=1"), b"m");
+    fn measurements_are_numbered_once_and_labelled_as_written() {
+        let mut m = Measurements::default();
+        assert_eq!(m.id("cpu"), 0);
+        assert_eq!(m.id("my cpu,x"), 1);
+        assert_eq!(m.id("cpu"), 0);
+        assert_eq!(
+            (m.len(), m.label(0), m.label(1)),
+            (2, "cpu", "my\\ cpu\\,x")
+        );
     }
 }

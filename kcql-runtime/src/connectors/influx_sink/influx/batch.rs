@@ -1,12 +1,84 @@
-//! Accumulating encoded lines into write bodies. Pure data: no I/O, no clock of its own (the
-//! caller passes `now`), so it is trivially testable and usable from any runtime.
+//! Accumulating encoded lines into write bodies, keeping where each line lies and where it
+//! came from. Pure data: no I/O, no clock of its own (the caller passes `now`), so it is
+//! trivially testable and usable from any runtime.
 
+use std::ops::Range;
 use std::time::Instant;
 
 use super::config::BatchLimits;
 
+/// Where a line came from, in the caller's numbering: the record that produced it and its
+/// measurement. The batcher only keeps it beside the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The record (e.g. its index among the records of the batch).
+    pub owner: u32,
+    /// The measurement (e.g. an index into the caller's list of names).
+    pub measurement: u32,
+}
+
+/// Newline-separated line-protocol lines and the byte range of each (without its `\n`): what
+/// the [`InfluxWriter`](super::InfluxWriter) writes. Line `i` is `body[ranges[i]]`; a line may
+/// hold a newline of its own (inside a string field value), so the lines are known from the
+/// ranges, never from the newlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lines<'a> {
+    body: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Lines<'a> {
+    /// `body` cut into lines at `ranges`, which must cover it exactly in order: the first
+    /// starts at 0, each ends at a `\n` the next starts right after, and the last ends at the
+    /// end of the body or at its final `\n`. `None` when they do not.
+    pub fn new(body: &'a [u8], ranges: &'a [Range<usize>]) -> Option<Self> {
+        let mut at = 0;
+        for r in ranges {
+            if r.start != at || r.end < r.start || r.end > body.len() {
+                return None;
+            }
+            at = r.end + 1;
+            if r.end < body.len() && body[r.end] != b'\n' {
+                return None;
+            }
+        }
+        (at >= body.len()).then_some(Lines { body, ranges })
+    }
+
+    /// No checks: for parts built line by line (a `\n` after each).
+    pub(crate) fn from_parts(body: &'a [u8], ranges: &'a [Range<usize>]) -> Self {
+        debug_assert!(Lines::new(body, ranges).is_some());
+        Lines { body, ranges }
+    }
+
+    /// The whole body, as sent.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The byte range of every line (without its `\n`).
+    pub fn ranges(&self) -> &'a [Range<usize>] {
+        self.ranges
+    }
+
+    /// Line `i` (without its `\n`).
+    pub fn line(&self, i: usize) -> &'a [u8] {
+        &self.body[self.ranges[i].clone()]
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// `true` when there is no line.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
 /// Collects line-protocol lines into one reused buffer until the batch is full or its linger
-/// time is over.
+/// time is over, with each line's byte range and [`Origin`] (in vectors reused as well).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -18,16 +90,19 @@ use super::config::BatchLimits;
 /// assert!(!b.is_due(now));
 /// b.push_line(b"m v=2i 2\n", now);
 /// assert!(b.is_due(now));
-/// let (body, lines) = b.take();
-/// assert_eq!((body, lines), (&b"m v=1i 1\nm v=2i 2\n"[..], 2));
+/// let (lines, _origins) = b.take();
+/// assert_eq!(lines.body(), b"m v=1i 1\nm v=2i 2\n");
+/// assert_eq!(lines.ranges(), [0..8, 9..17]);
 /// ```
 #[derive(Debug)]
 pub struct Batcher {
     limits: BatchLimits,
     buf: Vec<u8>,
-    lines: usize,
+    /// Per line: its bytes in `buf` (without the `\n`) and where it came from.
+    ranges: Vec<Range<usize>>,
+    origins: Vec<Origin>,
     first_at: Option<Instant>,
-    /// `take` handed out `buf`; it is cleared on the next append.
+    /// `take` handed out the batch; it is cleared on the next append.
     taken: bool,
 }
 
@@ -37,7 +112,8 @@ impl Batcher {
         Batcher {
             limits,
             buf: Vec::new(),
-            lines: 0,
+            ranges: Vec::new(),
+            origins: Vec::new(),
             first_at: None,
             taken: false,
         }
@@ -48,39 +124,50 @@ impl Batcher {
         self.limits
     }
 
-    /// Appends one line through `write`, which gets the body buffer and must append exactly one
-    /// line (a trailing `\n` is added if it leaves none). If `write` fails, whatever it
-    /// appended is removed and its error returned. Returns whether a line was added (`write`
-    /// appending nothing adds none). `now` starts the linger clock of an empty batch.
+    /// Appends one line through `write`, which gets the body buffer, must append at most one
+    /// line (a trailing `\n` is added if it leaves none), and returns the line's origin, or
+    /// `None` having appended nothing (anything it appended is then removed). If `write`
+    /// fails, whatever it appended is removed and its error returned. Returns whether a line
+    /// was added (appending no byte adds none). `now` starts the linger clock of an empty
+    /// batch.
     pub fn append_with<E>(
         &mut self,
         now: Instant,
-        write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<Option<Origin>, E>,
     ) -> Result<bool, E> {
         self.reset_if_taken();
         let mark = self.buf.len();
-        if let Err(e) = write(&mut self.buf) {
-            self.buf.truncate(mark);
-            return Err(e);
-        }
-        if self.buf.len() == mark {
-            return Ok(false);
-        }
-        if self.buf.last() != Some(&b'\n') {
-            self.buf.push(b'\n');
-        }
-        self.lines += 1;
+        let origin = match write(&mut self.buf) {
+            Ok(Some(origin)) if self.buf.len() > mark => origin,
+            Ok(_) => {
+                self.buf.truncate(mark);
+                return Ok(false);
+            }
+            Err(e) => {
+                self.buf.truncate(mark);
+                return Err(e);
+            }
+        };
+        let end = match self.buf.last() {
+            Some(b'\n') => self.buf.len() - 1,
+            _ => {
+                self.buf.push(b'\n');
+                self.buf.len() - 1
+            }
+        };
+        self.ranges.push(mark..end);
+        self.origins.push(origin);
         self.first_at.get_or_insert(now);
         Ok(true)
     }
 
     /// Appends a copy of one encoded line (a trailing `\n` is added if missing; an empty line
-    /// is ignored).
+    /// is ignored), of the default [`Origin`].
     pub fn push_line(&mut self, line: &[u8], now: Instant) {
         // The closure cannot fail.
         let _ = self.append_with(now, |buf| {
             buf.extend_from_slice(line);
-            Ok::<(), std::convert::Infallible>(())
+            Ok::<_, std::convert::Infallible>(Some(Origin::default()))
         });
     }
 
@@ -98,7 +185,7 @@ impl Batcher {
         if self.taken {
             0
         } else {
-            self.lines
+            self.ranges.len()
         }
     }
 
@@ -138,23 +225,24 @@ impl Batcher {
         self.is_full() || self.deadline().is_some_and(|d| now >= d)
     }
 
-    /// Hands out the current batch: the body (newline-terminated lines) and its line count.
-    /// The batcher is empty afterwards, but the bytes stay valid (and the allocation is kept)
+    /// Hands out the current batch: its lines (body and ranges) and the origin of each line.
+    /// The batcher is empty afterwards, but they stay valid (and the allocations are kept)
     /// until the next append or [`clear`](Self::clear), so the caller can retry the write with
-    /// the same slice.
-    pub fn take(&mut self) -> (&[u8], usize) {
+    /// the same lines.
+    pub fn take(&mut self) -> (Lines<'_>, &[Origin]) {
         if self.taken {
-            return (&[], 0);
+            return (Lines::from_parts(&[], &[]), &[]);
         }
         self.taken = true;
         self.first_at = None;
-        (&self.buf, self.lines)
+        (Lines::from_parts(&self.buf, &self.ranges), &self.origins)
     }
 
-    /// Drops the current (or taken) batch, keeping the allocation.
+    /// Drops the current (or taken) batch, keeping the allocations.
     pub fn clear(&mut self) {
         self.buf.clear();
-        self.lines = 0;
+        self.ranges.clear();
+        self.origins.clear();
         self.first_at = None;
         self.taken = false;
     }
@@ -170,6 +258,13 @@ impl Batcher {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// The body and line count of a take.
+    fn take(b: &mut Batcher) -> (&[u8], usize) {
+        let (lines, origins) = b.take();
+        assert_eq!(lines.len(), origins.len());
+        (lines.body(), lines.len())
+    }
 
     fn limits(max_lines: usize, max_bytes: usize, linger_ms: u64) -> BatchLimits {
         BatchLimits {
@@ -189,7 +284,7 @@ mod tests {
         }
         b.push_line(b"m v=2i", t);
         assert!(b.is_full() && b.is_due(t));
-        assert_eq!(b.take(), (&b"m v=0i\nm v=1i\nm v=2i\n"[..], 3));
+        assert_eq!(take(&mut b), (&b"m v=0i\nm v=1i\nm v=2i\n"[..], 3));
     }
 
     #[test]
@@ -217,7 +312,7 @@ mod tests {
         assert_eq!(b.deadline(), Some(t0 + Duration::from_millis(500)));
         assert!(!b.is_due(t0 + Duration::from_millis(499)));
         assert!(b.is_due(t0 + Duration::from_millis(500)));
-        b.take();
+        take(&mut b);
         assert!(!b.is_due(t0 + Duration::from_secs(10)));
         let t1 = t0 + Duration::from_secs(20);
         b.push_line(b"m v=3i", t1);
@@ -230,15 +325,19 @@ mod tests {
         let t = Instant::now();
         b.push_line(b"m v=1i 1\n", t);
         let cap = {
-            let (body, n) = b.take();
+            let (body, n) = take(&mut b);
             assert_eq!((body, n), (&b"m v=1i 1\n"[..], 1));
             body.as_ptr()
         };
         assert!(b.is_empty());
         assert_eq!(b.bytes(), 0);
-        assert_eq!(b.take(), (&b""[..], 0), "a second take hands out nothing");
+        assert_eq!(
+            take(&mut b),
+            (&b""[..], 0),
+            "a second take hands out nothing"
+        );
         b.push_line(b"m v=2i 2", t);
-        let (body, n) = b.take();
+        let (body, n) = take(&mut b);
         assert_eq!((body, n), (&b"m v=2i 2\n"[..], 1));
         assert_eq!(body.as_ptr(), cap, "allocation reused");
     }
@@ -253,16 +352,26 @@ mod tests {
             Err("boom")
         });
         assert_eq!(r, Err("boom"));
-        assert_eq!(b.append_with(t, |_| Ok::<(), ()>(())), Ok(false));
+        assert_eq!(
+            b.append_with(t, |_| Ok::<_, ()>(Some(Origin::default()))),
+            Ok(false)
+        );
+        assert_eq!(
+            b.append_with(t, |buf| {
+                buf.extend_from_slice(b"filtered v=1i");
+                Ok::<_, ()>(None)
+            }),
+            Ok(false)
+        );
         b.push_line(b"", t);
         assert_eq!(
             b.append_with(t, |buf| {
                 buf.extend_from_slice(b"b v=2i\n");
-                Ok::<(), ()>(())
+                Ok::<_, ()>(Some(Origin::default()))
             }),
             Ok(true)
         );
-        assert_eq!(b.take(), (&b"a v=1i\nb v=2i\n"[..], 2));
+        assert_eq!(take(&mut b), (&b"a v=1i\nb v=2i\n"[..], 2));
     }
 
     #[test]
@@ -273,6 +382,74 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert_eq!(b.deadline(), None);
-        assert_eq!(b.take(), (&b""[..], 0));
+        assert_eq!(take(&mut b), (&b""[..], 0));
+    }
+
+    #[test]
+    fn lines_keep_their_ranges_and_origins() {
+        let mut b = Batcher::new(limits(100, 1 << 20, 1000));
+        let t = Instant::now();
+        for (i, line) in ["a v=1i 1", "s s=\"x\ny\" 2\n", "b v=3i 3"]
+            .iter()
+            .enumerate()
+        {
+            let origin = Origin {
+                owner: i as u32 * 10,
+                measurement: i as u32,
+            };
+            let added = b.append_with(t, |buf| {
+                buf.extend_from_slice(line.as_bytes());
+                Ok::<_, ()>(Some(origin))
+            });
+            assert_eq!(added, Ok(true));
+        }
+        let (lines, origins) = b.take();
+        assert_eq!(lines.ranges(), [0..8, 9..20, 21..29]);
+        assert_eq!(
+            lines.line(1),
+            b"s s=\"x\ny\" 2",
+            "a newline in a string stays inside"
+        );
+        assert_eq!(
+            origins[2],
+            Origin {
+                owner: 20,
+                measurement: 2
+            }
+        );
+        let cap = (lines.ranges().as_ptr(), origins.as_ptr());
+        b.push_line(b"c v=4i 4", t);
+        let (lines, origins) = b.take();
+        assert_eq!(lines.ranges().len(), 1);
+        assert_eq!(
+            (lines.ranges()[0].clone(), origins),
+            (0..8, &[Origin::default()][..])
+        );
+        assert_eq!(
+            (lines.ranges().as_ptr(), origins.as_ptr()),
+            cap,
+            "vectors reused"
+        );
+    }
+
+    #[test]
+    fn lines_must_cover_the_body() {
+        let body = b"a 1\nbc 2\n";
+        assert!(Lines::new(body, &[0..3, 4..8]).is_some());
+        assert!(
+            Lines::new(b"a 1\nbc 2", &[0..3, 4..8]).is_some(),
+            "no final newline"
+        );
+        assert!(Lines::new(b"", &[]).is_some());
+        let first_only = [Range { start: 0, end: 3 }];
+        for bad in [
+            &first_only[..],
+            &[0..2, 3..8],
+            &[0..3, 5..8],
+            &[0..3, 4..10],
+            &[],
+        ] {
+            assert!(Lines::new(body, bad).is_none(), "{bad:?}");
+        }
     }
 }

@@ -2,12 +2,17 @@
 //! InfluxDB complains about.
 //!
 //! The answers this handles, found by experiment against InfluxDB 1.6.7 and VictoriaMetrics,
-//! are tabled in the [`influx`](super) module documentation.
+//! are tabled in the [`influx`](super) module documentation. Lines are read the way InfluxDB
+//! reads them with the parser beside the encoder (`line_protocol::parse`).
 
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::batch::Lines;
 use super::error::WriteError;
+use crate::connectors::influx_sink::line_protocol::parse::{
+    skip_ws, split_lines, FieldType, ParsedLine,
+};
 
 /// Which API answered, and what was written to (for error messages).
 #[derive(Debug, Clone)]
@@ -30,13 +35,12 @@ pub(crate) struct Reply<'a> {
     pub body: &'a [u8],
 }
 
-/// Classifies the reply to a write of `lines` lines in `sent` (uncompressed body); `sent_bytes`
-/// is the size on the wire.
+/// Classifies the reply to a write of `sent` (uncompressed); `sent_bytes` is the size on the
+/// wire.
 pub(crate) fn classify(
     target: &Target,
     reply: &Reply<'_>,
-    sent: &[u8],
-    lines: usize,
+    sent: Lines<'_>,
     sent_bytes: usize,
 ) -> Result<(), WriteError> {
     let status = reply.status;
@@ -49,9 +53,9 @@ pub(crate) fn classify(
     match status {
         400 | 422 => {
             let partial = lower.contains("partial write");
-            let mut bad = identify_lines(&message, sent, lines);
+            let mut bad = identify_lines(&message, sent);
             if let Some(v) = &json {
-                bad.extend(json_line_numbers(v).into_iter().filter(|&n| n < lines));
+                bad.extend(json_line_numbers(v).into_iter().filter(|&n| n < sent.len()));
                 bad.sort_unstable();
                 bad.dedup();
             }
@@ -183,64 +187,6 @@ fn json_line_numbers(v: &serde_json::Value) -> Vec<usize> {
     out
 }
 
-/// Byte ranges of the lines of `body` as InfluxDB splits them (a port of `scanLine` in
-/// InfluxDB's `models/points.go`: a newline inside a double-quoted field value does not end the
-/// line). A trailing newline does not start another line; empty lines count.
-pub(crate) fn split_lines(body: &[u8]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < body.len() {
-        let end = scan_line(body, pos);
-        out.push(pos..end);
-        pos = end + 1;
-    }
-    out
-}
-
-fn scan_line(buf: &[u8], mut i: usize) -> usize {
-    let (mut quoted, mut fields, mut equals) = (false, false, 0usize);
-    while i < buf.len() {
-        let c = buf[i];
-        if c == b'\\' && i + 2 < buf.len() {
-            i += 2;
-            continue;
-        }
-        if c == b' ' {
-            fields = true;
-        }
-        if fields {
-            if !quoted && c == b'=' {
-                i += 1;
-                equals += 1;
-                continue;
-            } else if c == b'"' && equals > 0 {
-                quoted = !quoted;
-            }
-        }
-        if c == b'\n' && !quoted {
-            break;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// Byte ranges of `body` split at every newline (how a line-per-record encoder counts).
-pub(crate) fn split_newlines(body: &[u8]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, &c) in body.iter().enumerate() {
-        if c == b'\n' {
-            out.push(start..i);
-            start = i + 1;
-        }
-    }
-    if start < body.len() {
-        out.push(start..body.len());
-    }
-    out
-}
-
 /// A line as InfluxDB quotes it in `unable to parse '…'`: leading spaces, tabs and NULs
 /// removed, and the trailing newline a line keeps when an open quote ran to the end of the
 /// body.
@@ -249,21 +195,13 @@ fn quoted_form(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\n").unwrap_or(line)
 }
 
-fn skip_ws(line: &[u8]) -> &[u8] {
-    let n = line
-        .iter()
-        .take_while(|&&c| c == b' ' || c == b'\t' || c == 0)
-        .count();
-    &line[n..]
-}
-
-/// The 0-based numbers of the lines of `body` that `message` names: lines quoted in
+/// The indexes of the lines of `sent` that `message` names: lines quoted in
 /// `unable to parse '…': …`, and lines carrying the field of a `field type conflict` or an
-/// `invalid field name`. `lines` is the caller's line count: when InfluxDB's own split of the
-/// body disagrees with it (a malformed line swallowing the next ones), the numbers refer to
-/// newline-separated lines instead, and a bad InfluxDB line covers all of them.
-pub(crate) fn identify_lines(message: &str, body: &[u8], lines: usize) -> Vec<usize> {
-    let found = identify(message, body, lines);
+/// `invalid field name`. The message is read against the body as InfluxDB splits it; when
+/// that split disagrees with `sent`'s lines (a malformed line swallowing the next ones), a
+/// bad InfluxDB line names every line of `sent` it overlaps.
+pub(crate) fn identify_lines(message: &str, sent: Lines<'_>) -> Vec<usize> {
+    let found = identify(message, sent);
     let mut out = found.quoted;
     out.extend(found.by_field);
     out.sort_unstable();
@@ -283,7 +221,8 @@ pub(crate) struct Identified {
 }
 
 /// [`identify_lines`], keeping apart quoted lines and lines matched by field.
-pub(crate) fn identify(message: &str, body: &[u8], lines: usize) -> Identified {
+pub(crate) fn identify(message: &str, sent: Lines<'_>) -> Identified {
+    let body = sent.body();
     let influx_lines = split_lines(body);
     let mut quoted: Vec<Range<usize>> = Vec::new();
     let mut by_field: Vec<Range<usize>> = Vec::new();
@@ -325,19 +264,9 @@ pub(crate) fn identify(message: &str, body: &[u8], lines: usize) -> Identified {
         }
     }
 
-    // Map to the caller's line numbers.
-    let records = if influx_lines.len() == lines {
-        influx_lines
-    } else {
-        let newline = split_newlines(body);
-        if newline.len() == lines {
-            newline
-        } else {
-            influx_lines
-        }
-    };
+    // Map to the caller's lines.
     let covering = |bad: &[Range<usize>]| -> Vec<usize> {
-        records
+        sent.ranges()
             .iter()
             .enumerate()
             .filter(|(_, r)| bad.iter().any(|b| overlaps(b, r)))
@@ -361,40 +290,6 @@ fn overlaps(a: &Range<usize>, b: &Range<usize>) -> bool {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The line-protocol type of a field value, named as InfluxDB names it in messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FieldType {
-    Float,
-    Integer,
-    Unsigned,
-    String,
-    Boolean,
-}
-
-impl FieldType {
-    fn from_name(name: &str) -> Option<FieldType> {
-        Some(match name {
-            "float" => FieldType::Float,
-            "integer" => FieldType::Integer,
-            "unsigned" => FieldType::Unsigned,
-            "string" => FieldType::String,
-            "boolean" => FieldType::Boolean,
-            _ => return None,
-        })
-    }
-
-    fn of_value(v: &[u8]) -> FieldType {
-        match v {
-            [b'"', ..] => FieldType::String,
-            b"t" | b"T" | b"true" | b"True" | b"TRUE" | b"f" | b"F" | b"false" | b"False"
-            | b"FALSE" => FieldType::Boolean,
-            [.., b'i'] => FieldType::Integer,
-            [.., b'u'] => FieldType::Unsigned,
-            _ => FieldType::Float,
-        }
-    }
 }
 
 /// `input field "F" on measurement "M" is type T, already exists as type E` or
@@ -455,99 +350,6 @@ impl FieldReason {
                 }
         })
     }
-}
-
-/// Measurement and field keys/types of one line (just enough to match a conflict).
-#[derive(Debug)]
-struct ParsedLine {
-    measurement: Vec<u8>,
-    fields: Vec<(Vec<u8>, FieldType)>,
-}
-
-impl ParsedLine {
-    fn parse(line: &[u8]) -> Option<ParsedLine> {
-        let line = skip_ws(line);
-        if line.is_empty() || line[0] == b'#' {
-            return None;
-        }
-        // Measurement: up to an unescaped ',' or ' '.
-        let mut i = scan_until(line, 0, b", ");
-        let measurement = unescape(&line[..i], NAME_ESCAPES);
-        // Tags: up to an unescaped ' '.
-        if line.get(i) == Some(&b',') {
-            i = scan_until(line, i, b" ");
-        }
-        while line.get(i) == Some(&b' ') {
-            i += 1;
-        }
-        let mut fields = Vec::new();
-        loop {
-            let k_end = scan_until(line, i, b"=");
-            if k_end >= line.len() {
-                break;
-            }
-            let key = unescape(&line[i..k_end], NAME_ESCAPES);
-            let v_start = k_end + 1;
-            let v_end = if line.get(v_start) == Some(&b'"') {
-                let mut j = v_start + 1;
-                while j < line.len() && line[j] != b'"' {
-                    j += if line[j] == b'\\' { 2 } else { 1 };
-                }
-                (j + 1).min(line.len())
-            } else {
-                line[v_start..]
-                    .iter()
-                    .position(|&c| c == b',' || c == b' ')
-                    .map_or(line.len(), |p| v_start + p)
-            };
-            fields.push((key, FieldType::of_value(&line[v_start..v_end])));
-            if line.get(v_end) == Some(&b',') {
-                i = v_end + 1;
-            } else {
-                break;
-            }
-        }
-        Some(ParsedLine {
-            measurement,
-            fields,
-        })
-    }
-}
-
-/// Index of the first byte in `stops` at or after `from`, skipping backslash escapes.
-fn scan_until(line: &[u8], from: usize, stops: &[u8]) -> usize {
-    let mut i = from;
-    while i < line.len() {
-        if line[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if stops.contains(&line[i]) {
-            return i;
-        }
-        i += 1;
-    }
-    line.len()
-}
-
-/// What InfluxDB's `escape.Unescape` unescapes in measurement names and keys before it names
-/// them in a message (`\,`, `\"`, `\ `, `\=`).
-const NAME_ESCAPES: &[u8] = b",\" =";
-
-/// Removes the backslash before any byte of `escaped`; other backslashes stay.
-fn unescape(s: &[u8], escaped: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'\\' && i + 1 < s.len() && escaped.contains(&s[i + 1]) {
-            out.push(s[i + 1]);
-            i += 2;
-        } else {
-            out.push(s[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 /// `Retry-After`: delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`). A date in

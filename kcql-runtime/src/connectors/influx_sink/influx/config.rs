@@ -37,11 +37,9 @@ pub struct InfluxConfig {
     /// Deadline for one HTTP request, connect included (default 10 s).
     #[serde(default = "default_timeout", deserialize_with = "de_duration")]
     pub timeout: Duration,
-    /// How many times a transient failure is retried before it is returned (default 10; 0 =
-    /// never retry).
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    /// First back-off delay ceiling; doubles on every retry (default 100 ms).
+    /// First back-off delay ceiling of [`InfluxWriter::backoff`](super::InfluxWriter::backoff),
+    /// for the caller's retries of transient failures (the writer retries nothing); doubles on
+    /// every retry (default 100 ms).
     #[serde(default = "default_backoff_base", deserialize_with = "de_duration")]
     pub backoff_base: Duration,
     /// Largest back-off delay, also the cap applied to a server's `Retry-After` (default 30 s).
@@ -61,7 +59,6 @@ impl InfluxConfig {
             precision: Precision::default(),
             gzip: false,
             timeout: default_timeout(),
-            max_retries: default_max_retries(),
             backoff_base: default_backoff_base(),
             max_backoff: default_max_backoff(),
             batch: BatchLimits::default(),
@@ -161,9 +158,6 @@ impl Default for BatchLimits {
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
 }
-fn default_max_retries() -> u32 {
-    10
-}
 fn default_backoff_base() -> Duration {
     Duration::from_millis(100)
 }
@@ -236,7 +230,7 @@ mod tests {
             "url": "http://h:8086",
             "api": {"version": "v1", "database": "db", "retention_policy": "rp",
                     "username": "u", "password": "p", "consistency": "quorum"},
-            "precision": "ms", "gzip": true, "timeout": "2s", "max_retries": 3,
+            "precision": "ms", "gzip": true, "timeout": "2s",
             "backoff_base": 50, "max_backoff": "1m",
             "batch": {"max_lines": 10, "linger": "250ms"}
         }))

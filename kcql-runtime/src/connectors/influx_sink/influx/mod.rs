@@ -1,10 +1,13 @@
 //! Writing line protocol to InfluxDB over HTTP.
 //!
 //! * [`InfluxConfig`]: where and how to write (1.x or 2.x API, precision, gzip, timeout,
-//!   retries, batching).
-//! * [`Batcher`]: collects encoded lines into one reused buffer until a batch is full or due.
+//!   backoff, batching).
+//! * [`Batcher`]: collects encoded lines into one reused buffer until a batch is full or due,
+//!   keeping each line's byte range and [`Origin`] (its record and measurement); it hands the
+//!   batch out as [`Lines`], which the writer writes and reports rejected lines of by index.
 //! * [`InfluxWriter`]: sends a batch and classifies the answer into `Ok` or a [`WriteError`]:
-//!   transient (retry with [`Backoff`]), rejected lines (poison records; the others were
+//!   transient (for the caller to retry, e.g. with [`InfluxWriter::backoff`]: the writer sends
+//!   every request once), rejected lines (poison records; the others were
 //!   written), a missing database or retention policy, or fatal (auth, bad request).
 //!   [`InfluxWriter::write_isolating`] goes further and finds every refused line.
 //! * [`InfluxWriter::ensure_database`]: `CREATE DATABASE` / `CREATE RETENTION POLICY` (1.x).
@@ -71,9 +74,8 @@
 //! writer.ensure_database("telemetry", None).await?;
 //! let mut batcher = Batcher::new(config.batch);
 //! batcher.push_line(b"sensor,id=1 temperature=21.5 1700000000000000000", Instant::now());
-//! let (body, lines) = batcher.take();
-//! let mut backoff = writer.backoff();
-//! writer.write_with_retries(body, lines, &mut backoff).await?;
+//! let (lines, _origins) = batcher.take();
+//! writer.write(lines).await?;
 //! # Ok(()) }
 //! ```
 
@@ -84,7 +86,7 @@ mod error;
 mod influxql;
 mod writer;
 
-pub use batch::Batcher;
+pub use batch::{Batcher, Lines, Origin};
 pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};
 pub use influxql::{duration_literal, quote_ident};

@@ -1,6 +1,6 @@
 //! The HTTP writer: one reused `reqwest::Client`, line protocol in, classified outcome out.
 //!
-//! * [`request`]: one write request and its classified answer; retrying transient failures.
+//! * [`request`]: one write request and its classified answer (never retried here).
 //! * [`isolate`]: finding exactly which lines of a refused batch were refused.
 //! * [`admin`]: creating the database and retention policy over InfluxQL (1.x).
 //! * [`endpoint`](mod@endpoint) and [`transport`]: URLs, and what a failed HTTP exchange means.
@@ -40,7 +40,6 @@ pub struct InfluxWriter {
     gzip: bool,
     target: Target,
     timeout: Duration,
-    max_retries: u32,
     backoff_base: Duration,
     max_backoff: Duration,
 }
@@ -141,7 +140,6 @@ impl InfluxWriter {
             gzip: config.gzip,
             target,
             timeout: config.timeout,
-            max_retries: config.max_retries,
             backoff_base: config.backoff_base,
             max_backoff: config.max_backoff,
         })

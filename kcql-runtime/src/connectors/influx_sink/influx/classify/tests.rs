@@ -14,8 +14,31 @@ fn json_reply(status: u16, body: &str) -> (u16, Vec<u8>) {
     (status, body.as_bytes().to_vec())
 }
 
+/// Byte ranges of `body` cut at every newline (how the tests' bodies hold their lines).
+fn at_newlines(body: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in body.bytes().enumerate() {
+        if c == b'\n' {
+            out.push(start..i);
+            start = i + 1;
+        }
+    }
+    if start < body.len() {
+        out.push(start..body.len());
+    }
+    out
+}
+
+/// [`identify_lines`] with `body` cut at its newlines into `n` lines.
+fn ids(msg: &str, body: &str, n: usize) -> Vec<usize> {
+    let ranges = at_newlines(body);
+    assert_eq!(ranges.len(), n, "{body:?}");
+    identify_lines(msg, Lines::new(body.as_bytes(), &ranges).unwrap())
+}
+
 fn run(target: &Target, (status, body): (u16, Vec<u8>), sent: &str) -> Result<(), WriteError> {
-    let lines = split_newlines(sent.as_bytes()).len();
+    let ranges = at_newlines(sent);
     classify(
         target,
         &Reply {
@@ -24,8 +47,7 @@ fn run(target: &Target, (status, body): (u16, Vec<u8>), sent: &str) -> Result<()
             error_header: None,
             body: &body,
         },
-        sent.as_bytes(),
-        lines,
+        Lines::new(sent.as_bytes(), &ranges).unwrap(),
         sent.len(),
     )
 }
@@ -55,31 +77,31 @@ fn influx_1_6_type_conflict_names_the_line() {
 fn in_batch_conflicts_with_several_types() {
     let body = "nb v=1.5 1\nnb v=2i 2\nnb v=3.5 3\nnb v=true 4\nother v=1i 5\n";
     let msg = "partial write: field type conflict: input field \"v\" on measurement \"nb\" is type integer, already exists as type float dropped=2";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 5), vec![1, 3]);
+    assert_eq!(ids(msg, body, 5), vec![1, 3]);
 }
 
 #[test]
 fn escaped_names_match_unescaped_message() {
     let body = "my\\ meas\\,x,t\\ k=v\\=1 f\\ k\\,\\=x=1.5 2\nmy\\ meas\\,x f\\ k\\,\\=x=2i 3\n";
     let msg = "partial write: field type conflict: input field \"f k,=x\" on measurement \"my meas,x\" is type float, already exists as type integer dropped=1";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+    assert_eq!(ids(msg, body, 2), vec![0]);
     let body = "q\\\"m f\"k=\"s\" 2\n";
     let msg = "partial write: field type conflict: input field \"f\"k\" on measurement \"q\"m\" is type string, already exists as type integer dropped=1";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 1), vec![0]);
+    assert_eq!(ids(msg, body, 1), vec![0]);
 }
 
 #[test]
 fn string_fields_with_commas_spaces_and_quotes() {
     let body = "m s=\"a, b=c \\\"q\\\"\",v=1.5 1\nm s=\"x\",v=2i 2\n";
     let msg = "partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+    assert_eq!(ids(msg, body, 2), vec![0]);
 }
 
 #[test]
 fn parse_errors_are_found_in_order_including_duplicates() {
     let body = "m v=3i 3000\nbad line\nm v=5i 5000\nbad line\n   bad2 x\nbad x\r\n";
     let msg = "partial write: unable to parse 'bad line': invalid field format\nunable to parse 'bad line': invalid field format\nunable to parse 'bad2 x': invalid field format\nunable to parse 'bad x\r': invalid field format dropped=0";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 6), vec![1, 3, 4, 5]);
+    assert_eq!(ids(msg, body, 6), vec![1, 3, 4, 5]);
     match run(
         &v1(),
         (
@@ -100,7 +122,7 @@ fn parse_errors_are_found_in_order_including_duplicates() {
 fn quoted_line_containing_the_separator() {
     let body = "m v=1i 1\nx': y\nm v=2i 2\n";
     let msg = "partial write: unable to parse 'x': y': invalid field format dropped=0";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 3), vec![1]);
+    assert_eq!(ids(msg, body, 3), vec![1]);
 }
 
 #[test]
@@ -129,18 +151,19 @@ fn unbalanced_quote_swallows_following_lines() {
     // InfluxDB sees one line `pe v="a\nb 1\npe v=1i 2`; the caller wrote three.
     let body = "pe v=\"a\nb 1\npe v=1i 2\nok v=1i 3\n";
     let msg = "partial write: unable to parse 'pe v=\"a\nb 1\npe v=1i 2\nok v=1i 3': unbalanced quotes dropped=0";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 4), vec![0, 1, 2, 3]);
+    assert_eq!(ids(msg, body, 4), vec![0, 1, 2, 3]);
     // A legitimate newline inside a string value is one line for both.
-    let body = "sm s=\"a\nb\" 1\nsm s=5i 2\n";
+    let body = b"sm s=\"a\nb\" 1\nsm s=5i 2\n";
     let msg = "partial write: field type conflict: input field \"s\" on measurement \"sm\" is type integer, already exists as type string dropped=1";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![1]);
+    let sent = Lines::new(body, &[0..12, 13..22]).unwrap();
+    assert_eq!(identify_lines(msg, sent), vec![1]);
 }
 
 #[test]
 fn invalid_field_name_time() {
     let body = "m time=1i 7000\nm v=7i 7000\n";
     let msg = "partial write: invalid field name: input field \"time\" on measurement \"m\" is invalid dropped=1";
-    assert_eq!(identify_lines(msg, body.as_bytes(), 2), vec![0]);
+    assert_eq!(ids(msg, body, 2), vec![0]);
 }
 
 #[test]
@@ -309,8 +332,7 @@ fn header_message_when_body_is_empty() {
             error_header: Some("engine: cache maximum memory size exceeded"),
             body: b"",
         },
-        b"m v=1i 1\n",
-        1,
+        Lines::new(b"m v=1i 1\n", &at_newlines("m v=1i 1\n")).unwrap(),
         9,
     );
     assert_eq!(
@@ -321,18 +343,6 @@ fn header_message_when_body_is_empty() {
             message: "engine: cache maximum memory size exceeded".into()
         })
     );
-}
-
-#[test]
-fn influx_line_split_matches_scan_line() {
-    let body = b"a v=1i 1\n\nb s=\"x\ny\" 2\nc v=\\\n 3";
-    let lines: Vec<&[u8]> = split_lines(body).into_iter().map(|r| &body[r]).collect();
-    assert_eq!(
-        lines,
-        vec![&b"a v=1i 1"[..], b"", b"b s=\"x\ny\" 2", b"c v=\\\n 3"]
-    );
-    assert_eq!(split_lines(b"a v=1\n").len(), 1);
-    assert_eq!(split_lines(b"").len(), 0);
 }
 
 #[test]

@@ -2,12 +2,11 @@
 //! message points at, and bisecting a rejection that names none.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 
+use super::super::batch::Lines;
 use super::super::classify;
 use super::super::error::WriteError;
 use super::InfluxWriter;
-use crate::backoff::Backoff;
 
 /// What [`InfluxWriter::write_isolating`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,24 +14,24 @@ pub struct WriteReport {
     /// Lines InfluxDB refused, ascending by line number: poison records. Every other line was
     /// accepted.
     pub rejected: Vec<RejectedLine>,
-    /// HTTP requests sent (retries of transient failures included).
+    /// HTTP requests sent.
     pub requests: usize,
 }
 
 /// One line InfluxDB refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedLine {
-    /// 0-based line number in the body.
+    /// Its index in the lines written.
     pub line: usize,
     /// InfluxDB's message about the request that isolated it.
     pub message: String,
 }
 
 impl InfluxWriter {
-    /// Writes `body` and, when InfluxDB refuses part of it, finds exactly which lines it
-    /// refused, so that every other line is known to be stored. Transient failures are retried
-    /// as in [`write_with_retries`](Self::write_with_retries); other errors (and exhausted
-    /// retries) are returned, and then nothing can be assumed about which lines were written.
+    /// Writes `lines` and, when InfluxDB refuses part of them, finds exactly which lines it
+    /// refused, so that every other line is known to be stored. Every request is sent once: any
+    /// other failure (a transient one included, for the caller to retry) is returned as it
+    /// comes, and then nothing can be assumed about which lines were written.
     ///
     /// InfluxDB 1.6.7 names only the first reason of a partial write, and with points in
     /// several shards only one shard's reason and count (field types are per shard), so the
@@ -46,36 +45,32 @@ impl InfluxWriter {
     /// Lines that may already be stored are re-sent, which is harmless when every line carries
     /// its own timestamp (the point is overwritten with the same values); a line without a
     /// timestamp would be stored again at a new server time.
-    ///
-    /// If the body cannot be split into exactly `lines` lines, it is written once and the
-    /// outcome returned as is.
-    pub async fn write_isolating(
-        &self,
-        body: &[u8],
-        lines: usize,
-        backoff: &mut Backoff,
-    ) -> Result<WriteReport, WriteError> {
+    pub async fn write_isolating(&self, lines: Lines<'_>) -> Result<WriteReport, WriteError> {
         let mut report = WriteReport::default();
-        let Some(ranges) = line_ranges(body, lines) else {
-            report.requests = 1;
-            return self.write(body, lines).await.map(|()| report);
-        };
         let mut rejected: BTreeMap<usize, String> = BTreeMap::new();
-        let mut pending: Vec<Vec<usize>> = vec![(0..lines).collect()];
-        let mut buf = Vec::with_capacity(body.len());
+        let mut pending: Vec<Vec<usize>> = vec![(0..lines.len()).collect()];
+        // The body and line ranges of a part re-sent on its own.
+        let (mut buf, mut ranges) = (Vec::new(), Vec::new());
         while let Some(set) = pending.pop() {
             if set.is_empty() {
                 continue;
             }
-            buf.clear();
-            for &i in &set {
-                buf.extend_from_slice(&body[ranges[i].clone()]);
-                buf.push(b'\n');
-            }
-            let (message, dropped, named) = match self
-                .write_counting(&buf, set.len(), backoff, &mut report)
-                .await
-            {
+            // Parts are ascending and distinct: one as long as `lines` is all of them.
+            let sent = if set.len() == lines.len() {
+                lines
+            } else {
+                buf.clear();
+                ranges.clear();
+                for &i in &set {
+                    let start = buf.len();
+                    buf.extend_from_slice(lines.line(i));
+                    ranges.push(start..buf.len());
+                    buf.push(b'\n');
+                }
+                Lines::from_parts(&buf, &ranges)
+            };
+            report.requests += 1;
+            let (message, dropped, named) = match self.write(sent).await {
                 Ok(()) => continue,
                 Err(WriteError::Rejected {
                     message,
@@ -87,7 +82,7 @@ impl InfluxWriter {
                 Err(other) => return Err(other),
             };
             // Sure: quoted (or numbered by the server). Suspected: matched by field.
-            let by_field = classify::identify(&message, &buf, set.len()).by_field;
+            let by_field = classify::identify(&message, sent).by_field;
             let sure: Vec<usize> = named
                 .iter()
                 .copied()
@@ -133,44 +128,6 @@ impl InfluxWriter {
             .collect();
         Ok(report)
     }
-
-    /// [`write`](Self::write) with transient failures retried (silently), counting every
-    /// request sent in `report`.
-    async fn write_counting(
-        &self,
-        body: &[u8],
-        lines: usize,
-        backoff: &mut Backoff,
-        report: &mut WriteReport,
-    ) -> Result<(), WriteError> {
-        let mut retries = 0;
-        loop {
-            report.requests += 1;
-            match self.write(body, lines).await {
-                Err(WriteError::Transient { retry_after, .. }) if retries < self.max_retries => {
-                    retries += 1;
-                    tokio::time::sleep(backoff.delay_after(retry_after)).await;
-                }
-                outcome => {
-                    if outcome.is_ok() {
-                        backoff.reset();
-                    }
-                    return outcome;
-                }
-            }
-        }
-    }
-}
-
-/// Byte ranges (without the newline) of the `lines` lines of `body`: InfluxDB's own split if
-/// it yields `lines` lines, else a split at every newline if that does; `None` otherwise.
-fn line_ranges(body: &[u8], lines: usize) -> Option<Vec<Range<usize>>> {
-    let influx = classify::split_lines(body);
-    if influx.len() == lines {
-        return Some(influx);
-    }
-    let newline = classify::split_newlines(body);
-    (newline.len() == lines).then_some(newline)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! One write request and its classified answer, and retrying transient failures.
+//! One write request and its classified answer.
 
 use std::io::Write as _;
 
@@ -6,21 +6,23 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{ACCEPT, CONTENT_ENCODING, CONTENT_TYPE};
 
+use super::super::batch::Lines;
 use super::super::classify::{self, Reply};
 use super::super::error::WriteError;
 use super::transport::{retry_after_of, transport_failure};
 use super::InfluxWriter;
-use crate::backoff::Backoff;
 use crate::error_chain::error_chain;
 
 impl InfluxWriter {
-    /// Sends `body` (`lines` newline-separated line-protocol lines) in one request and
-    /// classifies the answer; see [`WriteError`] for the outcomes. An empty body is not sent.
+    /// Sends the body of `lines` in one request and classifies the answer; see [`WriteError`]
+    /// for the outcomes. An empty body is not sent. Nothing is retried here: a
+    /// [`WriteError::Transient`] is for the caller to retry (e.g. after a delay from
+    /// [`backoff`](Self::backoff), honouring its `retry_after`).
     ///
-    /// `lines` lets rejected line numbers be reported in the caller's numbering; pass the
-    /// number of lines the body holds (e.g. what [`Batcher::take`](super::super::Batcher::take)
-    /// returns).
-    pub async fn write(&self, body: &[u8], lines: usize) -> Result<(), WriteError> {
+    /// Rejected lines are reported by their index in `lines` (e.g. what
+    /// [`Batcher::take`](super::super::Batcher::take) hands out).
+    pub async fn write(&self, lines: Lines<'_>) -> Result<(), WriteError> {
+        let body = lines.body();
         if body.is_empty() {
             return Ok(());
         }
@@ -88,47 +90,11 @@ impl InfluxWriter {
             error_header: error_header.as_deref(),
             body: &reply_body,
         };
-        let outcome = classify::classify(&self.target, &reply, body, lines, sent_bytes);
+        let outcome = classify::classify(&self.target, &reply, lines, sent_bytes);
         if let Err(e) = &outcome {
-            tracing::debug!(url = %self.write_url, lines, bytes = body.len(), error = %e, "InfluxDB write failed");
+            tracing::debug!(url = %self.write_url, lines = lines.len(), bytes = body.len(), error = %e, "InfluxDB write failed");
         }
         outcome
-    }
-
-    /// [`write`](Self::write), retrying transient failures up to `max_retries` times with
-    /// `backoff` delays (honouring `Retry-After`); the last error is returned when they run
-    /// out. `backoff` is reset after a success.
-    pub async fn write_with_retries(
-        &self,
-        body: &[u8],
-        lines: usize,
-        backoff: &mut Backoff,
-    ) -> Result<(), WriteError> {
-        let mut retries = 0;
-        loop {
-            match self.write(body, lines).await {
-                Err(WriteError::Transient {
-                    retry_after,
-                    status,
-                    message,
-                }) if retries < self.max_retries => {
-                    retries += 1;
-                    let delay = backoff.delay_after(retry_after);
-                    tracing::warn!(
-                        url = %self.write_url, ?status, %message, retry = retries,
-                        max_retries = self.max_retries, delay_ms = delay.as_millis() as u64,
-                        "transient InfluxDB failure, retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-                outcome => {
-                    if outcome.is_ok() {
-                        backoff.reset();
-                    }
-                    return outcome;
-                }
-            }
-        }
     }
 }
 

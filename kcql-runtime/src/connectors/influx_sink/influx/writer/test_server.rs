@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::super::config::{Api, InfluxConfig};
+use super::super::config::{Api, BatchLimits, InfluxConfig};
+use super::super::Batcher;
 use crate::config::Secret;
 
 /// A request as the canned server saw it.
@@ -145,4 +146,13 @@ pub(super) fn v2_config(url: &str, org: &str, bucket: &str, token: &str) -> Infl
 }
 
 /// Three lines; the second has a float `v` where the others have integers.
+/// `body`'s lines (one per `\n`) as a batch: `batch(BODY).take().0` is what a writer writes.
+pub(super) fn batch(body: &[u8]) -> Batcher {
+    let mut b = Batcher::new(BatchLimits::default());
+    for line in body.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+        b.push_line(line, std::time::Instant::now());
+    }
+    b
+}
+
 pub(super) const BODY: &[u8] = b"m,t=c v=3i 3000\nm,t=d v=2.5 4000\nm,t=e v=5i 5000\n";

@@ -1,10 +1,7 @@
 //! Tests of isolating the refused lines of a batch.
 
-use std::time::Duration;
-
-use super::super::test_server::{canned, http, v1_config, BODY};
-use crate::backoff::Backoff;
-use crate::connectors::influx_sink::influx::{InfluxWriter, WriteError, WriteReport};
+use super::super::test_server::{batch, canned, http, v1_config, BODY};
+use crate::connectors::influx_sink::influx::{InfluxWriter, WriteError};
 
 #[tokio::test]
 async fn isolating_confirms_suspects_and_bisects_unnamed_rejections() {
@@ -24,8 +21,7 @@ async fn isolating_confirms_suspects_and_bisects_unnamed_rejections() {
     ])
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(BODY, 3, &mut b).await.unwrap();
+    let report = w.write_isolating(batch(BODY).take().0).await.unwrap();
     assert_eq!(report.requests, 5);
     let lines: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![1, 2]);
@@ -59,36 +55,37 @@ async fn isolating_clears_suspects_that_were_written() {
     ])
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(body, 3, &mut b).await.unwrap();
+    let report = w.write_isolating(batch(body).take().0).await.unwrap();
     let lines: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![0]);
     assert_eq!(report.requests, 5);
 }
 
 #[tokio::test]
-async fn isolating_retries_transient_and_returns_fatal() {
-    let (url, seen) = canned(vec![
-        http("503 Service Unavailable", &[], ""),
-        http("204 No Content", &[], ""),
-    ])
-    .await;
-    let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    let report = w.write_isolating(BODY, 3, &mut b).await.unwrap();
-    assert_eq!(
-        report,
-        WriteReport {
-            rejected: vec![],
-            requests: 2
-        }
-    );
-    assert_eq!(seen.lock().unwrap().len(), 2);
+async fn isolating_returns_transient_and_fatal_failures_at_once() {
+    let conflict = r#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"m\" is type float, already exists as type integer dropped=1"}"#;
+    for (responses, sent) in [
+        (vec![http("503 Service Unavailable", &[], "")], 1),
+        // Failing while isolating: nothing is retried here either.
+        (
+            vec![
+                http("400 Bad Request", &[], conflict),
+                http("503 Service Unavailable", &[], ""),
+            ],
+            2,
+        ),
+    ] {
+        let (url, seen) = canned(responses).await;
+        let w = InfluxWriter::new(&v1_config(&url)).unwrap();
+        let e = w.write_isolating(batch(BODY).take().0).await.unwrap_err();
+        assert!(e.is_transient(), "{e:?}");
+        assert_eq!(seen.lock().unwrap().len(), sent);
+    }
 
     let (url, _) = canned(vec![http("401 Unauthorized", &[], "")]).await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
     assert!(matches!(
-        w.write_isolating(BODY, 3, &mut b).await,
+        w.write_isolating(batch(BODY).take().0).await,
         Err(WriteError::Fatal {
             status: Some(401),
             ..

@@ -1,11 +1,9 @@
-//! Tests of single write requests: their shape, the answers' classes, transport failures and
-//! retries.
+//! Tests of single write requests: their shape, the answers' classes and transport failures.
 
 use std::io::Read as _;
 use std::time::Duration;
 
-use super::super::test_server::{canned, http, v1_config, v2_config, BODY};
-use crate::backoff::Backoff;
+use super::super::test_server::{batch, canned, http, v1_config, v2_config, BODY};
 use crate::config::Secret;
 use crate::connectors::influx_sink::influx::{
     Api, Consistency, InfluxWriter, Precision, WriteError,
@@ -24,7 +22,7 @@ async fn v1_request_shape_and_success() {
     };
     c.precision = Precision::Us;
     let w = InfluxWriter::new(&c).unwrap();
-    w.write(BODY, 3).await.unwrap();
+    w.write(batch(BODY).take().0).await.unwrap();
     let s = seen.lock().unwrap()[0].clone();
     assert_eq!(
         s.target(),
@@ -50,7 +48,7 @@ async fn v2_request_shape_with_gzip_and_path_prefix() {
         !format!("{w:?}").contains("tok=="),
         "token leaked into Debug"
     );
-    w.write(BODY, 3).await.unwrap();
+    w.write(batch(BODY).take().0).await.unwrap();
     let s = seen.lock().unwrap()[0].clone();
     assert_eq!(
         s.target(),
@@ -75,7 +73,7 @@ async fn partial_write_is_rejected_with_the_line() {
     )])
     .await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    match w.write(BODY, 3).await {
+    match w.write(batch(BODY).take().0).await {
         Err(WriteError::Rejected { dropped, lines, .. }) => {
             assert_eq!(dropped, Some(1));
             assert_eq!(lines, vec![1]);
@@ -162,7 +160,7 @@ async fn statuses_map_to_classes() {
     for (response, check) in cases {
         let (url, _) = canned(vec![response.clone()]).await;
         let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-        match w.write(BODY, 3).await {
+        match w.write(batch(BODY).take().0).await {
             Ok(()) => assert!(
                 response
                     .as_deref()
@@ -182,7 +180,7 @@ async fn connection_refused_and_timeout_are_transient() {
         l.local_addr().unwrap().port()
     };
     let w = InfluxWriter::new(&v1_config(&format!("http://127.0.0.1:{port}"))).unwrap();
-    let e = w.write(BODY, 3).await.unwrap_err();
+    let e = w.write(batch(BODY).take().0).await.unwrap_err();
     assert!(
         matches!(&e, WriteError::Transient { status: None, message, .. } if message.contains("connect")),
         "{e:?}"
@@ -192,7 +190,7 @@ async fn connection_refused_and_timeout_are_transient() {
     let mut c = v1_config(&url);
     c.timeout = Duration::from_millis(200);
     let w = InfluxWriter::new(&c).unwrap();
-    let e = w.write(BODY, 3).await.unwrap_err();
+    let e = w.write(batch(BODY).take().0).await.unwrap_err();
     assert!(
         matches!(&e, WriteError::Transient { status: None, message, .. } if message.contains("no answer within")),
         "{e:?}"
@@ -200,44 +198,18 @@ async fn connection_refused_and_timeout_are_transient() {
 }
 
 #[tokio::test]
-async fn retries_transient_then_succeeds_or_gives_up() {
-    let (url, seen) = canned(vec![
-        http("503 Service Unavailable", &[], ""),
-        http("500 Internal Server Error", &[], "{\"error\":\"timeout\"}"),
-        http("204 No Content", &[], ""),
-    ])
-    .await;
-    let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let mut b = Backoff::with_seed(Duration::from_millis(1), Duration::from_millis(2), 1);
-    w.write_with_retries(BODY, 3, &mut b).await.unwrap();
-    assert_eq!(seen.lock().unwrap().len(), 3);
-    assert_eq!(b.attempts(), 0, "reset after success");
-
+async fn transient_failures_are_returned_not_retried() {
     let (url, seen) = canned(vec![http("503 Service Unavailable", &[], "")]).await;
-    let mut c = v1_config(&url);
-    c.max_retries = 2;
-    let w = InfluxWriter::new(&c).unwrap();
-    let e = w.write_with_retries(BODY, 3, &mut b).await.unwrap_err();
-    assert!(e.is_transient());
-    assert_eq!(seen.lock().unwrap().len(), 3, "1 try + 2 retries");
-
-    let (url, seen) = canned(vec![http("401 Unauthorized", &[], "")]).await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    let e = w.write_with_retries(BODY, 3, &mut b).await.unwrap_err();
-    assert!(matches!(
-        e,
-        WriteError::Fatal {
-            status: Some(401),
-            ..
-        }
-    ));
-    assert_eq!(seen.lock().unwrap().len(), 1, "fatal is not retried");
+    let e = w.write(batch(BODY).take().0).await.unwrap_err();
+    assert!(e.is_transient(), "{e:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "one request per call");
 }
 
 #[tokio::test]
 async fn empty_body_sends_nothing() {
     let (url, seen) = canned(vec![http("500 Internal Server Error", &[], "")]).await;
     let w = InfluxWriter::new(&v1_config(&url)).unwrap();
-    w.write(b"", 0).await.unwrap();
+    w.write(batch(b"").take().0).await.unwrap();
     assert!(seen.lock().unwrap().is_empty());
 }
