@@ -393,23 +393,6 @@ fn output_name(expr: &Expr, alias: Option<&Alias>) -> Option<String> {
     }
 }
 
-/// Splits a raw path (a tag key, a WITHTARGET path) on `.` outside backticks, removing the
-/// backticks: ``a.`b.c`.d`` → `[a, b.c, d]`.
-fn split_raw_path(raw: &str) -> ColumnPath {
-    let mut segments = Vec::new();
-    let mut cur = String::new();
-    let mut in_tick = false;
-    for c in raw.chars() {
-        match c {
-            '`' => in_tick = !in_tick,
-            '.' if !in_tick => segments.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    segments.push(cur);
-    ColumnPath::new(segments)
-}
-
 /// The projection of a select list (shared by the MQTT source and the InfluxDB sink), with the
 /// reference's rules: `_key` items first, IGNORE removes explicit items with the same path and,
 /// like aliasing a member, removes the last path element from every `*` expansion.
