@@ -7,8 +7,9 @@ use std::sync::Arc;
 use thiserror::Error;
 
 /// What went wrong. Lexical, syntactic and semantic errors share one enum so callers can match
-/// on any of them; [`ErrorKind::stage`] tells which stage raised it.
+/// on any of them; [`ErrorKind::stage`] tells which stage raised it. New kinds may be added.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The input is empty or only whitespace.
     #[error("empty statement")]

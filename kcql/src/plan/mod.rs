@@ -27,9 +27,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
-/// The connector a plan is compiled for.
+/// The connector a plan is compiled for. New connectors may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Connector {
     /// MQTT → Kafka.
     MqttSource,
@@ -67,9 +68,10 @@ impl fmt::Display for Connector {
     }
 }
 
-/// A compiled plan.
+/// A compiled plan, one variant per [`Connector`] (new connectors may be added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "connector", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Plan {
     /// MQTT → Kafka routes.
     Mqtt(MqttPlan),
