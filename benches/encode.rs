@@ -10,10 +10,8 @@ use kcql_runtime::record::RecordView;
 use std::hint::black_box;
 
 fn route(kcql: &str) -> kcql::plan::InfluxRoute {
-    match kcql::compile_str(kcql, kcql::Connector::InfluxSink) {
-        Ok(kcql::Plan::Influx(mut p)) => p.routes.remove(0),
-        other => panic!("{other:?}"),
-    }
+    let mut plan = kcql::compile_influx(kcql).unwrap_or_else(|d| panic!("{d}"));
+    plan.routes.remove(0)
 }
 
 fn records(n: usize, fields: usize) -> Vec<Vec<u8>> {

@@ -471,13 +471,8 @@ fn floor_phase(topic: &str, n: usize) -> PhaseResult {
     let group = unique_group("bench_floor");
 
     // Pre-built before timing: the exact lines the sink writes (same route, same precision).
-    let plan = match kcql::compile_str(
-        &KCQL_TEMPLATE.replace("{topic}", topic),
-        kcql::Connector::InfluxSink,
-    ) {
-        Ok(kcql::Plan::Influx(p)) => p,
-        other => panic!("{other:?}"),
-    };
+    let plan = kcql::compile_influx(&KCQL_TEMPLATE.replace("{topic}", topic))
+        .unwrap_or_else(|d| panic!("{d}"));
     let settings = InfluxSinkSettings::from_properties(&[
         ("connect.influx.url".to_string(), influx_url()),
         ("connect.influx.db".to_string(), db.clone()),

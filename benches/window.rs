@@ -16,10 +16,7 @@ const TALK: &str = "INSERT INTO sensor_avg SELECT id, MIN(temperature) AS min_te
     FROM sensor_data GROUP BY id WINDOW TUMBLING(2s)";
 
 fn plan() -> kcql::plan::ProcessorPlan {
-    match kcql::compile_str(TALK, kcql::Connector::WindowProcessor) {
-        Ok(kcql::Plan::Processor(p)) => p,
-        other => panic!("{other:?}"),
-    }
+    kcql::compile_processor(TALK).unwrap_or_else(|d| panic!("{d}"))
 }
 
 fn records() -> Vec<Vec<u8>> {

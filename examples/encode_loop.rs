@@ -2,13 +2,12 @@
 use kcql_runtime::connectors::influx_sink::{line_protocol::Precision, point::write_route};
 use kcql_runtime::{decode::json, record::RecordView};
 fn main() {
-    let route = match kcql::compile_str(
+    let route = kcql::compile_influx(
         "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",
-        kcql::Connector::InfluxSink,
-    ) {
-        Ok(kcql::Plan::Influx(mut p)) => p.routes.remove(0),
-        other => panic!("{other:?}"),
-    };
+    )
+    .unwrap_or_else(|d| panic!("{d}"))
+    .routes
+    .remove(0);
     let rec = br#"{"id":"SB01","temperature":25.3,"humidity":40,"ts":1700000000000}"#;
     let n: usize = std::env::args()
         .nth(1)

@@ -30,8 +30,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use kcql::plan::Plan;
-use kcql::Connector;
 use kcql_runtime::config::Pipeline;
 use kcql_runtime::endpoint::ComponentState;
 use kcql_runtime::run::{run_pipeline, Observability};
@@ -122,13 +120,8 @@ fn facts(table: &Table) -> Result<PipelineFacts, String> {
             .ok_or_else(|| format!("{PIPELINE_PATH}: `{}` missing", path.join(".")))
     };
     let processor_kcql = get(&["processor", "window", "0", "kcql"])?;
-    let Ok(Plan::Processor(processor)) =
-        kcql::compile_str(&processor_kcql, Connector::WindowProcessor)
-    else {
-        return Err(format!(
-            "{PIPELINE_PATH}: the processor's KCQL does not compile"
-        ));
-    };
+    let processor = kcql::compile_processor(&processor_kcql)
+        .map_err(|_| format!("{PIPELINE_PATH}: the processor's KCQL does not compile"))?;
     let route = processor
         .routes
         .first()
@@ -140,20 +133,16 @@ fn facts(table: &Table) -> Result<PipelineFacts, String> {
         }
     };
     let source_kcql = get(&["source", "mqtt", "0", "kcql"])?;
-    let Ok(Plan::Mqtt(mqtt)) = kcql::compile_str(&source_kcql, Connector::MqttSource) else {
-        return Err(format!(
-            "{PIPELINE_PATH}: the source's KCQL does not compile"
-        ));
-    };
+    let mqtt = kcql::compile_mqtt(&source_kcql)
+        .map_err(|_| format!("{PIPELINE_PATH}: the source's KCQL does not compile"))?;
     let filter = mqtt
         .routes
         .first()
         .map(|r| r.filter.subscription.clone())
         .ok_or_else(|| "the source has no route".to_string())?;
     let sink_kcql = get(&["sink", "influx", "0", "kcql"])?;
-    let Ok(Plan::Influx(influx)) = kcql::compile_str(&sink_kcql, Connector::InfluxSink) else {
-        return Err(format!("{PIPELINE_PATH}: the sink's KCQL does not compile"));
-    };
+    let influx = kcql::compile_influx(&sink_kcql)
+        .map_err(|_| format!("{PIPELINE_PATH}: the sink's KCQL does not compile"))?;
     let measurement = influx
         .routes
         .first()

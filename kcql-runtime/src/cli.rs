@@ -195,8 +195,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let compile =
-        |c: ConnectorArg| kcql::compile(&statements, c.into()).map_err(|d| d.with_input(&text));
+    let compile = |c: ConnectorArg| kcql::compile_str(&text, c.into());
     let written = match action {
         Action::Parse { json: true } => {
             let value = if statements.len() == 1 {

@@ -312,14 +312,8 @@ mod tests {
     use crate::decode::json;
 
     fn where_holds(cond: &str, payload: &str) -> Option<bool> {
-        let plan = kcql::compile_str(
-            &format!("INSERT INTO m SELECT * FROM t WHERE {cond}"),
-            kcql::Connector::InfluxSink,
-        )
-        .unwrap_or_else(|d| panic!("{d}"));
-        let kcql::Plan::Influx(p) = plan else {
-            panic!()
-        };
+        let p = kcql::compile_influx(&format!("INSERT INTO m SELECT * FROM t WHERE {cond}"))
+            .unwrap_or_else(|d| panic!("{d}"));
         let rec = RecordView::of_value(json::parse(payload.as_bytes()).unwrap());
         match eval(p.routes[0].filter.as_ref().unwrap(), &rec, 0).as_ref() {
             Value::Bool(b) => Some(*b),

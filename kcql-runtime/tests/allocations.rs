@@ -15,13 +15,12 @@ const SENSOR: &[u8] = br#"{"id":"SB01","temperature":25.3,"humidity":40,"ts":170
 
 #[test]
 fn decode_and_encode_allocate_only_the_member_vector() {
-    let route = match kcql::compile_str(
+    let route = kcql::compile_influx(
         "INSERT INTO sensor SELECT * FROM sensor_avg WITHTIMESTAMP ts WITHTAG(id, poweredBy=kcql)",
-        kcql::Connector::InfluxSink,
-    ) {
-        Ok(kcql::Plan::Influx(mut p)) => p.routes.remove(0),
-        other => panic!("{other:?}"),
-    };
+    )
+    .unwrap_or_else(|d| panic!("{d}"))
+    .routes
+    .remove(0);
     let mut buf = Vec::with_capacity(4096);
     // Warm up (thread-locals, lazy statics).
     let v = json::parse(SENSOR).expect("json");

@@ -40,7 +40,10 @@ fn parse_json_prints_the_ast() {
     assert_eq!(ast["source"], "sensor_avg");
     assert_eq!(ast["head"]["target"], "sensor");
     assert_eq!(ast["timestamp"]["kind"], "sys_time");
-    assert_eq!(ast["tags"][1]["key"], "poweredBy");
+    assert_eq!(
+        ast["tags"][1]["key"]["segments"],
+        serde_json::json!(["poweredBy"])
+    );
     assert_eq!(ast["tags"][1]["value"], "Lenses");
 }
 

@@ -210,11 +210,9 @@ fn input_record(input: &J) -> Result<RecordView<'static>, String> {
 // Running routes and reading the line protocol back
 
 fn routes(kcql: &str) -> Result<Vec<InfluxRoute>, String> {
-    match kcql::compile_str(kcql, kcql::Connector::InfluxSink) {
-        Ok(kcql::Plan::Influx(p)) => Ok(p.routes),
-        Ok(other) => Err(format!("not an influx plan: {other:?}")),
-        Err(e) => Err(format!("`{kcql}` does not compile: {e:?}")),
-    }
+    kcql::compile_influx(kcql)
+        .map(|p| p.routes)
+        .map_err(|e| format!("`{kcql}` does not compile: {e:?}"))
 }
 
 /// A parsed field value, owned.

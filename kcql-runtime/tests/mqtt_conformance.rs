@@ -826,7 +826,7 @@ fn integration_kcql(case: &J, u: &str) -> Result<String, String> {
     let config = &case["config"];
     let mut out = Vec::new();
     for t in texts {
-        for mut st in kcql::parse_many(&t).map_err(|d| d.with_input(&t).to_string())? {
+        for mut st in kcql::parse_many(&t).map_err(|d| d.to_string())? {
             let original_source = st.source.clone();
             st.source = match original_source.strip_prefix("$share/") {
                 Some(rest) => {

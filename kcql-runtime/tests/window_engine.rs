@@ -12,10 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const TOPIC: &str = "sensor_data";
 
 fn engine(kcql: &str) -> WindowEngine {
-    match kcql::compile_str(kcql, kcql::Connector::WindowProcessor) {
-        Ok(kcql::Plan::Processor(p)) => WindowEngine::new(&p, WindowSettings::default()).unwrap(),
-        other => panic!("{other:?}"),
-    }
+    let plan = kcql::compile_processor(kcql).unwrap_or_else(|d| panic!("{d}"));
+    WindowEngine::new(&plan, WindowSettings::default()).unwrap()
 }
 
 /// One generated reading.

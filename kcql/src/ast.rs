@@ -94,9 +94,10 @@ pub struct Statement {
     /// ``WITHREGEX = `r` ``, unescaped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-    /// `WITHTARGET = a.b.c`: a dynamic target path, raw text.
+    /// `WITHTARGET = a.b.c`: the field whose value names the target (a glued run read as a
+    /// path: dots outside backticks separate segments, backticks are removed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dynamic_target: Option<String>,
+    pub dynamic_target: Option<ColumnPath>,
     /// `LIMIT n` (1 ..= i32::MAX).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -716,8 +717,10 @@ pub struct StoreAs {
 /// One `WITHTAG` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
-    /// The tag key: a field path for `field`/`alias` tags, the tag name for `constant` tags.
-    pub key: String,
+    /// The tag key, read as a path (dots outside backticks separate segments, backticks are
+    /// removed): the field read by `field`/`alias` tags; for `constant` tags the tag name is
+    /// its segments joined with `.` ([`ColumnPath::dotted`]).
+    pub key: ColumnPath,
     /// What kind of tag it is.
     #[serde(flatten)]
     pub kind: TagKind,

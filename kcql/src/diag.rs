@@ -3,11 +3,13 @@
 
 use crate::span::{floor_char_boundary, line_col, Span};
 use std::fmt;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// What went wrong. Lexical, syntactic and semantic errors share one enum so callers can match
-/// on any of them; [`ErrorKind::stage`] tells which stage raised it.
+/// on any of them; [`ErrorKind::stage`] tells which stage raised it. New kinds may be added.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// The input is empty or only whitespace.
     #[error("empty statement")]
@@ -384,8 +386,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// The statement it belongs to, when the input held several.
     pub statement: Option<StatementRef>,
-    /// The whole input text.
-    pub input: String,
+    /// The whole input text, shared by the diagnostics of one input.
+    pub input: Arc<str>,
 }
 
 impl Diagnostic {
@@ -396,15 +398,8 @@ impl Diagnostic {
             span,
             help: None,
             statement: None,
-            input: source.to_string(),
+            input: Arc::from(source),
         }
-    }
-
-    /// Attaches the text the spans point into (for diagnostics made without it, such as
-    /// [`crate::compile`]'s).
-    pub fn with_input(mut self, input: &str) -> Self {
-        self.input = input.to_string();
-        self
     }
 
     /// Adds a suggestion.
@@ -493,26 +488,38 @@ impl Failure {
         self
     }
 
-    /// The diagnostic for this failure in `src`, the text its span points into.
-    pub(crate) fn into_diagnostic(self, src: &str) -> Diagnostic {
+    /// The diagnostic for this failure in `src`, the text its span points into (shared by the
+    /// diagnostics of one input).
+    pub(crate) fn into_diagnostic(self, src: Arc<str>) -> Diagnostic {
         Diagnostic {
             kind: self.kind,
             span: self.span,
             help: self.help,
             statement: None,
-            input: src.to_string(),
+            input: src,
         }
     }
 }
 
-/// Several diagnostics (one per failing statement, or per problem found).
+/// Several diagnostics (one per failing statement, or per problem found), all pointing into one
+/// input text, which they share.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl Diagnostics {
-    /// Attaches the text the spans point into, to every diagnostic.
+    /// Attaches the text the spans point into, to every diagnostic (for diagnostics made without
+    /// it, such as [`crate::compile`]'s; the `compile_*` functions that take the text attach it).
     pub fn with_input(self, input: &str) -> Self {
-        Diagnostics(self.0.into_iter().map(|d| d.with_input(input)).collect())
+        let input: Arc<str> = Arc::from(input);
+        Diagnostics(
+            self.0
+                .into_iter()
+                .map(|d| Diagnostic {
+                    input: input.clone(),
+                    ..d
+                })
+                .collect(),
+        )
     }
 
     /// The diagnostics, in source order.

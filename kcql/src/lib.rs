@@ -24,15 +24,16 @@
 //! assert!(err.to_string().contains("did you mean `WITHTAG`?"));
 //! ```
 //!
-//! Statements compile into a typed routing plan for one connector ([`compile`], [`plan`]):
+//! Statements compile into a typed routing plan for one connector ([`compile_influx`],
+//! [`compile_mqtt`], [`compile_processor`]; [`compile_str`] and [`compile`] for a connector
+//! chosen at run time; [`plan`]):
 //!
 //! ```
-//! let plan = kcql::compile_str(
-//!     "INSERT INTO sensor SELECT * FROM sensor_avg WITHTAG(id)",
-//!     kcql::Connector::InfluxSink,
-//! )
-//! .unwrap();
-//! assert!(matches!(plan, kcql::Plan::Influx(_)));
+//! let plan = kcql::compile_influx("INSERT INTO sensor SELECT * FROM sensor_avg WITHTAG(id)")
+//!     .unwrap();
+//! assert_eq!(plan.topics(), ["sensor_avg"]);
+//! let any = kcql::compile_str("INSERT INTO m SELECT * FROM t", kcql::Connector::InfluxSink).unwrap();
+//! assert!(matches!(any, kcql::Plan::Influx(_)));
 //! ```
 //!
 //! The crate does no I/O. Public modules, in the order data flows through them:
@@ -45,9 +46,9 @@
 //!   the canonical printer: `parse(&stmt.to_string())` gives `stmt` back.
 //! - [`mod@reference`]: the reference implementation's view of a statement: field lists, tags,
 //!   defaults ([`SelectedFields`], [`Field`], [`TargetType`]).
-//! - [`plan`]: compiling statements for a connector ([`compile`], [`compile_str`],
-//!   [`Connector`], [`Plan`]), and describing a plan as text, Graphviz or Mermaid
-//!   ([`plan::explain`]).
+//! - [`plan`]: compiling statements for a connector ([`compile_influx`], [`compile_mqtt`],
+//!   [`compile_processor`], [`compile`], [`compile_str`], [`Connector`], [`Plan`]), and
+//!   describing a plan as text, Graphviz or Mermaid ([`plan::explain`]).
 //! - [`functions`]: the scalar and aggregate functions of the extensions ([`Function`]).
 //! - [`diag`]: errors and their rendering ([`Diagnostic`], [`Diagnostics`], [`ErrorKind`],
 //!   [`Stage`]).
@@ -78,6 +79,8 @@ pub use diag::{Diagnostic, Diagnostics, ErrorKind, Stage};
 pub use functions::Function;
 pub use keyword::ClauseKind;
 pub use parse::{parse, parse_many};
-pub use plan::{compile, compile_str, Connector, Plan};
+pub use plan::{
+    compile, compile_influx, compile_mqtt, compile_processor, compile_str, Connector, Plan,
+};
 pub use reference::{Field, FieldType, SelectedFields, TargetType};
 pub use span::Span;

@@ -15,6 +15,7 @@ use crate::ast::*;
 use crate::diag::{Diagnostic, Diagnostics, ErrorKind, Failure, StatementRef};
 use crate::lex::{tokenize_into, Token, TokenKind};
 use crate::span::Span;
+use std::sync::Arc;
 
 mod clauses;
 mod cursor;
@@ -67,7 +68,8 @@ fn with_token_buffer<R>(f: impl FnOnce(&mut Vec<Token>) -> R) -> R {
 
 #[inline]
 fn parse_one(src: &str, toks: &mut Vec<Token>, out: &mut Statement) -> Result<(), Diagnostic> {
-    tokenize_into(src, toks).map_err(|e| Failure::new(e.kind, e.span).into_diagnostic(src))?;
+    tokenize_into(src, toks)
+        .map_err(|e| Failure::new(e.kind, e.span).into_diagnostic(Arc::from(src)))?;
     let end = match toks.iter().position(|t| t.kind == TokenKind::Semicolon) {
         Some(i) => {
             if let Some(extra) = toks.get(i + 1) {
@@ -79,14 +81,14 @@ fn parse_one(src: &str, toks: &mut Vec<Token>, out: &mut Statement) -> Result<()
                     extra.span,
                 )
                 .help("this function parses a single statement; use parse_many for several")
-                .into_diagnostic(src));
+                .into_diagnostic(Arc::from(src)));
             }
             i
         }
         None => toks.len(),
     };
     parse_tokens_into(src, &toks[..end], Span::new(0, src.len()), out)
-        .map_err(|f| f.into_diagnostic(src))
+        .map_err(|f| f.into_diagnostic(Arc::from(src)))
 }
 
 /// Parses `;`-separated statements. A `;` inside quotes or backticks does not split. Trailing
@@ -94,8 +96,9 @@ fn parse_one(src: &str, toks: &mut Vec<Token>, out: &mut Statement) -> Result<()
 /// failing statement gets its own diagnostic, naming the statement.
 pub fn parse_many(src: &str) -> Result<Vec<Statement>, Diagnostics> {
     let mut toks = Vec::with_capacity(src.len() / 4 + 4);
-    tokenize_into(src, &mut toks)
-        .map_err(|e| Diagnostics::from(Failure::new(e.kind, e.span).into_diagnostic(src)))?;
+    tokenize_into(src, &mut toks).map_err(|e| {
+        Diagnostics::from(Failure::new(e.kind, e.span).into_diagnostic(Arc::from(src)))
+    })?;
     // Split on `;` and drop trailing empty pieces.
     let mut pieces: Vec<(&[Token], Span)> = Vec::new();
     let mut start_tok = 0;
@@ -114,11 +117,14 @@ pub fn parse_many(src: &str) -> Result<Vec<Statement>, Diagnostics> {
     let several = pieces.len() > 1;
     let mut out = Vec::with_capacity(pieces.len());
     let mut errors = Vec::new();
+    // The text, shared by every diagnostic; made on the first error.
+    let mut text: Option<Arc<str>> = None;
     for (index, (piece, span)) in pieces.into_iter().enumerate() {
         match parse_tokens(src, piece, span) {
             Ok(s) => out.push(s),
             Err(f) => {
-                let mut d = f.into_diagnostic(src);
+                let text = text.get_or_insert_with(|| Arc::from(src)).clone();
+                let mut d = f.into_diagnostic(text);
                 if several {
                     d.statement = Some(StatementRef {
                         index: index + 1,

@@ -33,6 +33,18 @@ fn write_ident(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
     }
 }
 
+/// A path read from a glued run (`WITHTAG` keys, `WITHTARGET`): its segments joined with `.`,
+/// each bare when possible, else backticked; an empty segment is written as nothing (`.a`).
+fn write_glued_path(f: &mut Formatter<'_>, p: &ColumnPath) -> fmt::Result {
+    write_separated(f, &p.segments, ".", |f, seg| {
+        if seg.is_empty() {
+            Ok(())
+        } else {
+            write_ident(f, seg)
+        }
+    })
+}
+
 /// True when `s` is a glued run that re-lexes to itself and whose first word is a valid name.
 fn is_bare_name(s: &str) -> bool {
     if s.is_empty() || s.starts_with('\'') {
@@ -209,7 +221,7 @@ impl Display for ColumnItem {
 
 impl Display for Tag {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key)?;
+        write_glued_path(f, &self.key)?;
         match &self.kind {
             TagKind::Field => Ok(()),
             TagKind::Constant(v) => {
@@ -315,7 +327,12 @@ impl Display for Statement {
         write_flag(f, "AUTOCREATE", self.autocreate)?;
         write_flag(f, "WITHSTRUCTURE", self.with_structure)?;
         write_list_clause(f, "PK ", &self.primary_keys)?;
-        write_opt(f, "WITHTARGET = ", self.dynamic_target.as_ref())?;
+        write_opt_with(
+            f,
+            "WITHTARGET = ",
+            self.dynamic_target.as_ref(),
+            write_glued_path,
+        )?;
         write_flag(f, "AUTOEVOLVE", self.autoevolve)?;
         write_opt(f, "BATCH = ", self.batch_size)?;
         match &self.partitioning {

@@ -143,7 +143,7 @@ fn tags_json(stmt: &Statement) -> Value {
                         TagKind::Constant(v) => (json!(v), "constant"),
                         TagKind::Alias(v) => (json!(v), "alias"),
                     };
-                    json!({"key": t.key, "value": value, "kind": kind})
+                    json!({"key": t.key.dotted(), "value": value, "kind": kind})
                 })
                 .collect(),
         ),
@@ -169,7 +169,7 @@ fn scalar(stmt: &Statement, key: &str) -> Option<Value> {
         "with_type" => opt_str(stmt.with_type.as_deref()),
         "converter" => opt_str(stmt.converter.as_deref()),
         "jms_selector" => opt_str(stmt.jms_selector.as_deref()),
-        "dynamic_target" => opt_str(stmt.dynamic_target.as_deref()),
+        "dynamic_target" => opt_str(stmt.dynamic_target.as_ref().map(|p| p.dotted()).as_deref()),
         "pipeline" => opt_str(stmt.pipeline.as_deref()),
         "inc_mode" => opt_str(stmt.incremental_mode.as_deref()),
         "index_suffix" => opt_str(stmt.index_suffix.as_deref()),

@@ -19,18 +19,17 @@ fn plans_for_every_valid_spec() {
             return;
         }
         let src = std::fs::read_to_string(path).expect("read spec");
-        let statements =
-            kcql::parse_many(&src).unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+        kcql::parse_many(&src).unwrap_or_else(|d| panic!("{}: {d}", path.display()));
         let mut out = String::new();
         for c in CONNECTORS {
             out.push_str(&format!("== {c}\n"));
-            match kcql::compile(&statements, c) {
+            match kcql::compile_str(&src, c) {
                 Ok(plan) => {
                     assert_eq!(plan.connector(), c);
                     out.push_str(&explain(&plan, ExplainFormat::Text));
                 }
                 Err(d) => {
-                    let rendered = d.with_input(&src).to_string();
+                    let rendered = d.to_string();
                     assert!(rendered.starts_with("error: "), "{rendered}");
                     out.push_str(&rendered);
                     out.push('\n');

@@ -174,17 +174,35 @@ fn unique_pairs(v: Vec<(String, String)>, ci: bool) -> Vec<(String, String)> {
     out
 }
 
+/// A path written as a glued run (`WITHTAG` keys, `WITHTARGET`): plain dotted names, segments
+/// that need backticks (dots, spaces, keywords, digits), and a leading empty segment (`.a`).
+fn glued_path() -> impl Strategy<Value = ColumnPath> {
+    prop_oneof![
+        3 => "[a-zA-Z][a-zA-Z0-9_]{0,4}(\\.[a-z][a-z0-9]{0,3}){0,2}"
+            .prop_map(|k: String| ColumnPath::new(k.split('.'))),
+        2 => path(false),
+        1 => path(false).prop_map(|mut p| {
+            p.segments.insert(0, String::new());
+            p
+        }),
+    ]
+}
+
 fn tag() -> impl Strategy<Value = Tag> {
-    let key = "[a-zA-Z][a-zA-Z0-9_]{0,4}(\\.[a-z][a-z0-9]{0,3}){0,2}";
     let value = prop_oneof![3 => word(), 1 => quoted().prop_filter("no dot start", |s| !s.starts_with('.'))];
-    (key, prop_oneof![Just(0u8), Just(1u8), Just(2u8)], value).prop_map(|(key, k, v)| Tag {
-        key,
-        kind: match k {
-            0 => TagKind::Field,
-            1 => TagKind::Constant(v),
-            _ => TagKind::Alias(v),
-        },
-    })
+    (
+        glued_path(),
+        prop_oneof![Just(0u8), Just(1u8), Just(2u8)],
+        value,
+    )
+        .prop_map(|(key, k, v)| Tag {
+            key,
+            kind: match k {
+                0 => TagKind::Field,
+                1 => TagKind::Constant(v),
+                _ => TagKind::Alias(v),
+            },
+        })
 }
 
 fn free_text() -> impl Strategy<Value = String> {
@@ -256,7 +274,7 @@ prop_compose! {
         (pipeline, subscription, dynamic_target, properties) in (
             option::of(name().prop_filter("no quote", |s| !s.contains('\''))),
             option::of("[a-zA-Z0-9_@]{1,6}"),
-            option::of("[a-z][a-z0-9_]{0,4}(\\.[a-z][a-z0-9_]{0,4}){0,2}"),
+            option::of(glued_path()),
             vec((quoted(), free_text()), 0..3)
                 .prop_map(|v| unique_pairs(v, false))
                 .prop_filter("no quote-wrapped values", |v| v.iter().all(|(k, v)| {

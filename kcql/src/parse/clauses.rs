@@ -141,7 +141,10 @@ impl<'a> Parser<'a> {
             ClauseKind::Pk => stmt.primary_keys = self.pk_list()?,
             ClauseKind::WithTarget => {
                 self.expect_eq(clause)?;
-                stmt.dynamic_target = Some(self.raw_run("a field path")?.to_string());
+                let Some((path, _)) = self.glued_path() else {
+                    return Err(self.unexpected(["a field path"]));
+                };
+                stmt.dynamic_target = Some(path);
             }
             ClauseKind::Batch => {
                 self.expect_eq(clause)?;

@@ -69,6 +69,32 @@ impl<'a> Parser<'a> {
         Some((&self.src[span.start..span.end], span))
     }
 
+    /// A glued run read as a field path (`WITHTAG` keys, `WITHTARGET`): dots outside backticks
+    /// separate segments and backticks are removed, so `` `a.b`.c `` is `a.b` then `c` (and
+    /// `.a` starts with an empty segment). Returns the path and the raw text; `None` when the
+    /// next token cannot start a run.
+    pub(super) fn glued_path(&mut self) -> Option<(ColumnPath, &'a str)> {
+        let start = self.pos;
+        let (raw, span) = self.glued_run()?;
+        let mut segments = vec![String::new()];
+        for t in &self.toks[start..self.pos] {
+            match t.kind {
+                TokenKind::Dot => segments.push(String::new()),
+                _ => {
+                    if let Some(last) = segments.last_mut() {
+                        last.push_str(t.inner(self.src));
+                    }
+                }
+            }
+        }
+        let path = ColumnPath {
+            segments,
+            wildcard: false,
+            span,
+        };
+        Some((path, raw))
+    }
+
     /// A glued run of words, backticked names and dots, as raw text.
     pub(super) fn raw_run(&mut self, what: &str) -> PResult<&'a str> {
         match self.glued_run() {

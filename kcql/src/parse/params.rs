@@ -41,14 +41,14 @@ impl<'a> Parser<'a> {
         self.expect(TokenKind::LParen)?;
         let mut tags = Vec::new();
         self.until_rparen(&["`,`", "`=`", "AS", "`)`"], |p| {
-            let (key, key_span) = match p.glued_run() {
+            let (key, raw) = match p.glued_path() {
                 Some(r) => r,
                 None => return Err(p.unexpected(["a tag"])),
             };
-            if key.ends_with('.') {
+            if raw.ends_with('.') {
                 return Err(Failure::new(
-                    ErrorKind::TagKeyEndsWithDot { key: key.into() },
-                    key_span,
+                    ErrorKind::TagKeyEndsWithDot { key: raw.into() },
+                    key.span,
                 ));
             }
             let kind = if p.eat(TokenKind::Eq).is_some() {
@@ -58,10 +58,7 @@ impl<'a> Parser<'a> {
             } else {
                 TagKind::Field
             };
-            tags.push(Tag {
-                key: key.to_string(),
-                kind,
-            });
+            tags.push(Tag { key, kind });
             Ok(())
         })?;
         Ok(tags)

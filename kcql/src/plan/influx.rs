@@ -2,8 +2,8 @@
 
 use super::field::{resolve, resolve_scalar, FieldRef, PlanExpr};
 use super::{
-    distinct, missing_target, no_aggregates, projection, split_raw_path, time_source,
-    unsupported_clauses, unsupported_properties, Connector, ProjectionItem,
+    distinct, missing_target, no_aggregates, projection, time_source, unsupported_clauses,
+    unsupported_properties, Connector, ProjectionItem,
 };
 use crate::ast::{Duration, Head, Retention, Statement, TagKind, TimeUnit, WriteMode};
 use crate::diag::{ErrorKind, Failure};
@@ -184,8 +184,8 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
     no_aggregates(s, connector, &mut errors);
     let fields = projection(s, &mut errors);
     let measurement = match &s.dynamic_target {
-        Some(raw) => Measurement::Field {
-            field: resolve(&split_raw_path(raw)),
+        Some(path) => Measurement::Field {
+            field: resolve(path),
             fallback: measurement,
         },
         None => Measurement::Static { name: measurement },
@@ -196,15 +196,15 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
         .flatten()
         .map(|t| match &t.kind {
             TagKind::Field => TagPlan::Field {
-                key: t.key.replace('`', ""),
-                field: resolve(&split_raw_path(&t.key)),
+                key: t.key.dotted(),
+                field: resolve(&t.key),
             },
             TagKind::Alias(name) => TagPlan::Field {
                 key: crate::parse::unescape(name).to_string(),
-                field: resolve(&split_raw_path(&t.key)),
+                field: resolve(&t.key),
             },
             TagKind::Constant(v) => TagPlan::Constant {
-                key: t.key.replace('`', ""),
+                key: t.key.dotted(),
                 value: crate::parse::unescape(v).to_string(),
             },
         })
@@ -234,5 +234,50 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
         })
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tag keys and WITHTARGET paths as written in glued runs: dots outside backticks separate
+    /// segments, backticks are removed, a leading dot gives an empty first segment.
+    #[test]
+    fn glued_paths_become_tag_keys_and_fields() {
+        let plan = crate::compile_influx(
+            "INSERT INTO m SELECT * FROM t WITHTARGET = `a.b`.c \
+             WITHTAG (`x.y`.z, .lead, `q`r = 1, _key.k AS `kk`)",
+        )
+        .unwrap();
+        let route = &plan.routes[0];
+        assert_eq!(
+            route.measurement,
+            Measurement::Field {
+                field: FieldRef::value(["a.b", "c"]),
+                fallback: "m".into(),
+            }
+        );
+        assert_eq!(
+            route.tags,
+            [
+                TagPlan::Field {
+                    key: "x.y.z".into(),
+                    field: FieldRef::value(["x.y", "z"]),
+                },
+                TagPlan::Field {
+                    key: ".lead".into(),
+                    field: FieldRef::value(["", "lead"]),
+                },
+                TagPlan::Constant {
+                    key: "qr".into(),
+                    value: "1".into(),
+                },
+                TagPlan::Field {
+                    key: "kk".into(),
+                    field: resolve(&crate::ast::ColumnPath::new(["_key", "k"])),
+                },
+            ]
+        );
     }
 }

@@ -25,10 +25,12 @@ use crate::diag::{Diagnostic, Diagnostics, ErrorKind, Failure, StatementRef};
 use crate::keyword::ClauseKind;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
-/// The connector a plan is compiled for.
+/// The connector a plan is compiled for. New connectors may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Connector {
     /// MQTT → Kafka.
     MqttSource,
@@ -66,9 +68,10 @@ impl fmt::Display for Connector {
     }
 }
 
-/// A compiled plan.
+/// A compiled plan, one variant per [`Connector`] (new connectors may be added).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "connector", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Plan {
     /// MQTT → Kafka routes.
     Mqtt(MqttPlan),
@@ -113,69 +116,112 @@ pub enum ProjectionItem {
 }
 
 /// Compiles `statements` for `connector`. Spans in the returned diagnostics point into the text
-/// the statements were parsed from; attach it with [`Diagnostics::with_input`].
+/// the statements were parsed from, which this function does not have: to render them with the
+/// source line and caret, compile from the text ([`compile_str`], [`compile_influx`],
+/// [`compile_mqtt`], [`compile_processor`]) or attach it with [`Diagnostics::with_input`].
 pub fn compile(statements: &[Statement], connector: Connector) -> Result<Plan, Diagnostics> {
-    let mut errors: Vec<Diagnostic> = Vec::new();
-    let mut push = |index: usize, stmt: &Statement, failures: Vec<Failure>| {
-        for f in failures {
-            let mut d = f.into_diagnostic("");
-            if statements.len() > 1 {
-                d.statement = Some(StatementRef {
-                    index: index + 1,
-                    preview: preview(stmt),
-                });
-            }
-            errors.push(d);
-        }
-    };
-    let plan = match connector {
-        Connector::InfluxSink => Plan::Influx(InfluxPlan {
-            routes: compile_routes(statements, influx::compile, &mut push),
-        }),
-        Connector::MqttSource => Plan::Mqtt(MqttPlan {
-            routes: compile_routes(statements, mqtt::compile, &mut push),
-        }),
-        Connector::WindowProcessor => Plan::Processor(ProcessorPlan {
-            routes: compile_routes(statements, processor::compile, &mut push),
-        }),
-    };
-    // An exact repeat of an earlier statement is a conflicting route.
-    for (i, s) in statements.iter().enumerate() {
-        if let Some(j) = statements[..i].iter().position(|e| e == s) {
-            push(
-                i,
-                s,
-                vec![Failure::new(
-                    ErrorKind::DuplicateRoute { other: j + 1 },
-                    s.spans.statement,
-                )
-                .help("remove one of the two statements")],
-            );
-        }
-    }
-    if errors.is_empty() {
-        Ok(plan)
-    } else {
-        errors.sort_by_key(|d| d.span.start);
-        Err(Diagnostics(errors))
+    compile_in("", statements, connector)
+}
+
+/// Parses `src` (one or more statements) and compiles them for `connector`; diagnostics carry
+/// the text. For a connector known at compile time, [`compile_influx`], [`compile_mqtt`] and
+/// [`compile_processor`] return its plan type directly.
+pub fn compile_str(src: &str, connector: Connector) -> Result<Plan, Diagnostics> {
+    let statements = crate::parse_many(src)?;
+    compile_in(src, &statements, connector)
+}
+
+/// Parses `src` (one or more statements) and compiles them for the InfluxDB sink; diagnostics
+/// carry the text.
+pub fn compile_influx(src: &str) -> Result<InfluxPlan, Diagnostics> {
+    influx_plan(src, &crate::parse_many(src)?)
+}
+
+/// Parses `src` (one or more statements) and compiles them for the MQTT source; diagnostics
+/// carry the text.
+pub fn compile_mqtt(src: &str) -> Result<MqttPlan, Diagnostics> {
+    mqtt_plan(src, &crate::parse_many(src)?)
+}
+
+/// Parses `src` (one or more statements) and compiles them for the window processor;
+/// diagnostics carry the text.
+pub fn compile_processor(src: &str) -> Result<ProcessorPlan, Diagnostics> {
+    processor_plan(src, &crate::parse_many(src)?)
+}
+
+/// [`compile`] for statements parsed from `src`.
+fn compile_in(
+    src: &str,
+    statements: &[Statement],
+    connector: Connector,
+) -> Result<Plan, Diagnostics> {
+    match connector {
+        Connector::InfluxSink => influx_plan(src, statements).map(Plan::Influx),
+        Connector::MqttSource => mqtt_plan(src, statements).map(Plan::Mqtt),
+        Connector::WindowProcessor => processor_plan(src, statements).map(Plan::Processor),
     }
 }
 
-/// Compiles each of `statements` with `compile_route` (one connector's route compiler), in
-/// order: the routes of those that compile, and `report`ed failures for those that do not.
+fn influx_plan(src: &str, statements: &[Statement]) -> Result<InfluxPlan, Diagnostics> {
+    compile_routes(src, statements, influx::compile).map(|routes| InfluxPlan { routes })
+}
+
+fn mqtt_plan(src: &str, statements: &[Statement]) -> Result<MqttPlan, Diagnostics> {
+    compile_routes(src, statements, mqtt::compile).map(|routes| MqttPlan { routes })
+}
+
+fn processor_plan(src: &str, statements: &[Statement]) -> Result<ProcessorPlan, Diagnostics> {
+    compile_routes(src, statements, processor::compile).map(|routes| ProcessorPlan { routes })
+}
+
+/// Compiles each of `statements` (parsed from `src`) with `compile_route` (one connector's
+/// route compiler), in order: the routes when all compile, or the diagnostics of every failing
+/// statement and of every exact repeat of an earlier statement (a conflicting route), in source
+/// order.
 fn compile_routes<R>(
+    src: &str,
     statements: &[Statement],
     compile_route: fn(usize, &Statement) -> Result<R, Vec<Failure>>,
-    report: &mut impl FnMut(usize, &Statement, Vec<Failure>),
-) -> Vec<R> {
+) -> Result<Vec<R>, Diagnostics> {
     let mut routes = Vec::new();
+    let mut failures: Vec<(usize, Failure)> = Vec::new();
     for (i, s) in statements.iter().enumerate() {
         match compile_route(i, s) {
             Ok(r) => routes.push(r),
-            Err(f) => report(i, s, f),
+            Err(f) => failures.extend(f.into_iter().map(|f| (i, f))),
         }
     }
-    routes
+    for (i, s) in statements.iter().enumerate() {
+        if let Some(j) = statements[..i].iter().position(|e| e == s) {
+            failures.push((
+                i,
+                Failure::new(
+                    ErrorKind::DuplicateRoute { other: j + 1 },
+                    s.spans.statement,
+                )
+                .help("remove one of the two statements"),
+            ));
+        }
+    }
+    if failures.is_empty() {
+        return Ok(routes);
+    }
+    let text: Arc<str> = Arc::from(src);
+    let mut errors: Vec<Diagnostic> = failures
+        .into_iter()
+        .map(|(i, f)| {
+            let mut d = f.into_diagnostic(text.clone());
+            if statements.len() > 1 {
+                d.statement = Some(StatementRef {
+                    index: i + 1,
+                    preview: preview(&statements[i]),
+                });
+            }
+            d
+        })
+        .collect();
+    errors.sort_by_key(|d| d.span.start);
+    Err(Diagnostics(errors))
 }
 
 /// The distinct `items`, in first-use order.
@@ -187,12 +233,6 @@ fn distinct<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
         }
     }
     out
-}
-
-/// Parses `src` (one or more statements) and compiles them; diagnostics carry the text.
-pub fn compile_str(src: &str, connector: Connector) -> Result<Plan, Diagnostics> {
-    let statements = crate::parse_many(src)?;
-    compile(&statements, connector).map_err(|d| d.with_input(src))
 }
 
 /// The first words of a statement's canonical form.
@@ -353,23 +393,6 @@ fn output_name(expr: &Expr, alias: Option<&Alias>) -> Option<String> {
         Expr::Column(p) => Some(resolve(p).last_name()),
         _ => None,
     }
-}
-
-/// Splits a raw path (a tag key, a WITHTARGET path) on `.` outside backticks, removing the
-/// backticks: ``a.`b.c`.d`` → `[a, b.c, d]`.
-fn split_raw_path(raw: &str) -> ColumnPath {
-    let mut segments = Vec::new();
-    let mut cur = String::new();
-    let mut in_tick = false;
-    for c in raw.chars() {
-        match c {
-            '`' => in_tick = !in_tick,
-            '.' if !in_tick => segments.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    segments.push(cur);
-    ColumnPath::new(segments)
 }
 
 /// The projection of a select list (shared by the MQTT source and the InfluxDB sink), with the

@@ -514,26 +514,12 @@ fn read_kcql(r: &mut Reader<'_>) -> (Option<String>, Option<(usize, InfluxPlan)>
     let Some(src) = r.required(KCQL, "Missing [connect.influx.kcql]") else {
         return (None, None);
     };
-    let statements = match kcql::parse_many(&src) {
-        Ok(s) => s,
+    match kcql::compile_influx(&src) {
+        // One route per statement.
+        Ok(plan) => (Some(src), Some((plan.routes.len(), plan))),
         Err(d) => {
             r.errors.push(SettingsError::Kcql {
-                rendered: d.with_input(&src).to_string(),
-            });
-            return (Some(src), None);
-        }
-    };
-    match kcql::compile(&statements, kcql::Connector::InfluxSink) {
-        Ok(kcql::Plan::Influx(plan)) => (Some(src), Some((statements.len(), plan))),
-        Ok(other) => {
-            r.errors.push(SettingsError::Kcql {
-                rendered: format!("compiled for the {:?} connector", other.connector()),
-            });
-            (Some(src), None)
-        }
-        Err(d) => {
-            r.errors.push(SettingsError::Kcql {
-                rendered: d.with_input(&src).to_string(),
+                rendered: d.to_string(),
             });
             (Some(src), None)
         }

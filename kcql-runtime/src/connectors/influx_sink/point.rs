@@ -181,10 +181,7 @@ mod tests {
     use kcql::plan::InfluxPlan;
 
     fn route(kcql: &str) -> InfluxPlan {
-        match kcql::compile_str(kcql, kcql::Connector::InfluxSink) {
-            Ok(kcql::Plan::Influx(p)) => p,
-            other => panic!("{other:?}"),
-        }
+        kcql::compile_influx(kcql).unwrap_or_else(|d| panic!("{d}"))
     }
 
     fn point(kcql: &str, payload: &str, ts_ms: Option<i64>) -> Result<String, RecordError> {

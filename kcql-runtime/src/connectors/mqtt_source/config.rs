@@ -593,17 +593,10 @@ fn read_kcql(r: &mut Reader<'_>) -> (Option<String>, Option<(Vec<String>, MqttPl
 /// Parses and compiles KCQL for the MQTT source: each statement's canonical text and the plan,
 /// or the rendered diagnostics.
 pub fn compile_kcql(src: &str) -> Result<(Vec<String>, MqttPlan), String> {
-    let statements = kcql::parse_many(src).map_err(|d| d.with_input(src).to_string())?;
-    match kcql::compile(&statements, kcql::Connector::MqttSource) {
-        Ok(kcql::Plan::Mqtt(plan)) => {
-            Ok((statements.iter().map(|s| s.to_string()).collect(), plan))
-        }
-        Ok(other) => Err(format!(
-            "compiled for the {:?} connector",
-            other.connector()
-        )),
-        Err(d) => Err(d.with_input(src).to_string()),
-    }
+    let plan = kcql::compile_mqtt(src).map_err(|d| d.to_string())?;
+    // The text compiled, so it parses: this only recovers the statements for their canonical text.
+    let statements = kcql::parse_many(src).map_err(|d| d.to_string())?;
+    Ok((statements.iter().map(|s| s.to_string()).collect(), plan))
 }
 
 /// A `[[source.mqtt]]` table of a TOML pipeline file. As in `kcql run`'s other tables, field

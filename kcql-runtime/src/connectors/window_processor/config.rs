@@ -17,8 +17,7 @@
 //! properties = { "fetch.min.bytes" = "1" }
 //! ```
 
-use kcql::plan::{Plan, ProcessorPlan};
-use kcql::Connector;
+use kcql::plan::ProcessorPlan;
 use serde::Deserialize;
 
 use crate::config::common::ErrorPolicy;
@@ -87,9 +86,8 @@ impl WindowProcessorToml {
         let name = self
             .name
             .unwrap_or_else(|| "kcql-window-processor".to_string());
-        let plan = match kcql::plan::compile_str(&self.kcql, Connector::WindowProcessor) {
-            Ok(Plan::Processor(p)) => Some(p),
-            Ok(_) => None,
+        let plan = match kcql::compile_processor(&self.kcql) {
+            Ok(p) => Some(p),
             Err(d) => {
                 errors.push(format!("kcql is invalid:\n{d}"));
                 None

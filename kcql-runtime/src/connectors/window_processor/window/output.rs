@@ -272,10 +272,8 @@ mod tests {
     }
 
     fn plan(kcql: &str) -> kcql::plan::WindowRoute {
-        match kcql::compile_str(kcql, kcql::Connector::WindowProcessor) {
-            Ok(kcql::Plan::Processor(mut p)) => p.routes.remove(0),
-            other => panic!("{other:?}"),
-        }
+        let mut p = kcql::compile_processor(kcql).unwrap_or_else(|d| panic!("{d}"));
+        p.routes.remove(0)
     }
 
     #[test]

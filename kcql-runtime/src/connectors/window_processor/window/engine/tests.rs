@@ -8,10 +8,8 @@ use crate::record::RecordFormatError;
 use serde_json::{json, Value as Json};
 
 fn engine(kcql: &str, settings: WindowSettings) -> WindowEngine {
-    match kcql::compile_str(kcql, kcql::Connector::WindowProcessor) {
-        Ok(kcql::Plan::Processor(p)) => WindowEngine::new(&p, settings).unwrap(),
-        other => panic!("{other:?}"),
-    }
+    let plan = kcql::compile_processor(kcql).unwrap_or_else(|d| panic!("{d}"));
+    WindowEngine::new(&plan, settings).unwrap()
 }
 
 const WEBINAR: &str = "INSERT INTO sensor_avg SELECT id, MIN(temperature) AS min_temp, \
@@ -398,10 +396,7 @@ fn avro_values_decode_with_the_configured_schema() {
 
 #[test]
 fn settings_are_checked_when_building() {
-    let plan = match kcql::compile_str(WEBINAR, kcql::Connector::WindowProcessor) {
-        Ok(kcql::Plan::Processor(p)) => p,
-        other => panic!("{other:?}"),
-    };
+    let plan = kcql::compile_processor(WEBINAR).unwrap_or_else(|d| panic!("{d}"));
     let avro = WindowSettings {
         value_format: Format::Avro,
         ..WindowSettings::default()
