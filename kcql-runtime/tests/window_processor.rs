@@ -99,6 +99,11 @@ fn pipeline(input: &str, output: &str, name: &str) -> Pipeline {
 }
 
 fn pipeline_at(brokers: &str, input: &str, output: &str, name: &str) -> Pipeline {
+    pipeline_with(brokers, input, output, name, "")
+}
+
+/// The processor pipeline with `settings` (TOML lines) added to its `[[processor.window]]`.
+fn pipeline_with(brokers: &str, input: &str, output: &str, name: &str, settings: &str) -> Pipeline {
     let text = format!(
         r#"
 [runtime]
@@ -107,10 +112,32 @@ metrics = "off"
 brokers = "{brokers}"
 [[processor.window]]
 name = "{name}"
+{settings}
 kcql = "INSERT INTO {output} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {input} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
 "#
     );
     Pipeline::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// Runs `pipeline` until `output` holds exactly `n` records, then stops it cleanly.
+async fn run_until_output(
+    pipeline: Pipeline,
+    observability: Observability,
+    output: &str,
+    n: usize,
+) -> Vec<kafka::ConsumedRecord> {
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_pipeline(
+        pipeline,
+        shutdown.clone(),
+        observability,
+        |_| {},
+    ));
+    let got =
+        kafka::consume_exactly(output, n, Duration::from_secs(90), Duration::from_secs(3)).await;
+    shutdown.trigger();
+    task.await.unwrap().unwrap();
+    got
 }
 
 fn check(
@@ -148,25 +175,11 @@ async fn windows_match_a_reference_computation_exactly_once() {
     produce_input(&input).await;
     let expected = expected();
 
-    let shutdown = Shutdown::new();
     let observability = Observability::default();
     let registry = Arc::clone(&observability.registry);
     let name = unique("wp");
-    let task = tokio::spawn(run_pipeline(
-        pipeline(&input, &output, &name),
-        shutdown.clone(),
-        observability,
-        |_| {},
-    ));
-    let got = kafka::consume_exactly(
-        &output,
-        expected.len(),
-        Duration::from_secs(90),
-        Duration::from_secs(3),
-    )
-    .await;
-    shutdown.trigger();
-    task.await.unwrap().unwrap();
+    let pipeline = pipeline(&input, &output, &name);
+    let got = run_until_output(pipeline, observability, &output, expected.len()).await;
 
     let mut seen = std::collections::BTreeSet::new();
     for r in &got {
@@ -385,38 +398,12 @@ async fn confluent_avro_input_resolves_its_schema_through_the_registry() {
     let expected = expected();
 
     let name = unique("wp_avro");
-    let text = format!(
-        r#"
-[runtime]
-metrics = "off"
-[kafka]
-brokers = "{brokers}"
-[[processor.window]]
-name = "{name}"
-value_format = "confluent_avro"
-schema_registry_url = "{url}"
-kcql = "INSERT INTO {output} SELECT id, MIN(temperature) AS min_temp, MAX(temperature) AS max_temp, AVG(temperature) AS avg_temp, COUNT(*) AS n FROM {input} GROUP BY id WINDOW TUMBLING(2s) WITHTIMESTAMP ts"
-"#,
-        brokers = kafka::brokers(),
-        url = registry.url(),
+    let settings = format!(
+        "value_format = \"confluent_avro\"\nschema_registry_url = \"{}\"",
+        registry.url()
     );
-    let pipeline = Pipeline::from_toml_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e:?}"));
-    let shutdown = Shutdown::new();
-    let task = tokio::spawn(run_pipeline(
-        pipeline,
-        shutdown.clone(),
-        Observability::default(),
-        |_| {},
-    ));
-    let got = kafka::consume_exactly(
-        &output,
-        expected.len(),
-        Duration::from_secs(90),
-        Duration::from_secs(3),
-    )
-    .await;
-    shutdown.trigger();
-    task.await.unwrap().unwrap();
+    let pipeline = pipeline_with(&kafka::brokers(), &input, &output, &name, &settings);
+    let got = run_until_output(pipeline, Observability::default(), &output, expected.len()).await;
 
     let mut seen = std::collections::BTreeSet::new();
     for r in &got {
