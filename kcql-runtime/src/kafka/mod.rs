@@ -4,6 +4,7 @@
 //! ([`context`]).
 
 pub mod client;
+pub mod consume_error;
 pub mod context;
 pub mod offsets;
 

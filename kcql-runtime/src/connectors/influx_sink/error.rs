@@ -72,6 +72,16 @@ pub enum SinkError {
     /// A skipped record could not be dead-lettered (it is not skipped: it will be read again).
     #[error(transparent)]
     DeadLetter(DeadLetterError),
+    /// The consumer failed in a way waiting cannot fix; what was read before was written and
+    /// committed, nothing after it.
+    #[error("Kafka consumer for group `{group}` failed: {source}")]
+    Consume {
+        /// The consumer group.
+        group: String,
+        /// librdkafka's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
     /// A worker task panicked.
     #[error("sink worker panicked: {0}")]
     WorkerPanicked(String),

@@ -8,6 +8,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use smallvec::SmallVec;
 
+use crate::kafka::consume_error::ConsumeErrors;
 use crate::backoff::Backoff;
 use crate::component::{ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
@@ -105,6 +106,7 @@ struct Worker<'c> {
     partitions: Vec<TopicPartition>,
     measurements: Measurements,
     degraded: bool,
+    consume_errors: ConsumeErrors,
 }
 
 impl<'c> Worker<'c> {
@@ -137,6 +139,7 @@ impl<'c> Worker<'c> {
             partitions: Vec::new(),
             measurements: Measurements::default(),
             degraded: false,
+            consume_errors: ConsumeErrors::default(),
         }
     }
 
@@ -180,6 +183,7 @@ impl<'c> Worker<'c> {
                 }
                 received = consumer.recv() => match received {
                     Ok(msg) => {
+                        self.consume_errors.reset();
                         if !self.admit(msg, &stop).await {
                             self.flush(&stop).await?;
                             return Ok(());
@@ -189,8 +193,14 @@ impl<'c> Worker<'c> {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(connector = %self.ctx.name, error = %e, "Kafka consumer error");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if let Err(source) = self.consume_errors.handle(&self.ctx.name, e).await {
+                            // What was read is written and committed; nothing after it.
+                            self.flush(&stop).await?;
+                            return Err(SinkError::Consume {
+                                group: self.ctx.group_id.clone(),
+                                source,
+                            });
+                        }
                     }
                 },
             }

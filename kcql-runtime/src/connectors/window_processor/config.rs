@@ -13,6 +13,7 @@
 //! late = "drop"                      # or { topic = "sensor_late" }
 //! max_open_windows = 10000
 //! max_groups = 1000000
+//! max_future_ms = 3600000            # event times further ahead than this are poison
 //! [processor.window.kafka]           # this component's Kafka client settings
 //! properties = { "fetch.min.bytes" = "1" }
 //! ```
@@ -54,6 +55,8 @@ pub struct WindowProcessorToml {
     pub max_open_windows: Option<usize>,
     /// Most groups held at once.
     pub max_groups: Option<usize>,
+    /// How far ahead of the partition's time and the clock an event time may be (ms).
+    pub max_future_ms: Option<u64>,
     /// Kafka client settings of this component (on top of the pipeline's `[kafka]`).
     pub kafka: Option<KafkaSettings>,
 }
@@ -121,6 +124,9 @@ impl WindowProcessorToml {
         }
         if let Some(n) = self.max_groups {
             window.max_groups = n;
+        }
+        if let Some(n) = self.max_future_ms {
+            window.max_future_ms = n;
         }
         if let Some(plan) = &plan {
             if let Err(e) = WindowEngine::new(plan, window.clone()) {

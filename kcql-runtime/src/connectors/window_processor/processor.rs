@@ -9,14 +9,25 @@
 //! offsets, the engine rebuilds the open windows, and the resume token stops it from
 //! re-emitting already-delivered windows with part of their records.
 //!
-//! Rebalances: before partitions are revoked, the commit point is committed for them and
+//! Every path commits only a **confirmed** commit point: one taken when every output before it
+//! was delivered and every dead-letter or late copy confirmed. A revoke (a rebalance, or the
+//! consumer closing when the processor stops, cleanly or on an error) commits the last
+//! confirmed point, never the engine's current one: that may be past windows taken but not
+//! delivered, copies not confirmed, or a poison record under `THROW`. Records after the
+//! confirmed point are read again by the partition's next owner.
+//!
+//! Rebalances: before partitions are revoked, the confirmed point is committed for them and
 //! their contribution dropped from the engine; assigned partitions are registered so they hold
 //! the watermark until they deliver. A partition at its end (partition EOF) is marked idle so
 //! it does not hold the watermark (for plans reading several topics, every source topic's
 //! partition of that number is marked: a busy one rejoins with its next record).
 //!
 //! Poison records: `NOOP` skips them (counted, logged, optionally dead-lettered), `THROW` stops
-//! the processor without committing past them. Late records are counted and dropped, or
+//! the processor without committing past them. Consumer errors: transient ones are waited out
+//! at the same position, fatal ones stop the processor
+//! ([`consume_error`](crate::kafka::consume_error)). A partition's committed resume token is
+//! read before its first record; when it cannot be read, or was written for other targets, the
+//! processor stops rather than re-emit windows with part of their records. Late records are counted and dropped, or
 //! copied to the late topic (delivered before the commit, like dead letters).
 
 use std::collections::{BTreeMap, HashSet};
@@ -42,6 +53,8 @@ use crate::connectors::window_processor::window::{
 };
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::decode::RegistryError;
+use crate::backoff::Backoff;
+use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::publish_lag;
 use crate::kafka::{consumer_config, producer_config, KafkaSettings};
 use crate::metrics::{Counter, Gauge, Registry};
@@ -86,6 +99,29 @@ pub enum ProcessorError {
     /// A dead-letter or late-topic copy failed (the record is not committed).
     #[error(transparent)]
     DeadLetter(#[from] DeadLetterError),
+    /// The consumer failed in a way waiting cannot fix (nothing after the last confirmed
+    /// commit point was committed).
+    #[error("Kafka consumer of window processor `{name}` failed: {source}")]
+    Consume {
+        /// The processor.
+        name: String,
+        /// librdkafka's error.
+        #[source]
+        source: KafkaError,
+    },
+    /// A partition's committed resume token cannot be read or does not fit the plan: going on
+    /// would re-emit windows with only part of their records.
+    #[error("cannot resume {topic}[{partition}] of consumer group `{group}`: {reason}")]
+    Resume {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The consumer group.
+        group: String,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 /// The engine and what the rebalance callbacks share with the worker. Never locked across
@@ -95,6 +131,9 @@ struct Shared {
     engine: WindowEngine,
     /// Partitions whose committed resume token was applied since their assignment.
     resumed: HashSet<(String, i32)>,
+    /// The last commit point whose outputs were all delivered and copies confirmed: the only
+    /// one a revoke may commit.
+    confirmed: Option<CommitPoint>,
 }
 
 #[derive(Debug)]
@@ -151,15 +190,18 @@ impl ConsumerContext for ProcessorContext {
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
         let mut shared = lock(&self.shared);
-        // Every output taken so far was delivered (the worker waits before polling again), and
-        // windows not yet taken still hold their offsets: the commit point is safe.
-        let point = shared.engine.commit_point();
-        let list = commit_list(&point.offsets, &point.resume.to_metadata(), &revoked);
-        if list.count() > 0 {
-            if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
-                tracing::warn!(processor = %self.name, error = %e,
-                    "cannot commit revoked partitions (their records will be read again)");
+        // Only the confirmed point: the engine's current one may be past windows taken and not
+        // delivered, unconfirmed copies, or a poison record the processor stopped on.
+        if let Some(point) = shared.confirmed.as_mut() {
+            let list = commit_list(&point.offsets, &point.resume.to_metadata(), &revoked);
+            if list.count() > 0 {
+                if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
+                    tracing::warn!(processor = %self.name, error = %e,
+                        "cannot commit revoked partitions (their records will be read again)");
+                }
             }
+            // Not ours any more: a later owner's commits must not be overwritten by this one.
+            point.offsets.retain(|tp, _| !revoked.contains(tp));
         }
         for (topic, partition) in &revoked {
             shared.engine.drop_partition(topic, *partition);
@@ -275,6 +317,8 @@ pub struct WindowProcessor {
 const EMIT_EVERY_RECORDS: usize = 1000;
 /// Longest time between two emissions.
 const EMIT_EVERY: Duration = Duration::from_millis(200);
+/// Retries of a failed committed-offsets fetch before the processor stops.
+const RESUME_FETCH_ATTEMPTS: u32 = 8;
 
 impl WindowProcessor {
     /// A processor for `settings`, with Kafka client settings `kafka`.
@@ -299,6 +343,7 @@ impl WindowProcessor {
         let shared = Arc::new(Mutex::new(Shared {
             engine,
             resumed: HashSet::new(),
+            confirmed: None,
         }));
         let context = ProcessorContext {
             shared: Arc::clone(&shared),
@@ -335,6 +380,7 @@ impl WindowProcessor {
             late_copy,
             copies: Vec::new(),
             since_emit: 0,
+            consume_errors: ConsumeErrors::default(),
             last_commit: None,
             published: Published::new(component.registry(), &s.name),
             topics: topics.iter().map(|t| t.to_string()).collect(),
@@ -357,6 +403,7 @@ struct Worker<'c> {
     /// Dead-letter and late-topic copies not yet confirmed.
     copies: Vec<PendingDeadLetter>,
     since_emit: usize,
+    consume_errors: ConsumeErrors,
     last_commit: Option<BTreeMap<(String, i32), i64>>,
     published: Published,
     topics: Vec<String>,
@@ -379,6 +426,8 @@ impl Worker<'_> {
                 _ = tick.tick() => self.emit_and_commit(CommitMode::Async).await?,
                 received = consumer.recv() => match received {
                     Ok(msg) => {
+                        self.consume_errors.reset();
+                        self.resume_if_new(msg.topic(), msg.partition(), &shutdown).await?;
                         let headers = crate::kafka::headers_of(&msg);
                         let raw = RawRecord::of_message(&msg, &headers);
                         let schemas = if self.decoder.needs_registry() {
@@ -402,8 +451,12 @@ impl Worker<'_> {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(processor = %self.settings.name, error = %e, "Kafka consumer error");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        if let Err(source) = self.consume_errors.handle(&self.settings.name, e).await {
+                            return Err(ProcessorError::Consume {
+                                name: self.settings.name.clone(),
+                                source,
+                            });
+                        }
                     }
                 },
             }
@@ -411,32 +464,77 @@ impl Worker<'_> {
     }
 
     /// Applies the committed resume token of a partition seen for the first time since its
-    /// assignment.
-    fn resume_if_new(&self, topic: &str, partition: i32) {
-        if lock(&self.shared)
-            .resumed
-            .contains(&(topic.to_string(), partition))
-        {
-            return;
+    /// assignment. The committed offsets are fetched patiently (the coordinator may be moving);
+    /// a token that cannot be had or does not fit stops the processor.
+    async fn resume_if_new(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        shutdown: &Shutdown,
+    ) -> Result<(), ProcessorError> {
+        let key = (topic.to_string(), partition);
+        if lock(&self.shared).resumed.contains(&key) {
+            return Ok(());
         }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, partition);
-        let committed = tokio::task::block_in_place(|| {
-            self.consumer
-                .committed_offsets(tpl, Duration::from_secs(10))
-        });
-        let token = committed.ok().and_then(|list| {
-            list.find_partition(topic, partition)
-                .and_then(|e| ResumeToken::from_metadata(e.metadata()))
-        });
+        let fail = |reason: String| ProcessorError::Resume {
+            topic: topic.to_string(),
+            partition,
+            group: self.settings.group_id.clone(),
+            reason,
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let metadata = loop {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, partition);
+            let fetched = tokio::task::block_in_place(|| {
+                self.consumer
+                    .committed_offsets(tpl, Duration::from_secs(10))
+            });
+            match fetched {
+                Ok(list) => {
+                    break list
+                        .find_partition(topic, partition)
+                        .map(|e| e.metadata().to_string())
+                        .unwrap_or_default()
+                }
+                Err(e) if backoff.attempts() < RESUME_FETCH_ATTEMPTS && !shutdown.is_triggered() => {
+                    tracing::warn!(processor = %self.settings.name, topic, partition, error = %e,
+                        "cannot fetch the committed offset's resume token; retrying");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                Err(e) => {
+                    return Err(fail(format!(
+                        "fetching its committed offset failed {} times, last: {e}",
+                        backoff.attempts() + 1
+                    )))
+                }
+            }
+        };
+        let token = match ResumeToken::from_metadata(&metadata) {
+            Some(token) => Some(token),
+            None if metadata.is_empty() => None,
+            None => {
+                return Err(fail(format!(
+                    "the committed offset's metadata `{}` is not a resume token written by kcql; \
+                     reset the group's offsets or use another group_id",
+                    metadata.chars().take(200).collect::<String>()
+                )))
+            }
+        };
         let mut shared = lock(&self.shared);
         if let Some(token) = token {
-            if let Err(e) = shared.engine.resume_partition(topic, partition, &token) {
-                tracing::warn!(processor = %self.settings.name, topic, partition, error = %e,
-                    "ignoring the committed resume token (the KCQL changed?)");
-            }
+            shared
+                .engine
+                .resume_partition(topic, partition, &token)
+                .map_err(|e| {
+                    fail(format!(
+                        "{e}: the KCQL changed under the same consumer group; use a new \
+                         group_id to start over, or reset the group's offsets"
+                    ))
+                })?;
         }
-        shared.resumed.insert((topic.to_string(), partition));
+        shared.resumed.insert(key);
+        Ok(())
     }
 
     /// Feeds one record (`raw`, the parts of `msg`) to the engine. `schemas` are its resolved Confluent Avro schemas, or
@@ -447,7 +545,6 @@ impl Worker<'_> {
         raw: RawRecord<'_>,
         schemas: Result<Schemas, RegistryError>,
     ) -> Result<(), ProcessorError> {
-        self.resume_if_new(msg.topic(), msg.partition());
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -550,6 +647,8 @@ impl Worker<'_> {
         for copy in std::mem::take(&mut self.copies) {
             copy.await?;
         }
+        // Everything derived from the records before `point` is delivered.
+        lock(&self.shared).confirmed = Some(point.clone());
         if self.last_commit.as_ref() == Some(&point.offsets) && outputs.is_empty() {
             return Ok(());
         }

@@ -180,6 +180,7 @@ impl WindowEngine {
                     .resume
                     .as_ref()
                     .and_then(|r| r.get(route).copied().flatten()),
+                max_future_ms: self.settings.max_future_ms,
             };
             let outcome = apply(
                 &mut self.routes[route],

@@ -6,6 +6,7 @@
 //! late = "drop"                # or: late = { topic = "sensor_late" }
 //! max_open_windows = 10000     # windows held in memory, all routes together
 //! max_groups = 1000000         # groups held in memory, all open windows together
+//! max_future_ms = 3600000      # event times further ahead (of partition time and clock) are poison
 //! ```
 
 use crate::decode::Format;
@@ -52,6 +53,13 @@ pub struct WindowSettings {
     /// it closes the oldest open windows early, as for `max_open_windows`.
     #[serde(default = "default_max_groups")]
     pub max_groups: usize,
+    /// How far ahead an event time may be (default 1 h), in ms, of the later of its
+    /// partition's largest event time so far and the processor's clock. A record further
+    /// ahead is poison (error policy, dead letter, metric): believed, it would raise the
+    /// watermark, close every open window early and make later records late. A filtered
+    /// record that far ahead does not move its partition's time.
+    #[serde(default = "default_max_future_ms")]
+    pub max_future_ms: u64,
 }
 
 fn default_key_format() -> Format {
@@ -66,6 +74,10 @@ fn default_max_groups() -> usize {
     1_000_000
 }
 
+fn default_max_future_ms() -> u64 {
+    3_600_000
+}
+
 impl Default for WindowSettings {
     fn default() -> Self {
         WindowSettings {
@@ -76,6 +88,7 @@ impl Default for WindowSettings {
             late: LatePolicy::Drop,
             max_open_windows: default_max_open_windows(),
             max_groups: default_max_groups(),
+            max_future_ms: default_max_future_ms(),
         }
     }
 }

@@ -23,6 +23,19 @@ pub(super) struct RecordContext<'r, 'a> {
     pub(super) arrival: u64,
     pub(super) now_ms: i64,
     pub(super) resume_floor: Option<i64>,
+    /// How far ahead of the partition's time and the clock an event time may be
+    /// ([`WindowSettings::max_future_ms`](super::super::WindowSettings::max_future_ms)).
+    pub(super) max_future_ms: u64,
+}
+
+impl RecordContext<'_, '_> {
+    /// The latest event time accepted now for partition `pid` of a route whose partitions'
+    /// largest event times are `max_event`.
+    fn future_limit(&self, max_event: &[Option<i64>]) -> i64 {
+        let partition_time = max_event.get(self.pid).copied().flatten();
+        let reference = partition_time.map_or(self.now_ms, |t| t.max(self.now_ms));
+        reference.saturating_add(i64::try_from(self.max_future_ms).unwrap_or(i64::MAX))
+    }
 }
 
 /// Runs one route on one decoded record.
@@ -45,9 +58,12 @@ pub(super) fn apply(
     };
     if let Some(f) = &r.route.filter {
         if !is_true(f, ctx.rec, ctx.now_ms) {
-            // A filtered record still shows how far its partition's time has come.
+            // A filtered record still shows how far its partition's time has come, unless
+            // its time is too far ahead to be believed.
             if let Ok(t) = event_time() {
-                see_event(&mut r.max_event, ctx.pid, t);
+                if t <= ctx.future_limit(&r.max_event) {
+                    see_event(&mut r.max_event, ctx.pid, t);
+                }
             }
             return RouteOutcome::Filtered { route };
         }
@@ -56,6 +72,14 @@ pub(super) fn apply(
         Ok(ms) => ms,
         Err(e) => return poison(WindowError::EventTime(e)),
     };
+    let limit_ms = ctx.future_limit(&r.max_event);
+    if event_ms > limit_ms {
+        return poison(WindowError::FarFuture {
+            event_ms,
+            limit_ms,
+            max_future_ms: ctx.max_future_ms,
+        });
+    }
     let Some(starts) = r.shape.starts(event_ms) else {
         return poison(WindowError::EventTimeOutOfRange(event_ms));
     };

@@ -36,6 +36,18 @@ pub enum WindowError {
     /// The event time is so far from the epoch that a window boundary overflows.
     #[error("event time {0} ms is out of range for windowing")]
     EventTimeOutOfRange(i64),
+    /// The event time is further ahead than `max_future_ms` of both the partition's largest
+    /// event time and the processor's clock: accepting it would close every open window and
+    /// make the partition's later records late.
+    #[error("event time {event_ms} ms is more than {max_future_ms} ms ahead of the partition's time and the clock (limit {limit_ms} ms, setting max_future_ms)")]
+    FarFuture {
+        /// The record's event time (ms since the epoch).
+        event_ms: i64,
+        /// The latest event time accepted for it.
+        limit_ms: i64,
+        /// The setting in force.
+        max_future_ms: u64,
+    },
     /// An aggregate's argument has the wrong type.
     #[error(transparent)]
     Aggregate(#[from] AggregateError),

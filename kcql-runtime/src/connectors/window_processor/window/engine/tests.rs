@@ -414,3 +414,39 @@ fn settings_are_checked_when_building() {
         Err(BuildError::ZeroLimit("max_groups"))
     ));
 }
+
+#[test]
+fn a_far_future_event_time_is_poison_and_moves_no_time() {
+    let q =
+        "INSERT INTO o SELECT id, count(*) AS n FROM s WHERE t > 0 GROUP BY id WINDOW TUMBLING(1s)";
+    let settings = WindowSettings {
+        max_future_ms: 60_000,
+        ..WindowSettings::default()
+    };
+    let mut e = engine(q, settings);
+    let clock = 1_000_000;
+    let at = |e: &mut WindowEngine, off: i64, ts: i64, p: &str| {
+        let mut input = InputRecord::new("s", 0, off, p.as_bytes()).with_timestamp(ts);
+        input.processing_time_ms = clock;
+        e.on_record(input)
+    };
+    assert_eq!(at(&mut e, 0, clock + 10, r#"{"id":"a","t":1}"#).windows(), 1);
+    // A year ahead: poison, whether WHERE keeps it or not, and neither closes the window.
+    let year = 365 * 24 * 3_600_000;
+    let far = at(&mut e, 1, clock + year, r#"{"id":"a","t":1}"#);
+    assert!(
+        matches!(far.poison(), Some(WindowError::FarFuture { limit_ms, .. }) if *limit_ms == clock + 10 + 60_000),
+        "{far:?}"
+    );
+    assert!(matches!(
+        at(&mut e, 2, clock + year, r#"{"id":"a","t":-1}"#),
+        RecordOutcome::Routed(_)
+    ));
+    assert_eq!(e.watermark(0), Some(clock + 10));
+    // The window is still open: a record for it is on time.
+    assert_eq!(at(&mut e, 3, clock + 20, r#"{"id":"a","t":1}"#).windows(), 1);
+    assert!(e.take_closed().is_empty());
+    // Within the bound of the partition's time (not the clock) is fine.
+    assert_eq!(at(&mut e, 4, clock + 50_000, r#"{"id":"a","t":1}"#).windows(), 1);
+    assert_eq!(e.metrics().poison, 1);
+}
