@@ -34,7 +34,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
@@ -197,6 +199,21 @@ pub async fn create_topic(name: &str, partitions: i32) {
 
 /// [`create_topic`] on the brokers `brokers`.
 pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
+    create_topic_with_config_at(brokers, name, partitions, &[]).await
+}
+
+/// [`create_topic`] with topic configuration entries (`max.message.bytes`, `retention.ms` …).
+pub async fn create_topic_with_config(name: &str, partitions: i32, config: &[(&str, &str)]) {
+    create_topic_with_config_at(&brokers(), name, partitions, config).await
+}
+
+/// [`create_topic_with_config`] on the brokers `brokers`.
+pub async fn create_topic_with_config_at(
+    brokers: &str,
+    name: &str,
+    partitions: i32,
+    config: &[(&str, &str)],
+) {
     assert!(
         partitions > 0,
         "create_topic({name}): partitions must be > 0"
@@ -205,7 +222,10 @@ pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
     let admin: AdminClient<TestContext> = client_config_at(brokers)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("create_topic({name}): cannot create admin client: {e}"));
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let topic = config.iter().fold(
+        NewTopic::new(name, partitions, TopicReplication::Fixed(1)),
+        |t, (k, v)| t.set(k, v),
+    );
     let options = AdminOptions::new()
         .operation_timeout(Some(REQUEST_TIMEOUT))
         .request_timeout(Some(REQUEST_TIMEOUT));
@@ -221,6 +241,28 @@ pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
         }
     }
     wait_for_partitions_at(brokers, name, partitions).await;
+}
+
+/// Sets topic configuration entries of `name` (a full `AlterConfigs`: dynamic entries not
+/// named go back to their defaults). Panics on failure.
+pub async fn alter_topic_config(name: &str, config: &[(&str, &str)]) {
+    let admin: AdminClient<TestContext> = client_config()
+        .create_with_context(TestContext)
+        .unwrap_or_else(|e| panic!("alter_topic_config({name}): cannot create admin client: {e}"));
+    let alter = config.iter().fold(
+        AlterConfig::new(ResourceSpecifier::Topic(name)),
+        |a, (k, v)| a.set(k, v),
+    );
+    let options = AdminOptions::new().request_timeout(Some(REQUEST_TIMEOUT));
+    let results = admin
+        .alter_configs([&alter], &options)
+        .await
+        .unwrap_or_else(|e| panic!("alter_topic_config({name}) failed: {e}"));
+    for result in results {
+        if let Err((resource, code)) = result {
+            panic!("alter_topic_config({name}): {resource:?} rejected: {code}");
+        }
+    }
 }
 
 /// Deletes `name` and waits until the broker's metadata no longer lists it. An unknown topic
@@ -732,7 +774,20 @@ pub async fn commit_offsets_at(
     topic: &str,
     offsets: &BTreeMap<i32, i64>,
 ) {
+    commit_offsets_with_metadata_at(brokers, group, topic, offsets, "").await
+}
+
+/// [`commit_offsets`] with `metadata` stored beside each offset (as a consumer's own commit
+/// would store it), on the brokers `brokers`.
+pub async fn commit_offsets_with_metadata_at(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    offsets: &BTreeMap<i32, i64>,
+    metadata: &str,
+) {
     wait_reachable_at(brokers);
+    let metadata = metadata.to_string();
     let (brokers, group, topic, offsets) = (
         brokers.to_string(),
         group.to_string(),
@@ -747,6 +802,9 @@ pub async fn commit_offsets_at(
         for (p, o) in &offsets {
             tpl.add_partition_offset(&topic, *p, Offset::Offset(*o))
                 .unwrap_or_else(|e| panic!("bad offset {p}:{o}: {e}"));
+            if let Some(mut element) = tpl.find_partition(&topic, *p) {
+                element.set_metadata(metadata.as_str());
+            }
         }
         retry_coordinator(
             &format!("commit {offsets:?} for {group} on {topic}"),

@@ -421,9 +421,9 @@ impl Worker<'_> {
                 _ = stop.wait() => {
                     // Windows that have not closed are not emitted: they are rebuilt from the
                     // committed offsets after a restart.
-                    return self.emit_and_commit(CommitMode::Sync).await;
+                    return self.emit_and_commit(CommitMode::Sync, None).await;
                 }
-                _ = tick.tick() => self.emit_and_commit(CommitMode::Async).await?,
+                _ = tick.tick() => self.emit_and_commit(CommitMode::Async, None).await?,
                 received = consumer.recv() => match received {
                     Ok(msg) => {
                         self.consume_errors.reset();
@@ -433,15 +433,20 @@ impl Worker<'_> {
                         let schemas = if self.decoder.needs_registry() {
                             match self.decoder.resolve_patiently(&raw, &shutdown, &self.settings.name).await {
                                 Some(resolved) => resolved,
-                                None => return self.emit_and_commit(CommitMode::Sync).await,
+                                None => return self.emit_and_commit(CommitMode::Sync, None).await,
                             }
                         } else {
                             Ok(Schemas::NONE)
                         };
-                        self.handle(&msg, raw, schemas)?;
+                        if let Err(error) = self.handle(&msg, raw, schemas) {
+                            // Deliver what closed before the record, commit up to it, stop.
+                            let at = (msg.topic().to_string(), msg.partition(), msg.offset());
+                            self.emit_and_commit(CommitMode::Sync, Some(at)).await?;
+                            return Err(error);
+                        }
                         self.since_emit += 1;
                         if self.since_emit >= EMIT_EVERY_RECORDS {
-                            self.emit_and_commit(CommitMode::Async).await?;
+                            self.emit_and_commit(CommitMode::Async, None).await?;
                         }
                     }
                     Err(KafkaError::PartitionEOF(partition)) => {
@@ -590,13 +595,23 @@ impl Worker<'_> {
     }
 
     /// Produces the closed windows, waits for their delivery (and for pending copies), then
-    /// commits the commit point taken right after them.
-    async fn emit_and_commit(&mut self, mode: CommitMode) -> Result<(), ProcessorError> {
+    /// commits the commit point taken right after them; with `stop_at` (a record the processor
+    /// stops on), at most up to that record.
+    async fn emit_and_commit(
+        &mut self,
+        mode: CommitMode,
+        stop_at: Option<(String, i32, i64)>,
+    ) -> Result<(), ProcessorError> {
         self.since_emit = 0;
         let (outputs, point): (_, CommitPoint) = {
             let mut shared = lock(&self.shared);
             let outputs = shared.engine.take_closed();
-            let point = shared.engine.commit_point();
+            let mut point = shared.engine.commit_point();
+            if let Some((topic, partition, offset)) = stop_at {
+                if let Some(committable) = point.offsets.get_mut(&(topic, partition)) {
+                    *committable = (*committable).min(offset);
+                }
+            }
             self.published.publish(&shared.engine);
             (outputs, point)
         };
