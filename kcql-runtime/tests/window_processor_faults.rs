@@ -166,15 +166,29 @@ async fn a_poison_record_under_throw_is_never_committed_past() {
         .collect();
     records.push(closer());
     let poison_offset = records.len() as i64;
-    records.push(ProduceRecord::new("{not json"));
-    records.push(reading("dev-0", BASE + 61_000, 1.0));
     kafka::produce(&input, records).await;
     let name = unique("wpf-throw");
 
-    for run in ["first", "restart"] {
-        let error = run_until_it_stops(pipeline(&input, &output, &name, ""))
+    // Every window is delivered and committed before the poison record arrives.
+    let first = tokio::spawn(run_until_it_stops(pipeline(&input, &output, &name, "")));
+    let got: Vec<serde_json::Value> =
+        kafka::consume_all(&output, expected_counts().len(), Duration::from_secs(60))
             .await
-            .expect_err("THROW stops on the poison record");
+            .iter()
+            .map(|r| r.payload_json())
+            .collect();
+    assert_exact(&got);
+    kafka::produce(
+        &input,
+        [
+            ProduceRecord::new("{not json"),
+            reading("dev-0", BASE + 61_000, 1.0),
+        ],
+    )
+    .await;
+    let mut stopped = first.await.expect("first run");
+    for run in ["first", "restart"] {
+        let error = stopped.expect_err("THROW stops on the poison record");
         let text = error.to_string();
         assert!(
             text.contains(&format!("{input}[0]@{poison_offset}")),
@@ -185,18 +199,8 @@ async fn a_poison_record_under_throw_is_never_committed_past() {
             committed.get(&0).is_some_and(|&o| o <= poison_offset),
             "{run}: committed past the poison record at {poison_offset}: {committed:?}"
         );
+        stopped = run_until_it_stops(pipeline(&input, &output, &name, "")).await;
     }
-    // The windows before it were delivered, complete, before the processor stopped.
-    let got: Vec<serde_json::Value> = kafka::consume_all(
-        &output,
-        expected_counts().len(),
-        Duration::from_secs(30),
-    )
-    .await
-    .iter()
-    .map(|r| r.payload_json())
-    .collect();
-    assert_exact(&got);
 }
 
 #[tokio::test(flavor = "multi_thread")]
