@@ -41,9 +41,9 @@ use kcql_testkit::kafka::{self, ProduceRecord};
 use kcql_testkit::mqtt;
 use kcql_testkit::names::unique;
 use kcql_testkit::private::ChildProcess;
+use kcql_testkit::window_points::{self, present, StoredPoint};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rumqttc::QoS;
-use serde_json::Value;
 
 const DEVICES: usize = 8;
 const SECONDS: i64 = 60;
@@ -121,56 +121,8 @@ async fn push_watermark(brokers: &str, topic: &str, ts: i64) {
     .await;
 }
 
-/// One point as InfluxDB holds it.
-#[derive(Debug, Clone)]
-struct StoredPoint {
-    time_ms: i64,
-    powered_by: Option<String>,
-    window_start: Option<i64>,
-    min: Option<f64>,
-    max: Option<f64>,
-    avg: Option<f64>,
-    n: Option<u64>,
-}
-
-/// Every point of the measurement, by (device id, window start = time − window).
 async fn stored_points(db: &str) -> BTreeMap<(String, i64), Vec<StoredPoint>> {
-    let answer = influx::influxql(
-        Some(db),
-        &format!("SELECT * FROM {} GROUP BY *", influx::quote(MEASUREMENT)),
-    )
-    .await;
-    if let Some(e) = influx::statement_error(&answer) {
-        if e.contains("database not found") {
-            return BTreeMap::new();
-        }
-        panic!("InfluxDB query failed: {e}");
-    }
-    let mut out: BTreeMap<(String, i64), Vec<StoredPoint>> = BTreeMap::new();
-    for row in influx::rows(&answer) {
-        let id = row
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let time_ms = row.get("time").and_then(Value::as_i64).unwrap_or_default() / 1_000_000;
-        let f = |k: &str| row.get(k).and_then(Value::as_f64);
-        out.entry((id, time_ms - WINDOW_MS))
-            .or_default()
-            .push(StoredPoint {
-                time_ms,
-                powered_by: row
-                    .get("poweredBy")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                window_start: f("window_start").map(|v| v as i64),
-                min: f("min_temp"),
-                max: f("max_temp"),
-                avg: f("avg_temp"),
-                n: row.get("n").and_then(Value::as_u64),
-            });
-    }
-    out
+    window_points::stored_points(db, MEASUREMENT, WINDOW_MS).await
 }
 
 /// Differences between InfluxDB and the expected windows (empty = exact match), ignoring the
@@ -214,14 +166,6 @@ fn differences(
         }
     }
     out
-}
-
-/// How many expected windows InfluxDB holds (any values).
-fn present(
-    stored: &BTreeMap<(String, i64), Vec<StoredPoint>>,
-    expected: &BTreeMap<(String, i64), WindowStats>,
-) -> usize {
-    expected.keys().filter(|k| stored.contains_key(*k)).count()
 }
 
 fn spawn_processor(bin: &Path, file: &Path) -> ChildProcess {

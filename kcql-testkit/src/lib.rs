@@ -18,3 +18,4 @@ pub mod names;
 pub mod private;
 mod reach;
 pub mod registry;
+pub mod window_points;

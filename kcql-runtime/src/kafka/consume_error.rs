@@ -99,7 +99,11 @@ mod tests {
             RDKafkaErrorCode::TopicAuthorizationFailed,
             RDKafkaErrorCode::GroupAuthorizationFailed,
         ] {
-            assert_eq!(classify(&consume(code)), ConsumeErrorKind::Fatal, "{code:?}");
+            assert_eq!(
+                classify(&consume(code)),
+                ConsumeErrorKind::Fatal,
+                "{code:?}"
+            );
         }
         assert_eq!(
             classify(&KafkaError::MessageConsumptionFatal(
@@ -114,7 +118,11 @@ mod tests {
             RDKafkaErrorCode::NotCoordinator,
             RDKafkaErrorCode::LeaderNotAvailable,
         ] {
-            assert_eq!(classify(&consume(code)), ConsumeErrorKind::Transient, "{code:?}");
+            assert_eq!(
+                classify(&consume(code)),
+                ConsumeErrorKind::Transient,
+                "{code:?}"
+            );
         }
     }
 
@@ -126,7 +134,10 @@ mod tests {
             errors.handle("c", transient.clone()).await.unwrap();
         }
         assert_eq!(errors.backoff.attempts(), 5, "each error waits longer");
-        assert_eq!(errors.backoff.ceiling(), Duration::from_secs(3) + Duration::from_millis(200));
+        assert_eq!(
+            errors.backoff.ceiling(),
+            Duration::from_secs(3) + Duration::from_millis(200)
+        );
         errors.reset();
         assert_eq!(errors.backoff.attempts(), 0);
         let fatal = KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset);
