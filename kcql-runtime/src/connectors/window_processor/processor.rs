@@ -20,7 +20,11 @@
 //! their contribution dropped from the engine; assigned partitions are registered so they hold
 //! the watermark until they deliver. A partition at its end (partition EOF) is marked idle so
 //! it does not hold the watermark (for plans reading several topics, every source topic's
-//! partition of that number is marked: a busy one rejoins with its next record).
+//! partition of that number is marked: a busy one rejoins with its next record). It stops
+//! holding it only once the broker confirmed that its end offset is still the consumer's
+//! position, when that would close a window: after a pause (an outage, a quiet source), the
+//! burst that follows reaches the consumer one partition at a time, and the first partition's
+//! records must not close windows the others' waiting records belong to.
 //!
 //! Poison records: `NOOP` skips them (counted, logged, optionally dead-lettered), `THROW` stops
 //! the processor without committing past them. Consumer errors: transient ones are waited out
@@ -42,7 +46,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use thiserror::Error;
 
 use crate::backoff::Backoff;
@@ -317,6 +321,8 @@ pub struct WindowProcessor {
 const EMIT_EVERY_RECORDS: usize = 1000;
 /// Longest time between two emissions.
 const EMIT_EVERY: Duration = Duration::from_millis(200);
+/// How long the broker may take to say where idle partitions end.
+const IDLE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Retries of a failed committed-offsets fetch before the processor stops.
 const RESUME_FETCH_ATTEMPTS: u32 = 8;
 
@@ -423,7 +429,10 @@ impl Worker<'_> {
                     // committed offsets after a restart.
                     return self.emit_and_commit(CommitMode::Sync, None).await;
                 }
-                _ = tick.tick() => self.emit_and_commit(CommitMode::Async, None).await?,
+                _ = tick.tick() => {
+                    self.release_verified_idle();
+                    self.emit_and_commit(CommitMode::Async, None).await?;
+                }
                 received = consumer.recv() => match received {
                     Ok(msg) => {
                         self.consume_errors.reset();
@@ -450,10 +459,13 @@ impl Worker<'_> {
                         }
                     }
                     Err(KafkaError::PartitionEOF(partition)) => {
-                        let mut shared = lock(&self.shared);
-                        for topic in &self.topics {
-                            shared.engine.mark_idle(topic, partition);
+                        {
+                            let mut shared = lock(&self.shared);
+                            for topic in &self.topics {
+                                shared.engine.mark_idle(topic, partition);
+                            }
                         }
+                        self.release_verified_idle();
                     }
                     Err(e) => {
                         if let Err(source) = self.consume_errors.handle(&self.settings.name, e).await {
@@ -466,6 +478,57 @@ impl Worker<'_> {
                 },
             }
         }
+    }
+
+    /// When partitions marked idle hold back a window: asks the broker for their end offsets;
+    /// those whose end is past the consumer's position (records on their way) hold the
+    /// watermark again, the others are released. Nothing is released when the broker cannot
+    /// answer (the next partition EOF or tick asks again).
+    fn release_verified_idle(&mut self) {
+        let holding = lock(&self.shared).engine.idle_holding();
+        if holding.is_empty() {
+            return;
+        }
+        let mut ends = TopicPartitionList::new();
+        for (topic, partition) in &holding {
+            if let Err(e) = ends.add_partition_offset(topic, *partition, Offset::End) {
+                tracing::warn!(processor = %self.settings.name, error = %e, "cannot ask for end offsets");
+                return;
+            }
+        }
+        let consumer = self.consumer;
+        let answer = tokio::task::block_in_place(|| {
+            consumer
+                .offsets_for_times(ends, IDLE_CHECK_TIMEOUT)
+                .and_then(|ends| Ok((ends, consumer.position()?)))
+        });
+        let (ends, positions) = match answer {
+            Ok(both) => both,
+            Err(e) => {
+                tracing::debug!(processor = %self.settings.name, error = %e,
+                    "cannot check idle partitions' end offsets; they keep holding the watermark");
+                return;
+            }
+        };
+        let offset_of = |list: &TopicPartitionList, topic: &str, partition: i32| match list
+            .find_partition(topic, partition)
+            .map(|e| e.offset())
+        {
+            Some(Offset::Offset(o)) => Some(o),
+            _ => None,
+        };
+        let mut shared = lock(&self.shared);
+        for (topic, partition) in &holding {
+            let end = offset_of(&ends, topic, *partition);
+            let position = offset_of(&positions, topic, *partition);
+            let at_end = matches!((end, position), (Some(e), Some(p)) if e <= p);
+            if !at_end {
+                tracing::debug!(processor = %self.settings.name, topic, partition, ?end, ?position,
+                    "idle partition has records on their way: it holds the watermark again");
+                shared.engine.mark_busy(topic, *partition);
+            }
+        }
+        shared.engine.release_idle();
     }
 
     /// Applies the committed resume token of a partition seen for the first time since its

@@ -76,12 +76,55 @@ impl WindowEngine {
         self.partition_ids.get(topic)?.get(&partition).copied()
     }
 
-    /// Marks a partition idle (e.g. at partition EOF): it no longer holds the watermark back
-    /// until it delivers a record again. Its records older than the watermark then are late.
+    /// Marks a partition that reached its end (partition EOF) as idle: it stops holding the
+    /// watermark of its routes, but only at [`release_idle`](Self::release_idle), which the
+    /// caller calls once it made sure the partition still has nothing more (its end offset did
+    /// not move since). Until then it holds the watermark at its last event time, so a burst
+    /// that reaches the consumer one partition at a time cannot make the other partitions'
+    /// records late. It joins again with its next record; its records older than the
+    /// watermark then are late.
     pub fn mark_idle(&mut self, topic: &str, partition: i32) {
         if let Some(pid) = self.existing_pid(topic, partition) {
             self.partitions[pid].idle = true;
-            self.advance_all();
+        }
+    }
+
+    /// Undoes [`mark_idle`](Self::mark_idle) for a partition found to have records not yet
+    /// delivered (its end moved since it went idle).
+    pub fn mark_busy(&mut self, topic: &str, partition: i32) {
+        if let Some(pid) = self.existing_pid(topic, partition) {
+            let p = &mut self.partitions[pid];
+            if p.assigned || p.next_offset.is_some() {
+                p.idle = false;
+            }
+        }
+    }
+
+    /// The partitions marked idle, when releasing them would close a held window:
+    /// the caller checks that they still have no records, [`mark_busy`](Self::mark_busy)s
+    /// those that do, then calls [`release_idle`](Self::release_idle). Empty when releasing
+    /// would change nothing.
+    pub fn idle_holding(&self) -> Vec<(String, i32)> {
+        let pending = self
+            .routes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| r.idle_would_close(i, &self.partitions));
+        if !pending {
+            return Vec::new();
+        }
+        self.partitions
+            .iter()
+            .filter(|p| p.idle && (p.assigned || p.next_offset.is_some()))
+            .map(|p| (p.topic.clone(), p.partition))
+            .collect()
+    }
+
+    /// Stops the partitions marked idle from holding the watermark: every route's watermark
+    /// moves to the minimum over its other partitions, closing what it passes.
+    pub fn release_idle(&mut self) {
+        for (i, r) in self.routes.iter_mut().enumerate() {
+            r.release_idle(i, &self.partitions);
         }
     }
 

@@ -47,7 +47,8 @@ pub(super) struct RouteState {
     pub(super) emitted_through: Option<i64>,
     /// Per partition, the largest event time seen (a record that passed `WHERE`).
     pub(super) max_event: Vec<Option<i64>>,
-    /// min over active partitions of `max_event`, never decreasing.
+    /// min over its partitions of `max_event` (idle ones too, until
+    /// [`release_idle`](super::WindowEngine::release_idle)), never decreasing.
     pub(super) watermark: Option<i64>,
     /// Held windows by start (open, or closed and not yet taken).
     pub(super) windows: BTreeMap<i64, WindowState>,
@@ -66,26 +67,61 @@ impl RouteState {
         }
     }
 
-    /// Recomputes the watermark (route `index`) from the active partitions and closes what it
-    /// passed.
+    /// Recomputes the watermark (route `index`) from its partitions, idle ones included, and
+    /// closes what it passed.
     pub(super) fn advance(&mut self, index: usize, partitions: &[PartitionState]) {
+        if let Some(m) = self.low_watermark(index, partitions, false) {
+            self.raise(m);
+        }
+    }
+
+    /// Whether moving the watermark to what it is without the partitions marked idle
+    /// ([`release_idle`](super::WindowEngine::release_idle)) would close a held window.
+    pub(super) fn idle_would_close(&self, index: usize, partitions: &[PartitionState]) -> bool {
+        let Some(m) = self.low_watermark(index, partitions, true) else {
+            return false;
+        };
+        self.oldest_open()
+            .is_some_and(|(end, _)| m.saturating_sub(self.shape.grace_ms) >= end)
+    }
+
+    /// Moves the watermark to what it is without the partitions marked idle.
+    pub(super) fn release_idle(&mut self, index: usize, partitions: &[PartitionState]) {
+        if let Some(m) = self.low_watermark(index, partitions, true) {
+            self.raise(m);
+        }
+    }
+
+    /// The smallest largest event time over route `index`'s partitions (`skip_idle`: not
+    /// counting those marked idle); `None` while an assigned partition that counts has not
+    /// delivered. Revoked partitions never count.
+    fn low_watermark(
+        &self,
+        index: usize,
+        partitions: &[PartitionState],
+        skip_idle: bool,
+    ) -> Option<i64> {
         let mut min: Option<i64> = None;
         for (m, p) in self.max_event.iter().zip(partitions) {
-            if p.idle || !p.routes.contains(&index) {
+            let revoked = p.idle && !p.assigned && m.is_none();
+            if !p.routes.contains(&index) || revoked || (skip_idle && p.idle) {
                 continue;
             }
             match m {
                 Some(m) => min = Some(min.map_or(*m, |x| x.min(*m))),
                 // An assigned partition that has not delivered yet holds the watermark.
-                None if p.assigned => return,
+                None if p.assigned => return None,
                 None => {}
             }
         }
-        if let Some(m) = min {
-            if self.watermark.is_none_or(|w| m > w) {
-                self.watermark = Some(m);
-                self.close_through(m.saturating_sub(self.shape.grace_ms));
-            }
+        min
+    }
+
+    /// Raises the watermark to `m` (never lowers it) and closes what it passed.
+    fn raise(&mut self, m: i64) {
+        if self.watermark.is_none_or(|w| m > w) {
+            self.watermark = Some(m);
+            self.close_through(m.saturating_sub(self.shape.grace_ms));
         }
     }
 

@@ -215,7 +215,14 @@ fn the_slowest_active_partition_holds_the_watermark_until_idle() {
         1
     );
     e.mark_idle("s", 0);
+    // Idle partitions hold the watermark until the caller releases them (after making sure
+    // they have no records on their way).
+    assert_eq!(e.watermark(0), Some(900));
+    assert_eq!(e.idle_holding(), [("s".to_string(), 0)]);
+    assert!(e.take_closed().is_empty());
+    e.release_idle();
     assert_eq!(e.watermark(0), Some(5000));
+    assert!(e.idle_holding().is_empty(), "nothing left to release");
     let out = values(&e.take_closed());
     assert_eq!(out, [json!({"window_start":0,"window_end":1000,"n":2})]);
     let offsets = e.committable_offsets();
@@ -236,8 +243,35 @@ fn an_assigned_partition_holds_the_watermark_until_it_delivers() {
     assert_eq!(first.windows(), 1, "not late although partition 0 is ahead");
     assert_eq!(e.watermark(0), Some(100));
     e.mark_idle("s", 1);
+    e.release_idle();
     assert_eq!(e.watermark(0), Some(5000));
     assert_eq!(e.take_closed().len(), 1);
+}
+
+#[test]
+fn an_idle_partition_found_busy_keeps_holding_the_watermark() {
+    let q = "INSERT INTO o SELECT count(*) AS n FROM s WINDOW TUMBLING(1s)";
+    let mut e = engine(q, WindowSettings::default());
+    e.assign_partition("s", 0);
+    e.assign_partition("s", 1);
+    e.on_record(InputRecord::new("s", 0, 0, b"{}").with_timestamp(100));
+    e.on_record(InputRecord::new("s", 1, 0, b"{}").with_timestamp(200));
+    e.mark_idle("s", 0);
+    e.mark_idle("s", 1);
+    assert!(e.idle_holding().is_empty(), "releasing would close nothing");
+    // Partition 1's burst arrives first: partition 0 is found to have records waiting.
+    e.on_record(InputRecord::new("s", 1, 1, b"{}").with_timestamp(2500));
+    assert_eq!(e.idle_holding(), [("s".to_string(), 0)]);
+    e.mark_busy("s", 0);
+    e.release_idle();
+    assert_eq!(e.watermark(0), Some(100));
+    let waiting = e.on_record(InputRecord::new("s", 0, 1, b"{}").with_timestamp(900));
+    assert_eq!(waiting.windows(), 1, "not late");
+    e.on_record(InputRecord::new("s", 0, 2, b"{}").with_timestamp(2600));
+    assert_eq!(
+        values(&e.take_closed()),
+        [json!({"window_start":0,"window_end":1000,"n":3})]
+    );
 }
 
 #[test]
