@@ -25,12 +25,14 @@ pub fn classify(error: &KafkaError) -> ConsumeErrorKind {
     use RDKafkaErrorCode as C;
     match error {
         KafkaError::MessageConsumptionFatal(_) => ConsumeErrorKind::Fatal,
-        KafkaError::MessageConsumption(code) => match code {
-            // Records would be skipped: the position moved (out of range, reset) or a record
-            // could not be read.
-            C::AutoOffsetReset | C::OffsetOutOfRange | C::BadMessage | C::InvalidMessage
-            // Rights and protocol problems do not go away by waiting.
-            | C::TopicAuthorizationFailed
+        // Records would be skipped: the position moved (out of range, reset) or a record could
+        // not be read.
+        KafkaError::MessageConsumption(
+            C::AutoOffsetReset | C::OffsetOutOfRange | C::BadMessage | C::InvalidMessage,
+        )
+        // Rights and protocol problems do not go away by waiting.
+        | KafkaError::MessageConsumption(
+            C::TopicAuthorizationFailed
             | C::GroupAuthorizationFailed
             | C::ClusterAuthorizationFailed
             | C::SaslAuthenticationFailed
@@ -38,9 +40,8 @@ pub fn classify(error: &KafkaError) -> ConsumeErrorKind {
             | C::UnsupportedVersion
             | C::InconsistentGroupProtocol
             | C::InvalidGroupId
-            | C::Fatal => ConsumeErrorKind::Fatal,
-            _ => ConsumeErrorKind::Transient,
-        },
+            | C::Fatal,
+        ) => ConsumeErrorKind::Fatal,
         _ => ConsumeErrorKind::Transient,
     }
 }
@@ -69,7 +70,7 @@ impl ConsumeErrors {
             return Err(error);
         }
         let run = self.backoff.attempts();
-        if run % 10 == 0 {
+        if run.is_multiple_of(10) {
             tracing::warn!(connector = name, %error, consecutive = run + 1,
                 "Kafka consumer error; retrying at the same position");
         }
