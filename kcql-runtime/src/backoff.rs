@@ -55,6 +55,14 @@ impl Backoff {
         Duration::from_nanos(nanos)
     }
 
+    /// The next delay without jitter, [`ceiling`](Self::ceiling); counts one attempt. For a
+    /// lone caller with no herd of peers to spread out (the endpoint's accept loop).
+    pub fn next_ceiling(&mut self) -> Duration {
+        let ceiling = self.ceiling();
+        self.attempt = self.attempt.saturating_add(1);
+        ceiling
+    }
+
     /// The delay before retrying after a failure that may carry a server `Retry-After`: the
     /// larger of [`next_delay`](Self::next_delay) and `retry_after` (itself capped at `max`,
     /// so a bogus header cannot stall the caller for hours).
@@ -137,6 +145,15 @@ mod tests {
         assert_eq!(b.attempts(), 6);
         b.reset();
         assert_eq!(b.ceiling(), 100 * MS);
+    }
+
+    #[test]
+    fn unjittered_delays_are_the_ceilings() {
+        let mut b = Backoff::with_seed(MS, 5 * MS, 1);
+        let delays: Vec<_> = (0..5).map(|_| b.next_ceiling()).collect();
+        assert_eq!(delays, [MS, 2 * MS, 4 * MS, 5 * MS, 5 * MS]);
+        b.reset();
+        assert_eq!(b.next_ceiling(), MS);
     }
 
     #[test]

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
+use crate::redact::redact_url;
+
 /// Command-line arguments of `kcql`.
 #[derive(Debug, Parser)]
 #[command(
@@ -291,8 +293,10 @@ fn run_pipeline_command(
     let mut pipeline = match Pipeline::load(files) {
         Ok(p) => p,
         Err(errors) => {
+            // Each error already leaves credentials out; URLs are stripped again here, the
+            // last stop before the terminal.
             for e in &errors {
-                let _ = writeln!(err, "error: {e}");
+                let _ = writeln!(err, "error: {}", redact_url(&e.to_string()));
             }
             let _ = writeln!(
                 err,
@@ -371,7 +375,7 @@ fn run_pipeline_command(
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = writeln!(err, "kcql: {e}");
+            let _ = writeln!(err, "kcql: {}", redact_url(&e.to_string()));
             ExitCode::from(EXIT_INVALID)
         }
     }

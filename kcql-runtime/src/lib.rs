@@ -9,7 +9,8 @@
 //!   [`decode`] (JSON, Avro, Schema Registry), [`value`], [`eval`] (expressions, paths),
 //!   [`time`], [`backoff`] (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
 //!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
-//!   (`/metrics`, `/health`), [`shutdown`].
+//!   (`/metrics`, `/health`), [`shutdown`], [`redact`] (credentials kept out of logs, errors
+//!   and `Debug` output).
 //! * [`component`]: what a connector is to its host (the [`component::Component`] trait, its
 //!   context, health). [`run`] hosts the components of a pipeline; [`cli`] is the `kcql`
 //!   command-line tool.
@@ -30,6 +31,7 @@ pub mod eval;
 pub mod kafka;
 pub mod metrics;
 pub mod record;
+pub mod redact;
 pub mod run;
 pub mod shutdown;
 pub mod time;

@@ -218,3 +218,74 @@ fn check_with_a_connector_rejects_what_it_cannot_honour() {
         Some(2)
     );
 }
+
+/// `kcql run --check` on files whose problems sit next to credentials: the errors give the
+/// position and the problem, and neither standard output nor standard error shows a
+/// credential (a TOML syntax error on a password's line, credentials in URLs).
+#[test]
+fn run_check_never_prints_a_credential() {
+    let dir = std::env::temp_dir().join(format!("kcql-cli-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let syntax = dir.join("syntax.toml");
+    std::fs::write(
+        &syntax,
+        "[[sink.influx]]\nname = \"s\"\npassword = \"hunter2\nurl = \"http://127.0.0.1:8086\"\n",
+    )
+    .unwrap();
+    let urls = dir.join("urls.toml");
+    std::fs::write(
+        &urls,
+        r#"
+[kafka.properties]
+"sasl.password" = "hunter2-kafka"
+
+[[sink.influx]]
+name = "s"
+kcql = "INSERT INTO m SELECT * FROM t"
+url = "http://admin:hunter2@127.0.0.1:8086"
+db = "d"
+username = "u"
+password = "hunter2-influx"
+
+[[source.mqtt]]
+name = "m"
+hosts = ["tcp://u:hunter2@127.0.0.1:1883"]
+kcql = "INSERT INTO t SELECT * FROM /a"
+password = 12345678
+
+[[processor.window]]
+name = "w"
+kcql = "INSERT INTO o SELECT id, max(t) AS m FROM t GROUP BY id WINDOW TUMBLING(2s)"
+value_format = "confluent_avro"
+schema_registry_url = "ftp://u:hunter2@registry:8081"
+"#,
+    )
+    .unwrap();
+    let properties = dir.join("sink.properties");
+    std::fs::write(
+        &properties,
+        "connect.influx.url=http://u:hunter2@127.0.0.1:99999\nconnect.influx.db=d\n\
+         connect.influx.username=u\nconnect.influx.password=hunter2-p\n\
+         connect.influx.kcql=INSERT INTO m SELECT * FROM t\nkafka.sasl.password=hunter2-k\n",
+    )
+    .unwrap();
+    for (file, expected) in [
+        (&syntax, "syntax.toml:3:20: not valid TOML"),
+        (&urls, "http://***@127.0.0.1:8086"),
+        (&properties, "http://***@127.0.0.1:99999"),
+    ] {
+        let out = kcql(&["run", "--check", file.to_str().unwrap()], None);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(!all.contains("hunter2"), "{all}");
+        assert!(!all.contains("12345678"), "{all}");
+        assert!(all.contains(expected), "{all}");
+    }
+    let all_urls = {
+        let out = kcql(&["run", "--check", urls.to_str().unwrap()], None);
+        text(&out.stderr)
+    };
+    assert!(all_urls.contains("tcp://***@127.0.0.1:1883"), "{all_urls}");
+    assert!(all_urls.contains("ftp://***@registry:8081"), "{all_urls}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

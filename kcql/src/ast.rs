@@ -482,6 +482,24 @@ pub enum WindowKind {
     },
 }
 
+/// The most windows one record may fall into. `HOPPING(size, advance)` adds each record to
+/// ⌈size / advance⌉ windows (`HOPPING(1d, 1ms)` would be 86.4 million), so larger ratios are
+/// rejected when the statement is checked.
+pub const MAX_WINDOWS_PER_RECORD: u64 = 10_000;
+
+impl WindowKind {
+    /// The most windows one record falls into: 1 for a tumbling window, ⌈size / advance⌉ for a
+    /// hopping one (an advance of zero counts as 1 ms, as the runtime reads it).
+    pub fn windows_per_record(&self) -> u64 {
+        match *self {
+            WindowKind::Tumbling { .. } => 1,
+            WindowKind::Hopping { size, advance } => {
+                size.millis.div_ceil(advance.millis.max(1)).max(1)
+            }
+        }
+    }
+}
+
 /// `WITHRETENTION = …` for the InfluxDB sink (extension).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]

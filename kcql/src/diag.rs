@@ -171,6 +171,16 @@ pub enum ErrorKind {
         /// Why.
         reason: String,
     },
+    /// A hopping window whose size / advance puts each record in too many windows.
+    #[error(
+        "too many windows per record: HOPPING size / advance must be at most {max}, found {count}"
+    )]
+    TooManyWindows {
+        /// Windows per record, ⌈size / advance⌉.
+        count: u64,
+        /// The limit, [`MAX_WINDOWS_PER_RECORD`](crate::ast::MAX_WINDOWS_PER_RECORD).
+        max: u64,
+    },
     /// A function nobody defined.
     #[error("unknown function `{name}`; known functions: {known}")]
     UnknownFunction {

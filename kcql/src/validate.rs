@@ -6,7 +6,9 @@
 //! Runs on every parse, so it works on borrowed data and does not allocate for statements with
 //! up to 16 parentless select fields.
 
-use crate::ast::{ColumnPath, Expr, Statement};
+use crate::ast::{
+    ColumnPath, Duration, Expr, Statement, Window, WindowKind, MAX_WINDOWS_PER_RECORD,
+};
 use crate::diag::{ErrorKind, Failure};
 use crate::functions::Function;
 use crate::keyword::ClauseKind;
@@ -156,7 +158,46 @@ pub(crate) fn validate_extensions(stmt: &Statement) -> Result<(), Failure> {
             }
         }
     }
-    Ok(())
+    check_window(stmt)
+}
+
+/// Checks that the statement's window, if any, puts each record in at most
+/// [`MAX_WINDOWS_PER_RECORD`] windows (the error points at the WINDOW clause). The parser runs it
+/// on every statement; the window processor's compiler runs it again for statements built in
+/// code.
+pub(crate) fn check_window(stmt: &Statement) -> Result<(), Failure> {
+    let Some(Window {
+        kind: kind @ WindowKind::Hopping { size, advance },
+        ..
+    }) = stmt.window
+    else {
+        return Ok(());
+    };
+    let count = kind.windows_per_record();
+    if count <= MAX_WINDOWS_PER_RECORD {
+        return Ok(());
+    }
+    let span = stmt
+        .spans
+        .clause(ClauseKind::Window)
+        .unwrap_or(stmt.spans.statement);
+    let min_advance = Duration {
+        millis: size.millis.div_ceil(MAX_WINDOWS_PER_RECORD),
+    };
+    let max_size = Duration {
+        millis: advance.millis.max(1).saturating_mul(MAX_WINDOWS_PER_RECORD),
+    };
+    Err(Failure::new(
+        ErrorKind::TooManyWindows {
+            count,
+            max: MAX_WINDOWS_PER_RECORD,
+        },
+        span,
+    )
+    .help(format!(
+        "each record is added to every window that holds it: make the advance at least \
+         {min_advance} or the size at most {max_size}"
+    )))
 }
 
 #[derive(Clone, Copy)]

@@ -90,3 +90,51 @@ fn pipeline_topology_joins_shared_topics() {
     let dot = kcql::plan::explain_pipeline(&plans, ExplainFormat::Dot);
     assert!(dot.contains("n1 -> r1 -> n2;"), "{dot}");
 }
+
+/// A statement built in code never went through the parser's window check; compiling it for
+/// the window processor still refuses a window that puts each record in more than
+/// `MAX_WINDOWS_PER_RECORD` windows, and accepts one at the limit.
+#[test]
+fn processor_refuses_too_many_windows_per_record_in_code_built_statements() {
+    use kcql::ast::{Duration, Window, WindowKind, MAX_WINDOWS_PER_RECORD};
+    let mut stmt =
+        kcql::parse("INSERT INTO o SELECT id, max(t) AS m FROM s GROUP BY id WINDOW TUMBLING(2s)")
+            .unwrap_or_else(|d| panic!("{d}"));
+    let hopping = |size: u64, advance: u64| Window {
+        kind: WindowKind::Hopping {
+            size: Duration { millis: size },
+            advance: Duration { millis: advance },
+        },
+        grace: None,
+    };
+    stmt.window = Some(hopping(MAX_WINDOWS_PER_RECORD, 1));
+    kcql::compile(std::slice::from_ref(&stmt), Connector::WindowProcessor)
+        .unwrap_or_else(|d| panic!("{d}"));
+    stmt.window = Some(hopping(86_400_000, 1));
+    let d = kcql::compile(std::slice::from_ref(&stmt), Connector::WindowProcessor)
+        .expect_err("86.4 M windows per record");
+    assert_eq!(
+        d.iter().map(|d| d.kind.clone()).collect::<Vec<_>>(),
+        [kcql::ErrorKind::TooManyWindows {
+            count: 86_400_000,
+            max: MAX_WINDOWS_PER_RECORD
+        }],
+        "{d}"
+    );
+}
+
+/// ⌈size / advance⌉ windows per record: a ratio just past the limit is refused even when the
+/// advance does not divide the size.
+#[test]
+fn windows_per_record_rounds_up() {
+    for (src, ok) in [
+        ("HOPPING(10s, 1ms)", true),
+        ("HOPPING(10001ms, 1ms)", false),
+        ("HOPPING(20000ms, 2ms)", true),
+        ("HOPPING(20001ms, 2ms)", false),
+        ("TUMBLING(1d)", true),
+    ] {
+        let text = format!("INSERT INTO o SELECT id, max(t) AS m FROM s GROUP BY id WINDOW {src}");
+        assert_eq!(kcql::parse(&text).is_ok(), ok, "{src}");
+    }
+}

@@ -314,9 +314,12 @@ fn window() -> impl Strategy<Value = Window> {
     )
         .prop_map(|(a, b, hopping, grace)| {
             let kind = if hopping {
+                // Valid windows only: at most MAX_WINDOWS_PER_RECORD windows per record.
+                let size = a.max(b);
+                let fewest = size.millis.div_ceil(kcql::ast::MAX_WINDOWS_PER_RECORD);
                 WindowKind::Hopping {
-                    size: a.max(b),
-                    advance: a.min(b),
+                    size,
+                    advance: a.min(b).max(Duration { millis: fewest }),
                 }
             } else {
                 WindowKind::Tumbling { size: a }

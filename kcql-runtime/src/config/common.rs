@@ -1,8 +1,9 @@
-//! Settings every connector shares: the error policy and credentials.
+//! Settings every connector shares: the error policy and credentials ([`Secret`], from
+//! [`crate::redact`]).
 
 use std::fmt;
 
-use serde::Deserialize;
+pub use crate::redact::Secret;
 
 /// What a connector does with a record it cannot handle or a write that fails
 /// (`connect.influx.error.policy`, `connect.mqtt.error.policy`, a processor's `error_policy`).
@@ -41,29 +42,6 @@ impl fmt::Display for ErrorPolicy {
     }
 }
 
-/// A credential. Its `Debug` output is redacted so it never reaches a log.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The credential itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,12 +53,5 @@ mod tests {
         assert_eq!(ErrorPolicy::parse("RETRY"), Some(ErrorPolicy::Retry));
         assert_eq!(ErrorPolicy::parse("skip"), None);
         assert_eq!(ErrorPolicy::Retry.to_string(), "RETRY");
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_debug_output() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert_eq!(s.expose(), "hunter2");
     }
 }

@@ -97,12 +97,16 @@ pub enum PipelineError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not valid TOML.
-    #[error("{path}: not valid TOML: {message}")]
+    /// The file is not valid TOML. The source line is not quoted (it may hold a credential).
+    #[error("{path}:{line}:{column}: not valid TOML: {message}")]
     Toml {
         /// The file.
         path: String,
-        /// The parser's message (with line and column).
+        /// The 1-based line of the problem.
+        line: usize,
+        /// The 1-based column (in characters) of the problem.
+        column: usize,
+        /// The parser's message, without the source text.
         message: String,
     },
     /// A `.properties` file does not parse.
@@ -276,13 +280,16 @@ impl Pipeline {
 
     /// Reads a pipeline file's text (`path` is only used in messages).
     pub fn from_toml_str(text: &str, path: &str) -> Result<Pipeline, Vec<PipelineError>> {
-        let table: Table = match text.parse() {
+        let table: Table = match text.parse::<Table>() {
             Ok(t) => t,
             Err(e) => {
+                let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
                 return Err(vec![PipelineError::Toml {
                     path: path.to_string(),
-                    message: e.to_string(),
-                }])
+                    line,
+                    column,
+                    message: e.message().trim().to_string(),
+                }]);
             }
         };
         let mut p = Problems {
@@ -464,6 +471,16 @@ fn read_runtime(runtime: Option<&Value>, p: &mut Problems<'_>) -> Option<String>
             default
         }
     }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 fn read_kafka(kafka: Option<&Value>, at: &str, p: &mut Problems<'_>) -> KafkaSettings {
@@ -855,6 +872,116 @@ mod tests {
         assert_eq!(c.kafka.bootstrap_servers(), "b:1");
         let err = Pipeline::component_from_properties("a=b\n", "x.properties").unwrap_err();
         assert!(matches!(err[0], PipelineError::UnknownConnector { .. }));
+    }
+
+    /// A pipeline with a credential in every place one can be written.
+    const SECRETS: &str = r#"
+        [kafka]
+        brokers = "k1:9092"
+        [kafka.properties]
+        "sasl.password" = "hunter2-kafka-shared"
+        "sasl.jaas.config" = "hunter2-jaas"
+
+        [[sink.influx]]
+        name = "v1"
+        kcql = "INSERT INTO m SELECT * FROM t"
+        url = "http://127.0.0.1:8086"
+        db = "iot"
+        username = "u"
+        password = "hunter2-influx-password"
+        [sink.influx.kafka]
+        properties = { "ssl.key.password" = "hunter2-ssl-key" }
+
+        [[sink.influx]]
+        name = "v2"
+        kcql = "INSERT INTO m SELECT * FROM t2"
+        url = "http://127.0.0.1:8086"
+        org = "o"
+        bucket = "b"
+        token = "hunter2-influx-token"
+        value_format = "confluent_avro"
+        schema_registry_url = "https://u:hunter2-registry@127.0.0.1:8081"
+
+        [[source.mqtt]]
+        name = "mq"
+        hosts = ["tcp://127.0.0.1:1883"]
+        kcql = "INSERT INTO t SELECT * FROM /a"
+        username = "u"
+        password = "hunter2-mqtt"
+        [source.mqtt.kafka]
+        "ssl.keystore.password" = "hunter2-keystore"
+
+        [[processor.window]]
+        name = "w"
+        kcql = "INSERT INTO o SELECT id, max(t) AS m FROM t GROUP BY id WINDOW TUMBLING(2s)"
+        value_format = "confluent_avro"
+        schema_registry_url = "http://u:hunter2-registry@127.0.0.1:8081"
+        [processor.window.kafka]
+        properties = { "sasl.oauthbearer.client.secret" = "hunter2-oauth" }
+    "#;
+
+    #[test]
+    fn debug_output_of_a_pipeline_shows_no_credential() {
+        let p = Pipeline::from_toml_str(SECRETS, "p.toml").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.components.len(), 4);
+        let shown = format!("{p:?}\n{p:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+        // The credentials are still there for the clients.
+        let v1 = &p.components.iter().find(|c| c.name == "v1").unwrap().kafka;
+        assert_eq!(
+            v1.properties.get("ssl.key.password").map(String::as_str),
+            Some("hunter2-ssl-key")
+        );
+    }
+
+    #[test]
+    fn debug_output_of_a_properties_component_shows_no_credential() {
+        let text = "name=legacy\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\n\
+                    connect.influx.username=u\nconnect.influx.password=hunter2-a\n\
+                    connect.influx.kcql=INSERT INTO m SELECT * FROM t\n\
+                    kafka.sasl.password=hunter2-b\nkafka.sasl.jaas.config=hunter2-c\n";
+        let c = Pipeline::component_from_properties(text, "s.properties").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let mqtt = "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
+                    connect.mqtt.password=hunter2-d\nkafka.sasl.password=hunter2-e\n";
+        let c = Pipeline::component_from_properties(mqtt, "m.properties").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    /// The `toml` crate's messages quote the offending source line; a line holding a
+    /// credential must not reach the terminal or a log. The position and the message do.
+    #[test]
+    fn toml_syntax_errors_do_not_echo_the_source_line() {
+        for (text, line, column) in [
+            (
+                "[[sink.influx]]\nname = \"s\"\npassword = \"hunter2\n",
+                3,
+                20,
+            ),
+            ("[[sink.influx]]\npassword = hunter2\n", 2, 12),
+            (
+                "[kafka.properties]\n\"sasl.password\" = 'hunter2' 'x'\n",
+                2,
+                29,
+            ),
+        ] {
+            let errors = Pipeline::from_toml_str(text, "p.toml").unwrap_err();
+            let shown = crate::redact::shown_every_way(&errors);
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(
+                matches!(&errors[..], [PipelineError::Toml { line: l, column: c, .. }] if (*l, *c) == (line, column)),
+                "{shown}"
+            );
+            assert!(
+                errors[0]
+                    .to_string()
+                    .starts_with(&format!("p.toml:{line}:{column}: not valid TOML: ")),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

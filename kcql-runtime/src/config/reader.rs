@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::kafka::KafkaProperties;
+
 /// The keys of the Kafka Connect framework (and of Stream Reactor's shared settings) that
 /// every connector's properties may hold.
 pub mod keys {
@@ -94,7 +96,7 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
     pub fn new(
         props: &'a [(String, String)],
         known: KnownKeys,
-    ) -> (Reader<'a, E>, BTreeMap<String, String>) {
+    ) -> (Reader<'a, E>, KafkaProperties) {
         let mut reader = Reader {
             props: props
                 .iter()
@@ -102,7 +104,7 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
                 .collect(),
             errors: Vec::new(),
         };
-        let mut kafka = BTreeMap::new();
+        let mut kafka = KafkaProperties::new();
         let mut seen = BTreeSet::new();
         for (k, v) in props {
             if !seen.insert(k.as_str()) {

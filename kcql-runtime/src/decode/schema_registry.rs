@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use crate::config::Secret;
 use crate::error_chain::error_chain;
+use crate::redact::redact_url;
 use thiserror::Error;
 
 /// How long one registry request may take, connecting included, unless told otherwise.
@@ -115,8 +117,15 @@ impl RegistryError {
 ///
 /// Two tasks missing the cache for the same id at once both fetch it; both get the same
 /// schema, and the first one stored is kept. Failures are not cached.
+///
+/// Credentials in the URL (`https://user:password@registry:8081`, Confluent's
+/// `basic.auth.credentials.source=URL`) are sent as HTTP basic auth and shown nowhere: the
+/// URL in errors, in [`url`](Self::url) and in `Debug` output has its userinfo stripped.
 #[derive(Debug)]
 pub struct SchemaRegistry {
+    /// The base URL as given (requests go there; it may hold credentials).
+    request_base: Secret,
+    /// The base URL without its userinfo, for messages.
     base: String,
     client: reqwest::Client,
     cache: RwLock<HashMap<u32, Arc<AvroSchema>>>,
@@ -163,15 +172,16 @@ impl SchemaRegistry {
         url: impl Into<String>,
         client: reqwest::Client,
     ) -> Result<SchemaRegistry, RegistryError> {
-        let mut base = url.into();
-        while base.ends_with('/') {
-            base.pop();
+        let mut request_base = url.into();
+        while request_base.ends_with('/') {
+            request_base.pop();
         }
+        let base = redact_url(&request_base).into_owned();
         let bad = |reason: String| RegistryError::BadUrl {
             url: base.clone(),
             reason,
         };
-        let parsed = reqwest::Url::parse(&base).map_err(|e| bad(e.to_string()))?;
+        let parsed = reqwest::Url::parse(&request_base).map_err(|e| bad(e.to_string()))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(bad(format!(
                 "scheme `{}` is not http or https",
@@ -179,13 +189,14 @@ impl SchemaRegistry {
             )));
         }
         Ok(SchemaRegistry {
+            request_base: Secret::new(request_base),
             base,
             client,
             cache: RwLock::new(HashMap::new()),
         })
     }
 
-    /// The registry's base URL.
+    /// The registry's base URL, without the credentials it may hold.
     pub fn url(&self) -> &str {
         &self.base
     }
@@ -230,7 +241,7 @@ impl SchemaRegistry {
         };
         let response = self
             .client
-            .get(format!("{}/schemas/ids/{id}", self.base))
+            .get(format!("{}/schemas/ids/{id}", self.request_base.expose()))
             .header(
                 reqwest::header::ACCEPT,
                 "application/vnd.schemaregistry.v1+json, application/json",

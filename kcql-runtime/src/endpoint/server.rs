@@ -10,8 +10,11 @@
 //! a semaphore permit is taken *before* accepting, so at the limit new connections wait in the
 //! kernel's listen backlog instead of costing a task and a socket each. A client has
 //! [`HEADER_READ_TIMEOUT`] to send its request head, which bounds how long an idle connection
-//! holds a permit. On shutdown the endpoint stops accepting, lets the exchanges in flight
-//! finish (at most [`DRAIN_TIMEOUT`]) and returns.
+//! holds a permit. When `accept` fails (e.g. `EMFILE`: out of file descriptors, which fails
+//! every accept at once) the loop pauses 1 ms, doubling up to 1 s, back to 1 ms after the next
+//! success, and logs at most one line a second (`accept::AcceptBackoff`); it keeps serving once
+//! accepts succeed again. On shutdown the endpoint stops accepting, lets the exchanges in
+//! flight finish (at most [`DRAIN_TIMEOUT`]) and returns.
 //!
 //! Why a connection limit rather than tower's `ConcurrencyLimitLayer`: the handlers answer from
 //! memory at once, so requests in flight are never the scarce resource; open sockets (and the
@@ -36,6 +39,7 @@ use tokio::sync::Semaphore;
 use super::Health;
 use crate::metrics::Registry;
 use crate::shutdown::Shutdown;
+use accept::{Accept, AcceptBackoff};
 
 /// Connections served at once; more wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 32;
@@ -161,9 +165,14 @@ async fn wrong_method() -> Response {
         .into_response()
 }
 
-/// Accepts connections on `listener` while fewer than `limit` are open, serving each with
+/// Accepts connections from `listener` while fewer than `limit` are open, serving each with
 /// `app`, until `shutdown` fires; then waits (at most [`DRAIN_TIMEOUT`]) for the open ones.
-async fn serve_connections(listener: TcpListener, app: Router, limit: usize, shutdown: Shutdown) {
+async fn serve_connections(
+    mut listener: impl Accept,
+    app: Router,
+    limit: usize,
+    shutdown: Shutdown,
+) {
     let slots = Arc::new(Semaphore::new(limit));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -171,6 +180,7 @@ async fn serve_connections(listener: TcpListener, app: Router, limit: usize, shu
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .keep_alive(false);
     let mut stop = shutdown;
+    let mut backoff = AcceptBackoff::default();
     loop {
         let slot = tokio::select! {
             _ = stop.wait() => break,
@@ -182,12 +192,26 @@ async fn serve_connections(listener: TcpListener, app: Router, limit: usize, shu
         let stream = tokio::select! {
             _ = stop.wait() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(stream) => {
+                    backoff.succeeded();
+                    stream
+                }
                 Err(e) => {
-                    tracing::debug!("endpoint: accept failed: {e}");
-                    // E.g. out of file descriptors: do not spin.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
+                    // E.g. out of file descriptors: every accept fails at once until one is
+                    // freed, so pause (the permit is released meanwhile) instead of spinning.
+                    drop(slot);
+                    let after = backoff.failed(std::time::Instant::now());
+                    if let Some(errors) = after.log {
+                        tracing::warn!(
+                            errors,
+                            pause = ?after.pause,
+                            "endpoint: cannot accept connections for /metrics and /health: {e}"
+                        );
+                    }
+                    tokio::select! {
+                        _ = stop.wait() => break,
+                        _ = tokio::time::sleep(after.pause) => continue,
+                    }
                 }
             },
         };
@@ -209,5 +233,6 @@ async fn serve_connections(listener: TcpListener, app: Router, limit: usize, shu
     }
 }
 
+mod accept;
 #[cfg(test)]
 mod tests;

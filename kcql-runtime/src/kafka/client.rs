@@ -1,10 +1,10 @@
 //! Kafka client settings: the brokers plus any librdkafka property, with the defaults our
 //! connectors rely on.
 
-use std::collections::BTreeMap;
-
 use rdkafka::ClientConfig;
 use serde::Deserialize;
+
+use super::KafkaProperties;
 
 /// Brokers used when none are configured.
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
@@ -20,15 +20,15 @@ pub struct KafkaSettings {
     pub brokers: Option<String>,
     /// Further librdkafka properties.
     #[serde(default)]
-    pub properties: BTreeMap<String, String>,
+    pub properties: KafkaProperties,
 }
 
 impl KafkaSettings {
     /// Settings from `kafka.*` pass-through properties (prefix already removed).
-    pub fn from_properties(properties: BTreeMap<String, String>) -> Self {
+    pub fn from_properties(properties: impl Into<KafkaProperties>) -> Self {
         KafkaSettings {
             brokers: None,
-            properties,
+            properties: properties.into(),
         }
     }
 

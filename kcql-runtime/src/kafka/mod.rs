@@ -1,4 +1,5 @@
-//! Kafka plumbing shared by the connectors: client settings ([`client`]), the contiguous
+//! Kafka plumbing shared by the connectors: client settings ([`client`]) and their property
+//! map ([`properties`], credentials hidden from `Debug`), the contiguous
 //! offset watermark behind at-least-once commits ([`offsets`]), and a consumer context that
 //! commits what was written before a partition is revoked and publishes consumer lag
 //! ([`context`]).
@@ -7,10 +8,12 @@ pub mod client;
 pub mod consume_error;
 pub mod context;
 pub mod offsets;
+pub mod properties;
 
 pub use client::{consumer_config, producer_config, KafkaSettings, DEFAULT_BROKERS};
 pub use context::{TrackedConsumer, TrackingContext};
 pub use offsets::{OffsetTracker, TopicPartition};
+pub use properties::KafkaProperties;
 
 /// A consumed message's headers as borrowed `(name, value)` pairs, in order (a header without
 /// a value reads as empty): the form [`RecordView::headers`](crate::record::RecordView) takes.

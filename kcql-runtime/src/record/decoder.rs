@@ -21,6 +21,7 @@ use crate::decode::{
     decode_with, json, AvroSchema, AvroSchemaError, DecodeError, Format, RegistryError,
     SchemaRegistry,
 };
+use crate::redact::SecretUrl;
 use crate::shutdown::Shutdown;
 use crate::value::Value;
 
@@ -34,8 +35,9 @@ pub struct RecordFormat {
     pub value: Format,
     /// The Avro writer schema (JSON text) for a part whose format is [`Format::Avro`].
     pub avro_schema: Option<String>,
-    /// The Schema Registry base URL for a part whose format is [`Format::ConfluentAvro`].
-    pub schema_registry_url: Option<String>,
+    /// The Schema Registry base URL for a part whose format is [`Format::ConfluentAvro`] (it
+    /// may hold credentials; shown without them).
+    pub schema_registry_url: Option<SecretUrl>,
 }
 
 /// A [`RecordFormat`] that cannot be used.
@@ -157,7 +159,7 @@ impl RecordDecoder {
             }
         }
         let registry = match &format.schema_registry_url {
-            Some(url) => Some(Arc::new(SchemaRegistry::new(url.as_str())?)),
+            Some(url) => Some(Arc::new(SchemaRegistry::new(url.expose())?)),
             None => None,
         };
         for (part, f) in parts {
@@ -382,7 +384,7 @@ mod tests {
     fn confluent_values_use_the_resolved_schema() {
         let d = RecordDecoder::new(&RecordFormat {
             value: Format::ConfluentAvro,
-            schema_registry_url: Some("http://127.0.0.1:1".to_string()),
+            schema_registry_url: Some("http://127.0.0.1:1".into()),
             ..RecordFormat::default()
         })
         .expect("valid format");

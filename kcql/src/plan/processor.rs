@@ -124,6 +124,10 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<WindowRoute, Vec<Fa
     kafka_topic(&s.source, s.spans.source, &mut errors);
     unsupported_clauses(s, connector, ALLOWED, hint, &mut errors);
     unsupported_properties(s, connector, &[], &mut errors);
+    // Parsed statements passed this check already; statements built in code have not.
+    if let Err(f) = crate::validate::check_window(s) {
+        errors.push(f);
+    }
     let Some(window) = s.window else {
         errors.push(
             Failure::new(ErrorKind::NoAggregates, s.spans.statement)

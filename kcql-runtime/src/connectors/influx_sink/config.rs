@@ -6,7 +6,7 @@
 //! `connect.influx.linger.ms`, `connect.influx.gzip`, `connect.influx.dlq.topic`) and any
 //! `kafka.*` key, passed through to the Kafka client. Validation reports every problem at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kcql::plan::InfluxPlan;
@@ -18,9 +18,11 @@ use crate::config::reader::keys::{
     VALUE_CONVERTER,
 };
 use crate::config::reader::{KeyError, KnownKeys};
-use crate::connectors::influx_sink::influx::{Api, Consistency, InfluxConfig};
+use crate::connectors::influx_sink::influx::{check_url, Api, Consistency, InfluxConfig};
 use crate::decode::Format;
+use crate::kafka::KafkaProperties;
 use crate::record::{RecordDecoder, RecordFormat, RecordFormatError};
+use crate::redact::redact_url;
 
 const URL: &str = "connect.influx.url";
 const DB: &str = "connect.influx.db";
@@ -155,7 +157,7 @@ pub struct InfluxSinkSettings {
     /// `value.converter.schema.registry.url`). Default: JSON values, sniffed keys.
     pub record_format: RecordFormat,
     /// The `kafka.*` keys, prefix removed, for the Kafka client.
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: KafkaProperties,
 }
 
 /// One problem in the connector properties.
@@ -226,6 +228,9 @@ impl InfluxSinkSettings {
         let (mut r, kafka) = Reader::new(props, KEYS);
 
         let url = r.required(URL, "connect.influx.url is not set correctly");
+        if let Some(Err(e)) = url.as_deref().map(check_url) {
+            r.invalid(URL, format!("{URL}: {e}"));
+        }
         let target = read_target(&mut r);
         let (kcql, compiled) = read_kcql(&mut r);
 
@@ -368,7 +373,7 @@ impl InfluxSinkSettings {
 fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
     let key = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
     let value = read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
-    let mut registry = None;
+    let mut registry: Option<(&str, String)> = None;
     for key in [
         SCHEMA_REGISTRY_URL,
         VALUE_CONVERTER_REGISTRY,
@@ -377,7 +382,11 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
         match (r.optional(key), &registry) {
             (Some(url), Some((first, seen))) if &url != seen => r.invalid(
                 key,
-                format!("{key} = `{url}` disagrees with {first} = `{seen}`"),
+                format!(
+                    "{key} = `{}` disagrees with {first} = `{}`",
+                    redact_url(&url),
+                    redact_url(seen)
+                ),
             ),
             (Some(url), None) => registry = Some((key, url)),
             _ => {}
@@ -387,7 +396,7 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
         key,
         value: value.unwrap_or_default(),
         avro_schema: r.optional(AVRO_SCHEMA),
-        schema_registry_url: registry.map(|(_, url)| url),
+        schema_registry_url: registry.map(|(_, url)| url.into()),
     };
     if let Err(e) = RecordDecoder::new(&format) {
         let (at, message) = match e {

@@ -42,6 +42,8 @@ use crate::config::reader::keys::{
 };
 use crate::config::reader::{KeyError, KnownKeys};
 use crate::decode::AvroSchema;
+use crate::kafka::KafkaProperties;
+use crate::redact::redact_url;
 
 const HOSTS: &str = "connect.mqtt.hosts";
 const KCQL: &str = "connect.mqtt.kcql";
@@ -159,8 +161,11 @@ impl fmt::Display for BrokerAddress {
 impl BrokerAddress {
     /// Parses a Paho-style URI (`tcp://h:1883`, `ssl://h:8883`, `mqtt://…`, `mqtts://…`, or a
     /// bare `host[:port]`). A query string (`?wireFormat.…`, ActiveMQ style) is ignored.
+    /// Credentials (`tcp://user:password@h`) are refused: `connect.mqtt.username` and
+    /// `connect.mqtt.password` carry them. Errors show the URI without its userinfo.
     pub fn parse(uri: &str) -> Result<BrokerAddress, String> {
-        let uri = uri.trim();
+        let shown = redact_url(uri.trim());
+        let uri = shown.as_ref();
         let (tls, rest) = match uri.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
                 "tcp" | "mqtt" => (false, rest),
@@ -178,6 +183,14 @@ impl BrokerAddress {
             .next()
             .unwrap_or_default()
             .trim_end_matches('/');
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            let scheme = uri.split_once("://").map_or("", |(s, _)| s);
+            let separator = if scheme.is_empty() { "" } else { "://" };
+            return Err(format!(
+                "`{scheme}{separator}***@{host}`: credentials in the URI are not used; give them \
+                 as {USERNAME} and {PASSWORD}"
+            ));
+        }
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
                 let port = p
@@ -268,7 +281,7 @@ pub struct MqttSourceSettings {
     /// `connect.mqtt.dlq.topic`: where skipped poison messages are written.
     pub dlq_topic: Option<String>,
     /// The `kafka.*` keys, prefix removed, for the producer.
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: KafkaProperties,
 }
 
 impl MqttSourceSettings {
@@ -622,7 +635,7 @@ pub struct MqttSourceToml {
     /// User name.
     pub username: Option<String>,
     /// Password.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Client id (default: derived from hosts and KCQL, stable across restarts).
     pub client_id: Option<String>,
     /// Clean session (default false).
@@ -661,7 +674,7 @@ pub struct MqttSourceToml {
     pub avro_schemas: BTreeMap<String, String>,
     /// Kafka producer settings (`bootstrap.servers`, …).
     #[serde(default)]
-    pub kafka: BTreeMap<String, String>,
+    pub kafka: KafkaProperties,
 }
 
 /// KCQL in TOML: one string or a list of statements.
@@ -705,7 +718,10 @@ impl MqttSourceToml {
         );
         let opts: [(&str, Option<String>); 17] = [
             (USERNAME, self.username.clone()),
-            (PASSWORD, self.password.clone()),
+            (
+                PASSWORD,
+                self.password.as_ref().map(|p| p.expose().to_string()),
+            ),
             (CLIENT_ID, self.client_id.clone()),
             (CLEAN, Some(self.clean.to_string())),
             (KEEP_ALIVE, self.keep_alive.map(|v| v.to_string())),

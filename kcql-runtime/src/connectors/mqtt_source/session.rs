@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
+use crate::config::Secret;
 use crate::connectors::mqtt_source::config::{
     BrokerAddress, MqttSourceSettings, MqttVersion, TlsFiles,
 };
@@ -141,7 +142,7 @@ pub(crate) struct SessionConfig {
     pub client_id: String,
     pub protocol: MqttVersion,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub clean: bool,
     pub keep_alive: Duration,
     pub connect_timeout: Duration,
@@ -166,7 +167,7 @@ impl SessionConfig {
             client_id,
             protocol: s.protocol,
             username: s.username.clone(),
-            password: s.password.as_ref().map(|p| p.expose().to_string()),
+            password: s.password.clone(),
             clean: s.clean,
             keep_alive: s.keep_alive,
             connect_timeout: s.connect_timeout,
@@ -257,7 +258,7 @@ fn options_v4(cfg: &SessionConfig, broker: &BrokerAddress) -> rumqttc::MqttOptio
         .set_request_channel_capacity(request_capacity(cfg))
         .set_transport(transport(cfg, broker));
     if let Some(u) = &cfg.username {
-        o.set_credentials(u.clone(), cfg.password.clone().unwrap_or_default());
+        o.set_credentials(u.clone(), cfg.password.as_ref().map_or("", Secret::expose));
     }
     o
 }
@@ -276,7 +277,7 @@ fn options_v5(cfg: &SessionConfig, broker: &BrokerAddress) -> rumqttc::v5::MqttO
         o.set_session_expiry_interval(Some(u32::MAX));
     }
     if let Some(u) = &cfg.username {
-        o.set_credentials(u.clone(), cfg.password.clone().unwrap_or_default());
+        o.set_credentials(u.clone(), cfg.password.as_ref().map_or("", Secret::expose));
     }
     o
 }

@@ -47,8 +47,9 @@ pub struct WindowProcessorToml {
     pub key_format: Option<crate::decode::Format>,
     /// Avro writer schema (JSON text) for `value_format = "avro"`.
     pub avro_schema: Option<String>,
-    /// Schema Registry base URL for `value_format = "confluent_avro"`.
-    pub schema_registry_url: Option<String>,
+    /// Schema Registry base URL for `value_format = "confluent_avro"` (it may hold
+    /// credentials; shown without them).
+    pub schema_registry_url: Option<crate::redact::SecretUrl>,
     /// Late records: `"drop"` (default) or `{ topic = "…" }`.
     pub late: Option<LatePolicy>,
     /// Most windows held at once.

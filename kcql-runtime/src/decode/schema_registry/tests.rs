@@ -45,6 +45,8 @@ fn answer(id: u32) -> Option<(u16, String)> {
 struct Stub {
     url: String,
     requests: Arc<AtomicUsize>,
+    /// The head of every request, in arrival order.
+    heads: Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -60,9 +62,12 @@ async fn stub() -> Stub {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
     let counter = requests.clone();
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
     let task = tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             let counter = counter.clone();
+            let seen = seen.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 1024];
@@ -74,6 +79,7 @@ async fn stub() -> Stub {
                 }
                 counter.fetch_add(1, Ordering::SeqCst);
                 let head = String::from_utf8_lossy(&buf);
+                seen.lock().unwrap().push(head.to_string());
                 let path = head.split_whitespace().nth(1).unwrap_or("");
                 let (status, body) = match path.strip_prefix("/schemas/ids/") {
                     Some(id) => match id.parse::<u32>().map(answer) {
@@ -110,6 +116,7 @@ async fn stub() -> Stub {
     Stub {
         url,
         requests,
+        heads,
         task,
     }
 }
@@ -317,4 +324,49 @@ fn bad_urls_are_refused_up_front() {
         );
     }
     assert!(SchemaRegistry::new("https://registry.example:8081/base/").is_ok());
+}
+
+/// Credentials in the registry URL (Confluent's `basic.auth.credentials.source=URL`) are sent
+/// as HTTP basic auth, and shown nowhere: not by `url()`, `Debug`, nor any error.
+#[tokio::test]
+async fn url_credentials_are_sent_but_never_shown() {
+    let stub = stub().await;
+    let with_credentials = stub.url.replace("http://", "http://user:hunter2@");
+    let registry = SchemaRegistry::with_timeout(&with_credentials, Duration::from_secs(5)).unwrap();
+    registry.schema(1).await.unwrap();
+    let head = stub.heads.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        head.contains("authorization: basic dxnlcjpodw50zxiy"),
+        "{head}"
+    );
+    let unknown = registry.schema(999).await.unwrap_err();
+    let shown = format!("{} {registry:?} {unknown} {unknown:?}", registry.url());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains(&stub.url.replace("http://", "http://***@")),
+        "{shown}"
+    );
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let down = SchemaRegistry::new(format!("http://user:hunter2@127.0.0.1:{port}")).unwrap();
+    let unreachable = down.schema(1).await.unwrap_err();
+    let shown = format!("{unreachable} {unreachable:?}");
+    assert!(
+        matches!(unreachable, RegistryError::Unreachable { .. }),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+
+    for bad in [
+        "ftp://user:hunter2@registry:21",
+        "http://user:hunter2@registry:99999",
+    ] {
+        let e = SchemaRegistry::new(bad).unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(matches!(e, RegistryError::BadUrl { .. }), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 }

@@ -177,3 +177,125 @@ async fn shutdown_answers_the_request_in_flight_closes_idle_connections_and_retu
         "still listening after shutdown"
     );
 }
+
+/// A listener whose first `failures` accepts fail with `EMFILE` (too many open files); after
+/// that it accepts from `inner`, or keeps failing when there is none. Counts every call.
+struct FailingListener {
+    inner: Option<TcpListener>,
+    failures: usize,
+    attempts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Accept for FailingListener {
+    async fn accept(&mut self) -> std::io::Result<TcpStream> {
+        let n = self
+            .attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // As a real accept would, give the other tasks a turn.
+        tokio::task::yield_now().await;
+        match &self.inner {
+            Some(inner) if n >= self.failures => inner.accept().await.map(|(s, _)| s),
+            _ => Err(std::io::Error::from_raw_os_error(24)),
+        }
+    }
+}
+
+/// The log lines written while `f` runs (every level), on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines_containing(&self, needle: &str) -> usize {
+        let text = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&text)
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+/// Out of file descriptors, `accept` fails at once, again and again. The loop backs off (1 ms
+/// doubling to 1 s: at most 12 attempts in 2 s; spinning would make millions, a fixed 50 ms
+/// pause 40) and logs at most once per second of it.
+#[tokio::test]
+async fn accept_errors_back_off_and_are_logged_at_most_once_per_second() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = FailingListener {
+        inner: None,
+        failures: usize::MAX,
+        attempts: Arc::clone(&attempts),
+    };
+    let shutdown = Shutdown::new();
+    let app = routes(Arc::new(Registry::default()), Health::default());
+    let server = tokio::spawn(serve_connections(
+        listener,
+        app,
+        MAX_CONNECTIONS,
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    shutdown.trigger();
+    server.await.unwrap();
+    let attempts = attempts.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..20).contains(&attempts),
+        "{attempts} accept attempts in 2 s"
+    );
+    let logged = log.lines_containing("accept");
+    assert!(
+        (1..=3).contains(&logged),
+        "{logged} log lines about accept errors in 2 s"
+    );
+}
+
+/// When the errors stop, the endpoint serves again: a client that connected during them is
+/// answered.
+#[tokio::test]
+async fn after_accept_errors_stop_the_endpoint_serves_again() {
+    let inner = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = inner.local_addr().unwrap();
+    let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = FailingListener {
+        inner: Some(inner),
+        failures: 8,
+        attempts: Arc::clone(&attempts),
+    };
+    let health = Health::default();
+    health.set("sink", ComponentState::Running);
+    let shutdown = Shutdown::new();
+    let app = routes(Arc::new(Registry::default()), health);
+    let server = tokio::spawn(serve_connections(listener, app, 1, shutdown.clone()));
+    for _ in 0..3 {
+        let answer = get(addr, "/health").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert!(attempts.load(std::sync::atomic::Ordering::SeqCst) > 8);
+    shutdown.trigger();
+    server.await.unwrap();
+}

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::properties::owned_pairs as props;
+use crate::redact::{shown_every_way, SecretUrl};
 use kcql::plan::TimestampPlan;
 
 fn v1() -> Vec<(&'static str, &'static str)> {
@@ -57,7 +58,10 @@ fn record_format_from_our_keys_or_connect_converters() {
     assert_eq!(confluent.value, Format::ConfluentAvro);
     assert_eq!(confluent.key, Some(Format::String));
     assert_eq!(
-        confluent.schema_registry_url.as_deref(),
+        confluent
+            .schema_registry_url
+            .as_ref()
+            .map(SecretUrl::expose),
         Some("http://127.0.0.1:8081")
     );
     // Agreeing spellings of one setting are fine.
@@ -367,4 +371,23 @@ fn from_a_properties_file() {
         crate::config::properties::into_pairs(crate::config::parse_properties(text).unwrap());
     let s = InfluxSinkSettings::from_properties(&pairs).unwrap();
     assert_eq!(s.kcql, "INSERT INTO m SELECT * FROM t");
+}
+
+/// A URL is checked when the settings are read (`kcql run --check` reports it), credentials
+/// in it are refused, and no message shows them.
+#[test]
+fn url_problems_are_reported_without_the_credentials_in_them() {
+    for url in ["http://user:hunter2@h:8086", "http://user:hunter2@h:99999"] {
+        let errs = errors(&with(&[(URL, url)]));
+        let shown = shown_every_way(&errs);
+        assert!(errs.iter().any(|e| e.key() == URL), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+    let errs = errors(&with(&[
+        (SCHEMA_REGISTRY_URL, "http://u:hunter2@r1:8081"),
+        (VALUE_CONVERTER_REGISTRY, "http://u:hunter2@r2:8081"),
+    ]));
+    let shown = shown_every_way(&errs);
+    assert!(shown.contains("disagrees"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }

@@ -90,4 +90,4 @@ pub use batch::{Batcher, Lines, Origin};
 pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};
 pub use influxql::{duration_literal, quote_ident};
-pub use writer::{InfluxWriter, RejectedLine, WriteReport};
+pub use writer::{check_url, InfluxWriter, RejectedLine, WriteReport};

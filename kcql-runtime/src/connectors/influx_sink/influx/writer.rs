@@ -57,6 +57,12 @@ enum Auth {
     Header(HeaderValue),
 }
 
+/// Checks a configured InfluxDB URL as [`InfluxWriter::new`] does (absolute, http or https,
+/// a host, no query, no credentials) without building a client: for settings checks.
+pub fn check_url(url: &str) -> Result<(), ConfigError> {
+    parse_base(url).map(|_| ())
+}
+
 impl InfluxWriter {
     /// A writer for `config` with its own HTTP client (timeout = `config.timeout`, redirects
     /// not followed: a `3xx` is a [`WriteError::Fatal`](super::WriteError::Fatal)).

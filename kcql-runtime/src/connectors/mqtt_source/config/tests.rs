@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::properties::owned_pairs as props;
+use crate::redact::shown_every_way;
 use kcql::plan::Converter;
 
 fn base() -> Vec<(&'static str, &'static str)> {
@@ -206,4 +207,73 @@ fn toml_table() {
     )
     .unwrap_err();
     assert!(bad.to_string().contains("unknown field `host`"), "{bad}");
+}
+
+/// The TOML table and the session parameters made from the settings hold the password; their
+/// `Debug` output does not show it (nor the Kafka credentials).
+#[test]
+fn debug_output_shows_no_credential() {
+    let table: toml::Table = r#"
+        hosts = ["tcp://127.0.0.1:1883"]
+        kcql = "INSERT INTO k SELECT * FROM /a"
+        username = "u"
+        password = "hunter2-mqtt"
+        [kafka]
+        "sasl.password" = "hunter2-kafka"
+    "#
+    .parse()
+    .unwrap();
+    let t: MqttSourceToml = toml::Value::Table(table).try_into().unwrap();
+    let shown = format!("{t:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let s = t.into_settings().unwrap();
+    let session = crate::connectors::mqtt_source::session::SessionConfig::new(
+        &s,
+        "c".into(),
+        vec!["/a".into()],
+        None,
+    );
+    let shown = format!("{s:?} {session:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+/// A password written as a TOML number is a password, and a password of another type is
+/// refused without quoting it.
+#[test]
+fn toml_passwords_may_be_numbers_and_type_errors_do_not_quote_them() {
+    let read = |password: &str| {
+        let table: toml::Table = format!(
+            "hosts = [\"tcp://h:1883\"]\nkcql = \"INSERT INTO k SELECT * FROM /a\"\npassword = {password}\n"
+        )
+        .parse()
+        .unwrap();
+        toml::Value::Table(table).try_into::<MqttSourceToml>()
+    };
+    let t = read("12345678").unwrap();
+    assert_eq!(t.password.as_ref().map(Secret::expose), Some("12345678"));
+    let e = read("[\"hunter2\"]").unwrap_err().to_string();
+    assert!(!e.contains("hunter2"), "{e}");
+}
+
+/// Credentials in a broker URI are refused (`connect.mqtt.username`/`password` carry them),
+/// and no error about a URI shows them.
+#[test]
+fn broker_uri_credentials_are_refused_and_never_shown() {
+    for hosts in [
+        "tcp://user:hunter2@127.0.0.1:1883",
+        "tcp://127.0.0.1:1883,ssl://user:hunter2@b:8883",
+        "tcp://user:hunter2@h:notaport",
+        "ws://user:hunter2@h:80",
+    ] {
+        let errs = errors(&with(&[(HOSTS, hosts)]));
+        let shown = shown_every_way(&errs);
+        assert!(!shown.contains("hunter2"), "{hosts}: {shown}");
+        assert!(shown.contains("***@"), "{hosts}: {shown}");
+    }
+}
+
+#[test]
+fn bare_broker_addresses_with_credentials_are_refused_without_showing_them() {
+    let e = BrokerAddress::parse("user:hunter2@h:1883").unwrap_err();
+    assert!(!e.contains("hunter2") && e.contains("***@h:1883"), "{e}");
 }

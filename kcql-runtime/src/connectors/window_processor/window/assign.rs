@@ -4,7 +4,7 @@
 //! every multiple of `s`; a hopping window of size `s` and advance `a` starts at every multiple
 //! of `a`. A window `[start, end)` contains the times `start <= t < end`.
 
-use kcql::ast::{Window, WindowKind};
+use kcql::ast::{Window, WindowKind, MAX_WINDOWS_PER_RECORD};
 
 /// A route's window shape in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,8 +20,13 @@ pub struct WindowShape {
 impl WindowShape {
     /// The shape of a planned `WINDOW` clause. Durations beyond `i64::MAX` ms are clamped (the
     /// parser's durations are far smaller); zero sizes are rejected by the compiler and read
-    /// as 1 ms here so assignment always terminates.
+    /// as 1 ms here so assignment always terminates. The window must put each record in at
+    /// most [`MAX_WINDOWS_PER_RECORD`] windows (the compiler and the engine refuse others).
     pub fn of(window: &Window) -> WindowShape {
+        debug_assert!(
+            window.kind.windows_per_record() <= MAX_WINDOWS_PER_RECORD,
+            "{window}: more than {MAX_WINDOWS_PER_RECORD} windows per record"
+        );
         let ms = |millis: u64| i64::try_from(millis).unwrap_or(i64::MAX).max(1);
         let (size_ms, advance_ms) = match window.kind {
             WindowKind::Tumbling { size } => (ms(size.millis), ms(size.millis)),

@@ -61,6 +61,16 @@ impl WindowEngine {
         if settings.max_groups == 0 {
             return Err(BuildError::ZeroLimit("max_groups"));
         }
+        for (i, r) in plan.routes.iter().enumerate() {
+            let count = r.window.kind.windows_per_record();
+            if count > kcql::ast::MAX_WINDOWS_PER_RECORD {
+                return Err(BuildError::TooManyWindows {
+                    route: i + 1,
+                    window: r.window,
+                    count,
+                });
+            }
+        }
         let decoder = RecordDecoder::new(&RecordFormat {
             key: Some(settings.key_format),
             value: settings.value_format,

@@ -38,9 +38,10 @@ pub struct WindowSettings {
     /// The Avro writer schema (JSON text) for `value_format = "avro"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avro_schema: Option<String>,
-    /// The Schema Registry base URL for `value_format = "confluent_avro"`.
+    /// The Schema Registry base URL for `value_format = "confluent_avro"` (it may hold
+    /// credentials; shown without them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema_registry_url: Option<String>,
+    pub schema_registry_url: Option<crate::redact::SecretUrl>,
     /// Late records: dropped or copied to a topic (default: dropped).
     #[serde(default)]
     pub late: LatePolicy,

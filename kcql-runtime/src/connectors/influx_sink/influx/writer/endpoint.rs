@@ -2,12 +2,16 @@
 
 use reqwest::Url;
 
+use crate::redact::redact_url;
+
 use super::super::error::ConfigError;
 
-/// The configured URL, checked: absolute, http or https, with a host.
+/// The configured URL, checked: absolute, http or https, with a host and without
+/// credentials (the API's username and password, or token, carry them). Errors show the URL
+/// without its userinfo.
 pub(super) fn parse_base(url: &str) -> Result<Url, ConfigError> {
     let bad = |reason: String| ConfigError::Url {
-        url: url.to_string(),
+        url: redact_url(url).into_owned(),
         reason,
     };
     let parsed = Url::parse(url.trim()).map_err(|e| bad(e.to_string()))?;
@@ -22,6 +26,13 @@ pub(super) fn parse_base(url: &str) -> Result<Url, ConfigError> {
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(bad("must not have a query string or fragment".to_string()));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad(
+            "must not hold credentials: give them as the username and password (InfluxDB 1.x) \
+             or the token (2.x)"
+                .to_string(),
+        ));
     }
     Ok(parsed)
 }

@@ -38,3 +38,24 @@ fn endpoints_keep_path_prefixes() {
         "http://h:1/api/v2/write"
     );
 }
+
+/// Credentials in the URL are refused (the API's username/password or token carry them), and
+/// the error shows the URL without them; so does the error for any other bad URL.
+#[test]
+fn url_credentials_are_refused_and_never_shown() {
+    for url in [
+        "http://user:hunter2@h:8086",
+        "https://hunter2@h:8086/prefix",
+        "http://user:hunter2@h:99999",
+        "ftp://user:hunter2@h/",
+    ] {
+        let e = InfluxWriter::new(&v1_config(url)).err();
+        let shown = format!(
+            "{e:?} {}",
+            e.as_ref().map(ToString::to_string).unwrap_or_default()
+        );
+        assert!(matches!(e, Some(ConfigError::Url { .. })), "{url}: {shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("://***@h"), "{shown}");
+    }
+}

@@ -17,6 +17,18 @@ pub enum BuildError {
     /// A limit of zero.
     #[error("{0} must be at least 1")]
     ZeroLimit(&'static str),
+    /// A route whose window puts each record in more than
+    /// [`MAX_WINDOWS_PER_RECORD`](kcql::ast::MAX_WINDOWS_PER_RECORD) windows (a plan built in
+    /// code or deserialized; the compiler refuses such statements).
+    #[error("route {route}: WINDOW {window} puts each record in {count} windows; at most {max} are allowed", max = kcql::ast::MAX_WINDOWS_PER_RECORD)]
+    TooManyWindows {
+        /// The route, 1-based.
+        route: usize,
+        /// The window as KCQL.
+        window: kcql::ast::Window,
+        /// Windows per record.
+        count: u64,
+    },
 }
 
 /// Why a record is a poison record for a route (or for all of them, when decoding failed).

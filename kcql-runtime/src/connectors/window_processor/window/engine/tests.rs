@@ -428,6 +428,30 @@ fn avro_values_decode_with_the_configured_schema() {
     );
 }
 
+/// A plan built in code (or deserialized) skips the compiler's window check; the engine
+/// refuses it rather than assign each record to millions of windows.
+#[test]
+fn a_plan_past_the_windows_per_record_cap_is_refused() {
+    let mut plan = kcql::compile_processor(WEBINAR).unwrap_or_else(|d| panic!("{d}"));
+    plan.routes[0].window = kcql::ast::Window {
+        kind: kcql::ast::WindowKind::Hopping {
+            size: kcql::ast::Duration { millis: 86_400_000 },
+            advance: kcql::ast::Duration { millis: 1 },
+        },
+        grace: None,
+    };
+    let refused = WindowEngine::new(&plan, WindowSettings::default()).map(|_| ());
+    let message = refused.map_err(|e| e.to_string());
+    assert_eq!(
+        message,
+        Err(
+            "route 1: WINDOW HOPPING(1d, 1ms) puts each record in 86400000 windows; \
+             at most 10000 are allowed"
+                .to_string()
+        )
+    );
+}
+
 #[test]
 fn settings_are_checked_when_building() {
     let plan = kcql::compile_processor(WEBINAR).unwrap_or_else(|d| panic!("{d}"));
