@@ -197,6 +197,16 @@ pub async fn create_topic(name: &str, partitions: i32) {
 
 /// [`create_topic`] on the brokers `brokers`.
 pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
+    create_topic_with_config_at(brokers, name, partitions, &[]).await
+}
+
+/// [`create_topic_at`] with topic configuration, e.g. `&[("max.message.bytes", "20000")]`.
+pub async fn create_topic_with_config_at(
+    brokers: &str,
+    name: &str,
+    partitions: i32,
+    config: &[(&str, &str)],
+) {
     assert!(
         partitions > 0,
         "create_topic({name}): partitions must be > 0"
@@ -205,7 +215,10 @@ pub async fn create_topic_at(brokers: &str, name: &str, partitions: i32) {
     let admin: AdminClient<TestContext> = client_config_at(brokers)
         .create_with_context(TestContext)
         .unwrap_or_else(|e| panic!("create_topic({name}): cannot create admin client: {e}"));
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    for (k, v) in config {
+        topic = topic.set(k, v);
+    }
     let options = AdminOptions::new()
         .operation_timeout(Some(REQUEST_TIMEOUT))
         .request_timeout(Some(REQUEST_TIMEOUT));
