@@ -13,6 +13,7 @@
 //! | `__connect.errors.connector.name` | the connector's `name` |
 //! | `__connect.errors.exception.class.name` | a short, stable class (`decode_error`, …) |
 //! | `__connect.errors.exception.message` | the error, as text |
+//! | `__kcql.truncated.original.size` | only on a copy whose value was cut to fit Kafka's size limit: the value's original length in bytes (decimal) |
 //!
 //! An MQTT message never was in Kafka, so it has no partition or offset: like Kafka Connect's
 //! own reporter when there is no consumer record, those two headers are left out rather than
@@ -38,6 +39,9 @@ pub const HEADER_CONNECTOR: &str = "__connect.errors.connector.name";
 pub const HEADER_CLASS: &str = "__connect.errors.exception.class.name";
 /// Header with the error message.
 pub const HEADER_MESSAGE: &str = "__connect.errors.exception.message";
+/// Header of a dead-letter copy whose value was cut to fit Kafka's record size limit: the
+/// value's original length in bytes (decimal text). The copy holds the value's first bytes.
+pub const HEADER_TRUNCATED_ORIGINAL_SIZE: &str = "__kcql.truncated.original.size";
 
 /// Where a dead-lettered record came from: what the topic, partition and offset headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,6 +70,34 @@ pub fn time_ns(plan: &TimestampPlan, rec: &RecordView<'_>, now_ns: i64) -> Resul
     }
 }
 
+/// The processing time of `WITHTIMESTAMP sys_time()`: the wall clock in epoch nanoseconds,
+/// made strictly increasing, so no two records timed by one clock get the same time. (Two
+/// readings within the clock's resolution, or a clock stepped back, would give equal times,
+/// and points of one series with equal times are one point in InfluxDB.) The InfluxDB sink
+/// keeps one per worker.
+#[derive(Debug, Default)]
+pub struct ProcessingClock {
+    last: i64,
+}
+
+impl ProcessingClock {
+    /// Now, later than every time this clock returned before.
+    pub fn now_ns(&mut self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        self.after(wall)
+    }
+
+    /// `wall` (a reading of the wall clock, epoch nanoseconds), or one nanosecond after the
+    /// last time returned when `wall` is not later.
+    pub fn after(&mut self, wall: i64) -> i64 {
+        let t = wall.max(self.last.saturating_add(1));
+        self.last = t;
+        t
+    }
+}
+
 /// Nanoseconds in one `unit`.
 pub fn nanos_per(unit: TimeUnit) -> i64 {
     match unit {
@@ -168,6 +196,17 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processing_time_never_repeats_or_goes_back() {
+        let mut c = ProcessingClock::default();
+        assert_eq!(c.after(100), 100);
+        assert_eq!(c.after(100), 101, "the same reading twice");
+        assert_eq!(c.after(50), 102, "a clock stepped back");
+        assert_eq!(c.after(200), 200, "follows the wall clock again");
+        let (a, b) = (c.now_ns(), c.now_ns());
+        assert!(a > 200 && b > a, "{a} {b}");
+    }
 
     #[test]
     fn iso_strings() {

@@ -429,6 +429,101 @@ async fn throw_stops_at_the_first_poison_record_and_noop_resumes_there() {
     }
 }
 
+/// What [`sink_once`] saw: records written, points overwritten, the rows of `m`, the
+/// rendered metrics, and the database (dropped with it).
+type SinkOnce = (
+    (f64, f64),
+    Vec<serde_json::Map<String, Value>>,
+    String,
+    DropDatabase,
+);
+
+/// Runs a sink named `label` with `kcql` over the `produced` records of `topic` into a fresh
+/// database, in one write, until it committed them all.
+async fn sink_once(label: &str, kcql: &str, topic: &str, produced: &[(i32, i64)]) -> SinkOnce {
+    let brokers = kcql_testkit::kafka::brokers();
+    let url = kcql_testkit::influx::influx_url();
+    let db = unique_db(label);
+    let drop = DropDatabase::new(&db);
+    influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+    let group = unique_group(label);
+    let mut props = v1_props(label, &url, &db, &group, kcql, &brokers);
+    // All the records in one write.
+    props.push(("connect.influx.linger.ms", "2000"));
+    let sink = RunningSink::start(settings(&props));
+    wait_committed(&brokers, &group, topic, &end_offsets(produced)).await;
+    let counts = (
+        sink.metric("kcql_records_written_total"),
+        sink.metric("kcql_points_overwritten_total"),
+    );
+    let metrics = sink.registry.render();
+    sink.stop().await.expect("sink stops cleanly");
+    let points = select_all(&db, "m").await;
+    (counts, points, metrics, drop)
+}
+
+/// Two records of one series with the same Kafka timestamp (the default point time, in
+/// milliseconds) are one point in InfluxDB: the sink counts the overwrite in
+/// `kcql_points_overwritten_total`, and the count tells the truth (records written minus
+/// overwrites = points stored). Records of another series or another millisecond are not
+/// counted. The same records timed by a microsecond field (`TIMESTAMPUNIT = MICROSECONDS`)
+/// are four points and no overwrite.
+#[tokio::test(flavor = "multi_thread")]
+async fn points_of_one_series_in_the_same_millisecond_are_counted_as_overwritten() {
+    require_influx().await;
+    let brokers = kcql_testkit::kafka::brokers();
+    let topic = unique_topic("sink_overwrite");
+    create_topic_at(&brokers, &topic, 1).await;
+    let ms = now_ns() / 1_000_000 - 60_000;
+    let us = ms * 1_000;
+    let records: Vec<ProduceRecord> = [
+        ("a", 1.5, ms, us),
+        ("a", 2.5, ms, us + 1), // same series, same millisecond: overwrites the first
+        ("b", 3.5, ms, us + 2), // another series
+        ("a", 4.5, ms + 1, us + 1_000), // another millisecond
+    ]
+    .into_iter()
+    .map(|(id, v, ts, t)| {
+        ProduceRecord::new(json!({"id": id, "v": v, "t": t}).to_string())
+            .partition(0)
+            .timestamp(ts)
+    })
+    .collect();
+    let produced = produce_at(&brokers, &[], &topic, records).await;
+
+    let kcql = format!("INSERT INTO m SELECT v FROM {topic} WITHTAG(id)");
+    let ((written, overwritten), points, metrics, _db) =
+        sink_once("sink_overwrite_ms", &kcql, &topic, &produced).await;
+    assert_eq!(written, 4.0, "{metrics}");
+    assert_eq!(overwritten, 1.0, "one point overwritten: {metrics}");
+    assert!(
+        metrics.contains(
+            "kcql_points_overwritten_total{component=\"sink_overwrite_ms\",measurement=\"m\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert_eq!(
+        points.len() as f64,
+        written - overwritten,
+        "InfluxDB holds one point per record not overwritten: {points:?}"
+    );
+    let kept = row_keys(&points, &["id", "time", "v"]);
+    let want: BTreeSet<String> = [
+        format!("a|{}|2.5", ms * 1_000_000),
+        format!("b|{}|3.5", ms * 1_000_000),
+        format!("a|{}|4.5", (ms + 1) * 1_000_000),
+    ]
+    .into();
+    assert_same(&kept, &want, "the later values win");
+
+    let kcql =
+        format!("INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP t TIMESTAMPUNIT = MICROSECONDS WITHTAG(id)");
+    let ((written, overwritten), points, metrics, _db) =
+        sink_once("sink_overwrite_us", &kcql, &topic, &produced).await;
+    assert_eq!((written, overwritten), (4.0, 0.0), "{metrics}");
+    assert_eq!(points.len(), 4, "{points:?}");
+}
+
 /// Scenario 4: the 2.x write API (`connect.influx.org/bucket/token`) to VictoriaMetrics.
 #[tokio::test(flavor = "multi_thread")]
 async fn v2_api_writes_every_record_to_victoria_metrics() {

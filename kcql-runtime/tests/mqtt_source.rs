@@ -14,6 +14,11 @@
 //!   and every message read is acknowledged once Kafka has it.
 //! * Mosquitto (a private one) SIGKILLed and restarted: the source reconnects, subscribes
 //!   again (the broker lost the unsaved session) and carries on.
+//! * A 10 MB message among good ones: NOOP dead-letters a copy cut to `max_message_bytes`
+//!   (with `__kcql.truncated.original.size`), passes the good ones and keeps running; THROW
+//!   stops once, naming topic and size, and is not stopped by it again after a restart.
+//! * A record under our limit that the topic (`max.message.bytes` 20000) refuses: it is
+//!   dead-lettered, and the records batched with it all reach the topic.
 //!
 //! The fault tests that kill a broker use private ones (`kcql_testkit::private`), so the other
 //! tests never lose theirs.
@@ -24,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::route::{HEADER_DUPLICATE, HEADER_QOS, HEADER_TOPIC};
-use kcql_runtime::connectors::mqtt_source::{MqttSource, MqttSourceError, MqttSourceStats};
+use kcql_runtime::connectors::mqtt_source::{
+    MqttSource, MqttSourceError, MqttSourceStats, StatsSnapshot,
+};
 use kcql_runtime::dead_letter;
 use kcql_testkit::kafka::{self, ConsumedRecord};
 use kcql_testkit::private::{PrivateKafka, PrivateMosquitto};
@@ -98,6 +105,17 @@ fn distinct_payloads(records: &[ConsumedRecord]) -> (BTreeSet<String>, usize) {
     (distinct, duplicates)
 }
 
+/// A unique MQTT topic prefix, and a Kafka topic (with `config`) and a dead-letter topic of
+/// one partition each, created; names start with `label`.
+async fn fresh_topics(label: &str, config: &[(&str, &str)]) -> (String, String, String) {
+    let prefix = names::unique(label);
+    let topic = kafka::unique_topic(label);
+    let dlq = kafka::unique_topic(&format!("{label}_dlq"));
+    kafka::create_topic_with_config_at(&kafka::brokers(), &topic, 1, config).await;
+    kafka::create_topic(&dlq, 1).await;
+    (prefix, topic, dlq)
+}
+
 fn settings(p: &[(String, String)]) -> MqttSourceSettings {
     MqttSourceSettings::from_properties(p).unwrap_or_else(|e| panic!("settings: {e:#?}"))
 }
@@ -143,6 +161,13 @@ impl Running {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    /// Stops gracefully, expecting `Ok`, and returns the final counters.
+    async fn stop_cleanly(self) -> StatsSnapshot {
+        let stats = self.stats.clone();
+        self.stop().await.expect("clean stop");
+        stats.snapshot()
     }
 
     async fn stop(self) -> Result<(), MqttSourceError> {
@@ -219,9 +244,7 @@ async fn ten_thousand_qos1_messages_exactly_once_keyed_and_in_order_per_device()
         assert!(Instant::now() < deadline, "{:?}", running.stats.snapshot());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let stats = running.stats.clone();
-    running.stop().await.expect("clean stop");
-    let s = stats.snapshot();
+    let s = running.stop_cleanly().await;
     assert_eq!(s.received, (DEVICES * PER_DEVICE) as u64, "{s:?}");
     assert_eq!(s.produced, s.received);
     assert_eq!(s.acked, s.received);
@@ -231,11 +254,7 @@ async fn ten_thousand_qos1_messages_exactly_once_keyed_and_in_order_per_device()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
-    let prefix = names::unique("mqbad");
-    let topic = kafka::unique_topic("mqtt_json");
-    let dlq = kafka::unique_topic("mqtt_dlq");
-    kafka::create_topic(&topic, 1).await;
-    kafka::create_topic(&dlq, 1).await;
+    let (prefix, topic, dlq) = fresh_topics("mqtt_json", &[]).await;
     let kcql =
         format!("INSERT INTO {topic} SELECT id, v FROM {prefix}/s/+ WHERE v > 0 WITHKEY(id)");
     let running = Running::start(settings(&props(
@@ -310,9 +329,7 @@ async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
         assert!(why.starts_with("statement 1: "), "{why}");
         assert_eq!(d.key_str(), Some(t.as_str()));
     }
-    let stats = running.stats.clone();
-    running.stop().await.expect("clean stop");
-    let s = stats.snapshot();
+    let s = running.stop_cleanly().await;
     assert_eq!(
         (s.received, s.filtered, s.skipped, s.acked),
         (7, 1, 3, 7),
@@ -322,11 +339,7 @@ async fn bad_json_noop_goes_to_the_dead_letter_topic_and_good_messages_pass() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_json_throw_stops_without_ack_and_the_next_run_gets_it_again() {
-    let prefix = names::unique("mqthrow");
-    let topic = kafka::unique_topic("mqtt_throw");
-    let dlq = kafka::unique_topic("mqtt_throw_dlq");
-    kafka::create_topic(&topic, 1).await;
-    kafka::create_topic(&dlq, 1).await;
+    let (prefix, topic, dlq) = fresh_topics("mqtt_throw", &[]).await;
     let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s WITHCONVERTER=`json`");
     let client_id = names::unique("cthrow");
     let t = format!("{prefix}/s");
@@ -360,6 +373,198 @@ async fn bad_json_throw_stops_without_ack_and_the_next_run_gets_it_again() {
     let values: BTreeSet<String> = all.iter().map(text).collect();
     assert!(values.contains(r#"{"n":2}"#), "{values:?}");
     again.stop().await.expect("clean stop");
+}
+
+/// A payload of `n` bytes: `tag`, then `x`s.
+fn big_payload(tag: &str, n: usize) -> Vec<u8> {
+    let mut p = tag.as_bytes().to_vec();
+    p.resize(n, b'x');
+    p
+}
+
+/// A dead-letter header as text.
+fn dlq_header(d: &ConsumedRecord, name: &str) -> Option<String> {
+    d.header(name)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// Issue 14 item 7: a 10 MB QoS 1 message between good ones, under NOOP with a dead-letter
+/// topic. The good ones all reach Kafka, the big one is counted, skipped and dead-lettered
+/// cut to `max_message_bytes` with its original size in a header, every message is
+/// acknowledged once (nothing redelivered), and the source keeps running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_megabyte_message_is_dead_lettered_truncated_and_the_good_ones_pass() {
+    let (prefix, topic, dlq) = fresh_topics("mqtt_big", &[]).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s");
+    let running = Running::start(settings(&props(
+        &kcql,
+        &names::unique("cbig"),
+        &[
+            ("connect.mqtt.error.policy", "NOOP"),
+            ("connect.mqtt.dlq.topic", &dlq),
+        ],
+    )));
+    running.connected(1).await;
+    let t = format!("{prefix}/s");
+    const BIG: usize = 10_000_000;
+    let mut payloads: Vec<Vec<u8>> = (0..5).map(|i| format!("good-{i}").into_bytes()).collect();
+    payloads.push(big_payload("BIG", BIG));
+    payloads.extend((5..10).map(|i| format!("good-{i}").into_bytes()));
+    mqtt::publish(&t, payloads, QoS::AtLeastOnce).await;
+
+    let good = kafka::consume_exactly(&topic, 10, CONSUME_TIMEOUT, Duration::from_secs(2)).await;
+    let values: Vec<String> = good.iter().map(text).collect();
+    let want: Vec<String> = (0..10).map(|i| format!("good-{i}")).collect();
+    assert_eq!(values, want);
+    let dead = kafka::consume_exactly(&dlq, 1, CONSUME_TIMEOUT, Duration::from_secs(1)).await;
+    let d = &dead[0];
+    let value = d.payload.as_deref().unwrap_or_default();
+    assert!(
+        value.starts_with(b"BIGxxx") && value.len() < 1_000_000 && value.len() > 900_000,
+        "a prefix of the message, cut to the limit: {} bytes",
+        value.len()
+    );
+    assert_eq!(
+        dlq_header(d, dead_letter::HEADER_TRUNCATED_ORIGINAL_SIZE).as_deref(),
+        Some("10000000")
+    );
+    assert_eq!(
+        dlq_header(d, dead_letter::HEADER_CLASS).as_deref(),
+        Some("record_too_large")
+    );
+    assert_eq!(
+        dlq_header(d, dead_letter::HEADER_TOPIC).as_deref(),
+        Some(t.as_str())
+    );
+    all_acknowledged(&running).await;
+    assert!(!running.handle.is_finished(), "the source keeps running");
+    let s = running.stop_cleanly().await;
+    assert_eq!(
+        (
+            s.received,
+            s.produced,
+            s.too_large,
+            s.skipped,
+            s.errors,
+            s.acked
+        ),
+        (11, 11, 1, 1, 1, 11),
+        "received once each (no redelivery), 10 good + 1 dead letter written: {s:?}"
+    );
+}
+
+/// Issue 14 item 7 under THROW: the 10 MB message stops the source with an error naming the
+/// MQTT topic and the size, after its truncated copy reached the dead-letter topic; it was
+/// acknowledged, so the next run with the same persistent session does not get it again (no
+/// crash loop) and carries on with the messages after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_megabyte_message_under_throw_stops_the_source_once_not_forever() {
+    let (prefix, topic, dlq) = fresh_topics("mqtt_big_throw", &[]).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s");
+    let client_id = names::unique("cbigthrow");
+    let p = props(&kcql, &client_id, &[("connect.mqtt.dlq.topic", &dlq)]);
+    let t = format!("{prefix}/s");
+
+    let running = Running::start(settings(&p));
+    running.connected(1).await;
+    mqtt::publish(
+        &t,
+        [
+            b"before".to_vec(),
+            big_payload("BIG", 10_000_000),
+            b"after".to_vec(),
+        ],
+        QoS::AtLeastOnce,
+    )
+    .await;
+    let result = tokio::time::timeout(Duration::from_secs(60), running.handle)
+        .await
+        .expect("stops by itself")
+        .expect("task");
+    match &result {
+        Err(MqttSourceError::TooLarge {
+            mqtt_topic, size, ..
+        }) if *mqtt_topic == t && *size > 10_000_000 => {}
+        other => panic!("expected TooLarge naming {t}, got {other:?}"),
+    }
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains(&t) && message.contains("acknowledged"),
+        "{message}"
+    );
+    let dead = kafka::consume_exactly(&dlq, 1, CONSUME_TIMEOUT, Duration::from_secs(1)).await;
+    assert_eq!(
+        dlq_header(&dead[0], dead_letter::HEADER_TRUNCATED_ORIGINAL_SIZE).as_deref(),
+        Some("10000000")
+    );
+
+    // Same client id, persistent session: the big message is not redelivered.
+    let again = Running::start(settings(&p));
+    again.connected(1).await;
+    mqtt::publish(&t, ["later"], QoS::AtLeastOnce).await;
+    let all = kafka::consume_all(&topic, 3, CONSUME_TIMEOUT).await;
+    let values: BTreeSet<String> = all.iter().map(text).collect();
+    assert_eq!(
+        values,
+        ["before", "after", "later"].map(String::from).into(),
+        "the messages around it and after the restart"
+    );
+    all_acknowledged(&again).await;
+    assert!(!again.handle.is_finished(), "the restarted source runs");
+    let s = again.stats.snapshot();
+    assert_eq!(s.too_large, 0, "not redelivered: {s:?}");
+    again.stop().await.expect("clean stop");
+}
+
+/// Issue 14 item 7, the broker's limit: the topic takes at most 20 000 bytes per record batch,
+/// and one message of 50 000 bytes (under our 1 MB limit) comes among 200 small ones published
+/// at once, so it shares a batch with some of them. The broker refuses the whole batch; the
+/// source sends its records again one by one, so all 200 small ones reach the topic and only
+/// the big one is dead-lettered (whole: it fits our limit), counted and skipped (NOOP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_topic_refuses_as_too_large_is_dead_lettered_and_its_batch_mates_pass() {
+    let (prefix, topic, dlq) =
+        fresh_topics("mqtt_topic_max", &[("max.message.bytes", "20000")]).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s");
+    let running = Running::start(settings(&props(
+        &kcql,
+        &names::unique("ctopicmax"),
+        &[
+            ("connect.mqtt.error.policy", "NOOP"),
+            ("connect.mqtt.dlq.topic", &dlq),
+        ],
+    )));
+    running.connected(1).await;
+    let t = format!("{prefix}/s");
+    let mut payloads: Vec<Vec<u8>> = (0..100).map(|i| format!("good-{i}").into_bytes()).collect();
+    payloads.push(big_payload("BIG", 50_000));
+    payloads.extend((100..200).map(|i| format!("good-{i}").into_bytes()));
+    mqtt::publish(&t, payloads, QoS::AtLeastOnce).await;
+
+    let good = kafka::consume_exactly(&topic, 200, CONSUME_TIMEOUT, Duration::from_secs(2)).await;
+    let values: BTreeSet<String> = good.iter().map(text).collect();
+    let want: BTreeSet<String> = (0..200).map(|i| format!("good-{i}")).collect();
+    assert_eq!(values, want, "every batch-mate of the big record");
+    let dead = kafka::consume_exactly(&dlq, 1, CONSUME_TIMEOUT, Duration::from_secs(2)).await;
+    let d = &dead[0];
+    assert_eq!(d.payload.as_deref().map(<[u8]>::len), Some(50_000), "whole");
+    assert_eq!(
+        dlq_header(d, dead_letter::HEADER_TRUNCATED_ORIGINAL_SIZE),
+        None
+    );
+    assert_eq!(
+        dlq_header(d, dead_letter::HEADER_CLASS).as_deref(),
+        Some("record_too_large")
+    );
+    all_acknowledged(&running).await;
+    assert!(!running.handle.is_finished(), "the source keeps running");
+    let s = running.stop_cleanly().await;
+    eprintln!("topic limit 20000 bytes: {s:?}");
+    assert_eq!(
+        (s.received, s.too_large, s.skipped, s.acked),
+        (201, 1, 1, 201),
+        "{s:?}"
+    );
 }
 
 /// Runs a connector from `$KCQL_MQTT_CHILD_PROPS` until the process is killed. Only started by

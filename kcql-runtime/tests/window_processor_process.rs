@@ -134,7 +134,10 @@ async fn two_processors_split_the_partitions_and_one_takes_over_when_the_other_i
         survivor.log_tail(20)
     );
     victim.sigkill().expect("SIGKILL");
-    assert!(!producer.is_finished(), "the kill must come while records stream in");
+    assert!(
+        !producer.is_finished(),
+        "the kill must come while records stream in"
+    );
     producer.await.expect("producer");
     // One record per partition beyond the data closes its last windows.
     let pusher = serde_json::json!({"id": "zz-watermark", "temperature": 0.0, "humidity": 0.0,

@@ -24,6 +24,7 @@ pub struct SinkMetrics {
     pub write_latency: Arc<Histogram>,
     skipped: Mutex<HashMap<&'static str, Arc<Counter>>>,
     points: Mutex<HashMap<String, Arc<Counter>>>,
+    overwritten: Mutex<HashMap<String, Arc<Counter>>>,
 }
 
 impl SinkMetrics {
@@ -66,6 +67,7 @@ impl SinkMetrics {
             ),
             skipped: Mutex::default(),
             points: Mutex::default(),
+            overwritten: Mutex::default(),
         }
     }
 
@@ -83,14 +85,44 @@ impl SinkMetrics {
 
     /// Adds `n` points written to `measurement`.
     pub fn points(&self, measurement: &str, n: u64) {
-        let mut map = self.points.lock().unwrap_or_else(PoisonError::into_inner);
+        self.per_measurement(
+            &self.points,
+            "kcql_points_written_total",
+            "Points accepted by InfluxDB, per measurement.",
+            measurement,
+            n,
+        );
+    }
+
+    /// Adds `n` points of `measurement` that replaced field values of another point of the
+    /// same series and time in the same write (InfluxDB kept one of them).
+    pub fn overwritten(&self, measurement: &str, n: u64) {
+        self.per_measurement(
+            &self.overwritten,
+            "kcql_points_overwritten_total",
+            "Points that replaced field values of a point of the same series and time in the same write, per measurement.",
+            measurement,
+            n,
+        );
+    }
+
+    /// Adds `n` to the counter `metric` of `measurement` in `map`, registering it when new.
+    fn per_measurement(
+        &self,
+        map: &Mutex<HashMap<String, Arc<Counter>>>,
+        metric: &'static str,
+        help: &'static str,
+        measurement: &str,
+        n: u64,
+    ) {
+        let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = map.get(measurement) {
             c.add(n);
             return;
         }
         let c = self.registry.counter(
-            "kcql_points_written_total",
-            "Points accepted by InfluxDB, per measurement.",
+            metric,
+            help,
             &[("component", &self.name), ("measurement", measurement)],
         );
         c.add(n);

@@ -22,12 +22,18 @@
 //! * fatal errors (authentication, missing database without `AUTOCREATE`) stop at once with
 //!   the reason;
 //! * shutdown stops reading, flushes, commits and returns `Ok`.
+//!
+//! Points of one series with the same time are one point in InfluxDB (the later one's field
+//! values win). Within a write the sink finds those that replaced values (module `overwrites`),
+//! counts them in `kcql_points_overwritten_total` and warns once per series; see the README
+//! ("Point time and overwrites") for the time choices that avoid them.
 
 pub mod config;
 mod error;
 pub mod influx;
 pub mod line_protocol;
 mod metrics;
+mod overwrites;
 pub mod point;
 mod targets;
 mod worker;
@@ -106,6 +112,7 @@ impl InfluxSink {
             None => None,
         };
         let metrics = Arc::new(SinkMetrics::new(component.registry(), &self.name));
+        let warned = Arc::new(overwrites::WarnOnce::new(overwrites::WARNED_SERIES_LIMIT));
         // One decoder for all workers: they share the Schema Registry cache.
         let decoder = RecordDecoder::new(&self.settings.record_format)?;
         let tasks = self.settings.tasks_max.unwrap_or(1).max(1) as usize;
@@ -123,6 +130,7 @@ impl InfluxSink {
                 dead_letter: dead_letter.clone(),
                 decoder: decoder.clone(),
                 metrics: Arc::clone(&metrics),
+                warned: Arc::clone(&warned),
                 component: component.clone(),
             };
             let stop = stop.clone();

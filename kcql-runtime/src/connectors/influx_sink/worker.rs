@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -14,6 +14,8 @@ use crate::config::ErrorPolicy;
 use crate::connectors::influx_sink::config::InfluxSinkSettings;
 use crate::connectors::influx_sink::influx::{Batcher, Lines, Origin, WriteError, WriteReport};
 use crate::connectors::influx_sink::line_protocol::escape_measurement;
+use crate::connectors::influx_sink::line_protocol::parse::sections;
+use crate::connectors::influx_sink::overwrites::{Overwrite, OverwriteDetector, Warn, WarnOnce};
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
@@ -24,7 +26,7 @@ use crate::kafka::{
 };
 use crate::record::{RawRecord, RecordDecoder, RecordView, Schemas};
 use crate::shutdown::Shutdown;
-use crate::time::TimeError;
+use crate::time::{ProcessingClock, TimeError};
 
 use super::targets::Targets;
 use super::{SinkError, SinkMetrics, THROW_TRANSIENT_ATTEMPTS};
@@ -40,6 +42,8 @@ pub(super) struct WorkerContext {
     pub dead_letter: Option<Arc<DeadLetter>>,
     pub decoder: RecordDecoder,
     pub metrics: Arc<SinkMetrics>,
+    /// The series already named in an overwrite warning (shared by the workers).
+    pub warned: Arc<WarnOnce>,
     /// The sink's component context (its metrics registry and health).
     pub component: ComponentContext,
 }
@@ -105,6 +109,9 @@ struct Worker<'c> {
     failure_at: Option<usize>,
     partitions: Vec<TopicPartition>,
     measurements: Measurements,
+    overwrites: OverwriteDetector,
+    /// The time of `sys_time()` points: never the same for two records.
+    clock: ProcessingClock,
     degraded: bool,
     consume_errors: ConsumeErrors,
 }
@@ -138,6 +145,8 @@ impl<'c> Worker<'c> {
             failure_at: None,
             partitions: Vec::new(),
             measurements: Measurements::default(),
+            overwrites: OverwriteDetector::default(),
+            clock: ProcessingClock::default(),
             degraded: false,
             consume_errors: ConsumeErrors::default(),
         }
@@ -289,9 +298,7 @@ impl<'c> Worker<'c> {
     ) -> u32 {
         let mut lines = 0u32;
         let now = Instant::now();
-        let now_ns = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64);
+        let now_ns = self.clock.now_ns();
         let precision = self.ctx.targets.precision;
         let plan = &self.ctx.settings.plan;
         let Some(route_ids) = self.routes.get(rec.topic) else {
@@ -457,7 +464,58 @@ impl<'c> Worker<'c> {
                 self.ctx.metrics.points(self.measurements.label(m), n);
             }
         }
+        let mut refused: Vec<usize> = report.rejected.iter().map(|r| r.line).collect();
+        refused.sort_unstable();
+        let overwrites = self.overwrites.find(lines, &refused);
+        if !overwrites.is_empty() {
+            self.report_overwrites(lines, origins, &overwrites);
+        }
         Ok(true)
+    }
+
+    /// Counts the points that replaced values of another point of the same write, and warns
+    /// once per series (naming both records).
+    fn report_overwrites(&self, lines: Lines<'_>, origins: &[Origin], overwrites: &[Overwrite]) {
+        let mut counts = vec![0u64; self.measurements.len()];
+        for o in overwrites {
+            let (Some(kept), Some(lost)) = (origins.get(o.line), origins.get(o.replaced)) else {
+                continue;
+            };
+            counts[kept.measurement as usize] += 1;
+            match self.ctx.warned.first(o.series) {
+                Warn::Quiet => continue,
+                Warn::LimitReached => {
+                    tracing::warn!(connector = %self.ctx.name,
+                        "further series with overwritten points are not named (only counted): the warning limit is reached");
+                    continue;
+                }
+                Warn::Series => {}
+            }
+            let record = |owner: u32| {
+                self.held.get(owner as usize).map_or_else(String::new, |h| {
+                    format!(
+                        "{}[{}]@{}",
+                        h.msg.topic(),
+                        h.msg.partition(),
+                        h.msg.offset()
+                    )
+                })
+            };
+            let line = lines.line(o.line);
+            let (series, time) =
+                sections(line).map_or((line, &b""[..]), |s| (s.series, s.timestamp));
+            tracing::warn!(connector = %self.ctx.name,
+                series = %String::from_utf8_lossy(series), time = %String::from_utf8_lossy(time),
+                kept = %record(kept.owner), replaced = %record(lost.owner),
+                "two points of one series have the same time: InfluxDB keeps one, the later values replace the earlier ones \
+                 (counted in kcql_points_overwritten_total; warned once per series). Give them distinct times \
+                 (WITHTIMESTAMP a finer field with TIMESTAMPUNIT, or sys_time()) or distinct tags");
+        }
+        for (m, n) in counts.into_iter().enumerate() {
+            if n > 0 {
+                self.ctx.metrics.overwritten(self.measurements.label(m), n);
+            }
+        }
     }
 
     /// Writes one target's lines, retrying transient failures per the error policy while the

@@ -6,7 +6,8 @@
 //! error-policy keys its sink shares (`connect.mqtt.error.policy`, `retry.interval`,
 //! `max.retries`), the Avro schema keys, the Kafka Connect framework keys (`name`,
 //! `connector.class`, `tasks.max`, `key.converter`, `value.converter`), our additions
-//! (`connect.mqtt.protocol.version`, `connect.mqtt.max.inflight`, `connect.mqtt.dlq.topic`) and
+//! (`connect.mqtt.protocol.version`, `connect.mqtt.max.inflight`, `connect.mqtt.dlq.topic`,
+//! `connect.mqtt.max.message.bytes`) and
 //! any `kafka.*` key, passed to the Kafka producer (`kafka.bootstrap.servers`, default
 //! `localhost:9092`). Every problem is reported at once; unknown keys get a did-you-mean.
 //!
@@ -24,6 +25,9 @@
 //!   when one is configured.
 //! * DUP-flagged messages are always written (`connect.mqtt.process.duplicates` is accepted and
 //!   ignored): with QoS 1 a redelivery may be the only copy the client sees.
+//! * A Kafka record bigger than `connect.mqtt.max.message.bytes` (default: the producer's
+//!   `message.max.bytes`) is a poison message, as is one the topic refuses as too large; see
+//!   [`source`](crate::connectors::mqtt_source::source) for how each policy treats it.
 //! * `connect.mqtt.ssl.ca.cert` alone is enough for server authentication; the client
 //!   certificate and key are optional but go together.
 
@@ -71,7 +75,9 @@ const AVRO_SCHEMAS_SHORT: &str = "avro.schemas";
 const PROTOCOL: &str = "connect.mqtt.protocol.version";
 const MAX_INFLIGHT: &str = "connect.mqtt.max.inflight";
 const DLQ_TOPIC: &str = "connect.mqtt.dlq.topic";
+const MAX_MESSAGE_BYTES: &str = "connect.mqtt.max.message.bytes";
 const BOOTSTRAP: &str = "kafka.bootstrap.servers";
+const PRODUCER_MAX_BYTES: &str = "kafka.message.max.bytes";
 
 /// Every key the source knows (besides `kafka.*`).
 pub const KNOWN_KEYS: &[&str] = &[
@@ -102,6 +108,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     PROTOCOL,
     MAX_INFLIGHT,
     DLQ_TOPIC,
+    MAX_MESSAGE_BYTES,
     NAME,
     CONNECTOR_CLASS,
     TASKS_MAX,
@@ -113,6 +120,8 @@ pub const KNOWN_KEYS: &[&str] = &[
 pub const DEFAULT_BOOTSTRAP: &str = "localhost:9092";
 /// Default bound on messages read from MQTT but not yet confirmed by Kafka.
 pub const DEFAULT_MAX_INFLIGHT: usize = 10_000;
+/// librdkafka's default `message.max.bytes`: the default Kafka record size limit.
+pub const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
 /// Default `connect.mqtt.keep.alive` (ms).
 pub const DEFAULT_KEEP_ALIVE_MS: u64 = 5_000;
 /// Default `connect.mqtt.timeout` (ms).
@@ -280,6 +289,10 @@ pub struct MqttSourceSettings {
     pub max_inflight: usize,
     /// `connect.mqtt.dlq.topic`: where skipped poison messages are written.
     pub dlq_topic: Option<String>,
+    /// `connect.mqtt.max.message.bytes`: the largest Kafka record written (key, value,
+    /// headers and per-record overhead, as [`record_size`](super::size::record_size) counts);
+    /// a bigger one is a poison message. Default: the producer's `message.max.bytes`.
+    pub max_message_bytes: usize,
     /// The `kafka.*` keys, prefix removed, for the producer.
     pub kafka: KafkaProperties,
 }
@@ -430,6 +443,7 @@ impl MqttSourceSettings {
         let name = r.optional(NAME);
         let connector_class = r.optional(CONNECTOR_CLASS);
         let dlq_topic = r.optional(DLQ_TOPIC);
+        let max_message_bytes = read_max_message_bytes(&mut r, &kafka);
 
         match (hosts, brokers, kcql, compiled, qos) {
             (Some(hosts), Some(brokers), Some(kcql), Some((statements, plan)), Some(qos))
@@ -466,12 +480,46 @@ impl MqttSourceSettings {
                     protocol,
                     max_inflight,
                     dlq_topic,
+                    max_message_bytes,
                     kafka,
                 })
             }
             _ => Err(r.errors),
         }
     }
+}
+
+/// `connect.mqtt.max.message.bytes`: at least 1, at most the producer's `message.max.bytes`
+/// (librdkafka refuses bigger records itself), which is also the default.
+fn read_max_message_bytes(r: &mut Reader<'_>, kafka: &BTreeMap<String, String>) -> usize {
+    let producer = match kafka.get("message.max.bytes").map(|v| v.trim()) {
+        None => DEFAULT_MESSAGE_MAX_BYTES,
+        Some(v) => v.parse::<usize>().unwrap_or_else(|_| {
+            r.invalid(
+                PRODUCER_MAX_BYTES,
+                format!("{PRODUCER_MAX_BYTES} must be a number of bytes, got `{v}`"),
+            );
+            DEFAULT_MESSAGE_MAX_BYTES
+        }),
+    };
+    let Some(limit) = r.number::<usize>(MAX_MESSAGE_BYTES, "a positive number of bytes") else {
+        return producer;
+    };
+    if limit == 0 {
+        r.invalid(
+            MAX_MESSAGE_BYTES,
+            format!("{MAX_MESSAGE_BYTES} must be at least 1"),
+        );
+    } else if limit > producer {
+        r.invalid(
+            MAX_MESSAGE_BYTES,
+            format!(
+                "{MAX_MESSAGE_BYTES} ({limit}) is above the Kafka producer's message.max.bytes ({producer}), \
+                 which refuses bigger records: raise {PRODUCER_MAX_BYTES} too (and the topic's max.message.bytes)"
+            ),
+        );
+    }
+    limit
 }
 
 fn read_brokers(r: &mut Reader<'_>, hosts: &str) -> Vec<BrokerAddress> {
@@ -653,6 +701,9 @@ pub struct MqttSourceToml {
     pub max_retries: Option<i64>,
     /// Dead-letter topic for skipped poison messages.
     pub dlq_topic: Option<String>,
+    /// The largest Kafka record written, in bytes (default: the producer's
+    /// `message.max.bytes`, 1000000 unless set in the `kafka` table).
+    pub max_message_bytes: Option<usize>,
     /// How many MQTT clients share the statements (default 1).
     pub tasks: Option<usize>,
     /// Give every task each `$share/…` statement.
@@ -716,7 +767,7 @@ impl MqttSourceToml {
             }
             .to_string(),
         );
-        let opts: [(&str, Option<String>); 17] = [
+        let opts: [(&str, Option<String>); 18] = [
             (USERNAME, self.username.clone()),
             (
                 PASSWORD,
@@ -730,6 +781,10 @@ impl MqttSourceToml {
             (RETRY_INTERVAL, self.retry_interval.map(|v| v.to_string())),
             (MAX_RETRIES, self.max_retries.map(|v| v.to_string())),
             (DLQ_TOPIC, self.dlq_topic.clone()),
+            (
+                MAX_MESSAGE_BYTES,
+                self.max_message_bytes.map(|v| v.to_string()),
+            ),
             (TASKS_MAX, self.tasks.map(|v| v.to_string())),
             (SHARE_REPLICATE, Some(self.share_replicate.to_string())),
             (MAX_INFLIGHT, self.max_inflight.map(|v| v.to_string())),

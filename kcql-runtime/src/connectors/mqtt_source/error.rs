@@ -47,6 +47,24 @@ pub enum MqttSourceError {
         /// The producer's error.
         error: String,
     },
+    /// A message made a Kafka record too large to write (over `max_message_bytes`, or
+    /// refused by the topic as too large), under THROW (or RETRY out of attempts). Unlike
+    /// other poison messages it **was acknowledged** (after its truncated dead-letter copy was
+    /// written, when a dead-letter topic is configured): the broker would redeliver it to every
+    /// later session and it would stop the source again, forever.
+    #[error("message on MQTT topic `{mqtt_topic}` makes a record of {size} bytes for Kafka topic `{topic}`: {limit}; it was acknowledged so that it is not redelivered ({kept})")]
+    TooLarge {
+        /// The MQTT topic.
+        mqtt_topic: String,
+        /// The Kafka topic.
+        topic: String,
+        /// The record's size, as [`record_size`](super::size::record_size) counts it.
+        size: usize,
+        /// Which limit it broke.
+        limit: String,
+        /// What became of it: where its truncated copy went, or that it was not kept.
+        kept: String,
+    },
     /// The broker refused the connection for a reason retrying cannot fix.
     #[error("MQTT broker refused the connection: {0}")]
     Refused(String),

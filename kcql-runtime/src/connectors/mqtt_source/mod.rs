@@ -5,6 +5,7 @@
 //!   conformance runner.
 //! * [`tasks`]: statements spread over workers (`tasks.max`, `$share` replication).
 //! * [`stats`]: live counters.
+//! * [`size`]: a record's size as Kafka limits it; cutting dead-letter copies to fit.
 //! * [`source`]: the connector ([`MqttSource`]): rumqttc client with manual acks, idempotent
 //!   rdkafka producer, bounded in-order window, reconnects, graceful shutdown.
 //!
@@ -18,6 +19,7 @@ pub mod error;
 mod producer;
 pub mod route;
 mod session;
+pub mod size;
 pub mod source;
 pub mod stats;
 pub mod tasks;

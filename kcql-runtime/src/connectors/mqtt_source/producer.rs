@@ -56,6 +56,35 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
+/// What the producers of one worker are made of; their delivery reports all come to one
+/// channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ProducerSetup {
+    bootstrap: String,
+    overrides: BTreeMap<String, String>,
+    client_id: String,
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl ProducerSetup {
+    /// Producers for `bootstrap` with the `kafka.*` overrides, and the receiver of their
+    /// delivery reports.
+    pub fn new(
+        bootstrap: &str,
+        overrides: &BTreeMap<String, String>,
+        client_id: &str,
+    ) -> (ProducerSetup, mpsc::UnboundedReceiver<Delivery>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let setup = ProducerSetup {
+            bootstrap: bootstrap.to_string(),
+            overrides: overrides.clone(),
+            client_id: client_id.to_string(),
+            tx,
+        };
+        (setup, rx)
+    }
+}
+
 /// The producer of one worker.
 pub(crate) struct KafkaProducer {
     inner: ThreadedProducer<DeliveryContext>,
@@ -63,32 +92,40 @@ pub(crate) struct KafkaProducer {
 
 impl KafkaProducer {
     /// An idempotent producer (`enable.idempotence=true`, so `acks=all` and ordered retries)
-    /// with `bootstrap` and the `kafka.*` overrides.
+    /// with the setup's bootstrap servers and `kafka.*` overrides. With `one_per_batch` it sends
+    /// every record in a batch of its own (`batch.num.messages=1`, `linger.ms=0`): the broker
+    /// refuses a whole batch that is too large for the topic, so only a record sent alone is
+    /// known to be too large itself.
     pub fn new(
-        bootstrap: &str,
-        overrides: &BTreeMap<String, String>,
-        client_id: &str,
-    ) -> Result<(KafkaProducer, mpsc::UnboundedReceiver<Delivery>), MqttSourceError> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        setup: &ProducerSetup,
+        one_per_batch: bool,
+    ) -> Result<KafkaProducer, MqttSourceError> {
         let mut config = ClientConfig::new();
         config
-            .set("bootstrap.servers", bootstrap)
-            .set("client.id", client_id)
+            .set("bootstrap.servers", &setup.bootstrap)
+            .set("client.id", &setup.client_id)
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .set_log_level(RDKafkaLogLevel::Warning);
-        for (k, v) in overrides {
+        for (k, v) in &setup.overrides {
             if crate::kafka::client::applies_to(k, crate::kafka::client::ClientRole::Producer) {
                 config.set(k, v);
             }
         }
-        if config.get("enable.idempotence") != Some("true") {
+        if one_per_batch {
+            config
+                .set("batch.num.messages", "1")
+                .set("linger.ms", "0")
+                .set("client.id", format!("{}-alone", setup.client_id));
+        } else if config.get("enable.idempotence") != Some("true") {
             warn!("kafka.enable.idempotence is not true: a retried write may duplicate or reorder records");
         }
         let inner = config
-            .create_with_context(DeliveryContext { tx })
+            .create_with_context(DeliveryContext {
+                tx: setup.tx.clone(),
+            })
             .map_err(MqttSourceError::Producer)?;
-        Ok((KafkaProducer { inner }, rx))
+        Ok(KafkaProducer { inner })
     }
 
     /// Queues `record` with `tag`. `Err(QueueFull)` means: wait for deliveries, then retry.
@@ -113,6 +150,16 @@ impl KafkaProducer {
             warn!("Kafka producer flush: {e}");
         }
     }
+}
+
+/// True for Kafka's "message too large": librdkafka's own check at send time (the record is
+/// over the producer's `message.max.bytes`), or the broker's (the record batch is over the
+/// topic's `max.message.bytes`).
+pub(crate) fn is_too_large(e: &KafkaError) -> bool {
+    matches!(
+        e,
+        KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+    )
 }
 
 /// True for errors that go away by themselves (broker down, timeouts, leadership moves): the

@@ -13,6 +13,32 @@
 //! channel, so an acknowledgement that does not fit waits in the worker's own queue and is
 //! sent as soon as there is room; the worker keeps reading meanwhile, which is what lets the
 //! event loop make room.
+//!
+//! # Records too large for Kafka
+//!
+//! A record over `max_message_bytes` (default: the producer's `message.max.bytes`), or one
+//! the topic refuses as too large, can never be written, so it is a poison message for the
+//! error policy. The broker refuses a whole record batch when it is too large for the topic,
+//! so a record refused that way is first sent again alone (by a second producer that sends
+//! one record per batch, made when first needed); only when it is refused alone is it too
+//! large itself, and its batch-mates go through. Then:
+//!
+//! * `NOOP`: the message is skipped (counted in `kcql_records_skipped_total`,
+//!   `kcql_records_too_large_total` and `kcql_errors_total`), its record is copied to the
+//!   dead-letter topic with the value cut to fit (and the header
+//!   `__kcql.truncated.original.size`), and it is acknowledged.
+//! * `THROW`, and `RETRY` (at once for a record over `max_message_bytes`, which retrying
+//!   cannot shrink; after its attempts for one the topic refuses, as the topic's limit may be
+//!   raised meanwhile): the same copy is written, then
+//!   the message is **acknowledged** and the source stops with
+//!   [`MqttSourceError::TooLarge`] naming the MQTT topic, the Kafka topic and the size. Not
+//!   acknowledging it, as THROW does with other poison messages, would be a crash loop: the
+//!   broker redelivers an unacknowledged message to the persistent session on every start, and
+//!   it would stop the source again, every time. What is kept of it is the dead-letter copy
+//!   (when `dlq_topic` is set) and the error.
+//!
+//! A dead-letter copy Kafka refuses for good is not retried: the error is logged and the
+//! message acknowledged as decided.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -29,13 +55,16 @@ use crate::component::{Component, ComponentContext};
 use crate::config::ErrorPolicy;
 use crate::connectors::mqtt_source::config::MqttSourceSettings;
 use crate::connectors::mqtt_source::error::MqttSourceError;
-use crate::connectors::mqtt_source::producer::{is_transient, Delivery, KafkaProducer};
+use crate::connectors::mqtt_source::producer::{
+    is_too_large, is_transient, Delivery, KafkaProducer, ProducerSetup,
+};
 use crate::connectors::mqtt_source::route::{
     headers_of, KafkaRecord, MqttMessage, PoisonError, Routed, Router, HEADER_TOPIC,
 };
 use crate::connectors::mqtt_source::session::{
     self, AckToken, Incoming, SessionConfig, SessionEvent,
 };
+use crate::connectors::mqtt_source::size::{record_size, truncate_to_fit};
 use crate::connectors::mqtt_source::stats::MqttSourceStats;
 use crate::connectors::mqtt_source::tasks::{worker_plans, WorkerPlan};
 use crate::dead_letter::{error_headers, Origin};
@@ -45,6 +74,8 @@ use crate::shutdown::Shutdown;
 pub const DEFAULT_NAME: &str = "kcql-mqtt-source";
 /// Error class in dead-letter headers of records Kafka refused (error policy NOOP).
 pub const CLASS_REJECTED_BY_KAFKA: &str = "rejected_by_kafka";
+/// Error class in dead-letter headers of records too large for Kafka.
+pub const CLASS_TOO_LARGE: &str = "record_too_large";
 /// How long a graceful shutdown waits for Kafka to confirm the records in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon acknowledgements that did not fit in rumqttc's request channel are tried again.
@@ -193,6 +224,8 @@ struct Slot {
     /// The records, kept until confirmed so they can be resent.
     records: Vec<Option<KafkaRecord>>,
     attempts: Vec<u32>,
+    /// Per record: it goes through the producer that sends one record per batch.
+    alone: Vec<bool>,
     /// Never completes: the message stopped the worker (THROW).
     blocked: bool,
 }
@@ -205,6 +238,9 @@ struct Worker {
     router: Arc<Router>,
     stats: Arc<MqttSourceStats>,
     producer: KafkaProducer,
+    /// Sends one record per batch (see the module doc); made when first needed.
+    alone: Option<KafkaProducer>,
+    producer_setup: ProducerSetup,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
     cfg: SessionConfig,
     policy: ErrorPolicy,
@@ -216,6 +252,8 @@ struct Worker {
     log_message: bool,
     progress: bool,
     max_inflight: usize,
+    /// The largest record written (`max_message_bytes`).
+    max_message_bytes: usize,
     window: VecDeque<Slot>,
     /// Sequence number of the window's front.
     base: u64,
@@ -234,13 +272,16 @@ impl Worker {
         router: Arc<Router>,
         stats: Arc<MqttSourceStats>,
     ) -> Result<Worker, MqttSourceError> {
-        let (producer, deliveries) =
-            KafkaProducer::new(s.bootstrap_servers(), &s.kafka, &cfg.client_id)?;
+        let (producer_setup, deliveries) =
+            ProducerSetup::new(s.bootstrap_servers(), &s.kafka, &cfg.client_id);
+        let producer = KafkaProducer::new(&producer_setup, false)?;
         Ok(Worker {
             client_id: cfg.client_id.clone(),
             router,
             stats,
             producer,
+            alone: None,
+            producer_setup,
             deliveries,
             policy: s.error_policy,
             retry_interval: s.retry_interval,
@@ -250,6 +291,7 @@ impl Worker {
             log_message: s.log_message,
             progress: s.progress_enabled,
             max_inflight: s.max_inflight,
+            max_message_bytes: s.max_message_bytes,
             cfg,
             window: VecDeque::new(),
             base: 0,
@@ -354,6 +396,9 @@ impl Worker {
             session.task.abort();
         }
         self.producer.flush(Duration::from_secs(1));
+        if let Some(alone) = &self.alone {
+            alone.flush(Duration::from_secs(1));
+        }
         info!(client_id = %self.client_id, unacked, "MQTT source worker stopped");
     }
 
@@ -381,13 +426,22 @@ impl Worker {
             outstanding: 0,
             records: Vec::new(),
             attempts: Vec::new(),
+            alone: Vec::new(),
             blocked: false,
         };
+        // Records over max_message_bytes: (index, size).
+        let mut oversize: Vec<(usize, usize)> = Vec::new();
         let mut matched = false;
         for i in self.router.matching(&m.topic) {
             matched = true;
             match self.router.apply(i, &msg) {
-                Ok(Routed::Record(r)) => slot.records.push(Some(r)),
+                Ok(Routed::Record(r)) => {
+                    let size = record_size(&r);
+                    if size > self.max_message_bytes {
+                        oversize.push((slot.records.len(), size));
+                    }
+                    slot.records.push(Some(r));
+                }
                 Ok(Routed::Filtered) => {
                     self.stats.filtered.inc();
                 }
@@ -405,6 +459,7 @@ impl Worker {
                                     &msg,
                                     statement,
                                     &e,
+                                    self.max_message_bytes,
                                 )));
                             }
                         }
@@ -427,13 +482,21 @@ impl Worker {
         }
         slot.outstanding = slot.records.len();
         slot.attempts = vec![0; slot.records.len()];
+        slot.alone = vec![false; slot.records.len()];
         let blocked = slot.blocked;
         let n = slot.records.len();
         self.window.push_back(slot);
         self.stats.in_flight.add(1);
         if !blocked {
             for idx in 0..n {
-                self.send(seq, idx);
+                match oversize.iter().find(|(i, _)| *i == idx) {
+                    Some(&(_, size)) => {
+                        self.stats.errors.inc();
+                        let limit = format!("over max_message_bytes ({})", self.max_message_bytes);
+                        self.refuse_too_large(seq, idx, size, limit);
+                    }
+                    None => self.send(seq, idx),
+                }
             }
         }
     }
@@ -444,18 +507,35 @@ impl Worker {
 
     fn send(&mut self, seq: u64, idx: usize) {
         let tag = ((seq as usize) << TAG_BITS) | idx;
-        let result =
-            match slot_at(&mut self.window, self.base, seq).and_then(|s| s.records[idx].as_ref()) {
-                Some(record) => self.producer.send(record, tag),
-                None => return,
-            };
+        let alone = slot_at(&mut self.window, self.base, seq).is_some_and(|s| s.alone[idx]);
+        if alone && self.alone.is_none() {
+            match KafkaProducer::new(&self.producer_setup, true) {
+                Ok(p) => self.alone = Some(p),
+                Err(e) => {
+                    // The record stays unconfirmed, so its message is not acknowledged.
+                    self.failure.get_or_insert(e);
+                    return;
+                }
+            }
+        }
+        let producer = if alone {
+            self.alone.as_ref()
+        } else {
+            Some(&self.producer)
+        };
+        let record =
+            slot_at(&mut self.window, self.base, seq).and_then(|s| s.records[idx].as_ref());
+        let result = match (producer, record) {
+            (Some(producer), Some(record)) => producer.send(record, tag),
+            _ => return,
+        };
         match result {
             Ok(()) => {}
             Err(KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)) => {
                 self.retries
                     .push((Instant::now() + Duration::from_millis(5), seq, idx));
             }
-            Err(e) => self.on_failure(seq, idx, e),
+            Err(e) => self.on_failure(seq, idx, e, true),
         }
     }
 
@@ -471,7 +551,7 @@ impl Worker {
                 }
                 self.stats.produced.inc();
             }
-            Err(e) => self.on_failure(seq, idx, e),
+            Err(e) => self.on_failure(seq, idx, e, false),
         }
     }
 
@@ -486,16 +566,20 @@ impl Worker {
         }
     }
 
-    fn on_failure(&mut self, seq: u64, idx: usize, e: KafkaError) {
+    /// A record Kafka did not take: refused by librdkafka when sent (`at_send`), or in its
+    /// delivery report.
+    fn on_failure(&mut self, seq: u64, idx: usize, e: KafkaError, at_send: bool) {
         self.stats.errors.inc();
         let (policy, retry_interval, max_retries) =
             (self.policy, self.retry_interval, self.max_retries);
-        let dlq = self.dlq_topic.clone();
         let stats = self.stats.clone();
         let Some(slot) = slot_at(&mut self.window, self.base, seq) else {
             return;
         };
-        let Some(topic) = slot.records[idx].as_ref().map(|r| r.topic.clone()) else {
+        let Some((topic, size)) = slot.records[idx]
+            .as_ref()
+            .map(|r| (r.topic.clone(), record_size(r)))
+        else {
             return;
         };
         slot.attempts[idx] += 1;
@@ -511,6 +595,33 @@ impl Worker {
             });
             return;
         }
+        let too_large = is_too_large(&e);
+        if too_large && !at_send && !slot.alone[idx] {
+            // The broker refused its batch, which may hold a bigger record: alone it may pass.
+            slot.alone[idx] = true;
+            stats.retries.inc();
+            debug!(
+                topic,
+                size, "batch refused as too large; sending the record alone"
+            );
+            self.send(seq, idx);
+            return;
+        }
+        if self.dlq_topic.as_deref() == Some(topic.as_str()) {
+            error!(
+                topic,
+                size, "Kafka refused a dead-letter copy; the message is not kept: {e}"
+            );
+            slot.records[idx] = None;
+            slot.outstanding -= 1;
+            return;
+        }
+        let retrying = policy == ErrorPolicy::Retry && max_retries.is_none_or(|m| attempts <= m);
+        if too_large && !retrying {
+            let limit = format!("refused by Kafka as too large ({e})");
+            self.refuse_too_large(seq, idx, size, limit);
+            return;
+        }
         match policy {
             ErrorPolicy::Noop => {
                 error!(
@@ -518,35 +629,24 @@ impl Worker {
                     "Kafka refused a record (error policy NOOP, skipped): {e}"
                 );
                 stats.skipped.inc();
-                let replacement = match (&dlq, slot.records[idx].as_ref()) {
-                    (Some(dlq), Some(r)) if r.topic != *dlq => {
-                        let mut d = r.clone();
-                        d.topic = dlq.clone();
-                        let mqtt_topic =
-                            String::from_utf8_lossy(r.header(HEADER_TOPIC).unwrap_or_default());
-                        push_error_headers(
-                            &mut d.headers,
-                            Origin::mqtt(&mqtt_topic),
+                let record = slot.records[idx].take();
+                match (&self.dlq_topic, record) {
+                    (Some(dlq), Some(r)) => {
+                        slot.records[idx] = Some(dead_letter_copy(
+                            r,
+                            dlq,
                             &self.connector,
                             CLASS_REJECTED_BY_KAFKA,
                             &e.to_string(),
-                        );
-                        Some(d)
-                    }
-                    _ => None,
-                };
-                match replacement {
-                    Some(d) => {
-                        slot.records[idx] = Some(d);
+                            self.max_message_bytes,
+                        ));
+                        slot.alone[idx] = false;
                         self.send(seq, idx);
                     }
-                    None => {
-                        slot.records[idx] = None;
-                        slot.outstanding -= 1;
-                    }
+                    _ => slot.outstanding -= 1,
                 }
             }
-            ErrorPolicy::Retry if max_retries.is_none_or(|m| attempts <= m) => {
+            ErrorPolicy::Retry if retrying => {
                 stats.retries.inc();
                 warn!(
                     topic,
@@ -566,6 +666,61 @@ impl Worker {
                     error: e.to_string(),
                 });
             }
+        }
+    }
+
+    /// Applies the error policy to record `idx` of message `seq`, too large for Kafka
+    /// (`size` bytes, `limit` says which limit): counted, copied to the dead-letter topic cut
+    /// to fit, and its message acknowledged under every policy; under THROW (and RETRY) the
+    /// source then stops (see the module doc).
+    fn refuse_too_large(&mut self, seq: u64, idx: usize, size: usize, limit: String) {
+        self.stats.too_large.inc();
+        let Some(slot) = slot_at(&mut self.window, self.base, seq) else {
+            return;
+        };
+        let Some(record) = slot.records[idx].take() else {
+            return;
+        };
+        let mqtt_topic = mqtt_topic_of(&record);
+        let topic = record.topic.clone();
+        let message = format!("the record is {size} bytes, {limit}");
+        let copy = self.dlq_topic.as_deref().map(|dlq| {
+            dead_letter_copy(
+                record,
+                dlq,
+                &self.connector,
+                CLASS_TOO_LARGE,
+                &message,
+                self.max_message_bytes,
+            )
+        });
+        let kept = match &self.dlq_topic {
+            Some(dlq) => format!("a copy cut to fit went to the dead-letter topic `{dlq}`"),
+            None => "it is not kept: no dead-letter topic is configured".to_string(),
+        };
+        match self.policy {
+            ErrorPolicy::Noop => {
+                self.stats.skipped.inc();
+                warn!(%mqtt_topic, topic, size, "skipping a message too large for Kafka (error policy NOOP; {kept}): {message}");
+            }
+            ErrorPolicy::Throw | ErrorPolicy::Retry => {
+                error!(%mqtt_topic, topic, size, "a message too large for Kafka stops the source (error policy {}); it is acknowledged so that it is not redelivered ({kept}): {message}", self.policy);
+                self.failure.get_or_insert(MqttSourceError::TooLarge {
+                    mqtt_topic,
+                    topic,
+                    size,
+                    limit,
+                    kept,
+                });
+            }
+        }
+        match copy {
+            Some(d) => {
+                slot.records[idx] = Some(d);
+                slot.alone[idx] = false;
+                self.send(seq, idx);
+            }
+            None => slot.outstanding -= 1,
         }
     }
 
@@ -631,6 +786,34 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
+/// The MQTT topic a record was made from (its `mqtt.topic` header).
+fn mqtt_topic_of(record: &KafkaRecord) -> String {
+    String::from_utf8_lossy(record.header(HEADER_TOPIC).unwrap_or_default()).into_owned()
+}
+
+/// `record` (made of an MQTT message) redirected to the dead-letter topic `dlq`, with the
+/// `__connect.errors.*` headers, its value cut to fit `limit`.
+fn dead_letter_copy(
+    mut record: KafkaRecord,
+    dlq: &str,
+    connector: &str,
+    class: &str,
+    message: &str,
+    limit: usize,
+) -> KafkaRecord {
+    let mqtt_topic = mqtt_topic_of(&record);
+    record.topic = dlq.to_string();
+    push_error_headers(
+        &mut record.headers,
+        Origin::mqtt(&mqtt_topic),
+        connector,
+        class,
+        message,
+    );
+    truncate_to_fit(&mut record, limit);
+    record
+}
+
 /// Appends the `__connect.errors.*` headers ([`error_headers`]) to a record's headers.
 fn push_error_headers(
     headers: &mut Vec<(std::borrow::Cow<'static, str>, Vec<u8>)>,
@@ -646,31 +829,26 @@ fn push_error_headers(
     );
 }
 
-/// The dead-letter record of a skipped poison message: the original payload, keyed by the
-/// MQTT topic, with the MQTT headers and the `__connect.errors.*` headers (the MQTT topic as
-/// the topic, no partition or offset, the error's [`PoisonError::class`], and
-/// `statement <n>: <error>` as the message).
+/// The dead-letter record of a skipped poison message: the original payload (cut to fit
+/// `limit`), keyed by the MQTT topic, with the MQTT headers and the `__connect.errors.*`
+/// headers (the MQTT topic as the topic, no partition or offset, the error's
+/// [`PoisonError::class`], and `statement <n>: <error>` as the message).
 fn dead_letter(
     dlq: &str,
     connector: &str,
     msg: &MqttMessage<'_>,
     statement: usize,
     e: &PoisonError,
+    limit: usize,
 ) -> KafkaRecord {
-    let mut headers = headers_of(msg);
-    push_error_headers(
-        &mut headers,
-        Origin::mqtt(msg.topic),
-        connector,
-        e.class(),
-        &format!("statement {statement}: {e}"),
-    );
-    KafkaRecord {
-        topic: dlq.to_string(),
+    let record = KafkaRecord {
+        topic: String::new(),
         key: msg.topic.as_bytes().to_vec(),
         value: msg.payload.to_vec(),
-        headers,
-    }
+        headers: headers_of(msg),
+    };
+    let message = format!("statement {statement}: {e}");
+    dead_letter_copy(record, dlq, connector, e.class(), &message, limit)
 }
 
 impl Component for MqttSource {

@@ -29,6 +29,9 @@ pub struct MqttSourceStats {
     pub errors: Arc<Counter>,
     /// Kafka writes retried (`kcql_write_retries_total`).
     pub retries: Arc<Counter>,
+    /// Records too large for Kafka (over `max_message_bytes`, or refused by the topic as too
+    /// large), handled by the error policy (`kcql_records_too_large_total`).
+    pub too_large: Arc<Counter>,
     /// MQTT (re)connections established (`kcql_mqtt_connects_total`).
     pub connects: Arc<Counter>,
     /// Messages received but not yet settled, written or skipped and acknowledged
@@ -64,6 +67,8 @@ pub struct StatsSnapshot {
     pub errors: u64,
     /// See [`MqttSourceStats::retries`].
     pub retries: u64,
+    /// See [`MqttSourceStats::too_large`].
+    pub too_large: u64,
     /// See [`MqttSourceStats::connects`].
     pub connects: u64,
     /// See [`MqttSourceStats::in_flight`].
@@ -105,6 +110,10 @@ impl MqttSourceStats {
                 "kcql_write_retries_total",
                 "Writes retried after a transient failure.",
             ),
+            too_large: counter(
+                "kcql_records_too_large_total",
+                "Records too large for Kafka (over max_message_bytes or the topic's limit), handled by the error policy.",
+            ),
             connects: counter("kcql_mqtt_connects_total", "MQTT (re)connections."),
             in_flight: registry.gauge(
                 "kcql_mqtt_in_flight",
@@ -143,6 +152,7 @@ impl MqttSourceStats {
             skipped: self.skipped.get(),
             errors: self.errors.get(),
             retries: self.retries.get(),
+            too_large: self.too_large.get(),
             connects: self.connects.get(),
             in_flight: self.in_flight.get(),
         }

@@ -1,6 +1,8 @@
-//! Reading line protocol the way InfluxDB's parser does, as far as the writer needs it to read
-//! InfluxDB's answers about refused lines: where InfluxDB ends each line of a body
-//! ([`split_lines`]) and a line's measurement and field keys with their types ([`ParsedLine`]).
+//! Reading line protocol the way InfluxDB's parser does, as far as the sink needs it: where
+//! InfluxDB ends each line of a body ([`split_lines`]), a line's measurement and field keys with
+//! their types ([`ParsedLine`], to read InfluxDB's answers about refused lines), and a line's
+//! series key, field set and timestamp ([`sections`], [`FieldPairs`], to find points of one
+//! write that overwrite each other).
 
 use std::ops::Range;
 
@@ -117,38 +119,88 @@ impl ParsedLine {
         while line.get(i) == Some(&b' ') {
             i += 1;
         }
-        let mut fields = Vec::new();
-        loop {
-            let k_end = scan_until(line, i, b"=");
-            if k_end >= line.len() {
-                break;
-            }
-            let key = unescape(&line[i..k_end], NAME_ESCAPES);
-            let v_start = k_end + 1;
-            let v_end = if line.get(v_start) == Some(&b'"') {
-                let mut j = v_start + 1;
-                while j < line.len() && line[j] != b'"' {
-                    j += if line[j] == b'\\' { 2 } else { 1 };
-                }
-                (j + 1).min(line.len())
-            } else {
-                line[v_start..]
-                    .iter()
-                    .position(|&c| c == b',' || c == b' ')
-                    .map_or(line.len(), |p| v_start + p)
-            };
-            fields.push((key, FieldType::of_value(&line[v_start..v_end])));
-            if line.get(v_end) == Some(&b',') {
-                i = v_end + 1;
-            } else {
-                break;
-            }
-        }
+        let fields = FieldPairs::new(&line[i..])
+            .map(|(k, v)| (unescape(k, NAME_ESCAPES), FieldType::of_value(v)))
+            .collect();
         Some(ParsedLine {
             measurement,
             fields,
         })
     }
+}
+
+/// The field set of a line (or a line from its field set on): `(key, value)` pairs as written
+/// (escaped, string values with their quotes), up to the first value not followed by `,`.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldPairs<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> FieldPairs<'a> {
+    /// The pairs of `fields`, which starts at the first field key.
+    pub(crate) fn new(fields: &'a [u8]) -> Self {
+        FieldPairs { rest: Some(fields) }
+    }
+}
+
+impl<'a> Iterator for FieldPairs<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let line = self.rest.take()?;
+        let k_end = scan_until(line, 0, b"=");
+        if k_end >= line.len() {
+            return None;
+        }
+        let v_start = k_end + 1;
+        let v_end = if line.get(v_start) == Some(&b'"') {
+            let mut j = v_start + 1;
+            while j < line.len() && line[j] != b'"' {
+                j += if line[j] == b'\\' { 2 } else { 1 };
+            }
+            (j + 1).min(line.len())
+        } else {
+            line[v_start..]
+                .iter()
+                .position(|&c| c == b',' || c == b' ')
+                .map_or(line.len(), |p| v_start + p)
+        };
+        if line.get(v_end) == Some(&b',') {
+            self.rest = Some(&line[v_end + 1..]);
+        }
+        Some((&line[..k_end], &line[v_start..v_end]))
+    }
+}
+
+/// The three sections of a line with a timestamp, as written (escaped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sections<'a> {
+    /// Measurement and tags: what InfluxDB identifies a series by.
+    pub series: &'a [u8],
+    /// The field set.
+    pub fields: &'a [u8],
+    /// The timestamp's digits.
+    pub timestamp: &'a [u8],
+}
+
+/// Cuts `line` into series key, field set and timestamp; `None` when it has no timestamp (the
+/// sink always writes one) or no field set.
+pub(crate) fn sections(line: &[u8]) -> Option<Sections<'_>> {
+    let series_end = scan_until(line, 0, b" ");
+    let ts_space = line.iter().rposition(|&c| c == b' ')?;
+    if ts_space <= series_end + 1 {
+        return None;
+    }
+    let timestamp = &line[ts_space + 1..];
+    let digits = timestamp.strip_prefix(b"-").unwrap_or(timestamp);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(Sections {
+        series: &line[..series_end],
+        fields: &line[series_end + 1..ts_space],
+        timestamp,
+    })
 }
 
 /// Index of the first byte in `stops` at or after `from`, skipping backslash escapes.
@@ -222,5 +274,34 @@ mod tests {
         );
         assert!(ParsedLine::parse(b"# comment").is_none());
         assert!(ParsedLine::parse(b"").is_none());
+    }
+
+    #[test]
+    fn sections_and_field_pairs_as_written() {
+        let line = b"my\\ m,t=a\\ b f\\ k=1i,s=\"a, b=c \\\" 9\",x=1.5 1700000000000000000";
+        let s = sections(line).unwrap();
+        assert_eq!(s.series, b"my\\ m,t=a\\ b");
+        assert_eq!(s.timestamp, b"1700000000000000000");
+        let pairs: Vec<(&[u8], &[u8])> = FieldPairs::new(s.fields).collect();
+        assert_eq!(
+            pairs,
+            [
+                (&b"f\\ k"[..], &b"1i"[..]),
+                (b"s", b"\"a, b=c \\\" 9\""),
+                (b"x", b"1.5"),
+            ]
+        );
+        assert_eq!(
+            sections(b"m v=1i -5").map(|s| s.timestamp),
+            Some(&b"-5"[..])
+        );
+        for no_time in [&b"m v=1i"[..], b"m s=\"a 1\"", b"m", b"m 5", b""] {
+            assert_eq!(
+                sections(no_time),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(no_time)
+            );
+        }
     }
 }

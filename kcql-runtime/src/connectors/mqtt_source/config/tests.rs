@@ -277,3 +277,51 @@ fn bare_broker_addresses_with_credentials_are_refused_without_showing_them() {
     let e = BrokerAddress::parse("user:hunter2@h:1883").unwrap_err();
     assert!(!e.contains("hunter2") && e.contains("***@h:1883"), "{e}");
 }
+
+#[test]
+fn max_message_bytes_defaults_to_the_producers_limit_and_may_not_exceed_it() {
+    let limit = |extra: &[(&'static str, &'static str)]| {
+        MqttSourceSettings::from_properties(&props(&with(extra))).map(|s| s.max_message_bytes)
+    };
+    assert_eq!(limit(&[]), Ok(DEFAULT_MESSAGE_MAX_BYTES));
+    assert_eq!(
+        limit(&[("kafka.message.max.bytes", "2000000")]),
+        Ok(2_000_000)
+    );
+    assert_eq!(limit(&[(MAX_MESSAGE_BYTES, "5000")]), Ok(5_000));
+    assert_eq!(
+        limit(&[
+            (MAX_MESSAGE_BYTES, "1500000"),
+            ("kafka.message.max.bytes", "2000000")
+        ]),
+        Ok(1_500_000)
+    );
+    for (bad, key) in [
+        (&[(MAX_MESSAGE_BYTES, "0")][..], MAX_MESSAGE_BYTES),
+        (&[(MAX_MESSAGE_BYTES, "big")], MAX_MESSAGE_BYTES),
+        (&[(MAX_MESSAGE_BYTES, "1000001")], MAX_MESSAGE_BYTES),
+        (&[("kafka.message.max.bytes", "1MB")], PRODUCER_MAX_BYTES),
+    ] {
+        let errs = errors(&with(bad));
+        assert_eq!(
+            errs.iter().map(MqttSettingsError::key).collect::<Vec<_>>(),
+            [key],
+            "{bad:?}: {errs:?}"
+        );
+    }
+    let above = errors(&with(&[(MAX_MESSAGE_BYTES, "1000001")]));
+    assert!(
+        above[0].to_string().contains("kafka.message.max.bytes"),
+        "{}",
+        above[0]
+    );
+    let t: MqttSourceToml = toml::from_str(
+        r#"
+        hosts = ["tcp://127.0.0.1:1883"]
+        kcql = "INSERT INTO a SELECT * FROM /x"
+        max_message_bytes = 4096
+        "#,
+    )
+    .unwrap();
+    assert_eq!(t.into_settings().unwrap().max_message_bytes, 4096);
+}
