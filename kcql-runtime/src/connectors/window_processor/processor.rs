@@ -151,19 +151,27 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The commit point's offsets of the partitions in `only`, each with `metadata`.
-fn commit_list(
-    offsets: &BTreeMap<(String, i32), i64>,
-    metadata: &str,
-    only: &HashSet<(String, i32)>,
-) -> TopicPartitionList {
-    crate::kafka::context::commit_list(
-        offsets
+/// The commit point's offsets of the partitions in `only`, each with its resume token as
+/// metadata.
+fn commit_list(point: &CommitPoint, only: &HashSet<(String, i32)>) -> TopicPartitionList {
+    let common = point.resume.to_metadata();
+    let list = crate::kafka::context::commit_list(
+        point
+            .offsets
             .iter()
             .filter(|(tp, _)| only.contains(*tp))
             .map(|((topic, partition), offset)| (topic.as_str(), *partition, *offset)),
-        Some(metadata),
-    )
+        None,
+    );
+    for (topic, partition) in point.offsets.keys().filter(|tp| only.contains(*tp)) {
+        if let Some(mut element) = list.find_partition(topic, *partition) {
+            match point.partition_resume.get(&(topic.clone(), *partition)) {
+                Some(own) => element.set_metadata(own.to_metadata()),
+                None => element.set_metadata(common.as_str()),
+            }
+        }
+    }
+    list
 }
 
 impl ClientContext for ProcessorContext {
@@ -197,7 +205,7 @@ impl ConsumerContext for ProcessorContext {
         // Only the confirmed point: the engine's current one may be past windows taken and not
         // delivered, unconfirmed copies, or a poison record the processor stopped on.
         if let Some(point) = shared.confirmed.as_mut() {
-            let list = commit_list(&point.offsets, &point.resume.to_metadata(), &revoked);
+            let list = commit_list(point, &revoked);
             if list.count() > 0 {
                 if let Err(e) = consumer.commit(&list, CommitMode::Sync) {
                     tracing::warn!(processor = %self.name, error = %e,
@@ -740,7 +748,7 @@ impl Worker<'_> {
                 .collect(),
             Err(_) => return Ok(()),
         };
-        let list = commit_list(&point.offsets, &point.resume.to_metadata(), &assigned);
+        let list = commit_list(&point, &assigned);
         if list.count() > 0 {
             if let Err(e) = self.consumer.commit(&list, mode) {
                 tracing::warn!(processor = %self.settings.name, error = %e,

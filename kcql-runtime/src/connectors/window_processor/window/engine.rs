@@ -93,6 +93,7 @@ impl WindowEngine {
                     closed_through: None,
                     emitted_through: None,
                     max_event: Vec::new(),
+                    catch_up: Vec::new(),
                     watermark: None,
                     windows: BTreeMap::new(),
                 }
@@ -212,6 +213,7 @@ impl WindowEngine {
                 outcome,
                 RouteOutcome::Aggregated { .. } | RouteOutcome::Filtered { .. }
             ) {
+                self.routes[route].end_catch_up(pid);
                 self.routes[route].advance(route, &self.partitions);
             }
             outcomes.push(outcome);

@@ -89,7 +89,7 @@ pub(super) fn apply(
         let end = r.shape.end(s);
         if ctx.resume_floor.is_some_and(|f| end <= f) {
             replayed = true;
-        } else if !r.is_closed(end) {
+        } else if !r.is_closed(end) || r.catching_up(ctx.pid, end) {
             open.push(s);
         }
     }

@@ -18,6 +18,9 @@ pub struct CommitPoint {
     /// Store with the commit (e.g. as the offset's metadata) and hand back to
     /// [`WindowEngine::resume_partition`] after a restart.
     pub resume: ResumeToken,
+    /// The partitions whose token is not `resume`: a partition catching up still holds
+    /// windows the route closed, so its token stops before the first of them.
+    pub partition_resume: BTreeMap<(String, i32), ResumeToken>,
 }
 
 /// Which windows had been emitted when a commit point was taken: per route (by index and
@@ -76,16 +79,45 @@ impl WindowEngine {
     /// The commit point now: [`committable_offsets`](Self::committable_offsets), the last
     /// emission sequence that must be delivered first, and the resume token to store with it.
     pub fn commit_point(&self) -> CommitPoint {
+        let resume = ResumeToken {
+            routes: self
+                .routes
+                .iter()
+                .map(|r| (r.route.target.clone(), r.emitted_through))
+                .collect(),
+        };
+        let mut partition_resume = BTreeMap::new();
+        for (pid, p) in self.partitions.iter().enumerate() {
+            if p.next_offset.is_none() {
+                continue;
+            }
+            let mut own = resume.clone();
+            for (r, (_, through)) in self.routes.iter().zip(own.routes.iter_mut()) {
+                // Windows this partition still holds that the route had closed when they were
+                // last taken (waiting for it to catch up) were not emitted.
+                let Some(t) = *through else {
+                    continue;
+                };
+                let first_waiting = r
+                    .windows
+                    .iter()
+                    .map(|(start, w)| (r.shape.end(*start), w))
+                    .filter(|(end, w)| *end <= t && w.held.iter().any(|(h, _)| *h == pid))
+                    .map(|(end, _)| end)
+                    .min();
+                if let Some(end) = first_waiting {
+                    *through = Some(end - 1);
+                }
+            }
+            if own != resume {
+                partition_resume.insert((p.topic.clone(), p.partition), own);
+            }
+        }
         CommitPoint {
             offsets: self.committable_offsets(),
             after_sequence: self.next_sequence.checked_sub(1),
-            resume: ResumeToken {
-                routes: self
-                    .routes
-                    .iter()
-                    .map(|r| (r.route.target.clone(), r.emitted_through))
-                    .collect(),
-            },
+            resume,
+            partition_resume,
         }
     }
 

@@ -49,10 +49,21 @@ impl WindowEngine {
             let Some(closed) = r.closed_through else {
                 continue;
             };
-            // Windows with end <= closed, i.e. start <= closed - size.
+            // Windows with end <= closed, i.e. start <= closed - size, except those a
+            // catching-up partition has not passed yet.
             let keep_from = closed.saturating_sub(r.shape.size_ms).saturating_add(1);
             let open = r.windows.split_off(&keep_from);
-            let done = std::mem::replace(&mut r.windows, open);
+            let mut done = std::mem::replace(&mut r.windows, open);
+            let waiting: Vec<i64> = done
+                .iter()
+                .filter(|(start, w)| r.waits_for_catch_up(w, r.shape.end(**start)))
+                .map(|(start, _)| *start)
+                .collect();
+            for start in waiting {
+                if let Some(w) = done.remove(&start) {
+                    r.windows.insert(start, w);
+                }
+            }
             for (start, w) in done {
                 let end = r.shape.end(start);
                 self.open_windows -= 1;

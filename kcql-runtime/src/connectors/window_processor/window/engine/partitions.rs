@@ -67,6 +67,7 @@ impl WindowEngine {
             .insert(partition, id);
         for r in &mut self.routes {
             r.max_event.push(None);
+            r.catch_up.push(None);
         }
         id
     }
@@ -144,6 +145,11 @@ impl WindowEngine {
         let p = &mut self.partitions[pid];
         p.assigned = true;
         p.idle = false;
+        for r in &mut self.routes {
+            if let Some(slot) = r.catch_up.get_mut(pid) {
+                *slot = r.closed_through;
+            }
+        }
     }
 
     /// window (its accumulators, offsets and watermark), so no window is later emitted with a

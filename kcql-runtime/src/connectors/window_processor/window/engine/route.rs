@@ -47,6 +47,11 @@ pub(super) struct RouteState {
     pub(super) emitted_through: Option<i64>,
     /// Per partition, the largest event time seen (a record that passed `WHERE`).
     pub(super) max_event: Vec<Option<i64>>,
+    /// Per partition assigned while windows were already closed: how far they were closed.
+    /// Its records behind that (read again from its committed offset, or taken over from
+    /// another process) reopen their windows instead of being late; such windows are emitted
+    /// when the partition's own time passes them ([`RouteState::catching_up`]).
+    pub(super) catch_up: Vec<Option<i64>>,
     /// min over its partitions of `max_event` (idle ones too, until
     /// [`release_idle`](super::WindowEngine::release_idle)), never decreasing.
     pub(super) watermark: Option<i64>,
@@ -64,6 +69,43 @@ impl RouteState {
     pub(super) fn close_through(&mut self, t: i64) {
         if self.closed_through.is_none_or(|c| t > c) {
             self.closed_through = Some(t);
+        }
+    }
+
+    /// Whether partition `pid`, catching up, still needs the window ending at `end` although
+    /// the route closed it: the partition's own time has not passed it.
+    pub(super) fn catching_up(&self, pid: Pid, end: i64) -> bool {
+        let behind = self
+            .catch_up
+            .get(pid)
+            .copied()
+            .flatten()
+            .is_some_and(|c| end <= c);
+        behind
+            && self
+                .max_event
+                .get(pid)
+                .copied()
+                .flatten()
+                .is_none_or(|m| m.saturating_sub(self.shape.grace_ms) < end)
+    }
+
+    /// Whether held window `w` ending at `end` waits for a catching-up partition's records.
+    pub(super) fn waits_for_catch_up(&self, w: &WindowState, end: i64) -> bool {
+        w.held.iter().any(|(pid, _)| self.catching_up(*pid, end))
+    }
+
+    /// Partition `pid`'s own time passed how far the route was closed when it was assigned:
+    /// it is caught up.
+    pub(super) fn end_catch_up(&mut self, pid: Pid) {
+        let Some(slot) = self.catch_up.get_mut(pid) else {
+            return;
+        };
+        let own = self.max_event.get(pid).copied().flatten();
+        if let (Some(c), Some(m)) = (*slot, own) {
+            if m.saturating_sub(self.shape.grace_ms) >= c {
+                *slot = None;
+            }
         }
     }
 

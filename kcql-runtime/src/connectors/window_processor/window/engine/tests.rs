@@ -517,3 +517,49 @@ fn a_far_future_event_time_is_poison_and_moves_no_time() {
     );
     assert_eq!(e.metrics().poison, 1);
 }
+
+#[test]
+fn a_partition_assigned_behind_the_closed_windows_reopens_them_until_it_catches_up() {
+    let q = "INSERT INTO o SELECT id, count(*) AS n FROM s GROUP BY id WINDOW TUMBLING(1s)";
+    let mut e = engine(q, WindowSettings::default());
+    e.assign_partition("s", 0);
+    let at = |e: &mut WindowEngine, p: i32, off: i64, ts: i64, id: &str| {
+        let payload = format!(r#"{{"id":"{id}"}}"#);
+        e.on_record(InputRecord::new("s", p, off, payload.as_bytes()).with_timestamp(ts))
+    };
+    at(&mut e, 0, 0, 100, "a");
+    at(&mut e, 0, 1, 3500, "a");
+    assert_eq!(values(&e.take_closed()).len(), 1, "[0, 1000) of a");
+    // Partition 1 is taken over from another process: its records are behind the closed
+    // windows, and reopen them (not late).
+    e.assign_partition("s", 1);
+    assert_eq!(at(&mut e, 1, 0, 500, "b").windows(), 1, "not late");
+    assert!(
+        e.take_closed().is_empty(),
+        "partition 1 has not passed [0, 1000)"
+    );
+    // Until it does, its commit token stops before the first window it still holds.
+    let point = e.commit_point();
+    assert_eq!(point.offsets[&("s".to_string(), 1)], 0);
+    assert_eq!(
+        point.partition_resume[&("s".to_string(), 1)].routes,
+        [("o".to_string(), Some(999))]
+    );
+    assert!(!point.partition_resume.contains_key(&("s".to_string(), 0)));
+    assert_eq!(at(&mut e, 1, 1, 1500, "b").windows(), 1, "not late");
+    assert_eq!(
+        values(&e.take_closed()),
+        [json!({"id":"b","window_start":0,"window_end":1000,"n":1})]
+    );
+    at(&mut e, 1, 2, 3600, "b");
+    assert_eq!(
+        values(&e.take_closed()),
+        [json!({"id":"b","window_start":1000,"window_end":2000,"n":1})]
+    );
+    assert_eq!(e.metrics().late, 0);
+    // Caught up: its records behind the watermark are late again.
+    assert!(matches!(
+        at(&mut e, 1, 3, 2500, "b"),
+        RecordOutcome::Routed(ref o) if matches!(o[0], RouteOutcome::Late { .. })
+    ));
+}
