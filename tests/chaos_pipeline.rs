@@ -27,10 +27,9 @@
 //!   of the processor and the sink must add nothing: a window re-emitted after a restart is
 //!   the same complete window, and InfluxDB keeps one point per (device, window end).
 //!
-//! The data topic has one partition: the source writes it in MQTT arrival order, so the
-//! window processor's watermark never runs ahead of a reading because another partition was
-//! read first (with several partitions, a reading that waits behind another partition's burst
-//! can be late, which is counted and documented, but not exact).
+//! The data topic has four partitions (devices keyed by id): a restarted processor reads them
+//! from their committed offsets one partition at a time, behind windows it may already have
+//! closed for others, and takes over partitions a killed member held.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -112,7 +111,7 @@ impl Run {
             db: DropDatabase::new(influx::unique_db("chaos")),
         };
         std::fs::create_dir_all(&run.dir).expect("temp dir");
-        kafka::create_topic(&run.data_topic, 1).await;
+        kafka::create_topic(&run.data_topic, 4).await;
         kafka::create_topic(&run.avg_topic, 2).await;
         influx::create_db(run.db.name()).await;
         let common = format!(
