@@ -35,13 +35,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use kcql_testkit::devices::{tumbling_windows, Fleet, Reading, WindowStats};
+use kcql_testkit::devices::{tumbling_windows, Fleet, Reading, SplitMix64, WindowStats};
 use kcql_testkit::influx::{self, DropDatabase};
 use kcql_testkit::kafka::{self, ProduceRecord};
 use kcql_testkit::mqtt;
 use kcql_testkit::names::unique;
 use kcql_testkit::private::ChildProcess;
-use kcql_testkit::window_points::{present, stored_points, StoredPoint};
+use kcql_testkit::window_points::{wait_for_every_window, StoredPoint};
 use rumqttc::QoS;
 
 const DEVICES: usize = 8;
@@ -67,16 +67,12 @@ enum Part {
 
 const PARTS: [Part; 3] = [Part::Source, Part::Processor, Part::Sink];
 
-/// A small deterministic generator for the killer's choices.
-struct Dice(u64);
+/// The killer's choices, replayable from a seed.
+struct Dice(SplitMix64);
 
 impl Dice {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     fn between(&mut self, low_ms: u64, high_ms: u64) -> Duration {
@@ -292,7 +288,7 @@ async fn random_sigkills_of_every_component_lose_nothing_and_windows_stay_exact(
     influx::require_influx().await;
     let bin = kcql_testkit::bin::kcql_binary();
     let seconds = env_u64("KCQL_CHAOS_SECONDS", 40) as i64;
-    let mut dice = Dice(env_u64("KCQL_CHAOS_SEED", 7));
+    let mut dice = Dice(SplitMix64(env_u64("KCQL_CHAOS_SEED", 7)));
     let run = Run::new().await;
 
     let readings =
@@ -360,29 +356,25 @@ async fn random_sigkills_of_every_component_lose_nothing_and_windows_stay_exact(
     kafka::produce(&run.data_topic, [ProduceRecord::new(pusher).key(PUSHER_ID)]).await;
 
     // Every window in InfluxDB.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let stored = loop {
-        let stored = stored_points(run.db.name(), MEASUREMENT, WINDOW_MS).await;
-        if present(&stored, &expected) == expected.len() {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            break stored_points(run.db.name(), MEASUREMENT, WINDOW_MS).await;
-        }
-        for (part, child) in children.iter_mut() {
-            assert!(
-                child.is_running(),
-                "{part:?} exited:\n{}",
-                child.log_tail(40)
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} windows in InfluxDB after 120 s; processor log:\n{}",
-            present(&stored, &expected),
-            expected.len(),
-            children[&Part::Processor].log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let processor_log = children[&Part::Processor].log_path().to_path_buf();
+    let stored = wait_for_every_window(
+        run.db.name(),
+        MEASUREMENT,
+        WINDOW_MS,
+        &expected,
+        Duration::from_secs(120),
+        || {
+            for (part, child) in children.iter_mut() {
+                assert!(
+                    child.is_running(),
+                    "{part:?} exited:\n{}",
+                    child.log_tail(40)
+                );
+            }
+        },
+        || std::fs::read_to_string(&processor_log).unwrap_or_default(),
+    )
+    .await;
 
     let mut problems = Vec::new();
     let mut with_duplicates = 0;

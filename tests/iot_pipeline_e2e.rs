@@ -345,28 +345,23 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     push_watermark(&brokers, &data_topic, BASE_MS + SECONDS * 1000 + 10_000).await;
 
     // Every window, exactly.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let stored = loop {
-        let stored = stored_points(db.name()).await;
-        if present(&stored, &expected) == expected.len() {
-            // Let any replay land before judging.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            break stored_points(db.name()).await;
-        }
-        assert!(
-            processor.is_running(),
-            "processor exited:\n{}",
-            processor.log_tail(40)
-        );
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} windows in InfluxDB after 90 s; processor log:\n{}",
-            present(&stored, &expected),
-            expected.len(),
-            processor.log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let processor_log = processor.log_path().to_path_buf();
+    let stored = window_points::wait_for_every_window(
+        db.name(),
+        MEASUREMENT,
+        WINDOW_MS,
+        &expected,
+        Duration::from_secs(90),
+        || {
+            assert!(
+                processor.is_running(),
+                "processor exited:\n{}",
+                processor.log_tail(40)
+            )
+        },
+        || std::fs::read_to_string(&processor_log).unwrap_or_default(),
+    )
+    .await;
     let diffs = differences(&stored, &expected);
     assert!(
         diffs.is_empty(),

@@ -25,12 +25,14 @@
 
 use std::collections::BTreeMap;
 
-/// The SplitMix64 generator: tiny, fast, and the same on every platform.
+/// The SplitMix64 generator: tiny, fast, and the same on every platform (fleets, kill
+/// schedules: anything a test must be able to replay from a seed).
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

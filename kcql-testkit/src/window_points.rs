@@ -2,6 +2,7 @@
 //! comparison with [`tumbling_windows`](crate::devices::tumbling_windows) of the readings.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -79,4 +80,35 @@ pub fn present(
     expected: &BTreeMap<(String, i64), WindowStats>,
 ) -> usize {
     expected.keys().filter(|k| stored.contains_key(*k)).count()
+}
+
+/// Polls `db` until every `expected` window has a point, waits 2 s more for replays to land,
+/// and returns the points. Before each poll `alive` may fail the test (a process that exited,
+/// with its log); after `timeout` it fails with how many windows arrived and `log()`.
+pub async fn wait_for_every_window(
+    db: &str,
+    measurement: &str,
+    window_ms: i64,
+    expected: &BTreeMap<(String, i64), WindowStats>,
+    timeout: Duration,
+    mut alive: impl FnMut(),
+    log: impl Fn() -> String,
+) -> BTreeMap<(String, i64), Vec<StoredPoint>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stored = stored_points(db, measurement, window_ms).await;
+        if present(&stored, expected) == expected.len() {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            return stored_points(db, measurement, window_ms).await;
+        }
+        alive();
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} windows in InfluxDB after {timeout:?}; log:\n{}",
+            present(&stored, expected),
+            expected.len(),
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
