@@ -25,10 +25,13 @@ pub fn classify(error: &KafkaError) -> ConsumeErrorKind {
     use RDKafkaErrorCode as C;
     match error {
         KafkaError::MessageConsumptionFatal(_) => ConsumeErrorKind::Fatal,
-        KafkaError::MessageConsumption(code) => match code {
-            // Records would be skipped: the position moved (out of range, reset) or a record
-            // could not be read.
-            C::AutoOffsetReset | C::OffsetOutOfRange | C::BadMessage | C::InvalidMessage
+        // Records would be skipped: the position moved (out of range, reset) or a record
+        // could not be read.
+        KafkaError::MessageConsumption(
+            C::AutoOffsetReset
+            | C::OffsetOutOfRange
+            | C::BadMessage
+            | C::InvalidMessage
             // Rights and protocol problems do not go away by waiting.
             | C::TopicAuthorizationFailed
             | C::GroupAuthorizationFailed
@@ -38,9 +41,8 @@ pub fn classify(error: &KafkaError) -> ConsumeErrorKind {
             | C::UnsupportedVersion
             | C::InconsistentGroupProtocol
             | C::InvalidGroupId
-            | C::Fatal => ConsumeErrorKind::Fatal,
-            _ => ConsumeErrorKind::Transient,
-        },
+            | C::Fatal,
+        ) => ConsumeErrorKind::Fatal,
         _ => ConsumeErrorKind::Transient,
     }
 }
@@ -69,7 +71,7 @@ impl ConsumeErrors {
             return Err(error);
         }
         let run = self.backoff.attempts();
-        if run % 10 == 0 {
+        if run.is_multiple_of(10) {
             tracing::warn!(connector = name, %error, consecutive = run + 1,
                 "Kafka consumer error; retrying at the same position");
         }
@@ -99,7 +101,11 @@ mod tests {
             RDKafkaErrorCode::TopicAuthorizationFailed,
             RDKafkaErrorCode::GroupAuthorizationFailed,
         ] {
-            assert_eq!(classify(&consume(code)), ConsumeErrorKind::Fatal, "{code:?}");
+            assert_eq!(
+                classify(&consume(code)),
+                ConsumeErrorKind::Fatal,
+                "{code:?}"
+            );
         }
         assert_eq!(
             classify(&KafkaError::MessageConsumptionFatal(
@@ -114,7 +120,11 @@ mod tests {
             RDKafkaErrorCode::NotCoordinator,
             RDKafkaErrorCode::LeaderNotAvailable,
         ] {
-            assert_eq!(classify(&consume(code)), ConsumeErrorKind::Transient, "{code:?}");
+            assert_eq!(
+                classify(&consume(code)),
+                ConsumeErrorKind::Transient,
+                "{code:?}"
+            );
         }
     }
 
@@ -126,7 +136,10 @@ mod tests {
             errors.handle("c", transient.clone()).await.unwrap();
         }
         assert_eq!(errors.backoff.attempts(), 5, "each error waits longer");
-        assert_eq!(errors.backoff.ceiling(), Duration::from_secs(3) + Duration::from_millis(200));
+        assert_eq!(
+            errors.backoff.ceiling(),
+            Duration::from_secs(3) + Duration::from_millis(200)
+        );
         errors.reset();
         assert_eq!(errors.backoff.attempts(), 0);
         let fatal = KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset);

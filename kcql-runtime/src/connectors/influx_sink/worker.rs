@@ -8,7 +8,6 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use smallvec::SmallVec;
 
-use crate::kafka::consume_error::ConsumeErrors;
 use crate::backoff::Backoff;
 use crate::component::{ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
@@ -18,6 +17,7 @@ use crate::connectors::influx_sink::line_protocol::escape_measurement;
 use crate::connectors::influx_sink::point::{write_route, Outcome, RecordError};
 use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
+use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::tracked_list;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,

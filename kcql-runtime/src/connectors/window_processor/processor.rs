@@ -45,6 +45,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, TopicPartitionList};
 use thiserror::Error;
 
+use crate::backoff::Backoff;
 use crate::component::{Component, ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
 use crate::connectors::window_processor::config::WindowProcessorSettings;
@@ -53,7 +54,6 @@ use crate::connectors::window_processor::window::{
 };
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::decode::RegistryError;
-use crate::backoff::Backoff;
 use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::publish_lag;
 use crate::kafka::{consumer_config, producer_config, KafkaSettings};
@@ -502,7 +502,9 @@ impl Worker<'_> {
                         .map(|e| e.metadata().to_string())
                         .unwrap_or_default()
                 }
-                Err(e) if backoff.attempts() < RESUME_FETCH_ATTEMPTS && !shutdown.is_triggered() => {
+                Err(e)
+                    if backoff.attempts() < RESUME_FETCH_ATTEMPTS && !shutdown.is_triggered() =>
+                {
                     tracing::warn!(processor = %self.settings.name, topic, partition, error = %e,
                         "cannot fetch the committed offset's resume token; retrying");
                     tokio::time::sleep(backoff.next_delay()).await;

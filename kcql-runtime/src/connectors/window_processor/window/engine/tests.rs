@@ -430,7 +430,10 @@ fn a_far_future_event_time_is_poison_and_moves_no_time() {
         input.processing_time_ms = clock;
         e.on_record(input)
     };
-    assert_eq!(at(&mut e, 0, clock + 10, r#"{"id":"a","t":1}"#).windows(), 1);
+    assert_eq!(
+        at(&mut e, 0, clock + 10, r#"{"id":"a","t":1}"#).windows(),
+        1
+    );
     // A year ahead: poison, whether WHERE keeps it or not, and neither closes the window.
     let year = 365 * 24 * 3_600_000;
     let far = at(&mut e, 1, clock + year, r#"{"id":"a","t":1}"#);
@@ -444,9 +447,15 @@ fn a_far_future_event_time_is_poison_and_moves_no_time() {
     ));
     assert_eq!(e.watermark(0), Some(clock + 10));
     // The window is still open: a record for it is on time.
-    assert_eq!(at(&mut e, 3, clock + 20, r#"{"id":"a","t":1}"#).windows(), 1);
+    assert_eq!(
+        at(&mut e, 3, clock + 20, r#"{"id":"a","t":1}"#).windows(),
+        1
+    );
     assert!(e.take_closed().is_empty());
     // Within the bound of the partition's time (not the clock) is fine.
-    assert_eq!(at(&mut e, 4, clock + 50_000, r#"{"id":"a","t":1}"#).windows(), 1);
+    assert_eq!(
+        at(&mut e, 4, clock + 50_000, r#"{"id":"a","t":1}"#).windows(),
+        1
+    );
     assert_eq!(e.metrics().poison, 1);
 }
