@@ -28,19 +28,18 @@
 //! closed: a late reading would be the processor's documented behaviour, not a loss.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kcql_runtime::config::Pipeline;
 use kcql_runtime::endpoint::ComponentState;
 use kcql_runtime::run::{run_pipeline, Observability};
 use kcql_runtime::shutdown::Shutdown;
+use kcql_testkit::bin::kcql_run;
 use kcql_testkit::devices::{tumbling_windows, Fleet, Reading, WindowStats};
 use kcql_testkit::influx::{self, DropDatabase};
 use kcql_testkit::kafka::{self, ProduceRecord};
 use kcql_testkit::mqtt;
 use kcql_testkit::names::unique;
-use kcql_testkit::private::ChildProcess;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rumqttc::QoS;
 use serde_json::Value;
@@ -224,25 +223,6 @@ fn present(
     expected.keys().filter(|k| stored.contains_key(*k)).count()
 }
 
-fn spawn_processor(bin: &Path, file: &Path) -> ChildProcess {
-    ChildProcess::spawn(
-        bin,
-        ["run".as_ref(), file.as_os_str()],
-        [("RUST_LOG", "info,rdkafka=warn")],
-    )
-    .expect("spawn kcql run (processor)")
-}
-
-async fn wait_running(child: &mut ChildProcess) {
-    assert!(
-        child
-            .wait_for_output("kcql: running", Duration::from_secs(60))
-            .await,
-        "kcql run (processor) did not start:\n{}",
-        child.log_tail(40)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     mqtt::wait_reachable();
@@ -356,26 +336,15 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     )
     .await;
     push_watermark(&brokers, &data_topic, SPLIT_MS).await;
-    let mut processor = spawn_processor(&bin, &processor_file);
-    wait_running(&mut processor).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let stored = stored_points(db.name()).await;
-        if present(&stored, &expected) > 0 {
-            break;
-        }
-        assert!(
-            processor.is_running(),
-            "processor exited:\n{}",
-            processor.log_tail(40)
-        );
-        assert!(
-            Instant::now() < deadline,
-            "no window reached InfluxDB within 60 s; processor log:\n{}",
-            processor.log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut processor = kcql_run(&bin, [&processor_file]).await;
+    processor
+        .wait_until("a window in InfluxDB", Duration::from_secs(60), || async {
+            match present(&stored_points(db.name()).await, &expected) {
+                0 => Err("none yet".to_string()),
+                _ => Ok(()),
+            }
+        })
+        .await;
     let status = processor.sigkill().expect("SIGKILL the processor");
     let killed_at = Instant::now();
     let at_kill = present(&stored_points(db.name()).await, &expected);
@@ -392,8 +361,7 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     .await;
     // Restart at once: the dead member still holds its session (6 s); Kafka rebalances when it
     // expires and the new member gets every partition.
-    let mut processor = spawn_processor(&bin, &processor_file);
-    wait_running(&mut processor).await;
+    let mut processor = kcql_run(&bin, [&processor_file]).await;
     eprintln!(
         "processor restarted {:?} after the kill",
         killed_at.elapsed()
@@ -401,28 +369,21 @@ async fn devices_to_influx_with_the_processor_killed_and_restarted() {
     push_watermark(&brokers, &data_topic, BASE_MS + SECONDS * 1000 + 10_000).await;
 
     // Every window, exactly.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let stored = loop {
-        let stored = stored_points(db.name()).await;
-        if present(&stored, &expected) == expected.len() {
-            // Let any replay land before judging.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            break stored_points(db.name()).await;
-        }
-        assert!(
-            processor.is_running(),
-            "processor exited:\n{}",
-            processor.log_tail(40)
-        );
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} windows in InfluxDB after 90 s; processor log:\n{}",
-            present(&stored, &expected),
-            expected.len(),
-            processor.log_tail(40)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    processor
+        .wait_until(
+            "every window in InfluxDB",
+            Duration::from_secs(90),
+            || async {
+                match present(&stored_points(db.name()).await, &expected) {
+                    n if n == expected.len() => Ok(()),
+                    n => Err(format!("{n} of {} windows", expected.len())),
+                }
+            },
+        )
+        .await;
+    // Let any replay land before judging.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stored = stored_points(db.name()).await;
     let diffs = differences(&stored, &expected);
     assert!(
         diffs.is_empty(),

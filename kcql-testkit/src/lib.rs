@@ -16,5 +16,6 @@ pub mod kafka;
 pub mod mqtt;
 pub mod names;
 pub mod private;
+pub mod proxy;
 mod reach;
 pub mod registry;
