@@ -12,12 +12,18 @@
 //! | `__connect.errors.offset` | the Kafka offset (decimal); absent for MQTT |
 //! | `__connect.errors.connector.name` | the connector's `name` |
 //! | `__connect.errors.exception.class.name` | a short, stable class (`decode_error`, …) |
-//! | `__connect.errors.exception.message` | the error, as text |
-//! | `__kcql.truncated.original.size` | only on a copy whose value was cut to fit Kafka's size limit: the value's original length in bytes (decimal) |
+//! | `__connect.errors.exception.message` | the error, as text (its first 8 KiB: InfluxDB's errors may quote a whole line) |
+//! | `__kcql.truncated.original.size` | only on a copy whose value was cut to fit Kafka's record size limit: the value's original length in bytes (decimal); the copy holds the value's first bytes |
 //!
 //! An MQTT message never was in Kafka, so it has no partition or offset: like Kafka Connect's
 //! own reporter when there is no consumer record, those two headers are left out rather than
 //! filled with a made-up value.
+//!
+//! A record too large for the dead-letter producer (its `message.max.bytes`, 1 MB by default:
+//! a 10 MB record read from a topic that allows it) would be refused, and the component would
+//! stop on it again after every restart. [`DeadLetter::send`] cuts such a copy's value to what
+//! fits and says so in the header [`HEADER_TRUNCATED_ORIGINAL_SIZE`] (the original size); the rest of the
+//! copy is unchanged.
 
 use std::time::Duration;
 
@@ -25,6 +31,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use thiserror::Error;
 
+use crate::kafka::record_size::{framed_size, HEADER_OVERHEAD};
 use crate::kafka::{producer_config, KafkaSettings};
 
 /// Header with the source topic.
@@ -86,8 +93,23 @@ pub fn error_headers(
     }
     headers.push((HEADER_CONNECTOR, connector.to_string()));
     headers.push((HEADER_CLASS, class.to_string()));
-    headers.push((HEADER_MESSAGE, message.to_string()));
+    headers.push((HEADER_MESSAGE, clip(message, MAX_MESSAGE_BYTES)));
     headers
+}
+
+/// The most of an error message a dead letter carries.
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// `text`, or its first `max` bytes or fewer (at a character boundary) followed by `…`.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Sending to the dead-letter topic failed: the record is not skipped.
@@ -112,11 +134,35 @@ pub enum DeadLetterError {
     },
 }
 
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
+
+/// How many bytes of a `value_len`-byte value fit in a record of at most `max_record` bytes
+/// (as librdkafka counts them) beside a key of `key_len` bytes and `headers` (name, value
+/// length) — `None` when the whole value fits. A cut value leaves room for
+/// [`HEADER_TRUNCATED_ORIGINAL_SIZE`] too.
+pub fn value_room(
+    max_record: usize,
+    key_len: usize,
+    headers: impl IntoIterator<Item = (usize, usize)>,
+    value_len: usize,
+) -> Option<usize> {
+    let fixed = framed_size(key_len, headers, 0);
+    if fixed + value_len <= max_record {
+        return None;
+    }
+    // The size header's value is at most 20 digits.
+    let with_size_header = fixed + HEADER_OVERHEAD + HEADER_TRUNCATED_ORIGINAL_SIZE.len() + 20;
+    Some(max_record.saturating_sub(with_size_header))
+}
+
 /// A producer for one dead-letter topic.
 pub struct DeadLetter {
     producer: FutureProducer,
     topic: String,
     connector: String,
+    /// The producer's `message.max.bytes`: larger copies are cut.
+    max_record: usize,
 }
 
 impl std::fmt::Debug for DeadLetter {
@@ -138,13 +184,17 @@ impl DeadLetter {
         topic: &str,
         connector: &str,
     ) -> Result<Self, DeadLetterError> {
-        let producer: FutureProducer = producer_config(kafka)
-            .create()
-            .map_err(DeadLetterError::Create)?;
+        let config = producer_config(kafka);
+        let max_record = config
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+        let producer: FutureProducer = config.create().map_err(DeadLetterError::Create)?;
         Ok(DeadLetter {
             producer,
             topic: topic.to_string(),
             connector: connector.to_string(),
+            max_record,
         })
     }
 
@@ -153,23 +203,43 @@ impl DeadLetter {
         &self.topic
     }
 
-    /// Sends `msg` (its original key, value, timestamp and headers) with the error headers.
+    /// Sends `msg` (its original key, value, timestamp and headers) with the error headers;
+    /// a value too large for the producer is cut to its first bytes, with
+    /// [`HEADER_TRUNCATED_ORIGINAL_SIZE`].
     pub fn send<M: Message>(&self, msg: &M, class: &str, message: &str) -> PendingDeadLetter {
-        let mut headers = OwnedHeaders::new();
-        if let Some(h) = msg.headers() {
-            for i in 0..h.count() {
-                let header = h.get(i);
-                headers = headers.insert(Header {
-                    key: header.key,
-                    value: header.value,
-                });
-            }
-        }
         let origin = Origin::kafka(msg.topic(), msg.partition(), msg.offset());
-        for (k, v) in error_headers(origin, &self.connector, class, message) {
+        let errors = error_headers(origin, &self.connector, class, message);
+        let original = msg.headers();
+        let original_sizes = original.iter().flat_map(|h| {
+            h.iter()
+                .map(|h| (h.key.len(), h.value.map_or(0, <[u8]>::len)))
+        });
+        let error_sizes = errors.iter().map(|(k, v)| (k.len(), v.len()));
+        let value = msg.payload().unwrap_or_default();
+        let room = value_room(
+            self.max_record,
+            msg.key().map_or(0, <[u8]>::len),
+            original_sizes.chain(error_sizes),
+            value.len(),
+        );
+        let mut headers = OwnedHeaders::new();
+        for header in original.iter().flat_map(|h| h.iter()) {
+            headers = headers.insert(header);
+        }
+        for (k, v) in &errors {
             headers = headers.insert(Header {
                 key: k,
                 value: Some(v.as_str()),
+            });
+        }
+        let original_size = value.len().to_string();
+        if let Some(room) = room {
+            tracing::warn!(connector = %self.connector, topic = msg.topic(), partition = msg.partition(),
+                offset = msg.offset(), size = value.len(), kept = room, max = self.max_record,
+                "dead-letter copy too large for message.max.bytes: its value is cut");
+            headers = headers.insert(Header {
+                key: HEADER_TRUNCATED_ORIGINAL_SIZE,
+                value: Some(original_size.as_str()),
             });
         }
         let mut record: FutureRecord<'_, [u8], [u8]> =
@@ -178,7 +248,7 @@ impl DeadLetter {
             record = record.key(k);
         }
         if let Some(p) = msg.payload() {
-            record = record.payload(p);
+            record = record.payload(&p[..room.unwrap_or(p.len()).min(p.len())]);
         }
         if let Some(ts) = msg.timestamp().to_millis() {
             record = record.timestamp(ts);
@@ -245,6 +315,30 @@ mod tests {
                 (HEADER_MESSAGE, "no `v`".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn long_error_messages_are_clipped() {
+        let h = error_headers(Origin::mqtt("t"), "c", "k", &"é".repeat(5_000));
+        let message = &h.last().expect("message header").1;
+        assert!(message.ends_with('…') && message.len() <= MAX_MESSAGE_BYTES + 3);
+        assert!(message.starts_with("éé"));
+        assert_eq!(clip("short", 10), "short");
+    }
+
+    #[test]
+    fn values_too_large_for_the_producer_are_cut_to_fit() {
+        // Fits: 36 + key 3 + header (10 + 4 + 6) + value 100 = 159.
+        assert_eq!(value_room(159, 3, [(4, 6)], 100), None);
+        // One byte more does not: the value keeps what is left beside the size header.
+        let room = value_room(158, 3, [(4, 6)], 100).expect("cut");
+        let size_header = HEADER_OVERHEAD + HEADER_TRUNCATED_ORIGINAL_SIZE.len() + 20;
+        assert_eq!(room, 158 - 36 - 3 - 20 - size_header);
+        // 10 MB against the 1 MB default.
+        let room = value_room(DEFAULT_MAX_MESSAGE_BYTES, 0, [], 10 << 20).expect("cut");
+        assert!(room > 999_000 && room < DEFAULT_MAX_MESSAGE_BYTES, "{room}");
+        // Headers alone over the limit: nothing of the value.
+        assert_eq!(value_room(100, 0, [(50, 100)], 1), Some(0));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use kcql_testkit::kafka::{
     ProduceRecord,
 };
 use serde_json::{json, Value};
+use support::poison::{poison_record, Kind, POISON_KCQL};
 use support::{
     count_of, end_offsets, now_ns, settings, v1_props, wait_committed, wait_for, RunningSink,
 };
@@ -215,49 +216,6 @@ async fn json_records_become_exact_points_in_every_statement_target() {
         "kept also in autogen: {autogen_kept:?}"
     );
     eprintln!("scenario 1 done in {:?}", started.elapsed());
-}
-
-/// What a test record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Good,
-    /// Not JSON at all (decode-level poison).
-    BadJson,
-    /// No `ts` (the WITHTIMESTAMP field): decode-level poison.
-    MissingTime,
-    /// `v` is a string where earlier records wrote a float: InfluxDB rejects the line.
-    TypeConflict,
-}
-
-impl Kind {
-    /// The skip reason the sink reports for it.
-    fn class(self) -> &'static str {
-        match self {
-            Kind::Good => "",
-            Kind::BadJson => "decode_error",
-            Kind::MissingTime => "missing_time",
-            Kind::TypeConflict => "rejected_by_influxdb",
-        }
-    }
-}
-
-const POISON_KCQL: &str =
-    "INSERT INTO m SELECT v FROM {topic} WITHTIMESTAMP ts TIMESTAMPUNIT = NANOSECONDS WITHTAG(id)";
-
-/// The record `i` of a poison test: key `k<i>`, a header, and a payload of `kind`.
-fn poison_record(base: i64, i: i64, kind: Kind) -> ProduceRecord {
-    let payload = match kind {
-        Kind::Good => json!({"id": "a", "v": i as f64 + 0.5, "ts": base + i}).to_string(),
-        Kind::BadJson => format!("{{\"id\": \"a\", \"v\": {i}, oops"),
-        Kind::MissingTime => json!({"id": "a", "v": i as f64 + 0.5}).to_string(),
-        Kind::TypeConflict => {
-            json!({"id": "a", "v": format!("text-{i}"), "ts": base + i}).to_string()
-        }
-    };
-    ProduceRecord::new(payload)
-        .key(format!("k{i}"))
-        .partition(0)
-        .header("origin", format!("rec-{i}"))
 }
 
 /// The times of the points in `db`.`m`.

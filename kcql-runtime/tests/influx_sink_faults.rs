@@ -96,17 +96,7 @@ async fn influxdb_outage_of_ten_seconds_loses_nothing() {
     // Right after the restart: every record below the offsets committed during the outage is
     // already a point (nothing was committed before InfluxDB accepted it).
     let present = times_in(&influx, &db).await.expect("query after restart");
-    {
-        let produced = produced.lock().unwrap();
-        for (&(p, o), t) in produced.iter() {
-            if committed.get(&p).is_some_and(|&c| o < c) {
-                assert!(
-                    present.contains(t),
-                    "{topic}[{p}]@{o} was committed ({committed:?}) but its point is not in InfluxDB"
-                );
-            }
-        }
-    }
+    support::assert_committed_written(&produced, &committed, &present);
     eprintln!(
         "influxd back at {:?} with {} points; committed during the outage: {committed:?}",
         started.elapsed(),
@@ -226,14 +216,7 @@ async fn kafka_broker_killed_and_restarted_mid_stream_loses_nothing() {
             .iter()
             .map(|r| r["time"].as_i64().unwrap())
             .collect();
-    for (&(p, o), t) in produced.lock().unwrap().iter() {
-        if committed.get(&p).is_some_and(|&c| o < c) {
-            assert!(
-                present.contains(t),
-                "[{p}]@{o} committed ({committed:?}) but its point is not in InfluxDB"
-            );
-        }
-    }
+    support::assert_committed_written(&produced, &committed, &present);
 
     // Records keep coming after the restart, then everything must arrive.
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -72,20 +72,8 @@ fn properties_file_with(
 
 /// Starts `kcql run --metrics off FILE` and waits until it says it is running.
 async fn kcql_run(file: &Path) -> ChildProcess {
-    let mut child = ChildProcess::spawn(
-        env!("CARGO_BIN_EXE_kcql"),
-        ["run", "--metrics", "off", file.to_str().unwrap()],
-        [("RUST_LOG", "info,rdkafka=warn")],
-    )
-    .expect("spawn kcql run");
-    assert!(
-        child
-            .wait_for_output("kcql: running", Duration::from_secs(30))
-            .await,
-        "kcql run did not start:\n{}",
-        child.log_tail(40)
-    );
-    child
+    let args = ["--metrics".as_ref(), "off".as_ref(), file.as_os_str()];
+    kcql_testkit::bin::kcql_run(env!("CARGO_BIN_EXE_kcql"), args).await
 }
 
 /// The point times in `db`.`m` (shared InfluxDB).
@@ -165,14 +153,7 @@ async fn kcql_run_sigkilled_mid_stream_and_restarted_loses_nothing() {
     // Whatever it committed is in InfluxDB.
     let committed = committed_offsets_at(&brokers, &group, &topic).await;
     let present = times(&db).await;
-    for (&(p, o), t) in produced.lock().unwrap().iter() {
-        if committed.get(&p).is_some_and(|&c| o < c) {
-            assert!(
-                present.contains(t),
-                "[{p}]@{o} committed ({committed:?}) but not written"
-            );
-        }
-    }
+    support::assert_committed_written(&produced, &committed, &present);
 
     // Started again at once, as a supervisor would: the new member joins while the dead one
     // still holds its session, and Kafka's rebalance hands it the partitions.

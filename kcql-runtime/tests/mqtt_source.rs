@@ -8,7 +8,8 @@
 //!   `__connect.errors.*` headers, as the sink writes them) and keeps the good messages; THROW stops
 //!   the source without acknowledging it, so the next run (same client id) gets it again.
 //! * A connector process killed with SIGKILL mid-stream and restarted with the same client id
-//!   loses nothing (duplicates are allowed and counted).
+//!   loses nothing (duplicates are allowed, counted and bounded: each one is a redelivery the
+//!   broker flagged DUP, or a retried Kafka write).
 //! * Two connectors on one `$share` group split the messages and together deliver all.
 //! * Kafka (a private broker) SIGKILLed for 10 s while devices keep publishing: nothing lost,
 //!   and every message read is acknowledged once Kafka has it.
@@ -114,6 +115,25 @@ async fn fresh_topics(label: &str, config: &[(&str, &str)]) -> (String, String, 
     kafka::create_topic_with_config_at(&kafka::brokers(), &topic, 1, config).await;
     kafka::create_topic(&dlq, 1).await;
     (prefix, topic, dlq)
+}
+
+/// How many of `records` the broker delivered again (MQTT's DUP flag, copied to the
+/// `mqtt.duplicate` header).
+fn redelivered(records: &[ConsumedRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| r.header(HEADER_DUPLICATE) == Some(&b"true"[..]))
+        .count()
+}
+
+/// Duplicates are bounded: each is a message the broker delivered again (DUP flag) or a Kafka
+/// write the source retried (`retries`); the source never writes a message twice otherwise.
+fn assert_duplicates_bounded(records: &[ConsumedRecord], duplicates: usize, retries: u64) {
+    let redelivered = redelivered(records);
+    assert!(
+        duplicates as u64 <= redelivered as u64 + retries,
+        "{duplicates} duplicates, but only {redelivered} redeliveries and {retries} retried writes"
+    );
 }
 
 fn settings(p: &[(String, String)]) -> MqttSourceSettings {
@@ -657,36 +677,21 @@ async fn killed_connector_restarts_without_loss() {
 
     // Restart in-process with the same client id: the broker kept the session.
     let running = Running::start(settings(&p));
-    let records = kafka::consume_all_at(&brokers, &topic, TOTAL, CONSUME_TIMEOUT).await;
-    let mut distinct = BTreeSet::new();
-    let mut duplicates = 0usize;
-    for r in &records {
-        if !distinct.insert(text(r)) {
-            duplicates += 1;
-        }
-    }
+    let mut records = kafka::consume_all_at(&brokers, &topic, TOTAL, CONSUME_TIMEOUT).await;
+    let (mut distinct, mut duplicates) = distinct_payloads(&records);
     // consume_all stops at TOTAL records; with duplicates, keep reading until all are there.
-    let mut extra = TOTAL;
     while distinct.len() < TOTAL {
-        extra += TOTAL - distinct.len();
-        let more = kafka::consume_all_at(&brokers, &topic, extra, CONSUME_TIMEOUT).await;
-        distinct = BTreeSet::new();
-        duplicates = 0;
-        for r in &more {
-            if !distinct.insert(text(r)) {
-                duplicates += 1;
-            }
-        }
+        let expected = records.len() + TOTAL - distinct.len();
+        records = kafka::consume_all_at(&brokers, &topic, expected, CONSUME_TIMEOUT).await;
+        (distinct, duplicates) = distinct_payloads(&records);
     }
-    let redelivered = records
-        .iter()
-        .filter(|r| r.header(HEADER_DUPLICATE) == Some(&b"true"[..]))
-        .count();
     eprintln!(
-        "killed mid-stream: all {TOTAL} messages in Kafka, {duplicates} duplicates, {redelivered} DUP-flagged redeliveries; restarted connector: {:?}",
+        "killed mid-stream: all {TOTAL} messages in Kafka, {duplicates} duplicates, {} DUP-flagged redeliveries; restarted connector: {:?}",
+        redelivered(&records),
         running.stats.snapshot()
     );
     assert_eq!(distinct.len(), TOTAL);
+    assert_duplicates_bounded(&records, duplicates, running.stats.retries.get());
     // Every message the restarted connector read is acknowledged once Kafka has it, even
     // though the broker floods it with the backlog (Mosquitto's max_inflight_messages 0).
     all_acknowledged(&running).await;
@@ -735,15 +740,16 @@ async fn kafka_stopped_for_ten_seconds_while_devices_publish_loses_nothing() {
     broker.restart().await.expect("restart kafka");
     publisher.await.expect("publisher");
 
-    let records = kafka::consume_all_at(&brokers, &topic, TOTAL, CONSUME_TIMEOUT).await;
+    let mut records = kafka::consume_all_at(&brokers, &topic, TOTAL, CONSUME_TIMEOUT).await;
     let (mut distinct, mut duplicates) = distinct_payloads(&records);
     if distinct.len() < TOTAL {
         // Duplicates took the place of some records: read again, expecting them too.
-        let more =
+        records =
             kafka::consume_all_at(&brokers, &topic, TOTAL + duplicates, CONSUME_TIMEOUT).await;
-        (distinct, duplicates) = distinct_payloads(&more);
+        (distinct, duplicates) = distinct_payloads(&records);
     }
     assert_eq!(distinct.len(), TOTAL);
+    assert_duplicates_bounded(&records, duplicates, running.stats.retries.get());
     all_acknowledged(&running).await;
     eprintln!(
         "Kafka down 10 s: all {TOTAL} messages in Kafka, {duplicates} duplicates; before the \
@@ -796,6 +802,7 @@ async fn mosquitto_restarted_the_source_reconnects_resubscribes_and_continues() 
     let records = kafka::consume_all(&topic, 1000, CONSUME_TIMEOUT).await;
     let (distinct, duplicates) = distinct_payloads(&records);
     assert_eq!(distinct.len(), 1000, "{duplicates} duplicates");
+    assert_duplicates_bounded(&records, duplicates, running.stats.retries.get());
     all_acknowledged(&running).await;
     eprintln!(
         "Mosquitto restarted: 1000 of 1000 in Kafka, {duplicates} duplicates, stats {:?}",

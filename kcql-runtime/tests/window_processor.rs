@@ -395,11 +395,15 @@ async fn the_broker_killed_and_restarted_under_the_processor_loses_no_window() {
     task.await.unwrap().unwrap();
 
     let got = consume_available(&brokers, &output).await;
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen: BTreeMap<(String, i64), usize> = BTreeMap::new();
     for v in &got {
-        seen.insert(check(v, &expected));
+        *seen.entry(check(v, &expected)).or_insert(0) += 1;
     }
-    let missing: Vec<_> = expected.keys().filter(|k| !seen.contains(*k)).collect();
+    // Duplicates are complete windows emitted again after a re-read from the last commit
+    // (one outage: at most once more each).
+    let most = seen.values().copied().max().unwrap_or(0);
+    assert!(most <= 2, "a window emitted {most} times after one outage");
+    let missing: Vec<_> = expected.keys().filter(|k| !seen.contains_key(*k)).collect();
     assert!(
         missing.is_empty(),
         "{} of {} windows missing after the outage ({} outputs): {missing:?}\n{}",

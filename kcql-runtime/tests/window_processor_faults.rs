@@ -5,7 +5,7 @@
 //!
 //! Each processor here stops by itself, in this process: its consumer is closed as it is on
 //! any error (the revoke path), which is what these tests are about. Crashes (SIGKILL) are in
-//! `faults.rs`.
+//! `fault_matrix.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

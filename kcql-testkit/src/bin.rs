@@ -7,9 +7,15 @@
 //! unconditionally would relink it with another feature set than the test build's (cargo
 //! unifies dev-dependency features only for test builds) and cost a recompile each run.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use crate::private::ChildProcess;
+
+/// What `kcql run` prints once its components started.
+pub const RUNNING: &str = "kcql: running";
 
 /// The workspace root (the parent of this crate's directory).
 fn workspace_root() -> PathBuf {
@@ -75,4 +81,26 @@ pub fn kcql_binary() -> PathBuf {
     }
     assert!(bin.is_file(), "{} missing after the build", bin.display());
     bin
+}
+
+/// `<kcql> run ARGS…` as a child process (`RUST_LOG=info,rdkafka=warn`), once it printed
+/// [`RUNNING`]. `kcql` is the binary (`env!("CARGO_BIN_EXE_kcql")` in kcql-runtime's tests,
+/// [`kcql_binary`] elsewhere). Panics with its output when it does not get there within 60 s.
+pub async fn kcql_run<A: AsRef<OsStr>>(
+    kcql: impl AsRef<Path>,
+    args: impl IntoIterator<Item = A>,
+) -> ChildProcess {
+    let args: Vec<std::ffi::OsString> = std::iter::once("run".into())
+        .chain(args.into_iter().map(|a| a.as_ref().to_os_string()))
+        .collect();
+    let mut child = ChildProcess::spawn(kcql.as_ref(), &args, [("RUST_LOG", "info,rdkafka=warn")])
+        .unwrap_or_else(|e| panic!("cannot spawn kcql run: {e}"));
+    assert!(
+        child
+            .wait_for_output(RUNNING, Duration::from_secs(60))
+            .await,
+        "kcql run {args:?} did not start:\n{}",
+        child.log_tail(40)
+    );
+    child
 }

@@ -16,6 +16,7 @@ pub mod kafka;
 pub mod mqtt;
 pub mod names;
 pub mod private;
+pub mod proxy;
 mod reach;
 pub mod registry;
 pub mod window_points;

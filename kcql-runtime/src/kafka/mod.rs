@@ -9,6 +9,7 @@ pub mod consume_error;
 pub mod context;
 pub mod offsets;
 pub mod properties;
+pub mod record_size;
 
 pub use client::{consumer_config, producer_config, KafkaSettings, DEFAULT_BROKERS};
 pub use context::{TrackedConsumer, TrackingContext};

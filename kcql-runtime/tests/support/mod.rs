@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod poison;
+pub mod windows;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,6 +90,14 @@ impl RunningSink {
         self.health.get(&self.name)
     }
 
+    /// Why it failed, once it has.
+    pub fn failure(&self) -> Option<String> {
+        match self.state() {
+            Some(ComponentState::Failed(why)) => Some(why),
+            _ => None,
+        }
+    }
+
     /// The value of the metric series `name{component="<name>"…}` (summed over its other
     /// labels) in the rendered registry; 0 when absent.
     pub fn metric(&self, name: &str) -> f64 {
@@ -110,16 +121,31 @@ impl RunningSink {
 
 /// Waits (≤ 60 s) until `group` has committed `want` on `topic`.
 pub async fn wait_committed(brokers: &str, group: &str, topic: &str, want: &BTreeMap<i32, i64>) {
+    wait_committed_unless(brokers, group, topic, want, || None).await
+}
+
+/// [`wait_committed`], failing at once when `stopped` says why the consumer stopped (e.g.
+/// [`RunningSink::failure`]).
+pub async fn wait_committed_unless(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    want: &BTreeMap<i32, i64>,
+    stopped: impl Fn() -> Option<String>,
+) {
+    let stopped = &stopped;
     wait_for(
         &format!("commits of {group}"),
         Duration::from_secs(60),
         || async move {
             let got = kcql_testkit::kafka::committed_offsets_at(brokers, group, topic).await;
             if &got == want {
-                Ok(())
-            } else {
-                Err(format!("{got:?}, want {want:?}"))
+                return Ok(());
             }
+            if let Some(why) = stopped() {
+                panic!("commits of {group}: {got:?}, want {want:?}, and it stopped: {why}");
+            }
+            Err(format!("{got:?}, want {want:?}"))
         },
     )
     .await
@@ -196,6 +222,24 @@ pub const KCQL: &str =
 
 /// Produced records: (partition, offset) → time of the point it should become.
 pub type Produced = Arc<Mutex<BTreeMap<(i32, i64), i64>>>;
+
+/// Panics unless every produced record below the `committed` offsets (partition → next
+/// offset) has its point among `present` (point times): nothing was committed before
+/// InfluxDB accepted it.
+pub fn assert_committed_written(
+    produced: &Produced,
+    committed: &BTreeMap<i32, i64>,
+    present: &std::collections::BTreeSet<i64>,
+) {
+    for (&(p, o), t) in produced.lock().unwrap().iter() {
+        if committed.get(&p).is_some_and(|&c| o < c) {
+            assert!(
+                present.contains(t),
+                "[{p}]@{o} committed ({committed:?}) but its point is not in InfluxDB"
+            );
+        }
+    }
+}
 
 /// Records flowing into a topic from a background task until [`stop`](Producing::stop):
 /// `per_batch` records every 100 ms, spread round-robin over `partitions` partitions. Record

@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::{paths, process, PrivateServiceError};
 
 const KIND: &str = "child";
+/// How often [`ChildProcess::wait_until`] probes.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 /// A spawned process with stdout and stderr captured (interleaved) in
 /// `target/services/private/child-…/output.log`. Dropping it SIGKILLs the process if it is
@@ -185,6 +187,35 @@ impl ChildProcess {
                 return false;
             }
             tokio::time::sleep(process::POLL).await;
+        }
+    }
+
+    /// Polls `probe` (every 100 ms) until it returns `Ok(value)`, while the process runs.
+    /// Panics, naming `what`, with the probe's last `Err` and the process's last output lines,
+    /// when the process exits first or `timeout` passes.
+    pub async fn wait_until<T, F, Fut>(&mut self, what: &str, timeout: Duration, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let last = match probe().await {
+                Ok(value) => return value,
+                Err(last) => last,
+            };
+            let program = self.program.display().to_string();
+            assert!(
+                self.is_running(),
+                "{what}: {program} exited ({last}):\n{}",
+                self.log_tail(40)
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not reached within {timeout:?} ({last}); {program}:\n{}",
+                self.log_tail(40)
+            );
+            tokio::time::sleep(PROBE_EVERY).await;
         }
     }
 

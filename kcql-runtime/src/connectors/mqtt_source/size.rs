@@ -1,32 +1,21 @@
-//! The size of a Kafka record as Kafka limits it, and cutting a dead-letter copy down to a
-//! limit.
-//!
-//! librdkafka refuses, at produce time, a record whose key, value and headers plus its
-//! worst-case per-record overhead exceed the producer's `message.max.bytes`; the broker then
-//! refuses a record batch bigger than the topic's `max.message.bytes`. [`record_size`] counts
-//! a little more than librdkafka does (every length as its longest varint), so a record under
-//! the source's limit is never refused by librdkafka itself.
+//! The size of a Kafka record as Kafka limits it ([`record_size`](crate::kafka::record_size)),
+//! and cutting a dead-letter copy down to a limit.
 
 use std::borrow::Cow;
 
 use crate::connectors::mqtt_source::route::KafkaRecord;
 use crate::dead_letter::HEADER_TRUNCATED_ORIGINAL_SIZE;
-
-/// Per-record overhead in a Kafka record batch (v2), worst case: length, attributes,
-/// timestamp delta, offset delta, key length, value length and header count, each as its
-/// longest varint.
-pub const RECORD_OVERHEAD: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
-/// Per-header overhead: the name and value lengths as their longest varints.
-pub const HEADER_OVERHEAD: usize = 5 + 5;
+use crate::kafka::record_size::framed_size;
+#[cfg(test)]
+use crate::kafka::record_size::{HEADER_OVERHEAD, RECORD_OVERHEAD};
 
 /// The size of `record` as Kafka limits it (at least what librdkafka counts).
 pub fn record_size(record: &KafkaRecord) -> usize {
-    let headers: usize = record
-        .headers
-        .iter()
-        .map(|(k, v)| HEADER_OVERHEAD + k.len() + v.len())
-        .sum();
-    RECORD_OVERHEAD + record.key.len() + record.value.len() + headers
+    framed_size(
+        record.key.len(),
+        record.headers.iter().map(|(k, v)| (k.len(), v.len())),
+        record.value.len(),
+    )
 }
 
 /// Cuts `record`'s value so that [`record_size`] is at most `limit`, adding the header
