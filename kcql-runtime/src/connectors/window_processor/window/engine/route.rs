@@ -135,8 +135,9 @@ impl RouteState {
     }
 
     /// The smallest largest event time over route `index`'s partitions (`skip_idle`: not
-    /// counting those marked idle); `None` while an assigned partition that counts has not
-    /// delivered. Revoked partitions never count.
+    /// counting those marked idle, and when every partition is idle, the largest of their
+    /// event times: all input so far was read); `None` while an assigned partition that counts
+    /// has not delivered. Revoked partitions never count.
     fn low_watermark(
         &self,
         index: usize,
@@ -144,9 +145,14 @@ impl RouteState {
         skip_idle: bool,
     ) -> Option<i64> {
         let mut min: Option<i64> = None;
+        let mut idle_max: Option<i64> = None;
         for (m, p) in self.max_event.iter().zip(partitions) {
             let revoked = p.idle && !p.assigned && m.is_none();
-            if !p.routes.contains(&index) || revoked || (skip_idle && p.idle) {
+            if !p.routes.contains(&index) || revoked {
+                continue;
+            }
+            if skip_idle && p.idle {
+                idle_max = idle_max.max(*m);
                 continue;
             }
             match m {
@@ -156,7 +162,7 @@ impl RouteState {
                 None => {}
             }
         }
-        min
+        min.or(idle_max)
     }
 
     /// Raises the watermark to `m` (never lowers it) and closes what it passed.

@@ -563,3 +563,23 @@ fn a_partition_assigned_behind_the_closed_windows_reopens_them_until_it_catches_
         RecordOutcome::Routed(ref o) if matches!(o[0], RouteOutcome::Late { .. })
     ));
 }
+
+#[test]
+fn when_every_partition_is_idle_the_last_read_event_time_closes_windows() {
+    let q = "INSERT INTO o SELECT count(*) AS n FROM s WINDOW TUMBLING(1s)";
+    let mut e = engine(q, WindowSettings::default());
+    e.assign_partition("s", 0);
+    e.assign_partition("s", 1);
+    e.on_record(InputRecord::new("s", 0, 0, b"{}").with_timestamp(100));
+    e.on_record(InputRecord::new("s", 1, 0, b"{}").with_timestamp(5000));
+    // Both reach their end before the caller checks: releasing them still closes [0, 1000).
+    e.mark_idle("s", 1);
+    e.mark_idle("s", 0);
+    assert_eq!(e.idle_holding().len(), 2);
+    e.release_idle();
+    assert_eq!(e.watermark(0), Some(5000));
+    assert_eq!(
+        values(&e.take_closed()),
+        [json!({"window_start":0,"window_end":1000,"n":1})]
+    );
+}
