@@ -33,8 +33,18 @@
 //! its records late because other partitions are ahead; the price is that a partition that
 //! stops delivering stops every window of its routes from closing (and so the commits). The
 //! I/O layer therefore calls [`WindowEngine::mark_idle`] when a partition reaches its end
-//! (rdkafka's partition EOF): it leaves the minimum until it delivers again, and its records
-//! older than the watermark then are late.
+//! (rdkafka's partition EOF). An idle partition still holds the watermark at its last event
+//! time until the I/O layer, seeing [`WindowEngine::idle_holding`] name it, has asked the broker
+//! whether its end moved ([`WindowEngine::mark_busy`] if it did) and calls
+//! [`WindowEngine::release_idle`]: then it leaves the minimum until it delivers again (when
+//! every partition is idle, the largest event time read counts), and its records older than the
+//! watermark are late. So a burst after a pause, which reaches the consumer one partition at a
+//! time, cannot make the other partitions' records late.
+//!
+//! A partition assigned while windows were already closed (taken over from another process,
+//! or read again from its committed offset after a rebalance) is behind: its records reopen
+//! the windows they belong to, and those are emitted when its own time passes them; its commit
+//! token ([`CommitPoint::partition_resume`]) stops before them.
 //!
 //! A window closes when `watermark − GRACE >= window end`. A record whose windows have all
 //! closed is late: counted, not aggregated, and dropped or copied by the caller to the late
