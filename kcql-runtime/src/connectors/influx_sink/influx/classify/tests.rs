@@ -371,3 +371,28 @@ fn retry_after_forms() {
     assert_eq!(days_from_civil(1970, 1, 1), 0);
     assert_eq!(days_from_civil(2000, 3, 1), 11_017);
 }
+
+#[test]
+fn retry_after_dates_outside_four_digit_years_are_ignored() {
+    // Minimized by the `influx_reply` fuzz target: the seconds of year 999999939993
+    // overflowed a u64 (a panic with overflow checks, a wrapped delay without).
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert_eq!(
+        parse_retry_after("n 06 Nov 999999939993 0:9:7 GMT", now),
+        None
+    );
+    // Far enough out for `days_from_civil` itself to overflow.
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 99999999999999999 08:49:37 GMT", now),
+        None
+    );
+    // An IMF-fixdate's year is four digits (RFC 9110, 5.6.7).
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov -994 08:49:37 GMT", now),
+        None
+    );
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 9999 08:49:37 GMT", now),
+        Some(Duration::from_secs(253_397_494_177 - 1_700_000_000))
+    );
+}
