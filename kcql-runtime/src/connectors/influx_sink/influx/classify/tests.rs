@@ -1,6 +1,7 @@
 //! Tests of reply classification, line identification and `Retry-After` parsing.
 
 use super::*;
+use crate::connectors::influx_sink::influx::batch::newline_ranges;
 
 fn v1() -> Target {
     Target {
@@ -16,18 +17,7 @@ fn json_reply(status: u16, body: &str) -> (u16, Vec<u8>) {
 
 /// Byte ranges of `body` cut at every newline (how the tests' bodies hold their lines).
 fn at_newlines(body: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in body.bytes().enumerate() {
-        if c == b'\n' {
-            out.push(start..i);
-            start = i + 1;
-        }
-    }
-    if start < body.len() {
-        out.push(start..body.len());
-    }
-    out
+    newline_ranges(body.as_bytes())
 }
 
 /// [`identify_lines`] with `body` cut at its newlines into `n` lines.
