@@ -28,6 +28,9 @@ pub mod encode;
 pub mod endpoint;
 pub mod error_chain;
 pub mod eval;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod kafka;
 pub mod metrics;
 pub mod record;

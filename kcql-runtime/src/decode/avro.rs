@@ -45,8 +45,9 @@
 //! Every malformed datum is an [`AvroError`] carrying the byte offset; nothing panics. Lengths
 //! and block counts are checked against the bytes that remain before anything is reserved, so
 //! a forged length cannot make the decoder allocate more than a small multiple of the payload.
-//! Items that take no bytes at all (an array of `null`s) are capped at [`MAX_ZERO_SIZE_ITEMS`]
-//! per datum, and nesting at [`MAX_DEPTH`], so recursive schemas cannot exhaust the stack.
+//! Values that take no bytes at all (`null`s, records of `null`s, in arrays or in records
+//! nested ten deep by a schema) are capped at [`MAX_ZERO_SIZE_ITEMS`] per datum, and nesting at
+//! [`MAX_DEPTH`], so recursive schemas cannot exhaust the stack.
 
 use crate::value::Value;
 use serde_json::{Map, Value as Json};
@@ -58,8 +59,9 @@ use thiserror::Error;
 /// Deepest nesting of records, arrays and maps accepted in a datum.
 pub const MAX_DEPTH: usize = 128;
 
-/// Most items that encode in zero bytes (`null`s, empty records) accepted in one datum. Array
-/// and map block counts of other items are bounded by the input length instead.
+/// Most values that encode in zero bytes (`null`s, empty records, records of those) accepted
+/// in one datum, wherever they are: array items or record fields. Every other value takes at
+/// least one byte, so the input's length bounds it.
 pub const MAX_ZERO_SIZE_ITEMS: usize = 1 << 16;
 
 /// The magic byte that starts a Confluent wire-format payload.
@@ -231,10 +233,10 @@ pub enum AvroError {
         /// Where the value that is too deep starts.
         offset: usize,
     },
-    /// More than [`MAX_ZERO_SIZE_ITEMS`] zero-byte items.
-    #[error("block at byte {offset} brings the datum over {MAX_ZERO_SIZE_ITEMS} zero-byte items")]
+    /// More than [`MAX_ZERO_SIZE_ITEMS`] values that take no bytes.
+    #[error("the datum holds more than {MAX_ZERO_SIZE_ITEMS} zero-byte values (at byte {offset})")]
     TooManyItems {
-        /// Where the block count starts.
+        /// Where the block count that cannot fit starts, or where the value over the limit is.
         offset: usize,
     },
     /// A Confluent payload shorter than its 5-byte header.

@@ -107,18 +107,32 @@ impl<'a> Reader<'a> {
             if needed > (self.b.len() - self.i) as u64 {
                 return Err(self.truncated(offset, needed));
             }
-        } else {
-            if count > (MAX_ZERO_SIZE_ITEMS - self.zero_items) as u64 {
-                return Err(AvroError::TooManyItems { offset });
-            }
-            self.zero_items += count as usize;
+        } else if count > (MAX_ZERO_SIZE_ITEMS - self.zero_items) as u64 {
+            // Each item counts itself (`zero_byte_value`) as it is read; refuse a count that
+            // cannot fit before reserving room for it.
+            return Err(AvroError::TooManyItems { offset });
         }
         // Bounded by the input length or by MAX_ZERO_SIZE_ITEMS, both of which fit usize.
         Ok(count as usize)
     }
 
+    /// Counts one value that takes no bytes (a `null`, an empty `fixed`, a record of such)
+    /// against [`MAX_ZERO_SIZE_ITEMS`]: the input's length bounds every other value, this
+    /// budget bounds these, wherever they are (array items, record fields).
+    #[inline]
+    fn zero_byte_value(&mut self) -> Result<(), AvroError> {
+        if self.zero_items == MAX_ZERO_SIZE_ITEMS {
+            return Err(AvroError::TooManyItems { offset: self.i });
+        }
+        self.zero_items += 1;
+        Ok(())
+    }
+
     pub(super) fn value(&mut self, id: NodeId, depth: usize) -> Result<Value<'a>, AvroError> {
         let nodes = self.nodes;
+        if self.min_size[id] == 0 {
+            self.zero_byte_value()?;
+        }
         Ok(match &nodes[id] {
             Node::Null | Node::Pending => Value::Null,
             Node::Boolean => match self.take(1)?[0] {

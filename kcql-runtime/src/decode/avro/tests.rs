@@ -607,6 +607,58 @@ fn hostile_lengths_and_counts_fail_without_allocating() {
     );
 }
 
+/// A record of `fan` fields, each a record of `fan` fields, … `levels` deep, over `null`s: a
+/// datum of zero bytes that decodes to `fan^levels` nulls. Only the first field of each
+/// level spells its type out; the others name it.
+fn fan_out(fan: usize, levels: usize) -> String {
+    let mut ty = r#""null""#.to_string();
+    for level in 0..levels {
+        let fields: Vec<String> = (0..fan)
+            .map(|i| {
+                let t = match i {
+                    0 => ty.clone(),
+                    _ if level == 0 => r#""null""#.to_string(),
+                    _ => format!(r#""R{}""#, level - 1),
+                };
+                format!(r#"{{"name": "f{i}", "type": {t}}}"#)
+            })
+            .collect();
+        ty = format!(
+            r#"{{"type": "record", "name": "R{level}", "fields": [{}]}}"#,
+            fields.join(", ")
+        );
+    }
+    ty
+}
+
+#[test]
+fn zero_byte_values_in_records_share_the_budget() {
+    // Found while writing the `avro_decode` fuzz target: eight levels of ten fields is a
+    // 3 KB schema whose empty datum decoded to 10^8 nulls (gigabytes, minutes). Every value
+    // that takes no bytes counts against MAX_ZERO_SIZE_ITEMS, not only array items.
+    // (The values are not printed when the assertion fails: they are what is too large.)
+    let outcome = |levels| schema(&fan_out(10, levels)).decode(b"").map(|_| "decoded");
+    assert_eq!(outcome(5), Err(AvroError::TooManyItems { offset: 0 }));
+    assert!(fan_out(10, 8).len() < 4096);
+    assert_eq!(outcome(8), Err(AvroError::TooManyItems { offset: 0 }));
+    // 10^4 nulls and 1 111 records fit.
+    let four = schema(&fan_out(10, 4));
+    let Ok(Value::Object(top)) = four.decode(b"") else {
+        panic!("four levels decode");
+    };
+    assert_eq!(top.len(), 10);
+    // In an array, each item counts as many values as it holds (here a record and its null).
+    let records = schema(
+        r#"{"type": "array", "items": {"type": "record", "name": "E", "fields": [{"name": "n", "type": "null"}]}}"#,
+    );
+    let half = (MAX_ZERO_SIZE_ITEMS / 2) as i64;
+    assert!(records.decode(&[long(half), long(0)].concat()).is_ok());
+    assert!(matches!(
+        records.decode(&[long(half + 1), long(0)].concat()),
+        Err(AvroError::TooManyItems { .. })
+    ));
+}
+
 const SENSOR: &str = r#"{"type": "record", "name": "Sensor", "fields": [
     {"name": "id", "type": "string"},
     {"name": "temperature", "type": "double"},

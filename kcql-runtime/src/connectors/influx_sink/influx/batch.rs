@@ -77,6 +77,24 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// The byte ranges of `body` cut at every newline: the lines of a body in which no line holds
+/// a newline of its own (tests and fuzz targets build [`Lines`] from them).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn newline_ranges(body: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in body.iter().enumerate() {
+        if c == b'\n' {
+            out.push(start..i);
+            start = i + 1;
+        }
+    }
+    if start < body.len() {
+        out.push(start..body.len());
+    }
+    out
+}
+
 /// Collects line-protocol lines into one reused buffer until the batch is full or its linger
 /// time is over, with each line's byte range and [`Origin`] (in vectors reused as well).
 ///

@@ -364,7 +364,8 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(Duration::from_secs(at.saturating_sub(now)))
 }
 
-/// Seconds since the epoch of an IMF-fixdate.
+/// Seconds since the epoch of an IMF-fixdate. Its year is four digits (RFC 9110, 5.6.7), which
+/// also keeps the arithmetic below far from overflowing.
 fn parse_http_date(s: &str) -> Option<u64> {
     let parts: Vec<&str> = s.split_ascii_whitespace().collect();
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
@@ -377,6 +378,9 @@ fn parse_http_date(s: &str) -> Option<u64> {
     .iter()
     .position(|m| m == month)? as u64
         + 1;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let year: i64 = year.parse().ok()?;
     let hms: Vec<u64> = time
         .split(':')

@@ -91,3 +91,8 @@ pub use config::{Api, BatchLimits, Consistency, InfluxConfig, Precision};
 pub use error::{ConfigError, EnsureError, WriteError};
 pub use influxql::{duration_literal, quote_ident};
 pub use writer::{check_url, InfluxWriter, RejectedLine, WriteReport};
+
+#[cfg(feature = "fuzzing")]
+pub(crate) use batch::newline_ranges;
+#[cfg(feature = "fuzzing")]
+pub(crate) use classify::{classify, parse_retry_after, Reply, Target};

@@ -1,6 +1,7 @@
 //! Tests of reply classification, line identification and `Retry-After` parsing.
 
 use super::*;
+use crate::connectors::influx_sink::influx::batch::newline_ranges;
 
 fn v1() -> Target {
     Target {
@@ -16,18 +17,7 @@ fn json_reply(status: u16, body: &str) -> (u16, Vec<u8>) {
 
 /// Byte ranges of `body` cut at every newline (how the tests' bodies hold their lines).
 fn at_newlines(body: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for (i, c) in body.bytes().enumerate() {
-        if c == b'\n' {
-            out.push(start..i);
-            start = i + 1;
-        }
-    }
-    if start < body.len() {
-        out.push(start..body.len());
-    }
-    out
+    newline_ranges(body.as_bytes())
 }
 
 /// [`identify_lines`] with `body` cut at its newlines into `n` lines.
@@ -370,4 +360,29 @@ fn retry_after_forms() {
     assert_eq!(parse_retry_after("-5", now), None);
     assert_eq!(days_from_civil(1970, 1, 1), 0);
     assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+}
+
+#[test]
+fn retry_after_dates_outside_four_digit_years_are_ignored() {
+    // Minimized by the `influx_reply` fuzz target: the seconds of year 999999939993
+    // overflowed a u64 (a panic with overflow checks, a wrapped delay without).
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert_eq!(
+        parse_retry_after("n 06 Nov 999999939993 0:9:7 GMT", now),
+        None
+    );
+    // Far enough out for `days_from_civil` itself to overflow.
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 99999999999999999 08:49:37 GMT", now),
+        None
+    );
+    // An IMF-fixdate's year is four digits (RFC 9110, 5.6.7).
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov -994 08:49:37 GMT", now),
+        None
+    );
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 9999 08:49:37 GMT", now),
+        Some(Duration::from_secs(253_397_494_177 - 1_700_000_000))
+    );
 }
