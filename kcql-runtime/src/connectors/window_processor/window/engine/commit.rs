@@ -91,25 +91,29 @@ impl WindowEngine {
             if p.next_offset.is_none() {
                 continue;
             }
-            let mut own = resume.clone();
-            for (r, (_, through)) in self.routes.iter().zip(own.routes.iter_mut()) {
-                // Windows this partition still holds that the route had closed when they were
-                // last taken (waiting for it to catch up) were not emitted.
-                let Some(t) = *through else {
-                    continue;
-                };
-                let first_waiting = r
-                    .windows
-                    .iter()
-                    .map(|(start, w)| (r.shape.end(*start), w))
-                    .filter(|(end, w)| *end <= t && w.held.iter().any(|(h, _)| *h == pid))
-                    .map(|(end, _)| end)
-                    .min();
-                if let Some(end) = first_waiting {
-                    *through = Some(end - 1);
+            // Windows this partition still holds that the route had closed when they were last
+            // taken (waiting for it to catch up) were not emitted: its token stops before them.
+            let caps: Vec<Option<i64>> = self
+                .routes
+                .iter()
+                .zip(&resume.routes)
+                .map(|(r, (_, through))| {
+                    let t = (*through)?;
+                    r.windows
+                        .iter()
+                        .map(|(start, w)| (r.shape.end(*start), w))
+                        .filter(|(end, w)| *end <= t && w.held.iter().any(|(h, _)| *h == pid))
+                        .map(|(end, _)| end - 1)
+                        .min()
+                })
+                .collect();
+            if caps.iter().any(Option::is_some) {
+                let mut own = resume.clone();
+                for ((_, through), cap) in own.routes.iter_mut().zip(caps) {
+                    if cap.is_some() {
+                        *through = cap;
+                    }
                 }
-            }
-            if own != resume {
                 partition_resume.insert((p.topic.clone(), p.partition), own);
             }
         }
