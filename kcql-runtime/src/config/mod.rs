@@ -7,8 +7,10 @@
 //! (`crate::connectors::<name>::config`).
 
 pub mod common;
+pub mod duration;
 pub mod pipeline;
 pub mod properties;
+pub mod providers;
 pub mod reader;
 pub mod suggest;
 

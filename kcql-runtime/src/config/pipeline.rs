@@ -26,6 +26,7 @@
 //! properties and validated by the same code as a `.properties` file, so both formats accept
 //! and reject exactly the same settings. Every problem in the file is reported at once.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -33,6 +34,7 @@ use thiserror::Error;
 use toml::{Table, Value};
 
 use super::properties::{into_pairs, parse_properties, PropertiesError};
+use super::providers::{resolve_toml, Providers};
 use super::reader::KeyError;
 use super::suggest::closest;
 use crate::connectors::influx_sink::config::{InfluxSinkSettings, SettingsError};
@@ -280,7 +282,7 @@ impl Pipeline {
 
     /// Reads a pipeline file's text (`path` is only used in messages).
     pub fn from_toml_str(text: &str, path: &str) -> Result<Pipeline, Vec<PipelineError>> {
-        let table: Table = match text.parse::<Table>() {
+        let mut table: Table = match text.parse::<Table>() {
             Ok(t) => t,
             Err(e) => {
                 let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
@@ -296,6 +298,15 @@ impl Pipeline {
             path,
             errors: Vec::new(),
         };
+        // `${env:…}`, `${file:…}` references first: the rest reads resolved values. A value
+        // that cannot be resolved is reported alone (validating it as written would only add
+        // confusing errors about the reference's text).
+        for e in resolve_toml(&mut table, &mut Providers::default()) {
+            p.invalid(&e.at, &e.key, e.error.to_string());
+        }
+        if !p.errors.is_empty() {
+            return Err(p.errors);
+        }
         for key in table.keys() {
             if !TOP_LEVEL.contains(&key.as_str()) {
                 p.unknown("top level", key, TOP_LEVEL);
@@ -381,7 +392,24 @@ impl Pipeline {
                 error,
             }]
         })?;
-        let pairs = into_pairs(props);
+        let mut pairs = into_pairs(props);
+        let mut providers = Providers::default();
+        let mut unresolved = Vec::new();
+        for (key, value) in &mut pairs {
+            match providers.resolve(value) {
+                Ok(Cow::Borrowed(_)) => {}
+                Ok(Cow::Owned(resolved)) => *value = resolved,
+                Err(e) => unresolved.push(PipelineError::Invalid {
+                    path: path.to_string(),
+                    at: "connector".to_string(),
+                    key: key.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        if !unresolved.is_empty() {
+            return Err(unresolved);
+        }
         let class = pairs
             .iter()
             .find(|(k, _)| k == "connector.class")

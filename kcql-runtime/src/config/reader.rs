@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::duration::parse_duration;
 use crate::kafka::KafkaProperties;
 
 /// The keys of the Kafka Connect framework (and of Stream Reactor's shared settings) that
@@ -192,11 +193,22 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
         }
     }
 
-    /// A duration in milliseconds, `default` when absent or invalid (reported).
-    pub fn millis(&mut self, key: &'static str, default: u64) -> Duration {
-        Duration::from_millis(
-            self.number::<u64>(key, "a number of milliseconds")
-                .unwrap_or(default),
-        )
+    /// A duration: integer milliseconds or a number with a unit (`500ms`, `5s`; see
+    /// [`parse_duration`]); `None` when absent or invalid (reported).
+    pub fn duration(&mut self, key: &'static str) -> Option<Duration> {
+        let v = self.get(key)?;
+        match parse_duration(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.invalid(key, format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A duration ([`Reader::duration`]), `default_ms` milliseconds when absent or invalid.
+    pub fn millis(&mut self, key: &'static str, default_ms: u64) -> Duration {
+        self.duration(key)
+            .unwrap_or(Duration::from_millis(default_ms))
     }
 }

@@ -244,10 +244,7 @@ impl InfluxSinkSettings {
                 ErrorPolicy::Throw
             }),
         };
-        let retry_interval = Duration::from_millis(
-            r.number::<u64>(RETRY_INTERVAL, "a number of milliseconds")
-                .unwrap_or(60_000),
-        );
+        let retry_interval = r.millis(RETRY_INTERVAL, 60_000);
         let max_retries = match r.number::<i64>(MAX_RETRIES, "an integer (-1 = unlimited)") {
             None => Some(20),
             Some(-1) => None,
@@ -272,9 +269,7 @@ impl InfluxSinkSettings {
         if batch_size == Some(0) {
             r.invalid(BATCH_SIZE, format!("{BATCH_SIZE} must be at least 1"));
         }
-        let linger = r
-            .number::<u64>(LINGER_MS, "a number of milliseconds")
-            .map(Duration::from_millis);
+        let linger = r.duration(LINGER_MS);
 
         let topics = r.get(TOPICS).map(|t| {
             t.split(',')

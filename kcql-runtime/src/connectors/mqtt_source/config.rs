@@ -41,6 +41,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::duration::DurationSetting;
 use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, VALUE_CONVERTER,
 };
@@ -664,7 +665,8 @@ pub fn compile_kcql(src: &str) -> Result<(Vec<String>, MqttPlan), String> {
 /// names are the property keys without `connect.mqtt.`, with `_` for `.`
 /// (`connect.mqtt.keep.alive` → `keep_alive`, `connect.mqtt.service.quality` →
 /// `service_quality`), plus `name`, `tasks` (`tasks.max`) and a `kafka` table of producer
-/// properties; durations are milliseconds; unknown fields are errors.
+/// properties; durations are milliseconds or strings with a unit (`"5s"`); unknown fields are
+/// errors.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttSourceToml {
@@ -689,14 +691,14 @@ pub struct MqttSourceToml {
     /// Clean session (default false).
     #[serde(default)]
     pub clean: bool,
-    /// Keep-alive in milliseconds (default 5000).
-    pub keep_alive: Option<u64>,
-    /// Connect timeout in milliseconds (default 3000).
-    pub timeout: Option<u64>,
+    /// Keep-alive: milliseconds or a duration string such as `"5s"` (default 5 s).
+    pub keep_alive: Option<DurationSetting>,
+    /// Connect timeout: milliseconds or a duration string (default 3 s).
+    pub timeout: Option<DurationSetting>,
     /// NOOP, THROW (default) or RETRY.
     pub error_policy: Option<String>,
-    /// Pause between RETRY attempts in milliseconds (default 60000).
-    pub retry_interval: Option<u64>,
+    /// Pause between RETRY attempts: milliseconds or a duration string (default 60 s).
+    pub retry_interval: Option<DurationSetting>,
     /// RETRY attempts (default 20; -1 = unlimited).
     pub max_retries: Option<i64>,
     /// Dead-letter topic for skipped poison messages.
