@@ -7,6 +7,7 @@
 //! (`crate::connectors::<name>::config`).
 
 pub mod common;
+pub mod connect_errors;
 pub mod duration;
 pub mod pipeline;
 pub mod properties;

@@ -13,6 +13,7 @@ use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::connect_errors::{self, ConnectErrors};
 use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, TOPICS,
     VALUE_CONVERTER,
@@ -84,6 +85,14 @@ pub const KNOWN_KEYS: &[&str] = &[
     VALUE_CONVERTER_REGISTRY,
     KEY_CONVERTER_SCHEMAS,
     VALUE_CONVERTER_SCHEMAS,
+    connect_errors::TOLERANCE,
+    connect_errors::DLQ_TOPIC_NAME,
+    connect_errors::DLQ_CONTEXT_HEADERS,
+    connect_errors::DLQ_REPLICATION_FACTOR,
+    connect_errors::LOG_ENABLE,
+    connect_errors::LOG_INCLUDE_MESSAGES,
+    connect_errors::RETRY_TIMEOUT,
+    connect_errors::RETRY_DELAY_MAX_MS,
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
@@ -149,8 +158,18 @@ pub struct InfluxSinkSettings {
     pub linger: Option<Duration>,
     /// `connect.influx.gzip` (default false).
     pub gzip: bool,
-    /// `connect.influx.dlq.topic`: where records that cannot be written go.
+    /// What happens to a poison record (one that cannot be decoded or become a point):
+    /// `connect.influx.error.policy`, unless Kafka Connect's `errors.tolerance` says
+    /// otherwise ([`ConnectErrors::poison_policy`]). Failed writes follow `error_policy`.
+    pub poison_policy: ErrorPolicy,
+    /// `connect.influx.dlq.topic` or `errors.deadletterqueue.topic.name`: where skipped
+    /// records are copied.
     pub dlq_topic: Option<String>,
+    /// Whether dead-letter copies carry the `__connect.errors.*` headers:
+    /// `errors.deadletterqueue.context.headers.enable` when given; otherwise yes for
+    /// `connect.influx.dlq.topic` and no for `errors.deadletterqueue.topic.name` (Kafka
+    /// Connect's default).
+    pub dlq_context_headers: bool,
     /// How record keys and values are decoded: `connect.influx.key.format`,
     /// `connect.influx.value.format` (or Kafka Connect's `key.converter`, `value.converter`),
     /// `connect.influx.avro.schema`, `connect.influx.schema.registry.url` (or
@@ -295,7 +314,27 @@ impl InfluxSinkSettings {
 
         let name = r.optional(NAME);
         let connector_class = r.optional(CONNECTOR_CLASS);
-        let dlq_topic = r.optional(DLQ_TOPIC);
+        let connect_errors = ConnectErrors::read(&mut r);
+        let poison_policy = connect_errors.poison_policy(error_policy);
+        let (dlq_topic, dlq_context_headers) =
+            match (r.optional(DLQ_TOPIC), connect_errors.dlq_topic) {
+                (Some(ours), Some(theirs)) if ours != theirs => {
+                    r.invalid(
+                        connect_errors::DLQ_TOPIC_NAME,
+                        format!(
+                        "{} = `{theirs}` disagrees with {DLQ_TOPIC} = `{ours}`: give one of them",
+                        connect_errors::DLQ_TOPIC_NAME
+                    ),
+                    );
+                    (Some(ours), true)
+                }
+                (Some(ours), _) => (Some(ours), connect_errors.context_headers.unwrap_or(true)),
+                (None, Some(theirs)) => (
+                    Some(theirs),
+                    connect_errors.context_headers.unwrap_or(false),
+                ),
+                (None, None) => (None, false),
+            };
         let record_format = read_record_format(&mut r);
 
         match (url, target, kcql, compiled) {
@@ -319,7 +358,9 @@ impl InfluxSinkSettings {
                     batch_size,
                     linger,
                     gzip,
+                    poison_policy,
                     dlq_topic,
+                    dlq_context_headers,
                     record_format,
                     kafka,
                 })

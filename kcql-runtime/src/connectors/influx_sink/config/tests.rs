@@ -391,3 +391,37 @@ fn url_problems_are_reported_without_the_credentials_in_them() {
     assert!(shown.contains("disagrees"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn kafka_connect_error_keys_set_the_poison_policy_and_the_dead_letter_topic() {
+    let read = |extra: &[(&'static str, &'static str)]| {
+        InfluxSinkSettings::from_properties(&props(&with(extra)))
+            .unwrap_or_else(|e| panic!("{extra:?}: {e:?}"))
+    };
+    let s = read(&[
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", "dlq"),
+    ]);
+    assert_eq!(
+        (s.error_policy, s.poison_policy),
+        (ErrorPolicy::Throw, ErrorPolicy::Noop)
+    );
+    assert_eq!(s.dlq_topic.as_deref(), Some("dlq"));
+    assert!(!s.dlq_context_headers, "Kafka Connect's default is false");
+    let ours = read(&[(DLQ_TOPIC, "dlq")]);
+    assert!(ours.dlq_context_headers);
+    assert_eq!(ours.poison_policy, ErrorPolicy::Throw);
+    let both = read(&[
+        (DLQ_TOPIC, "dlq"),
+        ("errors.deadletterqueue.topic.name", "dlq"),
+        ("errors.deadletterqueue.context.headers.enable", "false"),
+    ]);
+    assert!(!both.dlq_context_headers);
+    assert_eq!(
+        messages(&[
+            (DLQ_TOPIC, "a"),
+            ("errors.deadletterqueue.topic.name", "b")
+        ]),
+        ["errors.deadletterqueue.topic.name = `b` disagrees with connect.influx.dlq.topic = `a`: give one of them"]
+    );
+}
