@@ -22,7 +22,7 @@ use crate::config::reader::{KeyError, KnownKeys};
 use crate::connectors::influx_sink::influx::{check_url, Api, Consistency, InfluxConfig};
 use crate::decode::Format;
 use crate::kafka::KafkaProperties;
-use crate::record::{RecordDecoder, RecordFormat, RecordFormatError};
+use crate::record::{JsonEnvelope, RecordDecoder, RecordFormat, RecordFormatError};
 use crate::redact::redact_url;
 
 const URL: &str = "connect.influx.url";
@@ -407,8 +407,9 @@ impl InfluxSinkSettings {
 /// The key and value formats, from our keys or from Kafka Connect's converter keys (which
 /// must then agree), checked by building the decoder.
 fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
-    let key = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
-    let value = read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
+    let (key, key_envelope) = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
+    let (value, value_envelope) =
+        read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
     let mut registry: Option<(&str, String)> = None;
     for key in [
         SCHEMA_REGISTRY_URL,
@@ -433,6 +434,10 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
         value: value.unwrap_or_default(),
         avro_schema: r.optional(AVRO_SCHEMA),
         schema_registry_url: registry.map(|(_, url)| url.into()),
+        json_envelope: JsonEnvelope {
+            key: key_envelope,
+            value: value_envelope,
+        },
     };
     if let Err(e) = RecordDecoder::new(&format) {
         let (at, message) = match e {
@@ -453,24 +458,23 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
 }
 
 /// One part's format: `format_key` (json, string, bytes, avro, confluent_avro) or the Kafka
-/// Connect `converter_key` class it stands for; both given must agree.
+/// Connect `converter_key` class it stands for; both given must agree. With it, whether a
+/// JSON part may come in Kafka Connect's schema envelope: `schemas_key`, whose default is
+/// true when the part is read by `JsonConverter` (as in Kafka Connect) and false otherwise.
 fn read_format(
     r: &mut Reader<'_>,
     format_key: &'static str,
     converter_key: &'static str,
     schemas_key: &'static str,
-) -> Option<Format> {
+) -> (Option<Format>, bool) {
     let names = Format::NAMES.join(", ");
     let named = read_choice(r, format_key, Format::from_name, &names);
     let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
     let converted = read_choice(r, converter_key, Format::of_converter, &classes);
-    if r.boolean(schemas_key) == Some(true) && converted.unwrap_or_default() == Format::Json {
-        r.invalid(
-            schemas_key,
-            format!("{schemas_key} = true (JSON with a schema envelope) is not supported: set it to false"),
-        );
-    }
-    match (named, converted) {
+    let envelope = r
+        .boolean(schemas_key)
+        .unwrap_or(converted == Some(Format::Json));
+    let format = match (named, converted) {
         (Some(n), Some(c)) if n != c => {
             r.invalid(
                 converter_key,
@@ -481,7 +485,11 @@ fn read_format(
             Some(n)
         }
         (n, c) => n.or(c),
-    }
+    };
+    (
+        format,
+        envelope && format.unwrap_or_default() == Format::Json,
+    )
 }
 
 /// The value of `key` read by `parse`; a value it refuses is reported with the `choices`.
