@@ -14,6 +14,7 @@ pub mod properties;
 pub mod providers;
 pub mod reader;
 pub mod suggest;
+pub mod worker;
 
 pub use crate::connectors::influx_sink::config::{InfluxSinkSettings, InfluxTarget, SettingsError};
 pub use crate::connectors::mqtt_source::config::{

@@ -37,6 +37,7 @@ use super::properties::{into_pairs, parse_properties, PropertiesError};
 use super::providers::{resolve_toml, Providers};
 use super::reader::KeyError;
 use super::suggest::closest;
+use super::worker::{is_worker_file, WorkerFile};
 use crate::connectors::influx_sink::config::{InfluxSinkSettings, SettingsError};
 use crate::connectors::mqtt_source::config::{MqttSourceSettings, MqttSourceToml};
 use crate::connectors::window_processor::config::{WindowProcessorSettings, WindowProcessorToml};
@@ -239,13 +240,17 @@ impl Problems<'_> {
 
 impl Pipeline {
     /// Loads `paths`: one `.toml` pipeline file, or any number of `.properties` connector
-    /// files (one connector each). Every problem of every file is reported.
+    /// files (one connector each), with at most one Kafka Connect worker file among them
+    /// ([`WorkerFile`], as `connect-standalone.sh` takes it). Every problem of every file is
+    /// reported.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Pipeline, Vec<PipelineError>> {
         let mut errors = Vec::new();
         let mut pipeline = Pipeline {
             metrics_addr: Some(DEFAULT_METRICS_ADDR.to_string()),
             components: Vec::new(),
         };
+        let mut connector_files = Vec::new();
+        let mut worker: Option<WorkerFile> = None;
         for path in paths {
             let path = path.as_ref();
             let shown = path.display().to_string();
@@ -265,12 +270,41 @@ impl Pipeline {
                     p.components
                 })
             } else {
-                Pipeline::component_from_properties(&text, &shown).map(|c| vec![c])
+                match properties_pairs(&text, &shown) {
+                    Ok(pairs) if is_worker_file(&pairs) => {
+                        if let Some(first) = &worker {
+                            errors.push(PipelineError::Invalid {
+                                path: shown.clone(),
+                                at: "worker".to_string(),
+                                key: String::new(),
+                                message: format!("a second Kafka Connect worker file (the first is {}): give one", first.path),
+                            });
+                        }
+                        worker = Some(WorkerFile::from_pairs(&pairs, &shown));
+                    }
+                    Ok(pairs) => connector_files.push((shown, pairs)),
+                    Err(mut e) => errors.append(&mut e),
+                }
+                continue;
             };
             match loaded {
                 Ok(components) => pipeline.components.extend(components),
                 Err(mut e) => errors.append(&mut e),
             }
+        }
+        for (shown, pairs) in connector_files {
+            match Pipeline::component_from_pairs(pairs, &shown, worker.as_ref()) {
+                Ok(c) => pipeline.components.push(c),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if let (Some(w), true) = (&worker, pipeline.components.is_empty() && errors.is_empty()) {
+            errors.push(PipelineError::Invalid {
+                path: w.path.clone(),
+                at: "worker".to_string(),
+                key: String::new(),
+                message: "a Kafka Connect worker file runs nothing by itself: give the connector files after it (kcql run worker.properties sink.properties …)".to_string(),
+            });
         }
         check_names(&pipeline.components, &mut errors);
         if errors.is_empty() {
@@ -386,30 +420,20 @@ impl Pipeline {
         text: &str,
         path: &str,
     ) -> Result<Component, Vec<PipelineError>> {
-        let props = parse_properties(text).map_err(|error| {
-            vec![PipelineError::Properties {
-                path: path.to_string(),
-                error,
-            }]
-        })?;
-        let mut pairs = into_pairs(props);
-        let mut providers = Providers::default();
-        let mut unresolved = Vec::new();
-        for (key, value) in &mut pairs {
-            match providers.resolve(value) {
-                Ok(Cow::Borrowed(_)) => {}
-                Ok(Cow::Owned(resolved)) => *value = resolved,
-                Err(e) => unresolved.push(PipelineError::Invalid {
-                    path: path.to_string(),
-                    at: "connector".to_string(),
-                    key: key.clone(),
-                    message: e.to_string(),
-                }),
-            }
-        }
-        if !unresolved.is_empty() {
-            return Err(unresolved);
-        }
+        Pipeline::component_from_pairs(properties_pairs(text, path)?, path, None)
+    }
+
+    /// One connector from its properties (references resolved), with what a worker file
+    /// gives it (Kafka settings, default converters).
+    fn component_from_pairs(
+        pairs: Vec<(String, String)>,
+        path: &str,
+        worker: Option<&WorkerFile>,
+    ) -> Result<Component, Vec<PipelineError>> {
+        let pairs = match worker {
+            Some(w) => w.with_default_converters(&pairs),
+            None => pairs,
+        };
         let class = pairs
             .iter()
             .find(|(k, _)| k == "connector.class")
@@ -419,8 +443,19 @@ impl Pipeline {
                 .as_deref()
                 .is_some_and(|c| c.to_ascii_lowercase().contains("mqtt"));
         if is_mqtt {
+            let kafka = worker.map(|w| w.producer.clone()).unwrap_or_default();
             return MqttSourceSettings::from_properties(&pairs)
-                .map(|s| mqtt_component(s, KafkaSettings::default()))
+                .map(|mut s| {
+                    // The worker's producer settings, under the connector's own `kafka.*`.
+                    let own = std::mem::take(&mut s.kafka);
+                    s.kafka = kafka.properties.clone();
+                    if let Some(brokers) = &kafka.brokers {
+                        s.kafka
+                            .insert("bootstrap.servers".to_string(), brokers.clone());
+                    }
+                    s.kafka.extend(own);
+                    mqtt_component(s, kafka)
+                })
                 .map_err(|errors| {
                     errors
                         .into_iter()
@@ -444,7 +479,38 @@ impl Pipeline {
             }]);
         }
         let at = "connector".to_string();
-        influx_component(&pairs, KafkaSettings::default(), path, &at)
+        let kafka = worker.map(|w| w.consumer.clone()).unwrap_or_default();
+        influx_component(&pairs, kafka, path, &at)
+    }
+}
+
+/// A `.properties` file's pairs, with every `${provider:…}` reference resolved.
+fn properties_pairs(text: &str, path: &str) -> Result<Vec<(String, String)>, Vec<PipelineError>> {
+    let props = parse_properties(text).map_err(|error| {
+        vec![PipelineError::Properties {
+            path: path.to_string(),
+            error,
+        }]
+    })?;
+    let mut pairs = into_pairs(props);
+    let mut providers = Providers::default();
+    let mut unresolved = Vec::new();
+    for (key, value) in &mut pairs {
+        match providers.resolve(value) {
+            Ok(Cow::Borrowed(_)) => {}
+            Ok(Cow::Owned(resolved)) => *value = resolved,
+            Err(e) => unresolved.push(PipelineError::Invalid {
+                path: path.to_string(),
+                at: "connector".to_string(),
+                key: key.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    if unresolved.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(unresolved)
     }
 }
 

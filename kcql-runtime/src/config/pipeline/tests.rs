@@ -387,3 +387,69 @@ fn durations_accept_milliseconds_or_a_unit_in_every_component() {
         ["p.toml: sink.influx[0] \"s\": connect.influx.linger.ms: `250 parsecs` is not a duration: write milliseconds (`1500`) or a number with a unit (`500ms`, `5s`, `1m30s`, `2h`; units ns, us, ms, s, m, h) (`linger_ms` in the pipeline file)"]
     );
 }
+
+#[test]
+fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
+    let dir = std::env::temp_dir().join(format!("kcql-worker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let worker = write(
+        "connect-standalone.properties",
+        "bootstrap.servers=k1:9094\nplugin.path=/opt/connectors\noffset.storage.file.filename=/tmp/offsets\n\
+         security.protocol=SASL_SSL\nconsumer.security.protocol=SASL_SSL\nconsumer.sasl.mechanism=SCRAM-SHA-512\n\
+         producer.security.protocol=SASL_SSL\nproducer.compression.type=zstd\n\
+         key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+         value.converter=io.confluent.connect.avro.AvroConverter\nvalue.converter.schema.registry.url=http://sr:8081\n",
+    );
+    let sink = write(
+        "sink.properties",
+        "name=influx\nconnector.class=com.datamountaineer.streamreactor.connect.influx.InfluxSinkConnector\n\
+         topics=t\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\n\
+         connect.influx.kcql=INSERT INTO m SELECT * FROM t\n",
+    );
+    let source = write(
+        "source.properties",
+        "name=mqtt\nconnect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\n\
+         connect.mqtt.service.quality=1\nkafka.compression.type=lz4\n",
+    );
+    // The worker file may come anywhere; connect-standalone takes it first.
+    let p = Pipeline::load(&[&sink, &worker, &source]).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(p.components.len(), 2);
+    let influx = p.components.iter().find(|c| c.name == "influx").unwrap();
+    assert_eq!(influx.kafka.bootstrap_servers(), "k1:9094");
+    assert_eq!(
+        influx.kafka.properties.get("sasl.mechanism").map(String::as_str),
+        Some("SCRAM-SHA-512")
+    );
+    assert_eq!(influx.kafka.properties.get("compression.type"), None);
+    let ComponentSettings::InfluxSink(s) = &influx.settings else {
+        panic!("expected the sink");
+    };
+    assert_eq!(s.record_format.value, crate::decode::Format::ConfluentAvro);
+    assert_eq!(s.record_format.key, Some(crate::decode::Format::String));
+    let mqtt = p.components.iter().find(|c| c.name == "mqtt").unwrap();
+    let ComponentSettings::MqttSource(m) = &mqtt.settings else {
+        panic!("expected the source");
+    };
+    assert_eq!(m.bootstrap_servers(), "k1:9094");
+    assert_eq!(
+        m.kafka.get("security.protocol").map(String::as_str),
+        Some("SASL_SSL")
+    );
+    // The connector's own `kafka.*` wins over the worker's producer settings.
+    assert_eq!(
+        m.kafka.get("compression.type").map(String::as_str),
+        Some("lz4")
+    );
+
+    let alone = Pipeline::load(&[&worker]).unwrap_err();
+    assert!(
+        alone[0].to_string().contains("a Kafka Connect worker file runs nothing by itself"),
+        "{alone:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
