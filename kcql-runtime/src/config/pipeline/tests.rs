@@ -422,7 +422,11 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
     let influx = p.components.iter().find(|c| c.name == "influx").unwrap();
     assert_eq!(influx.kafka.bootstrap_servers(), "k1:9094");
     assert_eq!(
-        influx.kafka.properties.get("sasl.mechanism").map(String::as_str),
+        influx
+            .kafka
+            .properties
+            .get("sasl.mechanism")
+            .map(String::as_str),
         Some("SCRAM-SHA-512")
     );
     assert_eq!(influx.kafka.properties.get("compression.type"), None);
@@ -448,7 +452,9 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
 
     let alone = Pipeline::load(&[&worker]).unwrap_err();
     assert!(
-        alone[0].to_string().contains("a Kafka Connect worker file runs nothing by itself"),
+        alone[0]
+            .to_string()
+            .contains("a Kafka Connect worker file runs nothing by itself"),
         "{alone:?}"
     );
     std::fs::remove_dir_all(dir).unwrap();
