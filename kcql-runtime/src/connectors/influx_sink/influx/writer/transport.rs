@@ -38,32 +38,39 @@ pub(super) fn transport_failure(e: &reqwest::Error, timeout: Duration) -> (bool,
 /// The rustls error in `e`'s causes when the TLS handshake failed on a certificate (the
 /// server's not trusted or not for this host, or ours refused by the server).
 fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        // io::Error hides its inner error from `source()`: look inside it.
-        let inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|i| i as &(dyn std::error::Error + 'static));
-        for candidate in [Some(err), inner].into_iter().flatten() {
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                return match tls {
-                    rustls::Error::InvalidCertificate(_)
-                    | rustls::Error::NoCertificatesPresented
-                    | rustls::Error::AlertReceived(
-                        rustls::AlertDescription::BadCertificate
-                        | rustls::AlertDescription::CertificateRequired
-                        | rustls::AlertDescription::CertificateUnknown
-                        | rustls::AlertDescription::UnknownCA
-                        | rustls::AlertDescription::CertificateExpired
-                        | rustls::AlertDescription::CertificateRevoked
-                        | rustls::AlertDescription::UnsupportedCertificate,
-                    ) => Some(tls.to_string()),
-                    _ => None,
-                };
-            }
+    // io::Error hides the error it wraps from `source()` (it returns that error's source),
+    // and hyper nests io errors: look inside each one as well as along the chain.
+    let mut pending: Vec<&(dyn std::error::Error + 'static)> = vec![e];
+    while let Some(err) = pending.pop() {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return is_certificate_error(tls).then(|| tls.to_string());
         }
-        next = err.source();
+        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            pending.push(inner);
+        }
+        if let Some(source) = err.source() {
+            pending.push(source);
+        }
     }
     None
+}
+
+/// A certificate was refused: the server's (not trusted, expired, not for this host) or ours
+/// (missing, not trusted by the server).
+fn is_certificate_error(e: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::AlertReceived(
+                A::BadCertificate
+                    | A::CertificateRequired
+                    | A::CertificateUnknown
+                    | A::UnknownCA
+                    | A::CertificateExpired
+                    | A::CertificateRevoked
+                    | A::UnsupportedCertificate
+            )
+    )
 }
