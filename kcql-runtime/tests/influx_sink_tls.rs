@@ -10,6 +10,9 @@
 //! * `insecure_skip_verify`: writes without the CA, and warns.
 //! * Client certificate: exact points through the mTLS proxy; without one the sink stops with
 //!   the certificate error and the proxy counts the refused handshake.
+//! * `kcql run` with `SSL_CERT_FILE` naming the CA and no CA key: the system trust store
+//!   (rustls-native-certs) is used; an `insecure_skip_verify` sink in the same process logs its
+//!   warning exactly once.
 //! * `kcql run --check`: the TLS keys' errors name the key; the warnings are printed.
 
 mod support;
@@ -27,7 +30,7 @@ use kcql_testkit::influx::{
     select_all, unique_db,
 };
 use kcql_testkit::kafka::{create_topic_at, produce_at, unique_group, unique_topic, ProduceRecord};
-use kcql_testkit::private::private_root;
+use kcql_testkit::private::{private_root, ChildProcess};
 use kcql_testkit::tls::{make_test_pki, MtlsProxy};
 use kcql_testkit::names;
 use serde_json::json;
@@ -380,5 +383,73 @@ fn run_check_names_the_tls_key_of_each_problem_and_prints_the_warnings() {
     let (code, text) = kcql_check(&loopback);
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("warning"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two sinks in one `kcql run` process: one trusts the CA only through the system trust store
+/// (`SSL_CERT_FILE`, read by rustls-native-certs), one skips verification; both write every
+/// point, and the warning is logged once.
+#[tokio::test(flavor = "multi_thread")]
+async fn kcql_run_trusts_the_system_store_and_warns_once_about_insecure_skip_verify() {
+    require_influx_tls().await;
+    let (topic, want) = produce_records("tls_native").await;
+    let (db_native, db_insecure) = (unique_db("tls_native"), unique_db("tls_insecure_run"));
+    let _drop = (DropTlsDatabase(db_native.clone()), DropTlsDatabase(db_insecure.clone()));
+    let url = influx_tls_url();
+    let sink = |name: &str, db: &str, extra: &str| {
+        format!(
+            "[[sink.influx]]\nname = \"{name}\"\nkcql = \"{kcql}\"\nurl = \"{url}\"\ndb = \"{db}\"\n\
+             username = \"u\"\nlinger_ms = 100\ngroup_id = \"{group}\"\n{extra}\n",
+            kcql = kcql_for(&topic, true),
+            group = unique_group(name),
+        )
+    };
+    let dir = private_root().join(names::unique("tls_native"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("pipeline.toml");
+    std::fs::write(
+        &file,
+        format!("[kafka]\nbrokers = \"{}\"\n\n", kcql_testkit::kafka::brokers())
+            + &sink("native", &db_native, "")
+            + &sink("insecure", &db_insecure, "insecure_skip_verify = true"),
+    )
+    .expect("write pipeline");
+    let ca = influx_tls_ca();
+    let mut child = ChildProcess::spawn(
+        env!("CARGO_BIN_EXE_kcql"),
+        ["run".as_ref(), "--metrics".as_ref(), "off".as_ref(), file.as_os_str()],
+        [("RUST_LOG", "info,rdkafka=warn".as_ref()), ("SSL_CERT_FILE", ca.as_os_str())],
+    )
+    .expect("spawn kcql run");
+    for db in [&db_native, &db_insecure] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(child.is_running(), "kcql run exited:\n{}", child.log_tail(40));
+            let got = as_points(&rows(&influxql_tls(Some(db), "SELECT * FROM m").await));
+            if got == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{db}: {} of {} points; log:\n{}",
+                got.len(),
+                want.len(),
+                child.log_tail(20)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    child.sigterm().expect("SIGTERM");
+    child
+        .wait_with_timeout(Duration::from_secs(30))
+        .await
+        .expect("kcql run stops");
+    let log = child.output();
+    assert_eq!(
+        log.matches("TLS certificate verification is OFF").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("connect.influx.insecure.skip.verify = true"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -109,3 +109,6 @@ impl InfluxSinkSettings {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
