@@ -176,11 +176,10 @@ impl HttpTls {
             builder = builder.tls_built_in_root_certs(false);
         }
         if let Some(pem) = identity {
-            let identity =
-                reqwest::Identity::from_pem(&pem).map_err(|e| HttpTlsError::Client {
-                    setting: TlsSetting::ClientKey,
-                    reason: crate::error_chain::error_chain(&e),
-                })?;
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| HttpTlsError::Client {
+                setting: TlsSetting::ClientKey,
+                reason: crate::error_chain::error_chain(&e),
+            })?;
             builder = builder.identity(identity);
         }
         if self.insecure_skip_verify {
@@ -294,7 +293,11 @@ pub fn sends_in_clear(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };
-    match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         Ok(ip) => !ip.is_loopback(),
         Err(_) => {
             let d = host.trim_end_matches('.').to_ascii_lowercase();

@@ -27,11 +27,11 @@ pub mod decode;
 pub mod encode;
 pub mod endpoint;
 pub mod error_chain;
-pub mod http_tls;
 pub mod eval;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz_api;
+pub mod http_tls;
 pub mod kafka;
 pub mod metrics;
 pub mod pem;

@@ -30,9 +30,9 @@ use kcql_testkit::influx::{
     select_all, unique_db,
 };
 use kcql_testkit::kafka::{create_topic_at, produce_at, unique_group, unique_topic, ProduceRecord};
+use kcql_testkit::names;
 use kcql_testkit::private::{private_root, ChildProcess};
 use kcql_testkit::tls::{make_test_pki, MtlsProxy};
-use kcql_testkit::names;
 use serde_json::json;
 use support::{now_ns, settings, shared_db, v1_props, wait_for, RunningSink};
 
@@ -65,7 +65,11 @@ async fn produce_records(label: &str) -> (String, BTreeSet<String>) {
     let mut want = BTreeSet::new();
     let records: Vec<ProduceRecord> = (0..N)
         .map(|i| {
-            let (id, v, ts) = (format!("dev-{}", i % 3), 10.25 + i as f64, base + i * 1_000_001);
+            let (id, v, ts) = (
+                format!("dev-{}", i % 3),
+                10.25 + i as f64,
+                base + i * 1_000_001,
+            );
             want.insert(format!("{ts}|{id}|{v}"));
             ProduceRecord::new(
                 serde_json::to_vec(&json!({"id": id, "v": v, "ts": ts})).expect("json"),
@@ -85,24 +89,35 @@ fn kcql_for(topic: &str, autocreate: bool) -> String {
 
 fn as_points(rows: &[serde_json::Map<String, serde_json::Value>]) -> BTreeSet<String> {
     rows.iter()
-        .map(|r| format!("{}|{}|{}", r["time"], r["id"].as_str().unwrap_or("?"), r["v"]))
+        .map(|r| {
+            format!(
+                "{}|{}|{}",
+                r["time"],
+                r["id"].as_str().unwrap_or("?"),
+                r["v"]
+            )
+        })
         .collect()
 }
 
 /// Waits until the HTTPS InfluxDB holds `want` in `db`.`m`, failing early when the sink stops.
 async fn wait_tls_points(db: &str, want: &BTreeSet<String>, sink: &RunningSink) {
-    wait_for("points in the HTTPS InfluxDB", Duration::from_secs(60), || async {
-        if let Some(why) = sink.failure() {
-            panic!("the sink stopped: {why}");
-        }
-        let answer = influxql_tls(Some(db), "SELECT * FROM m").await;
-        let got = as_points(&rows(&answer));
-        if &got == want {
-            Ok(())
-        } else {
-            Err(format!("{} of {} points", got.len(), want.len()))
-        }
-    })
+    wait_for(
+        "points in the HTTPS InfluxDB",
+        Duration::from_secs(60),
+        || async {
+            if let Some(why) = sink.failure() {
+                panic!("the sink stopped: {why}");
+            }
+            let answer = influxql_tls(Some(db), "SELECT * FROM m").await;
+            let got = as_points(&rows(&answer));
+            if &got == want {
+                Ok(())
+            } else {
+                Err(format!("{} of {} points", got.len(), want.len()))
+            }
+        },
+    )
     .await
 }
 
@@ -115,7 +130,9 @@ async fn stops_with(props: &[(&str, &str)]) -> String {
         .await
         .expect("the sink did not stop within 20 s")
         .expect("sink task panicked");
-    let error = result.expect_err("the sink must stop with an error").to_string();
+    let error = result
+        .expect_err("the sink must stop with an error")
+        .to_string();
     eprintln!("stopped after {:?}: {error}", started.elapsed());
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -134,7 +151,11 @@ async fn with_the_private_ca_the_sink_writes_exact_points_over_https() {
     let url = influx_tls_url();
     assert!(url.starts_with("https://"), "{url}");
     let ca = influx_tls_ca().display().to_string();
-    let (group, kcql, brokers) = (unique_group("tls_ca"), kcql_for(&topic, true), kcql_testkit::kafka::brokers());
+    let (group, kcql, brokers) = (
+        unique_group("tls_ca"),
+        kcql_for(&topic, true),
+        kcql_testkit::kafka::brokers(),
+    );
     let mut props = v1_props("tls-ca", &url, &db, &group, &kcql, &brokers);
     props.push(("connect.influx.ssl.ca.cert", &ca));
     let s = settings(&props);
@@ -151,7 +172,11 @@ async fn only_the_private_ca_is_enough_with_the_system_roots_off() {
     let db = unique_db("tls_only_ca");
     let _drop = DropTlsDatabase(db.clone());
     let (url, ca) = (influx_tls_url(), influx_tls_ca().display().to_string());
-    let (group, kcql, brokers) = (unique_group("tls_only_ca"), kcql_for(&topic, true), kcql_testkit::kafka::brokers());
+    let (group, kcql, brokers) = (
+        unique_group("tls_only_ca"),
+        kcql_for(&topic, true),
+        kcql_testkit::kafka::brokers(),
+    );
     let mut props = v1_props("tls-only-ca", &url, &db, &group, &kcql, &brokers);
     props.push(("connect.influx.ssl.ca.cert", &ca));
     props.push(("connect.influx.ssl.system.roots", "false"));
@@ -188,14 +213,20 @@ async fn insecure_skip_verify_writes_without_the_ca_and_warns() {
     let db = unique_db("tls_insecure");
     let _drop = DropTlsDatabase(db.clone());
     let url = influx_tls_url();
-    let (group, kcql, brokers) = (unique_group("tls_insecure"), kcql_for(&topic, true), kcql_testkit::kafka::brokers());
+    let (group, kcql, brokers) = (
+        unique_group("tls_insecure"),
+        kcql_for(&topic, true),
+        kcql_testkit::kafka::brokers(),
+    );
     let mut props = v1_props("tls-insecure", &url, &db, &group, &kcql, &brokers);
     props.push(("connect.influx.insecure.skip.verify", "true"));
     let s = settings(&props);
     let warnings = s.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
-        warnings[0].starts_with("connect.influx.insecure.skip.verify = true: TLS certificate verification is OFF"),
+        warnings[0].starts_with(
+            "connect.influx.insecure.skip.verify = true: TLS certificate verification is OFF"
+        ),
         "{warnings:?}"
     );
     let sink = RunningSink::start(s);
@@ -215,7 +246,11 @@ async fn a_client_certificate_passes_a_proxy_that_requires_one() {
     let (topic, want) = produce_records("tls_client").await;
     let db = shared_db("tls_client").await;
     let url = proxy.url();
-    let (group, kcql, brokers) = (unique_group("tls_client"), kcql_for(&topic, false), kcql_testkit::kafka::brokers());
+    let (group, kcql, brokers) = (
+        unique_group("tls_client"),
+        kcql_for(&topic, false),
+        kcql_testkit::kafka::brokers(),
+    );
     let base = v1_props("tls-client", &url, &db, &group, &kcql, &brokers);
 
     // No client certificate: the proxy refuses the handshake, the sink stops and says why.
@@ -231,17 +266,21 @@ async fn a_client_certificate_passes_a_proxy_that_requires_one() {
     props.push(("connect.influx.ssl.key", &key));
     props.push(("connect.influx.ssl.system.roots", "false"));
     let sink = RunningSink::start(settings(&props));
-    wait_for("points behind the mTLS proxy", Duration::from_secs(60), || async {
-        if let Some(why) = sink.failure() {
-            panic!("the sink stopped: {why}");
-        }
-        let got = as_points(&select_all(&db, "m").await);
-        if got == want {
-            Ok(())
-        } else {
-            Err(format!("{} of {} points", got.len(), want.len()))
-        }
-    })
+    wait_for(
+        "points behind the mTLS proxy",
+        Duration::from_secs(60),
+        || async {
+            if let Some(why) = sink.failure() {
+                panic!("the sink stopped: {why}");
+            }
+            let got = as_points(&select_all(&db, "m").await);
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{} of {} points", got.len(), want.len()))
+            }
+        },
+    )
     .await;
     sink.stop().await.expect("clean stop");
     assert!(proxy.accepted() >= 1);
@@ -266,8 +305,16 @@ async fn the_writer_calls_an_untrusted_certificate_fatal_and_writes_with_the_ca(
     let line: &[u8] = b"m,id=w v=1.5 1700000000000000000";
     let untrusted = InfluxWriter::new(&config).expect("writer");
     match untrusted.ensure_database(&db, None).await {
-        Err(EnsureError::Fatal { status: None, message }) => {
-            assert!(message.starts_with("TLS certificate verification failed (invalid peer certificate: UnknownIssuer)"), "{message}")
+        Err(EnsureError::Fatal {
+            status: None,
+            message,
+        }) => {
+            assert!(
+                message.starts_with(
+                    "TLS certificate verification failed (invalid peer certificate: UnknownIssuer)"
+                ),
+                "{message}"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -275,7 +322,10 @@ async fn the_writer_calls_an_untrusted_certificate_fatal_and_writes_with_the_ca(
     batcher.push_line(line, Instant::now());
     let (lines, _) = batcher.take();
     match untrusted.write(lines).await {
-        Err(WriteError::Fatal { status: None, message }) => {
+        Err(WriteError::Fatal {
+            status: None,
+            message,
+        }) => {
             assert!(message.contains("UnknownIssuer"), "{message}")
         }
         other => panic!("{other:?}"),
@@ -283,13 +333,19 @@ async fn the_writer_calls_an_untrusted_certificate_fatal_and_writes_with_the_ca(
 
     config.tls.ca_file = Some(influx_tls_ca());
     let trusted = InfluxWriter::new(&config).expect("writer");
-    trusted.ensure_database(&db, None).await.expect("CREATE DATABASE over HTTPS");
+    trusted
+        .ensure_database(&db, None)
+        .await
+        .expect("CREATE DATABASE over HTTPS");
     let mut batcher = Batcher::new(config.batch);
     batcher.push_line(line, Instant::now());
     let (lines, _) = batcher.take();
     trusted.write(lines).await.expect("write over HTTPS");
     let answer = influxql_tls(Some(&db), "SELECT * FROM m").await;
-    assert_eq!(as_points(&rows(&answer)), BTreeSet::from(["1700000000000000000|w|1.5".to_string()]));
+    assert_eq!(
+        as_points(&rows(&answer)),
+        BTreeSet::from(["1700000000000000000|w|1.5".to_string()])
+    );
 }
 
 fn kcql_check(file: &Path) -> (Option<i32>, String) {
@@ -321,17 +377,26 @@ fn run_check_names_the_tls_key_of_each_problem_and_prints_the_warnings() {
     };
     let cases = [
         (
-            sink(&format!("ssl_ca_cert = \"{d}/missing.pem\""), "https://influx:8086"),
+            sink(
+                &format!("ssl_ca_cert = \"{d}/missing.pem\""),
+                "https://influx:8086",
+            ),
             "connect.influx.ssl.ca.cert: cannot read",
             "(`ssl_ca_cert` in the pipeline file)",
         ),
         (
-            sink(&format!("ssl_ca_cert = \"{}\"", garbage.display()), "https://influx:8086"),
+            sink(
+                &format!("ssl_ca_cert = \"{}\"", garbage.display()),
+                "https://influx:8086",
+            ),
             "connect.influx.ssl.ca.cert: `",
             "holds no PEM certificate",
         ),
         (
-            sink(&format!("ssl_cert = \"{d}/client.crt\""), "https://influx:8086"),
+            sink(
+                &format!("ssl_cert = \"{d}/client.crt\""),
+                "https://influx:8086",
+            ),
             "connect.influx.ssl.key",
             "needs its private key",
         ),
@@ -344,7 +409,10 @@ fn run_check_names_the_tls_key_of_each_problem_and_prints_the_warnings() {
             "(`ssl_key` in the pipeline file)",
         ),
         (
-            sink(&format!("ssl_ca_cert = \"{d}/ca.crt\""), "http://influx:8086"),
+            sink(
+                &format!("ssl_ca_cert = \"{d}/ca.crt\""),
+                "http://influx:8086",
+            ),
             "connect.influx.ssl.ca.cert is set but connect.influx.url is http://",
             "(`ssl_ca_cert` in the pipeline file)",
         ),
@@ -361,8 +429,11 @@ fn run_check_names_the_tls_key_of_each_problem_and_prints_the_warnings() {
     let warned = dir.join("warned.toml");
     std::fs::write(
         &warned,
-        sink("password = \"hunter2\"\ninsecure_skip_verify = true", "https://influx.example.com:8086")
-            + &sink("password = \"hunter2\"", "http://influx.example.com:8086").replace("\"s\"", "\"t\""),
+        sink(
+            "password = \"hunter2\"\ninsecure_skip_verify = true",
+            "https://influx.example.com:8086",
+        ) + &sink("password = \"hunter2\"", "http://influx.example.com:8086")
+            .replace("\"s\"", "\"t\""),
     )
     .expect("write");
     let (code, text) = kcql_check(&warned);
@@ -376,10 +447,17 @@ fn run_check_names_the_tls_key_of_each_problem_and_prints_the_warnings() {
         "{text}"
     );
     assert!(!text.contains("hunter2"), "{text}");
-    assert!(!text.contains("warning: sink.influx `s`: connect.influx.password"), "{text}");
+    assert!(
+        !text.contains("warning: sink.influx `s`: connect.influx.password"),
+        "{text}"
+    );
 
     let loopback = dir.join("loopback.toml");
-    std::fs::write(&loopback, sink("password = \"hunter2\"", "http://127.0.0.1:8086")).expect("write");
+    std::fs::write(
+        &loopback,
+        sink("password = \"hunter2\"", "http://127.0.0.1:8086"),
+    )
+    .expect("write");
     let (code, text) = kcql_check(&loopback);
     assert_eq!(code, Some(0), "{text}");
     assert!(!text.contains("warning"), "{text}");
@@ -394,7 +472,10 @@ async fn kcql_run_trusts_the_system_store_and_warns_once_about_insecure_skip_ver
     require_influx_tls().await;
     let (topic, want) = produce_records("tls_native").await;
     let (db_native, db_insecure) = (unique_db("tls_native"), unique_db("tls_insecure_run"));
-    let _drop = (DropTlsDatabase(db_native.clone()), DropTlsDatabase(db_insecure.clone()));
+    let _drop = (
+        DropTlsDatabase(db_native.clone()),
+        DropTlsDatabase(db_insecure.clone()),
+    );
     let url = influx_tls_url();
     let sink = |name: &str, db: &str, extra: &str| {
         format!(
@@ -409,22 +490,36 @@ async fn kcql_run_trusts_the_system_store_and_warns_once_about_insecure_skip_ver
     let file = dir.join("pipeline.toml");
     std::fs::write(
         &file,
-        format!("[kafka]\nbrokers = \"{}\"\n\n", kcql_testkit::kafka::brokers())
-            + &sink("native", &db_native, "")
+        format!(
+            "[kafka]\nbrokers = \"{}\"\n\n",
+            kcql_testkit::kafka::brokers()
+        ) + &sink("native", &db_native, "")
             + &sink("insecure", &db_insecure, "insecure_skip_verify = true"),
     )
     .expect("write pipeline");
     let ca = influx_tls_ca();
     let mut child = ChildProcess::spawn(
         env!("CARGO_BIN_EXE_kcql"),
-        ["run".as_ref(), "--metrics".as_ref(), "off".as_ref(), file.as_os_str()],
-        [("RUST_LOG", "info,rdkafka=warn".as_ref()), ("SSL_CERT_FILE", ca.as_os_str())],
+        [
+            "run".as_ref(),
+            "--metrics".as_ref(),
+            "off".as_ref(),
+            file.as_os_str(),
+        ],
+        [
+            ("RUST_LOG", "info,rdkafka=warn".as_ref()),
+            ("SSL_CERT_FILE", ca.as_os_str()),
+        ],
     )
     .expect("spawn kcql run");
     for db in [&db_native, &db_insecure] {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            assert!(child.is_running(), "kcql run exited:\n{}", child.log_tail(40));
+            assert!(
+                child.is_running(),
+                "kcql run exited:\n{}",
+                child.log_tail(40)
+            );
             let got = as_points(&rows(&influxql_tls(Some(db), "SELECT * FROM m").await));
             if got == want {
                 break;
@@ -450,6 +545,9 @@ async fn kcql_run_trusts_the_system_store_and_warns_once_about_insecure_skip_ver
         1,
         "{log}"
     );
-    assert!(log.contains("connect.influx.insecure.skip.verify = true"), "{log}");
+    assert!(
+        log.contains("connect.influx.insecure.skip.verify = true"),
+        "{log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -135,9 +135,13 @@ pub async fn influxql_tls(db: Option<&str>, statement: &str) -> Value {
         .text()
         .await
         .unwrap_or_else(|e| panic!("HTTPS InfluxDB {url}: reading the answer: {e}"));
-    assert!(status.is_success(), "HTTPS InfluxDB {url}: {statement:?} answered {status}: {text}");
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("HTTPS InfluxDB {url}: {statement:?} answered non-JSON {text:?}: {e}"))
+    assert!(
+        status.is_success(),
+        "HTTPS InfluxDB {url}: {statement:?} answered {status}: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("HTTPS InfluxDB {url}: {statement:?} answered non-JSON {text:?}: {e}")
+    })
 }
 
 /// A database name unique to this process and call (`<prefix>_<pid>_<millis>_<n>`).

@@ -60,9 +60,7 @@ impl ComponentSettings {
     pub fn warnings(&self) -> Vec<String> {
         match self {
             ComponentSettings::InfluxSink(s) => s.warnings(),
-            ComponentSettings::WindowProcessor(_) | ComponentSettings::MqttSource(_) => {
-                Vec::new()
-            }
+            ComponentSettings::WindowProcessor(_) | ComponentSettings::MqttSource(_) => Vec::new(),
         }
     }
 
@@ -222,7 +220,10 @@ const INFLUX_KEYS: &[(&str, &str)] = &[
     ("ssl_cert", "connect.influx.ssl.cert"),
     ("ssl_key", "connect.influx.ssl.key"),
     ("ssl_system_roots", "connect.influx.ssl.system.roots"),
-    ("insecure_skip_verify", "connect.influx.insecure.skip.verify"),
+    (
+        "insecure_skip_verify",
+        "connect.influx.insecure.skip.verify",
+    ),
 ];
 
 /// Collects problems while one file is read.

@@ -82,7 +82,9 @@ fn good_files_validate() {
         std::fs::read_to_string(dir.join("ca.crt")).unwrap()
     );
     std::fs::write(dir.join("bundle.pem"), bundle).unwrap();
-    with(&dir, Some("bundle.pem"), None, None).validate().unwrap();
+    with(&dir, Some("bundle.pem"), None, None)
+        .validate()
+        .unwrap();
 }
 
 #[test]
@@ -92,7 +94,16 @@ fn each_bad_file_is_named_with_its_setting() {
 
     let e = err(with(&dir, Some("missing.pem"), None, None));
     assert_eq!(e.setting(), TlsSetting::CaFile);
-    assert!(matches!(&e, HttpTlsError::File { source: PemError::Read { .. }, .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e,
+            HttpTlsError::File {
+                source: PemError::Read { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().starts_with("CA file: cannot read `"), "{e}");
     assert!(e.to_string().contains("missing.pem"), "{e}");
 
@@ -101,10 +112,28 @@ fn each_bad_file_is_named_with_its_setting() {
 
     // A key given as the CA: PEM, but no certificate in it.
     let e = err(with(&dir, Some("ca.key"), None, None));
-    assert!(matches!(&e, HttpTlsError::File { source: PemError::Missing { .. }, .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e,
+            HttpTlsError::File {
+                source: PemError::Missing { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     let e = err(with(&dir, Some("broken.pem"), None, None));
-    assert!(matches!(&e, HttpTlsError::File { source: PemError::Invalid { .. }, .. }), "{e:?}");
+    assert!(
+        matches!(
+            &e,
+            HttpTlsError::File {
+                source: PemError::Invalid { .. },
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     let e = err(with(&dir, None, Some("client.crt"), None));
     assert_eq!(e, HttpTlsError::CertWithoutKey);
@@ -134,7 +163,8 @@ fn each_bad_file_is_named_with_its_setting() {
 
 #[test]
 fn only_certificate_and_key_sections_reach_the_identity() {
-    let text = "junk\n-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n\
+    let text =
+        "junk\n-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n\
                 -----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
     assert_eq!(
         pem_sections(text, &["PRIVATE KEY", "EC PRIVATE KEY"]),

@@ -61,7 +61,9 @@ pub(super) fn read_tls(r: &mut Reader<'_>, url: Option<&str>) -> HttpTls {
     if given.is_empty() {
         return tls;
     }
-    let scheme = url.and_then(|u| Url::parse(u).ok()).map(|u| u.scheme().to_string());
+    let scheme = url
+        .and_then(|u| Url::parse(u).ok())
+        .map(|u| u.scheme().to_string());
     if scheme.as_deref() == Some("http") {
         for key in given {
             r.invalid(

@@ -58,7 +58,10 @@ fn the_keys_reach_the_writer_config() {
     assert_eq!(s.influx_config().tls, want);
     assert!(s.warnings().is_empty());
     // No key: the defaults.
-    assert_eq!(load("https://influx:8086", &[]).unwrap().tls, HttpTls::default());
+    assert_eq!(
+        load("https://influx:8086", &[]).unwrap().tls,
+        HttpTls::default()
+    );
 }
 
 #[test]
@@ -70,7 +73,9 @@ fn tls_keys_with_an_http_url_are_errors_naming_each_key() {
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0].0, SSL_CA);
     assert!(
-        got[0].1.starts_with("connect.influx.ssl.ca.cert is set but connect.influx.url is http://"),
+        got[0]
+            .1
+            .starts_with("connect.influx.ssl.ca.cert is set but connect.influx.url is http://"),
         "{got:?}"
     );
     assert_eq!(got[1].0, INSECURE_SKIP_VERIFY);
@@ -83,7 +88,9 @@ fn bad_values_and_files_name_their_key() {
     let got = messages("https://influx:8086", &[(SSL_CA, "/nonexistent/ca.pem")]);
     assert_eq!(got[0].0, SSL_CA);
     assert!(
-        got[0].1.starts_with("connect.influx.ssl.ca.cert: cannot read `/nonexistent/ca.pem`"),
+        got[0]
+            .1
+            .starts_with("connect.influx.ssl.ca.cert: cannot read `/nonexistent/ca.pem`"),
         "{got:?}"
     );
     let got = messages("https://influx:8086", &[(SSL_KEY, "/nonexistent/k.pem")]);
@@ -112,7 +119,10 @@ fn credentials_over_plain_http_to_another_host_are_warned_about() {
     assert!(with_password("http://127.0.0.1:8086").is_empty());
     assert!(with_password("http://localhost:8086").is_empty());
     // A user without a password sends no secret.
-    assert!(load("http://10.1.2.3:8086", &[]).unwrap().warnings().is_empty());
+    assert!(load("http://10.1.2.3:8086", &[])
+        .unwrap()
+        .warnings()
+        .is_empty());
     // The 2.x token too.
     let v2 = InfluxSinkSettings::from_properties(&owned_pairs(&[
         ("connect.influx.url", "http://10.1.2.3:8086"),
@@ -124,5 +134,8 @@ fn credentials_over_plain_http_to_another_host_are_warned_about() {
     .unwrap();
     let w = v2.warnings();
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].starts_with("connect.influx.token is sent unencrypted"), "{w:?}");
+    assert!(
+        w[0].starts_with("connect.influx.token is sent unencrypted"),
+        "{w:?}"
+    );
 }

@@ -45,7 +45,10 @@ fn certificate_failure(e: &(dyn std::error::Error + 'static)) -> Option<String> 
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return is_certificate_error(tls).then(|| tls.to_string());
         }
-        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             pending.push(inner);
         }
         if let Some(source) = err.source() {
