@@ -7,7 +7,8 @@
 //!   Kafka), [`connectors::window_processor`] (Kafka → window aggregates → Kafka).
 //! * Shared by the connectors: [`record`] (a Kafka message as a [`record::RecordView`]),
 //!   [`decode`] (JSON, Avro, Schema Registry), [`value`], [`eval`] (expressions, paths),
-//!   [`time`], [`http_tls`] (HTTP clients' TLS settings) and [`pem`] (PEM files), [`backoff`] (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
+//!   [`time`], [`http_tls`] (HTTP clients' TLS settings) and [`pem`] (PEM files), [`backoff`]
+//!   (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
 //!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
 //!   (`/metrics`, `/health`), [`shutdown`], [`redact`] (credentials kept out of logs, errors
 //!   and `Debug` output).
