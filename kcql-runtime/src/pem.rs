@@ -42,6 +42,17 @@ pub enum PemError {
     },
 }
 
+impl PemError {
+    /// The file the problem is about.
+    pub fn path(&self) -> &str {
+        match self {
+            PemError::Read { path, .. }
+            | PemError::Invalid { path, .. }
+            | PemError::Missing { path, .. } => path,
+        }
+    }
+}
+
 /// Every certificate (`-----BEGIN CERTIFICATE-----`) in the PEM file at `path`, in file order;
 /// other sections are ignored. At least one, or an error.
 pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
