@@ -10,6 +10,7 @@
 # Services (see docs/services.md):
 #   mosquitto         MQTT (Mosquitto 2)                127.0.0.1:1883
 #   influxdb          InfluxDB 1.x (/write, /query)     127.0.0.1:8086
+#   influxdb-tls      the same over HTTPS (test CA)     127.0.0.1:8087 (CA: influxdb-tls/tls/ca.pem)
 #   victoria-metrics  InfluxDB v2 write API             127.0.0.1:8428
 #   kafka             Apache Kafka 4 (KRaft, 1 node)    127.0.0.1:9092 PLAINTEXT
 #                                                       127.0.0.1:9093 SSL (client certificate)
@@ -36,7 +37,7 @@ KAFKA_LOG4J=$SCRIPT_DIR/kafka/log4j2.properties
 KAFKA_SCRAM_USER=kcql
 KAFKA_SCRAM_PASSWORD=kcql-secret
 
-ALL_SERVICES=(mosquitto influxdb victoria-metrics kafka)
+ALL_SERVICES=(mosquitto influxdb influxdb-tls victoria-metrics kafka)
 
 # /usr/sbin is not always on PATH for non-login shells; mosquitto lives there.
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -50,6 +51,7 @@ addr_of() {
   case $1 in
     mosquitto) echo 127.0.0.1:1883 ;;
     influxdb) echo 127.0.0.1:8086 ;;
+    influxdb-tls) echo 127.0.0.1:8087 ;;
     victoria-metrics) echo 127.0.0.1:8428 ;;
     kafka) echo 127.0.0.1:9092 ;;
   esac
@@ -59,7 +61,7 @@ addr_of() {
 bin_of() {
   case $1 in
     mosquitto) echo mosquitto ;;
-    influxdb) echo influxd ;;
+    influxdb | influxdb-tls) echo influxd ;;
     victoria-metrics) echo victoria-metrics ;;
     kafka) echo kafka.Kafka ;;
   esac
@@ -73,6 +75,7 @@ canon() {
   case $1 in
     mosquitto | mqtt) echo mosquitto ;;
     influxdb | influx | influxd) echo influxdb ;;
+    influxdb-tls | influx-tls | influxdb-https) echo influxdb-tls ;;
     victoria-metrics | victoriametrics | vm) echo victoria-metrics ;;
     kafka) echo kafka ;;
     *) die "unknown service '$1' (known: ${ALL_SERVICES[*]})" ;;
@@ -99,6 +102,12 @@ healthy() {
       fi
       ;;
     influxdb) [[ $(curl -s -o /dev/null -w '%{http_code}' -m 2 http://127.0.0.1:8086/ping) == 204 ]] ;;
+    influxdb-tls)
+      # verified against our test CA: a server with another certificate is not ours
+      [[ -s $(dir_of influxdb-tls)/tls/ca.pem ]] &&
+        [[ $(curl -s -o /dev/null -w '%{http_code}' -m 2 --cacert "$(dir_of influxdb-tls)/tls/ca.pem" \
+          https://127.0.0.1:8087/ping) == 204 ]]
+      ;;
     victoria-metrics) curl -sf -o /dev/null -m 2 http://127.0.0.1:8428/health ;;
     kafka) kafka_metadata_answers 9092 ;;
   esac
@@ -205,11 +214,12 @@ ensure_installed() {
         stop_system_unit mosquitto
       fi
       ;;
-    influxdb)
+    influxdb | influxdb-tls)
       if ! command -v influxd >/dev/null 2>&1; then
         apt_install influxdb
         stop_system_unit influxdb
       fi
+      [[ $1 == influxdb ]] || command -v openssl >/dev/null 2>&1 || apt_install openssl
       ;;
     victoria-metrics)
       if ! command -v victoria-metrics >/dev/null 2>&1; then
@@ -279,6 +289,26 @@ make_kafka_tls() { # dir
     rm -f ./*.csr broker.rsa.key
   ) || die "kafka: making the TLS files with openssl failed"
   log "kafka: made a test CA, broker and client certificates in $t"
+}
+
+# A CA and a server certificate for 127.0.0.1/localhost (PEM), made once with openssl, for the
+# HTTPS InfluxDB. Tests find the CA at target/services/influxdb-tls/tls/ca.pem.
+make_influxdb_tls() { # dir
+  local t=$1/tls
+  [[ -s $t/ca.pem && -s $t/server.pem && -s $t/server.key ]] && return 0
+  mkdir -p "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 \
+      -subj "/CN=kcql InfluxDB test CA" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=localhost" 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    rm -f ./*.csr
+  ) || die "influxdb-tls: making the TLS files with openssl failed"
+  log "influxdb-tls: made a test CA and a server certificate in $t"
 }
 
 write_kafka_conf() { # dir
@@ -352,11 +382,23 @@ write_influxdb_conf() { # dir
     "$SCRIPT_DIR/influxdb/influxdb.conf.in" >"$d/influxdb.conf"
 }
 
+# The shared InfluxDB's config with HTTPS on (certificate and key from make_influxdb_tls).
+write_influxdb_tls_conf() { # dir
+  local d=$1
+  sed -e "s|@RPC_PORT@|8089|g" -e "s|@HTTP_PORT@|8087|g" -e "s|@STATE@|$d|g" \
+    -e "/^\[http\]/a\\
+  https-enabled = true\\
+  https-certificate = \"$d/tls/server.pem\"\\
+  https-private-key = \"$d/tls/server.key\"" \
+    "$SCRIPT_DIR/influxdb/influxdb.conf.in" >"$d/influxdb.conf"
+}
+
 # What a service needs on disk before its first start (run in this shell, so errors stop `up`).
 prepare_one() {
   local d
   d=$(dir_of "$1")
   case $1 in
+    influxdb-tls) make_influxdb_tls "$d" ;;
     kafka)
       mkdir -p "$d/data"
       make_kafka_tls "$d"
@@ -379,6 +421,11 @@ start_cmd() {
     influxdb)
       mkdir -p "$d/meta" "$d/data" "$d/wal"
       write_influxdb_conf "$d"
+      printf '%s\n' "$(command -v influxd)" run -config "$d/influxdb.conf"
+      ;;
+    influxdb-tls)
+      mkdir -p "$d/meta" "$d/data" "$d/wal"
+      write_influxdb_tls_conf "$d"
       printf '%s\n' "$(command -v influxd)" run -config "$d/influxdb.conf"
       ;;
     victoria-metrics)

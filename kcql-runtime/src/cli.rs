@@ -322,6 +322,12 @@ fn run_pipeline_command(
         }
     }
     if check {
+        // A running component logs its own warnings at start.
+        for c in &pipeline.components {
+            for w in c.settings.warnings() {
+                let _ = writeln!(err, "warning: {} `{}`: {w}", c.settings.kind(), c.name);
+            }
+        }
         let _ = writeln!(
             out,
             "ok: {} component{}: {}",

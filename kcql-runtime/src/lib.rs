@@ -7,7 +7,8 @@
 //!   Kafka), [`connectors::window_processor`] (Kafka → window aggregates → Kafka).
 //! * Shared by the connectors: [`record`] (a Kafka message as a [`record::RecordView`]),
 //!   [`decode`] (JSON, Avro, Schema Registry), [`value`], [`eval`] (expressions, paths),
-//!   [`time`], [`backoff`] (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
+//!   [`time`], [`http_tls`] (HTTP clients' TLS settings) and [`pem`] (PEM files), [`backoff`]
+//!   (retries with jitter), [`kafka`] (client settings, offsets, rebalance context), [`dead_letter`],
 //!   [`config`] (pipeline files, `.properties`, shared settings), [`metrics`], [`endpoint`]
 //!   (`/metrics`, `/health`), [`shutdown`], [`redact`] (credentials kept out of logs, errors
 //!   and `Debug` output).
@@ -31,8 +32,10 @@ pub mod eval;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz_api;
+pub mod http_tls;
 pub mod kafka;
 pub mod metrics;
+pub mod pem;
 pub mod record;
 pub mod redact;
 pub mod run;

@@ -1,7 +1,7 @@
 //! The MQTT source over TLS against a real Mosquitto: a broker started by this test with a TLS
 //! listener that requires a client certificate signed by a test CA and a user name/password
 //! (`per_listener_settings`), plus a plain loopback listener for the test's publisher. The
-//! certificates are made with the `openssl` command line for each run.
+//! certificates are made with the `openssl` command line for each run (`kcql_testkit::tls::make_test_pki`).
 //!
 //! * CA + client certificate + password: 200 QoS 1 messages reach Kafka (127.0.0.1:9092).
 //! * A wrong password: the source stops with `MqttSourceError::Refused` instead of retrying.
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::{MqttSource, MqttSourceError};
 use kcql_testkit::private::{private_root, ChildProcess};
-use kcql_testkit::{kafka, mqtt, names};
+use kcql_testkit::{kafka, mqtt, names, tls};
 use rumqttc::{MqttOptions, QoS};
 use tokio::sync::watch;
 
@@ -42,83 +42,6 @@ fn run(dir: &Path, program: &str, args: &[&str]) {
     );
 }
 
-/// A test CA, a server certificate for 127.0.0.1/localhost and a client certificate, all
-/// P-256, written into `dir`.
-fn make_certificates(dir: &Path) {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=kcql test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    run(dir, "openssl", &ca);
-    for (name, usage, san) in [
-        (
-            "server",
-            "serverAuth",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-        ),
-        ("client", "clientAuth", ""),
-    ] {
-        let (key, csr, crt, ext) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.crt"),
-            format!("{name}.ext"),
-        );
-        let mut req = vec!["req"];
-        req.extend(ec);
-        let subject = format!("/CN=kcql test {name}");
-        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
-        run(dir, "openssl", &req);
-        std::fs::write(
-            dir.join(&ext),
-            format!(
-                "{san}basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage={usage}\n"
-            ),
-        )
-        .expect("write extensions");
-        run(
-            dir,
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-            ],
-        );
-    }
-}
-
 fn mosquitto_binary() -> PathBuf {
     ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
         .iter()
@@ -139,7 +62,7 @@ impl TlsBroker {
     fn start() -> TlsBroker {
         let dir = private_root().join(names::unique("mosquitto_tls"));
         std::fs::create_dir_all(&dir).expect("broker dir");
-        make_certificates(&dir);
+        tls::make_test_pki(&dir);
         run(
             &dir,
             "mosquitto_passwd",

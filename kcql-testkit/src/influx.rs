@@ -11,6 +11,9 @@
 //! * [`vm_force_flush`], [`vm_export`] and [`vm_wait_series`] read back what VictoriaMetrics
 //!   stored (`m,host=a v=42` is stored as series `m_v{host="a"}`, millisecond timestamps).
 //!
+//! * [`influx_tls_url`], [`influx_tls_ca`], [`require_influx_tls`] and [`influxql_tls`]: the
+//!   second InfluxDB 1.6.7, over HTTPS with a test CA (`127.0.0.1:8087`).
+//!
 //! Every helper panics with the address and the error when a request fails.
 
 use std::time::{Duration, Instant};
@@ -46,6 +49,99 @@ pub fn influx_url() -> String {
 /// The VictoriaMetrics URL: `$KCQL_TEST_VM_URL` if set and not empty, else [`VM_URL`].
 pub fn vm_url() -> String {
     env_or(VM_URL_ENV, VM_URL)
+}
+
+/// Default URL of the HTTPS InfluxDB 1.x (`scripts/services.sh up influxdb-tls`). Override
+/// with `KCQL_TEST_INFLUX_TLS_URL` (see [`influx_tls_url`]).
+pub const INFLUX_TLS_URL: &str = "https://127.0.0.1:8087";
+
+/// Environment variable that overrides [`INFLUX_TLS_URL`].
+pub const INFLUX_TLS_URL_ENV: &str = "KCQL_TEST_INFLUX_TLS_URL";
+
+/// Environment variable that overrides [`influx_tls_ca`].
+pub const INFLUX_TLS_CA_ENV: &str = "KCQL_TEST_INFLUX_TLS_CA";
+
+/// The HTTPS InfluxDB's URL: `$KCQL_TEST_INFLUX_TLS_URL` if set, else [`INFLUX_TLS_URL`].
+pub fn influx_tls_url() -> String {
+    env_or(INFLUX_TLS_URL_ENV, INFLUX_TLS_URL)
+}
+
+/// The CA (PEM) that signed the HTTPS InfluxDB's certificate: `$KCQL_TEST_INFLUX_TLS_CA` if
+/// set, else `<services dir>/influxdb-tls/tls/ca.pem` (made by `scripts/services.sh`).
+pub fn influx_tls_ca() -> std::path::PathBuf {
+    match std::env::var_os(INFLUX_TLS_CA_ENV) {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => crate::private::services_root()
+            .join("influxdb-tls")
+            .join("tls")
+            .join("ca.pem"),
+    }
+}
+
+/// A client for the HTTPS InfluxDB, trusting only [`influx_tls_ca`]. Panics when the CA file
+/// is missing or not PEM.
+fn tls_client() -> reqwest::Client {
+    let ca = influx_tls_ca();
+    let pem = std::fs::read(&ca).unwrap_or_else(|e| {
+        panic!(
+            "HTTPS InfluxDB CA {} not readable: run scripts/services.sh up ({e})",
+            ca.display()
+        )
+    });
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .unwrap_or_else(|e| panic!("{}: not a PEM CA bundle: {e}", ca.display()));
+    certs
+        .into_iter()
+        .fold(reqwest::Client::builder(), |b, c| b.add_root_certificate(c))
+        .tls_built_in_root_certs(false)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap_or_else(|e| panic!("cannot build an HTTPS client: {e}"))
+}
+
+/// Panics unless the HTTPS InfluxDB answers `GET /ping` with 204 within 5 s, verified against
+/// [`influx_tls_ca`].
+pub async fn require_influx_tls() {
+    let url = influx_tls_url();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let last = match tls_client().get(format!("{url}/ping")).send().await {
+            Ok(r) if r.status().as_u16() == 204 => return,
+            Ok(r) => format!("GET /ping answered {}", r.status()),
+            Err(e) => format!("{e:?}"),
+        };
+        if Instant::now() >= deadline {
+            panic!("{}", unreachable("HTTPS InfluxDB", &url, last));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// [`influxql`] against the HTTPS InfluxDB ([`influx_tls_url`], trusting [`influx_tls_ca`]).
+pub async fn influxql_tls(db: Option<&str>, statement: &str) -> Value {
+    let url = influx_tls_url();
+    let mut params = vec![("q", statement), ("epoch", "ns")];
+    if let Some(db) = db {
+        params.push(("db", db));
+    }
+    let response = tls_client()
+        .post(format!("{url}/query"))
+        .form(&params)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}", unreachable("HTTPS InfluxDB", &url, e)));
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("HTTPS InfluxDB {url}: reading the answer: {e}"));
+    assert!(
+        status.is_success(),
+        "HTTPS InfluxDB {url}: {statement:?} answered {status}: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!("HTTPS InfluxDB {url}: {statement:?} answered non-JSON {text:?}: {e}")
+    })
 }
 
 /// A database name unique to this process and call (`<prefix>_<pid>_<millis>_<n>`).

@@ -19,4 +19,5 @@ pub mod private;
 pub mod proxy;
 mod reach;
 pub mod registry;
+pub mod tls;
 pub mod window_points;

@@ -58,6 +58,15 @@ pub enum ComponentSettings {
 }
 
 impl ComponentSettings {
+    /// What to warn about at start and in `kcql run --check` (settings that work but are
+    /// risky, e.g. certificate verification off or a password over plain `http://`).
+    pub fn warnings(&self) -> Vec<String> {
+        match self {
+            ComponentSettings::InfluxSink(s) => s.warnings(),
+            ComponentSettings::WindowProcessor(_) | ComponentSettings::MqttSource(_) => Vec::new(),
+        }
+    }
+
     /// The section it is declared in (`sink.influx`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -210,6 +219,14 @@ const INFLUX_KEYS: &[(&str, &str)] = &[
     ("avro_schema", "connect.influx.avro.schema"),
     ("schema_registry_url", "connect.influx.schema.registry.url"),
     ("progress_enabled", "connect.progress.enabled"),
+    ("ssl_ca_cert", "connect.influx.ssl.ca.cert"),
+    ("ssl_cert", "connect.influx.ssl.cert"),
+    ("ssl_key", "connect.influx.ssl.key"),
+    ("ssl_system_roots", "connect.influx.ssl.system.roots"),
+    (
+        "insecure_skip_verify",
+        "connect.influx.insecure.skip.verify",
+    ),
 ];
 
 /// Collects problems while one file is read.

@@ -5,6 +5,7 @@
 //! (`connect.influx.token|org|bucket` for the InfluxDB 2.x API, `connect.influx.batch.size`,
 //! `connect.influx.linger.ms`, `connect.influx.gzip`, `connect.influx.dlq.topic`) and any
 //! `kafka.*` key, passed through to the Kafka client. Validation reports every problem at once.
+//! TLS keys for an `https://` URL and the start-up warnings: module [`tls`](self::tls).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use crate::config::reader::keys::{
 use crate::config::reader::{KeyError, KnownKeys};
 use crate::connectors::influx_sink::influx::{check_url, Api, Consistency, InfluxConfig};
 use crate::decode::Format;
+use crate::http_tls::HttpTls;
 use crate::kafka::KafkaProperties;
 use crate::record::{JsonEnvelope, RecordDecoder, RecordFormat, RecordFormatError};
 use crate::redact::redact_url;
@@ -50,6 +52,9 @@ const KEY_CONVERTER_REGISTRY: &str = "key.converter.schema.registry.url";
 const VALUE_CONVERTER_REGISTRY: &str = "value.converter.schema.registry.url";
 const KEY_CONVERTER_SCHEMAS: &str = "key.converter.schemas.enable";
 const VALUE_CONVERTER_SCHEMAS: &str = "value.converter.schemas.enable";
+
+mod tls;
+use tls::{INSECURE_SKIP_VERIFY, SSL_CA, SSL_CERT, SSL_KEY, SSL_SYSTEM_ROOTS};
 
 /// Every key the sink knows (besides `kafka.*`).
 pub const KNOWN_KEYS: &[&str] = &[
@@ -93,6 +98,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     connect_errors::LOG_INCLUDE_MESSAGES,
     connect_errors::RETRY_TIMEOUT,
     connect_errors::RETRY_DELAY_MAX_MS,
+    SSL_CA,
+    SSL_CERT,
+    SSL_KEY,
+    SSL_SYSTEM_ROOTS,
+    INSECURE_SKIP_VERIFY,
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
@@ -136,6 +146,10 @@ pub struct InfluxSinkSettings {
     pub topics: Option<Vec<String>>,
     /// `connect.influx.url`.
     pub url: String,
+    /// TLS for an `https://` URL: `connect.influx.ssl.ca.cert`, `connect.influx.ssl.cert`,
+    /// `connect.influx.ssl.key`, `connect.influx.ssl.system.roots`,
+    /// `connect.influx.insecure.skip.verify`.
+    pub tls: HttpTls,
     /// The write target (1.x or 2.x API).
     pub target: InfluxTarget,
     /// `connect.influx.kcql`, as written.
@@ -250,6 +264,7 @@ impl InfluxSinkSettings {
         if let Some(Err(e)) = url.as_deref().map(check_url) {
             r.invalid(URL, format!("{URL}: {e}"));
         }
+        let tls = tls::read_tls(&mut r, url.as_deref());
         let target = read_target(&mut r);
         let (kcql, compiled) = read_kcql(&mut r);
 
@@ -347,6 +362,7 @@ impl InfluxSinkSettings {
                     tasks_max,
                     topics,
                     url,
+                    tls,
                     target,
                     kcql,
                     statement_count,
@@ -369,7 +385,7 @@ impl InfluxSinkSettings {
         }
     }
 
-    /// The writer's configuration: URL, API and target, gzip and batch limits from these
+    /// The writer's configuration: URL, API and target, TLS, gzip and batch limits from these
     /// settings; every other writer setting at its default.
     pub fn influx_config(&self) -> InfluxConfig {
         let api = match &self.target {
@@ -394,6 +410,7 @@ impl InfluxSinkSettings {
         };
         let mut config = InfluxConfig::new(self.url.clone(), api);
         config.gzip = self.gzip;
+        config.tls = self.tls.clone();
         if let Some(n) = self.batch_size {
             config.batch.max_lines = n;
         }

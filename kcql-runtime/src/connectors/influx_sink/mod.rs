@@ -103,6 +103,9 @@ impl InfluxSink {
         component: ComponentContext,
         shutdown: Shutdown,
     ) -> Result<(), SinkError> {
+        for warning in self.settings.warnings() {
+            tracing::warn!(connector = %self.name, "{warning}");
+        }
         let targets = Arc::new(targets::Targets::new(&self.settings)?);
         targets.prepare().await?;
         let dead_letter = match &self.settings.dlq_topic {

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::tokio_rustls::rustls;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -23,6 +21,7 @@ use crate::connectors::mqtt_source::config::{
 };
 use crate::connectors::mqtt_source::error::MqttSourceError;
 use crate::connectors::mqtt_source::stats::MqttSourceStats;
+use crate::pem::{read_certificates, read_private_key, PemError};
 
 /// A message as the pump hands it over.
 #[derive(Debug, Clone)]
@@ -189,17 +188,15 @@ pub(crate) fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, 
         path: path.display().to_string(),
         reason,
     };
+    let pem_err = |e: PemError| MqttSourceError::Tls {
+        path: e.path().to_string(),
+        reason: e.to_string(),
+    };
     let mut roots = rustls::RootCertStore::empty();
-    let cas =
-        CertificateDer::pem_file_iter(&files.ca).map_err(|e| tls_err(&files.ca, e.to_string()))?;
-    for ca in cas {
-        let ca = ca.map_err(|e| tls_err(&files.ca, e.to_string()))?;
+    for ca in read_certificates(&files.ca).map_err(pem_err)? {
         roots
             .add(ca)
             .map_err(|e| tls_err(&files.ca, e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(tls_err(&files.ca, "no certificate in the file".into()));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -209,15 +206,8 @@ pub(crate) fn tls_config(files: &TlsFiles) -> Result<Arc<rustls::ClientConfig>, 
     let config = match &files.client {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| tls_err(cert, e.to_string()))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| tls_err(cert, e.to_string()))?;
-            if chain.is_empty() {
-                return Err(tls_err(cert, "no certificate in the file".into()));
-            }
-            let key_der =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err(key, e.to_string()))?;
+            let chain = read_certificates(cert).map_err(pem_err)?;
+            let key_der = read_private_key(key).map_err(pem_err)?;
             builder
                 .with_client_auth_cert(chain, key_der)
                 .map_err(|e| tls_err(key, e.to_string()))?

@@ -11,6 +11,7 @@
 //! timeout = "10s"
 //! api = { version = "v1", database = "telemetry", retention_policy = "autogen" }
 //! # api = { version = "v2", org = "acme", bucket = "telemetry", token = "…" }
+//! # tls = { ca_file = "/etc/kcql/influx-ca.pem" }   # https:// only; see crate::http_tls
 //! ```
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::config::Secret;
+use crate::http_tls::HttpTls;
 
 /// Everything the writer needs to reach one InfluxDB (or InfluxDB-compatible) endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -48,6 +50,10 @@ pub struct InfluxConfig {
     /// When a batch is sent (lines, bytes, linger).
     #[serde(default)]
     pub batch: BatchLimits,
+    /// TLS settings for an `https://` URL (CA file, client certificate, trust store,
+    /// `insecure_skip_verify`); default: the built-in and system roots.
+    #[serde(default)]
+    pub tls: HttpTls,
 }
 
 impl InfluxConfig {
@@ -62,6 +68,7 @@ impl InfluxConfig {
             backoff_base: default_backoff_base(),
             max_backoff: default_max_backoff(),
             batch: BatchLimits::default(),
+            tls: HttpTls::default(),
         }
     }
 }

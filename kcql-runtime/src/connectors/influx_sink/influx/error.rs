@@ -163,9 +163,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The HTTP client could not be built (TLS backend initialisation).
-    #[error("cannot build the HTTP client: {0}")]
+    /// The HTTP client could not be built (TLS backend initialisation, a client key that does
+    /// not match its certificate).
+    #[error("cannot build the HTTP client: {}", crate::error_chain::error_chain(.0))]
     Client(#[source] reqwest::Error),
+    /// The TLS settings cannot be used (a file missing or not PEM, a certificate without its
+    /// key, …).
+    #[error("InfluxDB TLS settings: {0}")]
+    Tls(#[from] crate::http_tls::HttpTlsError),
 }
 
 /// At most this much of a server message goes into an error's `Display` (the full message

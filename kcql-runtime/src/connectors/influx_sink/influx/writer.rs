@@ -65,13 +65,17 @@ pub fn check_url(url: &str) -> Result<(), ConfigError> {
 
 impl InfluxWriter {
     /// A writer for `config` with its own HTTP client (timeout = `config.timeout`, redirects
-    /// not followed: a `3xx` is a [`WriteError::Fatal`](super::WriteError::Fatal)).
+    /// not followed: a `3xx` is a [`WriteError::Fatal`](super::WriteError::Fatal); TLS from
+    /// `config.tls`, whose files are read here).
     pub fn new(config: &InfluxConfig) -> Result<Self, ConfigError> {
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             // A redirected POST would be replayed as a body-less GET: report it instead.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
-            .connect_timeout(config.timeout)
+            .connect_timeout(config.timeout);
+        let client = config
+            .tls
+            .apply(builder)?
             .build()
             .map_err(ConfigError::Client)?;
         Self::with_client(config, client)
