@@ -2,17 +2,19 @@
 //! map ([`properties`], credentials hidden from `Debug`), the contiguous
 //! offset watermark behind at-least-once commits ([`offsets`]), and a consumer context that
 //! commits what was written before a partition is revoked and publishes consumer lag
-//! ([`context`]).
+//! ([`context`]), and the authentication and TLS failures that stop a component ([`fatal`]).
 
 pub mod client;
 pub mod consume_error;
 pub mod context;
+pub mod fatal;
 pub mod offsets;
 pub mod properties;
 pub mod record_size;
 
 pub use client::{consumer_config, producer_config, KafkaSettings, DEFAULT_BROKERS};
 pub use context::{TrackedConsumer, TrackingContext};
+pub use fatal::{FatalClientError, FatalErrors, ReportingContext};
 pub use offsets::{OffsetTracker, TopicPartition};
 pub use properties::KafkaProperties;
 
