@@ -160,7 +160,10 @@ mod tests {
             TLS
         ));
         for (code, reason) in [
-            (RDKafkaErrorCode::BrokerTransportFailure, "Connection refused"),
+            (
+                RDKafkaErrorCode::BrokerTransportFailure,
+                "Connection refused",
+            ),
             (RDKafkaErrorCode::AllBrokersDown, "1/1 brokers are down"),
             (
                 RDKafkaErrorCode::BrokerTransportFailure,
@@ -178,7 +181,10 @@ mod tests {
             let fatal = fatal.clone();
             tokio::spawn(async move { fatal.wait().await })
         };
-        assert!(!fatal.report(&KafkaError::Global(RDKafkaErrorCode::AllBrokersDown), "down"));
+        assert!(!fatal.report(
+            &KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "down"
+        ));
         assert_eq!(fatal.get(), None);
         assert!(fatal.report(&KafkaError::Global(RDKafkaErrorCode::Authentication), SASL));
         assert!(fatal.report(&KafkaError::Global(RDKafkaErrorCode::SSL), TLS));
@@ -186,6 +192,9 @@ mod tests {
         assert_eq!(got.code, RDKafkaErrorCode::Authentication);
         assert_eq!(fatal.get(), Some(got.clone()));
         let shown = got.to_string();
-        assert!(shown.contains("invalid credentials with SASL mechanism SCRAM-SHA-512"), "{shown}");
+        assert!(
+            shown.contains("invalid credentials with SASL mechanism SCRAM-SHA-512"),
+            "{shown}"
+        );
     }
 }

@@ -83,5 +83,8 @@ pub fn sasl_ssl_properties() -> Vec<(String, String)> {
 
 /// `props` as the `(&str, &str)` pairs the parent module's `extra` parameters take.
 pub fn as_pairs(props: &[(String, String)]) -> Vec<(&str, &str)> {
-    props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    props
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }

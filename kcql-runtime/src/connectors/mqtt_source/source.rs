@@ -369,7 +369,12 @@ impl Worker {
         session.events.close();
         // Kafka refused the producer: nothing in flight will be confirmed.
         let refused = matches!(self.failure, Some(MqttSourceError::KafkaRefused(_)));
-        let deadline = Instant::now() + if refused { Duration::ZERO } else { DRAIN_TIMEOUT };
+        let deadline = Instant::now()
+            + if refused {
+                Duration::ZERO
+            } else {
+                DRAIN_TIMEOUT
+            };
         while self.window.iter().any(|s| s.outstanding > 0 && !s.blocked) {
             let next_retry = self.retries.iter().map(|r| r.0).min();
             tokio::select! {

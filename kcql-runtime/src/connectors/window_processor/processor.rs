@@ -62,7 +62,8 @@ use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::publish_lag;
 use crate::kafka::fatal::{log_error, log_line};
 use crate::kafka::{
-    consumer_config, producer_config, FatalClientError, FatalErrors, KafkaSettings, ReportingContext,
+    consumer_config, producer_config, FatalClientError, FatalErrors, KafkaSettings,
+    ReportingContext,
 };
 use crate::metrics::{Counter, Gauge, Registry};
 use crate::record::{RawRecord, RecordDecoder, Schemas};
