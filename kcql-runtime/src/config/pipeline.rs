@@ -713,6 +713,11 @@ fn read_window_processors(
                     }
                     kafka.properties.extend(own.properties);
                 }
+                let problems = crate::kafka::resolve(&mut kafka.properties);
+                if !problems.is_empty() {
+                    p.errors.extend(kafka_problems(p.path, &at, problems));
+                    continue;
+                }
                 components.push(Component {
                     name: settings.name.clone(),
                     settings: ComponentSettings::WindowProcessor(Box::new(settings)),
@@ -726,6 +731,23 @@ fn read_window_processors(
             }
         }
     }
+}
+
+/// A component's Kafka client problems ([`crate::kafka::resolve`]) as pipeline errors.
+fn kafka_problems(
+    path: &str,
+    at: &str,
+    problems: Vec<crate::kafka::SettingProblem>,
+) -> Vec<PipelineError> {
+    problems
+        .into_iter()
+        .map(|problem| PipelineError::Invalid {
+            path: path.to_string(),
+            at: format!("{at}.kafka"),
+            key: String::new(),
+            message: problem.to_string(),
+        })
+        .collect()
 }
 
 fn influx_component(
@@ -744,6 +766,10 @@ fn influx_component(
             // `kafka.*` properties of a .properties file.
             for (k, v) in &settings.kafka {
                 kafka.properties.insert(k.clone(), v.clone());
+            }
+            let problems = crate::kafka::resolve(&mut kafka.properties);
+            if !problems.is_empty() {
+                return Err(kafka_problems(path, at, problems));
             }
             Ok(Component {
                 name,
