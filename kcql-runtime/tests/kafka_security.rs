@@ -11,8 +11,9 @@
 //! * A wrong SASL password and a CA that did not sign the broker's certificate stop each
 //!   component within 10 s with librdkafka's reason, instead of retrying forever.
 //! * The sink reads a topic written with each compression codec (gzip, snappy, lz4, zstd).
-//! * Kafka Connect's Java client names (`sasl.jaas.config`, PEM trust store) under
-//!   `consumer.override.` reach the broker the same way.
+//! * Kafka Connect's Java client names under `consumer.override.` (`sasl.jaas.config`, a PEM
+//!   trust store, a PEM key store holding the client's certificate and key) reach the broker
+//!   the same way.
 
 mod support;
 
@@ -268,6 +269,49 @@ async fn sink_over_mtls_writes_exact_points() {
         prefixed("kafka.", &Listener::Mtls.properties()),
     )
     .await;
+}
+
+/// Kafka Connect's spelling: `consumer.override.` keys with a JAAS entry and a PEM trust store.
+#[tokio::test(flavor = "multi_thread")]
+async fn sink_over_sasl_ssl_with_java_client_names() {
+    kafka::wait_reachable_at(kafka::SASL_SSL_BROKERS);
+    let jaas = format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{}\" password=\"{}\";",
+        kafka::SCRAM_USER,
+        kafka::SCRAM_PASSWORD
+    );
+    let props = [
+        ("bootstrap.servers", kafka::SASL_SSL_BROKERS.to_string()),
+        ("security.protocol", "SASL_SSL".to_string()),
+        ("sasl.mechanism", kafka::SCRAM_MECHANISM.to_string()),
+        ("sasl.jaas.config", jaas),
+        ("ssl.truststore.type", "PEM".to_string()),
+        ("ssl.truststore.location", kafka::ca_file()),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    sink_delivers("sec_sink_java", prefixed("consumer.override.", &props)).await;
+}
+
+/// A Java PEM key store (the client's certificate and key in one file) over mTLS.
+#[tokio::test(flavor = "multi_thread")]
+async fn sink_over_mtls_with_a_java_pem_keystore() {
+    kafka::wait_reachable_at(kafka::SSL_BROKERS);
+    let dir = kcql_testkit::private::private_root().join(names::unique("pem_keystore"));
+    std::fs::create_dir_all(&dir).expect("keystore directory");
+    let keystore = dir.join("client-keystore.pem");
+    let mut pem = std::fs::read(kafka::tls_file("client.pem")).expect("client.pem");
+    pem.extend(std::fs::read(kafka::tls_file("client.key")).expect("client.key"));
+    std::fs::write(&keystore, pem).expect("keystore");
+    let props = [
+        ("bootstrap.servers", kafka::SSL_BROKERS.to_string()),
+        ("security.protocol", "SSL".to_string()),
+        ("ssl.truststore.location", kafka::ca_file()),
+        ("ssl.truststore.type", "PEM".to_string()),
+        ("ssl.keystore.type", "PEM".to_string()),
+        ("ssl.keystore.location", keystore.display().to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    sink_delivers("sec_sink_javatls", prefixed("consumer.override.", &props)).await;
 }
 
 /// Runs a sink with `refusal`'s client settings on a topic with records and checks it stops
