@@ -10,7 +10,9 @@ use super::KafkaProperties;
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 
 /// How to reach Kafka: `bootstrap.servers` and any other librdkafka client property
-/// (`security.protocol`, `sasl.*`, `ssl.*`, `client.id`, …), passed through unchanged.
+/// (`security.protocol`, `sasl.*`, `ssl.*`, `client.id`, …). The configuration readers
+/// translate Java client names and check the security settings
+/// ([`resolve`](super::security::resolve)); the clients get the properties as they are here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
