@@ -163,6 +163,8 @@ pub struct DeadLetter {
     connector: String,
     /// The producer's `message.max.bytes`: larger copies are cut.
     max_record: usize,
+    /// Whether copies carry the `__connect.errors.*` headers.
+    context_headers: bool,
 }
 
 impl std::fmt::Debug for DeadLetter {
@@ -195,7 +197,15 @@ impl DeadLetter {
             topic: topic.to_string(),
             connector: connector.to_string(),
             max_record,
+            context_headers: true,
         })
+    }
+
+    /// Whether copies carry the `__connect.errors.*` headers ([`error_headers`]; on by
+    /// default). Kafka Connect's `errors.deadletterqueue.context.headers.enable`.
+    pub fn with_context_headers(mut self, enabled: bool) -> Self {
+        self.context_headers = enabled;
+        self
     }
 
     /// The topic written to.
@@ -208,7 +218,11 @@ impl DeadLetter {
     /// [`HEADER_TRUNCATED_ORIGINAL_SIZE`].
     pub fn send<M: Message>(&self, msg: &M, class: &str, message: &str) -> PendingDeadLetter {
         let origin = Origin::kafka(msg.topic(), msg.partition(), msg.offset());
-        let errors = error_headers(origin, &self.connector, class, message);
+        let errors = if self.context_headers {
+            error_headers(origin, &self.connector, class, message)
+        } else {
+            Vec::new()
+        };
         let original = msg.headers();
         let original_sizes = original.iter().flat_map(|h| {
             h.iter()

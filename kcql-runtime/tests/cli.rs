@@ -309,7 +309,7 @@ fn run_check_names_missing_and_wrong_kafka_security_settings() {
     let unknown = dir.join("unknown.properties");
     std::fs::write(
         &unknown,
-        "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\n\
+        "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
          producer.override.security.protocol=SASL_TLS\n",
     )
     .unwrap();
@@ -319,7 +319,7 @@ fn run_check_names_missing_and_wrong_kafka_security_settings() {
     std::fs::write(
         &jks,
         format!(
-            "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\n\
+            "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
              kafka.security.protocol=SSL\nkafka.ssl.keystore.location={}\nkafka.ssl.keystore.password=hunter2\n",
             store.display()
         ),

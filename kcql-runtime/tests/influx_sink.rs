@@ -550,3 +550,74 @@ async fn v2_api_writes_every_record_to_victoria_metrics() {
     assert_same(&got, &want, "VictoriaMetrics series");
     eprintln!("v2 scenario done in {:?}", started.elapsed());
 }
+
+/// Kafka Connect's error keys beside `connect.influx.error.policy = THROW`:
+/// `errors.tolerance = all` skips poison records (good ones are written) and
+/// `errors.deadletterqueue.topic.name` receives their original bytes, without the
+/// `__connect.errors.*` headers unless `…context.headers.enable = true` (Kafka Connect's
+/// default is false).
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_connect_errors_tolerance_all_skips_poison_into_its_dead_letter_queue() {
+    require_influx().await;
+    let brokers = kcql_testkit::kafka::brokers();
+    for context_headers in [false, true] {
+        let name = format!("sink_tolerance_{context_headers}");
+        let topic = unique_topic(&name);
+        let dlq = unique_topic(&format!("{name}_dlq"));
+        let group = unique_group(&name);
+        let db = unique_db(&name);
+        let _drop = DropDatabase::new(&db);
+        create_topic_at(&brokers, &topic, 1).await;
+        create_topic_at(&brokers, &dlq, 1).await;
+        influxql_ok(None, &format!("CREATE DATABASE {}", quote(&db))).await;
+        let base = now_ns() - 60_000_000_000;
+        let kind = |i: i64| {
+            if i % 5 == 2 {
+                Kind::BadJson
+            } else {
+                Kind::Good
+            }
+        };
+        let records: Vec<ProduceRecord> =
+            (0..20).map(|i| poison_record(base, i, kind(i))).collect();
+        let produced = produce_at(&brokers, &[], &topic, records).await;
+        let kcql = POISON_KCQL.replace("{topic}", &topic);
+        let url = kcql_testkit::influx::influx_url();
+        let mut props = v1_props(&name, &url, &db, &group, &kcql, &brokers);
+        let headers_flag = context_headers.to_string();
+        props.push(("connect.influx.error.policy", "THROW"));
+        props.push(("errors.tolerance", "all"));
+        props.push(("errors.deadletterqueue.topic.name", &dlq));
+        props.push(("errors.log.enable", "true"));
+        if context_headers {
+            props.push((
+                "errors.deadletterqueue.context.headers.enable",
+                &headers_flag,
+            ));
+        }
+        let sink = RunningSink::start(settings(&props));
+        wait_committed(&brokers, &group, &topic, &end_offsets(&produced)).await;
+        let skipped = sink.metric("kcql_records_skipped_total");
+        sink.stop().await.expect("the sink stops cleanly");
+
+        let good: BTreeSet<i64> = (0..20)
+            .filter(|&i| kind(i) == Kind::Good)
+            .map(|i| base + i)
+            .collect();
+        assert_eq!(point_times(&db).await, good);
+        assert_eq!(skipped, 4.0);
+        let letters = consume_all_at(&brokers, &dlq, 4, WAIT).await;
+        assert_eq!(letters.len(), 4);
+        for l in &letters {
+            assert_eq!(
+                l.header(HEADER_TOPIC).is_some(),
+                context_headers,
+                "context headers {context_headers}: {l:?}"
+            );
+            assert!(l.key_str().is_some_and(|k| {
+                let i: i64 = k[1..].parse().unwrap();
+                kind(i) == Kind::BadJson
+            }));
+        }
+    }
+}

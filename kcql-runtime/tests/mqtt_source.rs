@@ -395,6 +395,35 @@ async fn bad_json_throw_stops_without_ack_and_the_next_run_gets_it_again() {
     again.stop().await.expect("clean stop");
 }
 
+/// Kafka Connect's `errors.tolerance = all` beside `connect.mqtt.error.policy = THROW`: the
+/// poison message is skipped (dead-lettered) instead of stopping the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_tolerance_all_skips_poison_messages_under_throw() {
+    let (prefix, topic, dlq) = fresh_topics("mqtt_tolerance", &[]).await;
+    let kcql = format!("INSERT INTO {topic} SELECT * FROM {prefix}/s WITHCONVERTER=`json`");
+    let t = format!("{prefix}/s");
+    let running = Running::start(settings(&props(
+        &kcql,
+        &names::unique("ctolerate"),
+        &[
+            ("connect.mqtt.error.policy", "THROW"),
+            ("errors.tolerance", "all"),
+            ("errors.log.enable", "true"),
+            ("connect.mqtt.dlq.topic", &dlq),
+        ],
+    )));
+    running.connected(1).await;
+    mqtt::publish(&t, [r#"{"n":1}"#, "{oops", r#"{"n":2}"#], QoS::AtLeastOnce).await;
+    let good =
+        kafka::consume_exactly(&topic, 2, Duration::from_secs(120), Duration::from_secs(1)).await;
+    let values: Vec<String> = good.iter().map(text).collect();
+    assert_eq!(values, [r#"{"n":1}"#, r#"{"n":2}"#]);
+    let dead = kafka::consume_all(&dlq, 1, Duration::from_secs(120)).await;
+    assert_eq!(text(&dead[0]), "{oops");
+    let s = running.stop_cleanly().await;
+    assert_eq!((s.received, s.skipped, s.acked), (3, 1, 3), "{s:?}");
+}
+
 /// A payload of `n` bytes: `tag`, then `x`s.
 fn big_payload(tag: &str, n: usize) -> Vec<u8> {
     let mut p = tag.as_bytes().to_vec();

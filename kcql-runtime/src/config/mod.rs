@@ -7,10 +7,14 @@
 //! (`crate::connectors::<name>::config`).
 
 pub mod common;
+pub mod connect_errors;
+pub mod duration;
 pub mod pipeline;
 pub mod properties;
+pub mod providers;
 pub mod reader;
 pub mod suggest;
+pub mod worker;
 
 pub use crate::connectors::influx_sink::config::{InfluxSinkSettings, InfluxTarget, SettingsError};
 pub use crate::connectors::mqtt_source::config::{

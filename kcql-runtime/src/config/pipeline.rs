@@ -32,13 +32,16 @@ use std::path::Path;
 use thiserror::Error;
 use toml::{Table, Value};
 
-use super::properties::{into_pairs, parse_properties, PropertiesError};
+use super::properties::PropertiesError;
+use super::providers::{resolve_toml, Providers};
 use super::reader::KeyError;
 use super::suggest::closest;
+use super::worker::{is_worker_file, WorkerFile};
 use crate::connectors::influx_sink::config::{InfluxSinkSettings, SettingsError};
 use crate::connectors::mqtt_source::config::{MqttSourceSettings, MqttSourceToml};
 use crate::connectors::window_processor::config::{WindowProcessorSettings, WindowProcessorToml};
 use crate::kafka::KafkaSettings;
+use connector_files::properties_pairs;
 
 /// Default address of the `/metrics` and `/health` endpoint.
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
@@ -237,13 +240,17 @@ impl Problems<'_> {
 
 impl Pipeline {
     /// Loads `paths`: one `.toml` pipeline file, or any number of `.properties` connector
-    /// files (one connector each). Every problem of every file is reported.
+    /// files (one connector each), with at most one Kafka Connect worker file among them
+    /// ([`WorkerFile`], as `connect-standalone.sh` takes it). Every problem of every file is
+    /// reported.
     pub fn load(paths: &[impl AsRef<Path>]) -> Result<Pipeline, Vec<PipelineError>> {
         let mut errors = Vec::new();
         let mut pipeline = Pipeline {
             metrics_addr: Some(DEFAULT_METRICS_ADDR.to_string()),
             components: Vec::new(),
         };
+        let mut connector_files = Vec::new();
+        let mut worker: Option<WorkerFile> = None;
         for path in paths {
             let path = path.as_ref();
             let shown = path.display().to_string();
@@ -263,12 +270,41 @@ impl Pipeline {
                     p.components
                 })
             } else {
-                Pipeline::component_from_properties(&text, &shown).map(|c| vec![c])
+                match properties_pairs(&text, &shown) {
+                    Ok(pairs) if is_worker_file(&pairs) => {
+                        if let Some(first) = &worker {
+                            errors.push(PipelineError::Invalid {
+                                path: shown.clone(),
+                                at: "worker".to_string(),
+                                key: String::new(),
+                                message: format!("a second Kafka Connect worker file (the first is {}): give one", first.path),
+                            });
+                        }
+                        worker = Some(WorkerFile::from_pairs(&pairs, &shown));
+                    }
+                    Ok(pairs) => connector_files.push((shown, pairs)),
+                    Err(mut e) => errors.append(&mut e),
+                }
+                continue;
             };
             match loaded {
                 Ok(components) => pipeline.components.extend(components),
                 Err(mut e) => errors.append(&mut e),
             }
+        }
+        for (shown, pairs) in connector_files {
+            match Pipeline::component_from_pairs(pairs, &shown, worker.as_ref()) {
+                Ok(c) => pipeline.components.push(c),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if let (Some(w), true) = (&worker, pipeline.components.is_empty() && errors.is_empty()) {
+            errors.push(PipelineError::Invalid {
+                path: w.path.clone(),
+                at: "worker".to_string(),
+                key: String::new(),
+                message: "a Kafka Connect worker file runs nothing by itself: give the connector files after it (kcql run worker.properties sink.properties …)".to_string(),
+            });
         }
         check_names(&pipeline.components, &mut errors);
         if errors.is_empty() {
@@ -280,7 +316,7 @@ impl Pipeline {
 
     /// Reads a pipeline file's text (`path` is only used in messages).
     pub fn from_toml_str(text: &str, path: &str) -> Result<Pipeline, Vec<PipelineError>> {
-        let table: Table = match text.parse::<Table>() {
+        let mut table: Table = match text.parse::<Table>() {
             Ok(t) => t,
             Err(e) => {
                 let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
@@ -296,6 +332,15 @@ impl Pipeline {
             path,
             errors: Vec::new(),
         };
+        // `${env:…}`, `${file:…}` references first: the rest reads resolved values. A value
+        // that cannot be resolved is reported alone (validating it as written would only add
+        // confusing errors about the reference's text).
+        for e in resolve_toml(&mut table, &mut Providers::default()) {
+            p.invalid(&e.at, &e.key, e.error.to_string());
+        }
+        if !p.errors.is_empty() {
+            return Err(p.errors);
+        }
         for key in table.keys() {
             if !TOP_LEVEL.contains(&key.as_str()) {
                 p.unknown("top level", key, TOP_LEVEL);
@@ -368,55 +413,6 @@ impl Pipeline {
         } else {
             Err(p.errors)
         }
-    }
-
-    /// Reads one Stream Reactor connector `.properties` file.
-    pub fn component_from_properties(
-        text: &str,
-        path: &str,
-    ) -> Result<Component, Vec<PipelineError>> {
-        let props = parse_properties(text).map_err(|error| {
-            vec![PipelineError::Properties {
-                path: path.to_string(),
-                error,
-            }]
-        })?;
-        let pairs = into_pairs(props);
-        let class = pairs
-            .iter()
-            .find(|(k, _)| k == "connector.class")
-            .map(|(_, v)| v.clone());
-        let is_mqtt = pairs.iter().any(|(k, _)| k.starts_with("connect.mqtt."))
-            || class
-                .as_deref()
-                .is_some_and(|c| c.to_ascii_lowercase().contains("mqtt"));
-        if is_mqtt {
-            return MqttSourceSettings::from_properties(&pairs)
-                .map(|s| mqtt_component(s, KafkaSettings::default()))
-                .map_err(|errors| {
-                    errors
-                        .into_iter()
-                        .map(|e| PipelineError::Invalid {
-                            path: path.to_string(),
-                            at: "connector".to_string(),
-                            key: String::new(),
-                            message: e.to_string(),
-                        })
-                        .collect()
-                });
-        }
-        let is_influx = pairs.iter().any(|(k, _)| k.starts_with("connect.influx."))
-            || class
-                .as_deref()
-                .is_some_and(|c| c.to_ascii_lowercase().contains("influx"));
-        if !is_influx {
-            return Err(vec![PipelineError::UnknownConnector {
-                path: path.to_string(),
-                class,
-            }]);
-        }
-        let at = "connector".to_string();
-        influx_component(&pairs, KafkaSettings::default(), path, &at)
     }
 }
 
@@ -659,13 +655,32 @@ fn read_mqtt_sources(
             .entry("bootstrap.servers".to_string())
             .or_insert_with(|| kafka.bootstrap_servers().to_string());
         match table.into_settings() {
-            Ok(settings) => components.push(mqtt_component(settings, kafka)),
+            Ok(settings) => match mqtt_checked(settings, kafka, p.path, &at) {
+                Ok(c) => components.push(c),
+                Err(errors) => p.errors.extend(errors),
+            },
             Err(errors) => {
                 for e in errors {
                     p.invalid(&at, "", e.to_string());
                 }
             }
         }
+    }
+}
+
+/// [`mqtt_component`] once the source's Kafka settings (merged from every place they come
+/// from) pass [`crate::kafka::resolve`].
+fn mqtt_checked(
+    mut settings: MqttSourceSettings,
+    kafka: KafkaSettings,
+    path: &str,
+    at: &str,
+) -> Result<Component, Vec<PipelineError>> {
+    let problems = crate::kafka::resolve(&mut settings.kafka);
+    if problems.is_empty() {
+        Ok(mqtt_component(settings, kafka))
+    } else {
+        Err(kafka_problems(path, at, problems))
     }
 }
 
@@ -796,5 +811,6 @@ fn influx_component(
     }
 }
 
+mod connector_files;
 #[cfg(test)]
 mod tests;

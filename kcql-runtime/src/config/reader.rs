@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use super::duration::parse_duration;
 use crate::kafka::KafkaProperties;
 
 /// The keys of the Kafka Connect framework (and of Stream Reactor's shared settings) that
@@ -98,7 +99,8 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
     /// against `known`: unknown keys are reported with a suggestion. Returns the reader and the
     /// Kafka client settings (keys under `known.kafka_prefix` or one of
     /// [`keys::CONNECT_OVERRIDE_PREFIXES`], prefix removed), with Java client names translated
-    /// and their security settings checked ([`crate::kafka::resolve`]).
+    /// ([`crate::kafka::java_names`]). Their security settings are checked once merged with
+    /// the pipeline's and a worker file's ([`crate::kafka::resolve`]).
     pub fn new(
         props: &'a [(String, String)],
         known: KnownKeys,
@@ -141,7 +143,9 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
                 }));
             }
         }
-        for problem in crate::kafka::resolve(&mut kafka) {
+        let mut problems = Vec::new();
+        crate::kafka::java_names::translate(&mut kafka, &mut problems);
+        for problem in problems {
             reader.errors.push(E::from(KeyError::Invalid {
                 key: problem.key,
                 message: problem.to_string(),
@@ -209,11 +213,22 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
         }
     }
 
-    /// A duration in milliseconds, `default` when absent or invalid (reported).
-    pub fn millis(&mut self, key: &'static str, default: u64) -> Duration {
-        Duration::from_millis(
-            self.number::<u64>(key, "a number of milliseconds")
-                .unwrap_or(default),
-        )
+    /// A duration: integer milliseconds or a number with a unit (`500ms`, `5s`; see
+    /// [`parse_duration`]); `None` when absent or invalid (reported).
+    pub fn duration(&mut self, key: &'static str) -> Option<Duration> {
+        let v = self.get(key)?;
+        match parse_duration(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.invalid(key, format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A duration ([`Reader::duration`]), `default_ms` milliseconds when absent or invalid.
+    pub fn millis(&mut self, key: &'static str, default_ms: u64) -> Duration {
+        self.duration(key)
+            .unwrap_or(Duration::from_millis(default_ms))
     }
 }

@@ -116,17 +116,11 @@ fn jaas(props: &mut KafkaProperties, problems: &mut Vec<SettingProblem>) {
             )),
         }
     }
+    // ScramLoginModule serves both SCRAM mechanisms: sasl.mechanism says which (checked with
+    // the merged settings, `super::security::check`).
     let given = props.contains_key("sasl.mechanism") || props.contains_key("sasl.mechanisms");
-    match mechanism {
-        Some(m) if !given => {
-            props.insert("sasl.mechanism".to_string(), m.to_string());
-        }
-        None if !given => problems.push(SettingProblem::new(
-            "sasl.mechanism",
-            "ScramLoginModule in sasl.jaas.config needs sasl.mechanism = SCRAM-SHA-256 or SCRAM-SHA-512"
-                .to_string(),
-        )),
-        _ => {}
+    if let (Some(m), false) = (mechanism, given) {
+        props.insert("sasl.mechanism".to_string(), m.to_string());
     }
 }
 

@@ -38,6 +38,21 @@ pub struct RecordFormat {
     /// The Schema Registry base URL for a part whose format is [`Format::ConfluentAvro`] (it
     /// may hold credentials; shown without them).
     pub schema_registry_url: Option<SecretUrl>,
+    /// JSON keys and values may come in Kafka Connect's schema envelope
+    /// (`{"schema": …, "payload": …}`, what `JsonConverter` writes with `schemas.enable=true`):
+    /// such a document is read as its `payload`; any other document as it is.
+    #[serde(default)]
+    pub json_envelope: JsonEnvelope,
+}
+
+/// Which JSON parts may come in Kafka Connect's schema envelope
+/// ([`RecordFormat::json_envelope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JsonEnvelope {
+    /// Keys (`key.converter.schemas.enable`).
+    pub key: bool,
+    /// Values (`value.converter.schemas.enable`).
+    pub value: bool,
 }
 
 /// A [`RecordFormat`] that cannot be used.
@@ -143,6 +158,7 @@ pub struct RecordDecoder {
     value: Format,
     avro: Option<AvroSchema>,
     registry: Option<Arc<SchemaRegistry>>,
+    envelope: JsonEnvelope,
 }
 
 impl RecordDecoder {
@@ -172,6 +188,7 @@ impl RecordDecoder {
             value: format.value,
             avro,
             registry,
+            envelope: format.json_envelope,
         })
     }
 
@@ -182,6 +199,7 @@ impl RecordDecoder {
             value: Format::Json,
             avro: None,
             registry: None,
+            envelope: JsonEnvelope::default(),
         }
     }
 
@@ -255,12 +273,14 @@ impl RecordDecoder {
     ) -> Result<RecordView<'a>, RecordDecodeError> {
         let value = self
             .part(raw.value, Some(self.value), schemas.value.as_deref())
+            .map(|v| unwrap_envelope(v, self.envelope.value))
             .map_err(|error| RecordDecodeError {
                 part: "value",
                 error,
             })?;
         let key = if with_key {
             self.part(raw.key, self.key, schemas.key.as_deref())
+                .map(|v| unwrap_envelope(v, self.envelope.key))
                 .map_err(|error| RecordDecodeError { part: "key", error })?
         } else {
             Value::Null
@@ -287,6 +307,26 @@ impl RecordDecoder {
             Some(Format::ConfluentAvro) => decode_with(bytes, Format::ConfluentAvro, resolved),
             Some(f) => decode_with(bytes, f, self.avro.as_ref()),
         }
+    }
+}
+
+/// `value`'s `payload` when `enabled` and `value` is Kafka Connect's schema envelope: an
+/// object of exactly the members `schema` and `payload`.
+fn unwrap_envelope(value: Value<'_>, enabled: bool) -> Value<'_> {
+    match value {
+        Value::Object(mut members)
+            if enabled
+                && members.len() == 2
+                && members.iter().any(|(k, _)| k == "schema")
+                && members.iter().any(|(k, _)| k == "payload") =>
+        {
+            let at = members
+                .iter()
+                .position(|(k, _)| k == "payload")
+                .unwrap_or(0);
+            members.swap_remove(at).1
+        }
+        other => other,
     }
 }
 
@@ -324,6 +364,35 @@ mod tests {
     }
 
     const SCHEMA: &str = r#"{"type":"record","name":"R","fields":[{"name":"id","type":"string"},{"name":"t","type":"double"}]}"#;
+
+    #[test]
+    fn the_kafka_connect_schema_envelope_is_read_as_its_payload_when_enabled() {
+        let enveloped = br#"{"schema":{"type":"struct","fields":[{"field":"t","type":"double"}]},"payload":{"t":21.5}}"#;
+        let key = br#"{"schema":{"type":"string"},"payload":"d1"}"#;
+        let plain_with_schema_field = br#"{"schema":"v2","payload":1,"t":3}"#;
+        let on = RecordDecoder::new(&RecordFormat {
+            key: Some(Format::Json),
+            json_envelope: JsonEnvelope {
+                key: true,
+                value: true,
+            },
+            ..RecordFormat::default()
+        })
+        .unwrap();
+        let r = raw(Some(key), Some(enveloped));
+        let v = on.view(&r, Schemas::none(), true).unwrap();
+        assert_eq!(v.value.get("t").and_then(|t| t.as_f64()), Some(21.5));
+        assert_eq!(v.key, Value::Str(Cow::Borrowed("d1")));
+        // Any other document is read as it is.
+        let r = raw(None, Some(plain_with_schema_field));
+        let v = on.view(&r, Schemas::none(), false).unwrap();
+        assert_eq!(v.value.get("t").and_then(|t| t.as_f64()), Some(3.0));
+        // Off (the default): the envelope is the value.
+        let off = RecordDecoder::json();
+        let r = raw(None, Some(enveloped));
+        let v = off.view(&r, Schemas::none(), false).unwrap();
+        assert!(v.value.get("payload").is_some());
+    }
 
     fn avro_datum() -> Vec<u8> {
         // id = "d1" (zigzag length 2 → 4), t = 21.5 (little-endian double)

@@ -4,7 +4,8 @@
 pub mod decoder;
 
 pub use decoder::{
-    RawRecord, RecordDecodeError, RecordDecoder, RecordFormat, RecordFormatError, Schemas,
+    JsonEnvelope, RawRecord, RecordDecodeError, RecordDecoder, RecordFormat, RecordFormatError,
+    Schemas,
 };
 
 use crate::value::Value;

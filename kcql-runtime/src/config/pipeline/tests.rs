@@ -1,5 +1,6 @@
 //! Tests of the pipeline file loader.
 use super::*;
+use std::time::Duration;
 
 const SINK: &str = r#"
     [kafka]
@@ -223,6 +224,248 @@ fn metrics_can_be_switched_off_or_moved() {
     );
     let bad = format!("[runtime]\nmetrics = \"nope\"\n{SINK}");
     assert!(Pipeline::from_toml_str(&bad, "p").is_err());
+}
+
+/// Each test names its own variables: tests run in parallel in one process.
+fn set_env(name: &str, value: &str) {
+    // SAFETY-free in edition 2021; the names are unique to one test.
+    std::env::set_var(name, value);
+}
+
+#[test]
+fn references_resolve_in_every_table_of_a_pipeline_file() {
+    set_env("KCQL_T1_INFLUX_PASSWORD", "hunter2-env");
+    set_env("KCQL_T1_BROKERS", "k9:9093");
+    let dir = std::env::temp_dir().join(format!("kcql-pipeline-refs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secrets = dir.join("secrets.properties");
+    std::fs::write(&secrets, "sasl.password=hunter2-file\nmqtt=hunter2-mqtt\n").unwrap();
+    let text = format!(
+        r#"
+        [kafka]
+        brokers = "${{env:KCQL_T1_BROKERS}}"
+        [kafka.properties]
+        "security.protocol" = "SASL_SSL"
+        "sasl.mechanism" = "PLAIN"
+        "sasl.username" = "u"
+        "sasl.password" = "${{file:{f}:sasl.password}}"
+        [[source.mqtt]]
+        name = "m"
+        kcql = "INSERT INTO k SELECT * FROM /a"
+        hosts = ["tcp://127.0.0.1:1883"]
+        username = "u"
+        password = "${{file:{f}:mqtt}}"
+        [[sink.influx]]
+        name = "s"
+        kcql = "INSERT INTO m SELECT * FROM t"
+        url = "http://127.0.0.1:8086"
+        db = "iot"
+        username = "u"
+        password = "${{env:KCQL_T1_INFLUX_PASSWORD}}"
+        "#,
+        f = secrets.display()
+    );
+    let p = Pipeline::from_toml_str(&text, "p.toml").unwrap_or_else(|e| panic!("{e:?}"));
+    let sink = p.components.iter().find(|c| c.name == "s").unwrap();
+    assert_eq!(sink.kafka.bootstrap_servers(), "k9:9093");
+    assert_eq!(
+        sink.kafka
+            .properties
+            .get("sasl.password")
+            .map(String::as_str),
+        Some("hunter2-file")
+    );
+    let ComponentSettings::InfluxSink(s) = &sink.settings else {
+        panic!("expected the sink");
+    };
+    let crate::config::InfluxTarget::V1 { password, .. } = &s.target else {
+        panic!("expected a 1.x target");
+    };
+    assert_eq!(password.as_ref().map(|p| p.expose()), Some("hunter2-env"));
+    let source = p.components.iter().find(|c| c.name == "m").unwrap();
+    let ComponentSettings::MqttSource(m) = &source.settings else {
+        panic!("expected the source");
+    };
+    assert_eq!(
+        m.password.as_ref().map(|p| p.expose()),
+        Some("hunter2-mqtt")
+    );
+    let shown = format!("{p:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unresolvable_reference_is_an_error_naming_the_key_never_an_empty_value() {
+    let text = r#"
+        [kafka.properties]
+        "sasl.password" = "${env:KCQL_T2_SURELY_UNSET}"
+        [[sink.influx]]
+        kcql = "INSERT INTO m SELECT * FROM t"
+        url = "http://127.0.0.1:8086"
+        db = "iot"
+        username = "u"
+        password = "${file:/nonexistent/kcql/secrets.properties:influx}"
+    "#;
+    let errors = Pipeline::from_toml_str(text, "p.toml").unwrap_err();
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert_eq!(
+        all[0],
+        "p.toml: kafka.properties: `sasl.password`: ${env:KCQL_T2_SURELY_UNSET}: the environment variable KCQL_T2_SURELY_UNSET is not set"
+    );
+    assert!(
+        all[1].starts_with("p.toml: sink.influx[0]: `password`: ${file:/nonexistent/kcql/secrets.properties:…}: cannot read /nonexistent/kcql/secrets.properties: "),
+        "{}",
+        all[1]
+    );
+}
+
+#[test]
+fn references_resolve_in_properties_files() {
+    set_env("KCQL_T3_PASSWORD", "hunter2-props");
+    let text = "name=legacy\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\n\
+                connect.influx.username=u\nconnect.influx.password=${env:KCQL_T3_PASSWORD}\n\
+                connect.influx.kcql=INSERT INTO m SELECT * FROM t\n";
+    let c = Pipeline::component_from_properties(text, "s.properties").unwrap();
+    let ComponentSettings::InfluxSink(s) = &c.settings else {
+        panic!("expected the sink");
+    };
+    let crate::config::InfluxTarget::V1 { password, .. } = &s.target else {
+        panic!("expected a 1.x target");
+    };
+    assert_eq!(password.as_ref().map(|p| p.expose()), Some("hunter2-props"));
+    let missing = text.replace("KCQL_T3_PASSWORD", "KCQL_T3_UNSET");
+    let errors = Pipeline::component_from_properties(&missing, "s.properties").unwrap_err();
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        all,
+        ["s.properties: connector: `connect.influx.password`: ${env:KCQL_T3_UNSET}: the environment variable KCQL_T3_UNSET is not set"]
+    );
+}
+
+#[test]
+fn durations_accept_milliseconds_or_a_unit_in_every_component() {
+    let text = r#"
+        [[source.mqtt]]
+        name = "m"
+        kcql = "INSERT INTO k SELECT * FROM /a"
+        hosts = ["tcp://127.0.0.1:1883"]
+        keep_alive = "10s"
+        timeout = 1500
+        retry_interval = "1m30s"
+        [[processor.window]]
+        name = "w"
+        kcql = "INSERT INTO o SELECT id, max(t) AS m FROM t GROUP BY id WINDOW TUMBLING(2s)"
+        max_future_ms = "2h"
+        [[sink.influx]]
+        name = "s"
+        kcql = "INSERT INTO m SELECT * FROM t"
+        url = "http://127.0.0.1:8086"
+        db = "iot"
+        username = "u"
+        linger_ms = "250ms"
+        retry_interval = "5s"
+    "#;
+    let p = Pipeline::from_toml_str(text, "p.toml").unwrap_or_else(|e| panic!("{e:?}"));
+    let by_name = |n: &str| &p.components.iter().find(|c| c.name == n).unwrap().settings;
+    let ComponentSettings::MqttSource(m) = by_name("m") else {
+        panic!("expected the source");
+    };
+    assert_eq!(m.keep_alive, Duration::from_secs(10));
+    assert_eq!(m.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(m.retry_interval, Duration::from_secs(90));
+    let ComponentSettings::WindowProcessor(w) = by_name("w") else {
+        panic!("expected the processor");
+    };
+    assert_eq!(w.window.max_future_ms, 7_200_000);
+    let ComponentSettings::InfluxSink(s) = by_name("s") else {
+        panic!("expected the sink");
+    };
+    assert_eq!(s.linger, Some(Duration::from_millis(250)));
+    assert_eq!(s.retry_interval, Duration::from_secs(5));
+
+    let bad = text.replace("\"250ms\"", "\"250 parsecs\"");
+    let errors = Pipeline::from_toml_str(&bad, "p.toml").unwrap_err();
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        all,
+        ["p.toml: sink.influx[0] \"s\": connect.influx.linger.ms: `250 parsecs` is not a duration: write milliseconds (`1500`) or a number with a unit (`500ms`, `5s`, `1m30s`, `2h`; units ns, us, ms, s, m, h) (`linger_ms` in the pipeline file)"]
+    );
+}
+
+#[test]
+fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
+    let dir = std::env::temp_dir().join(format!("kcql-worker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let worker = write(
+        "connect-standalone.properties",
+        "bootstrap.servers=k1:9094\nplugin.path=/opt/connectors\noffset.storage.file.filename=/tmp/offsets\n\
+         security.protocol=SASL_SSL\nconsumer.security.protocol=SASL_SSL\nconsumer.sasl.mechanism=SCRAM-SHA-512\n\
+         consumer.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\";\n\
+         producer.security.protocol=SASL_SSL\nproducer.compression.type=zstd\nproducer.sasl.mechanism=PLAIN\n\
+         producer.sasl.username=u\nproducer.sasl.password=p\n\
+         key.converter=org.apache.kafka.connect.storage.StringConverter\n\
+         value.converter=io.confluent.connect.avro.AvroConverter\nvalue.converter.schema.registry.url=http://sr:8081\n",
+    );
+    let sink = write(
+        "sink.properties",
+        "name=influx\nconnector.class=com.datamountaineer.streamreactor.connect.influx.InfluxSinkConnector\n\
+         topics=t\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\n\
+         connect.influx.kcql=INSERT INTO m SELECT * FROM t\n",
+    );
+    let source = write(
+        "source.properties",
+        "name=mqtt\nconnect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\n\
+         connect.mqtt.service.quality=1\nkafka.compression.type=lz4\n",
+    );
+    // The worker file may come anywhere; connect-standalone takes it first.
+    let p = Pipeline::load(&[&sink, &worker, &source]).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(p.components.len(), 2);
+    let influx = p.components.iter().find(|c| c.name == "influx").unwrap();
+    assert_eq!(influx.kafka.bootstrap_servers(), "k1:9094");
+    assert_eq!(
+        influx
+            .kafka
+            .properties
+            .get("sasl.mechanism")
+            .map(String::as_str),
+        Some("SCRAM-SHA-512")
+    );
+    assert_eq!(influx.kafka.properties.get("compression.type"), None);
+    let ComponentSettings::InfluxSink(s) = &influx.settings else {
+        panic!("expected the sink");
+    };
+    assert_eq!(s.record_format.value, crate::decode::Format::ConfluentAvro);
+    assert_eq!(s.record_format.key, Some(crate::decode::Format::String));
+    let mqtt = p.components.iter().find(|c| c.name == "mqtt").unwrap();
+    let ComponentSettings::MqttSource(m) = &mqtt.settings else {
+        panic!("expected the source");
+    };
+    assert_eq!(m.bootstrap_servers(), "k1:9094");
+    assert_eq!(
+        m.kafka.get("security.protocol").map(String::as_str),
+        Some("SASL_SSL")
+    );
+    // The connector's own `kafka.*` wins over the worker's producer settings.
+    assert_eq!(
+        m.kafka.get("compression.type").map(String::as_str),
+        Some("lz4")
+    );
+
+    let alone = Pipeline::load(&[&worker]).unwrap_err();
+    assert!(
+        alone[0]
+            .to_string()
+            .contains("a Kafka Connect worker file runs nothing by itself"),
+        "{alone:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Kafka Connect's `consumer.override.*` / `producer.override.*` keys and Java client names

@@ -13,6 +13,7 @@ use kcql::plan::InfluxPlan;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::connect_errors::{self, ConnectErrors};
 use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, TOPICS,
     VALUE_CONVERTER,
@@ -21,7 +22,7 @@ use crate::config::reader::{KeyError, KnownKeys};
 use crate::connectors::influx_sink::influx::{check_url, Api, Consistency, InfluxConfig};
 use crate::decode::Format;
 use crate::kafka::KafkaProperties;
-use crate::record::{RecordDecoder, RecordFormat, RecordFormatError};
+use crate::record::{JsonEnvelope, RecordDecoder, RecordFormat, RecordFormatError};
 use crate::redact::redact_url;
 
 const URL: &str = "connect.influx.url";
@@ -84,6 +85,14 @@ pub const KNOWN_KEYS: &[&str] = &[
     VALUE_CONVERTER_REGISTRY,
     KEY_CONVERTER_SCHEMAS,
     VALUE_CONVERTER_SCHEMAS,
+    connect_errors::TOLERANCE,
+    connect_errors::DLQ_TOPIC_NAME,
+    connect_errors::DLQ_CONTEXT_HEADERS,
+    connect_errors::DLQ_REPLICATION_FACTOR,
+    connect_errors::LOG_ENABLE,
+    connect_errors::LOG_INCLUDE_MESSAGES,
+    connect_errors::RETRY_TIMEOUT,
+    connect_errors::RETRY_DELAY_MAX_MS,
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
@@ -149,8 +158,18 @@ pub struct InfluxSinkSettings {
     pub linger: Option<Duration>,
     /// `connect.influx.gzip` (default false).
     pub gzip: bool,
-    /// `connect.influx.dlq.topic`: where records that cannot be written go.
+    /// What happens to a poison record (one that cannot be decoded or become a point):
+    /// `connect.influx.error.policy`, unless Kafka Connect's `errors.tolerance` says
+    /// otherwise ([`ConnectErrors::poison_policy`]). Failed writes follow `error_policy`.
+    pub poison_policy: ErrorPolicy,
+    /// `connect.influx.dlq.topic` or `errors.deadletterqueue.topic.name`: where skipped
+    /// records are copied.
     pub dlq_topic: Option<String>,
+    /// Whether dead-letter copies carry the `__connect.errors.*` headers:
+    /// `errors.deadletterqueue.context.headers.enable` when given; otherwise yes for
+    /// `connect.influx.dlq.topic` and no for `errors.deadletterqueue.topic.name` (Kafka
+    /// Connect's default).
+    pub dlq_context_headers: bool,
     /// How record keys and values are decoded: `connect.influx.key.format`,
     /// `connect.influx.value.format` (or Kafka Connect's `key.converter`, `value.converter`),
     /// `connect.influx.avro.schema`, `connect.influx.schema.registry.url` (or
@@ -244,10 +263,7 @@ impl InfluxSinkSettings {
                 ErrorPolicy::Throw
             }),
         };
-        let retry_interval = Duration::from_millis(
-            r.number::<u64>(RETRY_INTERVAL, "a number of milliseconds")
-                .unwrap_or(60_000),
-        );
+        let retry_interval = r.millis(RETRY_INTERVAL, 60_000);
         let max_retries = match r.number::<i64>(MAX_RETRIES, "an integer (-1 = unlimited)") {
             None => Some(20),
             Some(-1) => None,
@@ -272,9 +288,7 @@ impl InfluxSinkSettings {
         if batch_size == Some(0) {
             r.invalid(BATCH_SIZE, format!("{BATCH_SIZE} must be at least 1"));
         }
-        let linger = r
-            .number::<u64>(LINGER_MS, "a number of milliseconds")
-            .map(Duration::from_millis);
+        let linger = r.duration(LINGER_MS);
 
         let topics = r.get(TOPICS).map(|t| {
             t.split(',')
@@ -300,7 +314,27 @@ impl InfluxSinkSettings {
 
         let name = r.optional(NAME);
         let connector_class = r.optional(CONNECTOR_CLASS);
-        let dlq_topic = r.optional(DLQ_TOPIC);
+        let connect_errors = ConnectErrors::read(&mut r);
+        let poison_policy = connect_errors.poison_policy(error_policy);
+        let (dlq_topic, dlq_context_headers) =
+            match (r.optional(DLQ_TOPIC), connect_errors.dlq_topic) {
+                (Some(ours), Some(theirs)) if ours != theirs => {
+                    r.invalid(
+                        connect_errors::DLQ_TOPIC_NAME,
+                        format!(
+                        "{} = `{theirs}` disagrees with {DLQ_TOPIC} = `{ours}`: give one of them",
+                        connect_errors::DLQ_TOPIC_NAME
+                    ),
+                    );
+                    (Some(ours), true)
+                }
+                (Some(ours), _) => (Some(ours), connect_errors.context_headers.unwrap_or(true)),
+                (None, Some(theirs)) => (
+                    Some(theirs),
+                    connect_errors.context_headers.unwrap_or(false),
+                ),
+                (None, None) => (None, false),
+            };
         let record_format = read_record_format(&mut r);
 
         match (url, target, kcql, compiled) {
@@ -324,7 +358,9 @@ impl InfluxSinkSettings {
                     batch_size,
                     linger,
                     gzip,
+                    poison_policy,
                     dlq_topic,
+                    dlq_context_headers,
                     record_format,
                     kafka,
                 })
@@ -371,8 +407,9 @@ impl InfluxSinkSettings {
 /// The key and value formats, from our keys or from Kafka Connect's converter keys (which
 /// must then agree), checked by building the decoder.
 fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
-    let key = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
-    let value = read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
+    let (key, key_envelope) = read_format(r, KEY_FORMAT, KEY_CONVERTER, KEY_CONVERTER_SCHEMAS);
+    let (value, value_envelope) =
+        read_format(r, VALUE_FORMAT, VALUE_CONVERTER, VALUE_CONVERTER_SCHEMAS);
     let mut registry: Option<(&str, String)> = None;
     for key in [
         SCHEMA_REGISTRY_URL,
@@ -397,6 +434,10 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
         value: value.unwrap_or_default(),
         avro_schema: r.optional(AVRO_SCHEMA),
         schema_registry_url: registry.map(|(_, url)| url.into()),
+        json_envelope: JsonEnvelope {
+            key: key_envelope,
+            value: value_envelope,
+        },
     };
     if let Err(e) = RecordDecoder::new(&format) {
         let (at, message) = match e {
@@ -417,24 +458,23 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
 }
 
 /// One part's format: `format_key` (json, string, bytes, avro, confluent_avro) or the Kafka
-/// Connect `converter_key` class it stands for; both given must agree.
+/// Connect `converter_key` class it stands for; both given must agree. With it, whether a
+/// JSON part may come in Kafka Connect's schema envelope: `schemas_key`, whose default is
+/// true when the part is read by `JsonConverter` (as in Kafka Connect) and false otherwise.
 fn read_format(
     r: &mut Reader<'_>,
     format_key: &'static str,
     converter_key: &'static str,
     schemas_key: &'static str,
-) -> Option<Format> {
+) -> (Option<Format>, bool) {
     let names = Format::NAMES.join(", ");
     let named = read_choice(r, format_key, Format::from_name, &names);
     let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
     let converted = read_choice(r, converter_key, Format::of_converter, &classes);
-    if r.boolean(schemas_key) == Some(true) && converted.unwrap_or_default() == Format::Json {
-        r.invalid(
-            schemas_key,
-            format!("{schemas_key} = true (JSON with a schema envelope) is not supported: set it to false"),
-        );
-    }
-    match (named, converted) {
+    let envelope = r
+        .boolean(schemas_key)
+        .unwrap_or(converted == Some(Format::Json));
+    let format = match (named, converted) {
         (Some(n), Some(c)) if n != c => {
             r.invalid(
                 converter_key,
@@ -445,7 +485,11 @@ fn read_format(
             Some(n)
         }
         (n, c) => n.or(c),
-    }
+    };
+    (
+        format,
+        envelope && format.unwrap_or_default() == Format::Json,
+    )
 }
 
 /// The value of `key` read by `parse`; a value it refuses is reported with the `choices`.

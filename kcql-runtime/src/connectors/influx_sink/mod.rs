@@ -107,7 +107,9 @@ impl InfluxSink {
         targets.prepare().await?;
         let dead_letter = match &self.settings.dlq_topic {
             Some(topic) => Some(Arc::new(
-                DeadLetter::new(&self.kafka, topic, &self.name).map_err(SinkError::DeadLetter)?,
+                DeadLetter::new(&self.kafka, topic, &self.name)
+                    .map_err(SinkError::DeadLetter)?
+                    .with_context_headers(self.settings.dlq_context_headers),
             )),
             None => None,
         };

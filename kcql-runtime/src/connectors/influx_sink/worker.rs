@@ -344,7 +344,7 @@ impl<'c> Worker<'c> {
 
     /// Applies the error policy to a poison record.
     fn poison(&mut self, idx: usize, class: &'static str, message: String) {
-        let policy = self.ctx.settings.error_policy;
+        let policy = self.ctx.settings.poison_policy;
         let held = &mut self.held[idx];
         let (topic, partition, offset) = (
             held.msg.topic().to_string(),

@@ -41,6 +41,8 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
+use crate::config::connect_errors::{self, ConnectErrors};
+use crate::config::duration::DurationSetting;
 use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, VALUE_CONVERTER,
 };
@@ -114,6 +116,11 @@ pub const KNOWN_KEYS: &[&str] = &[
     TASKS_MAX,
     KEY_CONVERTER,
     VALUE_CONVERTER,
+    connect_errors::TOLERANCE,
+    connect_errors::LOG_ENABLE,
+    connect_errors::LOG_INCLUDE_MESSAGES,
+    connect_errors::RETRY_TIMEOUT,
+    connect_errors::RETRY_DELAY_MAX_MS,
 ];
 
 /// Default Kafka bootstrap servers when `kafka.bootstrap.servers` is not given.
@@ -266,8 +273,12 @@ pub struct MqttSourceSettings {
     pub connect_timeout: Duration,
     /// `connect.mqtt.polling.timeout` (accepted; the connector does not poll).
     pub polling_timeout: Duration,
-    /// What happens to a poison message.
+    /// `connect.mqtt.error.policy`: what happens to a poison message and to failed Kafka
+    /// writes.
     pub error_policy: ErrorPolicy,
+    /// What happens to a poison message: `error_policy`, unless Kafka Connect's
+    /// `errors.tolerance` says otherwise ([`ConnectErrors::poison_policy`]).
+    pub poison_policy: ErrorPolicy,
     /// `connect.mqtt.retry.interval` (default 60 s): pause between RETRY attempts.
     pub retry_interval: Duration,
     /// `connect.mqtt.max.retries` (default 20; `None` = unlimited).
@@ -396,6 +407,7 @@ impl MqttSourceSettings {
         let progress_enabled = r.boolean(PROGRESS).unwrap_or(false);
 
         let error_policy = read_error_policy(&mut r, throw_on_error);
+        let poison_policy = ConnectErrors::read(&mut r).poison_policy(error_policy);
         let retry_interval = r.millis(RETRY_INTERVAL, 60_000);
         let max_retries = match r.number::<i64>(MAX_RETRIES, "an integer (-1 = unlimited)") {
             None => Some(20),
@@ -470,6 +482,7 @@ impl MqttSourceSettings {
                     connect_timeout,
                     polling_timeout,
                     error_policy,
+                    poison_policy,
                     retry_interval,
                     max_retries,
                     log_message,
@@ -664,7 +677,8 @@ pub fn compile_kcql(src: &str) -> Result<(Vec<String>, MqttPlan), String> {
 /// names are the property keys without `connect.mqtt.`, with `_` for `.`
 /// (`connect.mqtt.keep.alive` → `keep_alive`, `connect.mqtt.service.quality` →
 /// `service_quality`), plus `name`, `tasks` (`tasks.max`) and a `kafka` table of producer
-/// properties; durations are milliseconds; unknown fields are errors.
+/// properties; durations are milliseconds or strings with a unit (`"5s"`); unknown fields are
+/// errors.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttSourceToml {
@@ -689,14 +703,14 @@ pub struct MqttSourceToml {
     /// Clean session (default false).
     #[serde(default)]
     pub clean: bool,
-    /// Keep-alive in milliseconds (default 5000).
-    pub keep_alive: Option<u64>,
-    /// Connect timeout in milliseconds (default 3000).
-    pub timeout: Option<u64>,
+    /// Keep-alive: milliseconds or a duration string such as `"5s"` (default 5 s).
+    pub keep_alive: Option<DurationSetting>,
+    /// Connect timeout: milliseconds or a duration string (default 3 s).
+    pub timeout: Option<DurationSetting>,
     /// NOOP, THROW (default) or RETRY.
     pub error_policy: Option<String>,
-    /// Pause between RETRY attempts in milliseconds (default 60000).
-    pub retry_interval: Option<u64>,
+    /// Pause between RETRY attempts: milliseconds or a duration string (default 60 s).
+    pub retry_interval: Option<DurationSetting>,
     /// RETRY attempts (default 20; -1 = unlimited).
     pub max_retries: Option<i64>,
     /// Dead-letter topic for skipped poison messages.

@@ -243,7 +243,10 @@ struct Worker {
     producer_setup: ProducerSetup,
     deliveries: mpsc::UnboundedReceiver<Delivery>,
     cfg: SessionConfig,
+    /// `connect.mqtt.error.policy`: failed Kafka writes.
     policy: ErrorPolicy,
+    /// Poison messages (`errors.tolerance` may override the policy).
+    poison_policy: ErrorPolicy,
     retry_interval: Duration,
     max_retries: Option<u32>,
     dlq_topic: Option<String>,
@@ -284,6 +287,7 @@ impl Worker {
             producer_setup,
             deliveries,
             policy: s.error_policy,
+            poison_policy: s.poison_policy,
             retry_interval: s.retry_interval,
             max_retries: s.max_retries,
             dlq_topic: s.dlq_topic.clone(),
@@ -460,7 +464,7 @@ impl Worker {
                 Err(e) => {
                     self.stats.errors.inc();
                     let statement = self.router.route_at(i).statement + 1;
-                    match self.policy {
+                    match self.poison_policy {
                         ErrorPolicy::Noop => {
                             self.stats.skipped.inc();
                             warn!(topic = %m.topic, statement, "skipping poison message (error policy NOOP): {e}");
@@ -476,7 +480,7 @@ impl Worker {
                             }
                         }
                         ErrorPolicy::Throw | ErrorPolicy::Retry => {
-                            error!(topic = %m.topic, statement, "poison message stops the source (error policy {}): {e}", self.policy);
+                            error!(topic = %m.topic, statement, "poison message stops the source (error policy {}): {e}", self.poison_policy);
                             slot.blocked = true;
                             self.failure.get_or_insert(MqttSourceError::Poison {
                                 topic: m.topic.clone(),
@@ -710,13 +714,13 @@ impl Worker {
             Some(dlq) => format!("a copy cut to fit went to the dead-letter topic `{dlq}`"),
             None => "it is not kept: no dead-letter topic is configured".to_string(),
         };
-        match self.policy {
+        match self.poison_policy {
             ErrorPolicy::Noop => {
                 self.stats.skipped.inc();
                 warn!(%mqtt_topic, topic, size, "skipping a message too large for Kafka (error policy NOOP; {kept}): {message}");
             }
             ErrorPolicy::Throw | ErrorPolicy::Retry => {
-                error!(%mqtt_topic, topic, size, "a message too large for Kafka stops the source (error policy {}); it is acknowledged so that it is not redelivered ({kept}): {message}", self.policy);
+                error!(%mqtt_topic, topic, size, "a message too large for Kafka stops the source (error policy {}); it is acknowledged so that it is not redelivered ({kept}): {message}", self.poison_policy);
                 self.failure.get_or_insert(MqttSourceError::TooLarge {
                     mqtt_topic,
                     topic,

@@ -22,6 +22,7 @@ use kcql::plan::ProcessorPlan;
 use serde::Deserialize;
 
 use crate::config::common::ErrorPolicy;
+use crate::config::duration::DurationSetting;
 use crate::connectors::window_processor::window::{LatePolicy, WindowEngine, WindowSettings};
 use crate::kafka::KafkaSettings;
 
@@ -56,8 +57,9 @@ pub struct WindowProcessorToml {
     pub max_open_windows: Option<usize>,
     /// Most groups held at once.
     pub max_groups: Option<usize>,
-    /// How far ahead of the partition's time and the clock an event time may be (ms).
-    pub max_future_ms: Option<u64>,
+    /// How far ahead of the partition's time and the clock an event time may be:
+    /// milliseconds or a duration string such as `"1h"`.
+    pub max_future_ms: Option<DurationSetting>,
     /// Kafka client settings of this component (on top of the pipeline's `[kafka]`).
     pub kafka: Option<KafkaSettings>,
 }
@@ -127,7 +129,7 @@ impl WindowProcessorToml {
             window.max_groups = n;
         }
         if let Some(n) = self.max_future_ms {
-            window.max_future_ms = n;
+            window.max_future_ms = n.as_millis();
         }
         if let Some(plan) = &plan {
             if let Err(e) = WindowEngine::new(plan, window.clone()) {

@@ -58,7 +58,11 @@ fn jaas_plain_sets_the_mechanism_scram_needs_one() {
     assert!(problems.is_empty(), "{problems:?}");
     assert!(got.contains(&("sasl.mechanism".into(), "PLAIN".into())));
     let scram = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";";
-    let (_, problems) = translated(&[("sasl.jaas.config", scram)]);
+    let mut p = props(&[
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.jaas.config", scram),
+    ]);
+    let problems = crate::kafka::resolve(&mut p);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].key, "sasl.mechanism");
     assert!(

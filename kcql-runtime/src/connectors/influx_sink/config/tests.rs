@@ -74,6 +74,37 @@ fn record_format_from_our_keys_or_connect_converters() {
         (VALUE_CONVERTER_SCHEMAS, "false"),
     ]);
     assert_eq!(both.value, Format::Json);
+    assert_eq!(both.json_envelope, JsonEnvelope::default());
+}
+
+#[test]
+fn json_converter_reads_the_schema_envelope_as_kafka_connect_does() {
+    const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
+    // JsonConverter's schemas.enable defaults to true.
+    let default = format_of(&[(VALUE_CONVERTER, JSON), (KEY_CONVERTER, JSON)]);
+    assert_eq!(
+        default.json_envelope,
+        JsonEnvelope {
+            key: true,
+            value: true
+        }
+    );
+    let off = format_of(&[(VALUE_CONVERTER, JSON), (VALUE_CONVERTER_SCHEMAS, "false")]);
+    assert!(!off.json_envelope.value);
+    // Our own format key reads plain JSON unless asked.
+    assert!(!format_of(&[(VALUE_FORMAT, "json")]).json_envelope.value);
+    assert!(
+        format_of(&[(VALUE_FORMAT, "json"), (VALUE_CONVERTER_SCHEMAS, "true")])
+            .json_envelope
+            .value
+    );
+    // Not JSON: no envelope.
+    let avro = format_of(&[
+        (VALUE_FORMAT, "confluent_avro"),
+        (SCHEMA_REGISTRY_URL, "http://127.0.0.1:8081"),
+        (VALUE_CONVERTER_SCHEMAS, "true"),
+    ]);
+    assert!(!avro.json_envelope.value);
 }
 
 #[test]
@@ -111,10 +142,6 @@ fn record_formats_that_cannot_work_name_their_key() {
             "value.converter must be one of org.apache.kafka.connect.json.JsonConverter, "
         ) && unknown[0].ends_with(", got `com.example.MyConverter`"),
         "{unknown:?}"
-    );
-    assert_eq!(
-        messages(&[(VALUE_CONVERTER_SCHEMAS, "true")]),
-        ["value.converter.schemas.enable = true (JSON with a schema envelope) is not supported: set it to false"]
     );
     let two_registries = messages(&[
         (VALUE_FORMAT, "confluent_avro"),
@@ -390,4 +417,38 @@ fn url_problems_are_reported_without_the_credentials_in_them() {
     let shown = shown_every_way(&errs);
     assert!(shown.contains("disagrees"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn kafka_connect_error_keys_set_the_poison_policy_and_the_dead_letter_topic() {
+    let read = |extra: &[(&'static str, &'static str)]| {
+        InfluxSinkSettings::from_properties(&props(&with(extra)))
+            .unwrap_or_else(|e| panic!("{extra:?}: {e:?}"))
+    };
+    let s = read(&[
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", "dlq"),
+    ]);
+    assert_eq!(
+        (s.error_policy, s.poison_policy),
+        (ErrorPolicy::Throw, ErrorPolicy::Noop)
+    );
+    assert_eq!(s.dlq_topic.as_deref(), Some("dlq"));
+    assert!(!s.dlq_context_headers, "Kafka Connect's default is false");
+    let ours = read(&[(DLQ_TOPIC, "dlq")]);
+    assert!(ours.dlq_context_headers);
+    assert_eq!(ours.poison_policy, ErrorPolicy::Throw);
+    let both = read(&[
+        (DLQ_TOPIC, "dlq"),
+        ("errors.deadletterqueue.topic.name", "dlq"),
+        ("errors.deadletterqueue.context.headers.enable", "false"),
+    ]);
+    assert!(!both.dlq_context_headers);
+    assert_eq!(
+        messages(&[
+            (DLQ_TOPIC, "a"),
+            ("errors.deadletterqueue.topic.name", "b")
+        ]),
+        ["errors.deadletterqueue.topic.name = `b` disagrees with connect.influx.dlq.topic = `a`: give one of them"]
+    );
 }

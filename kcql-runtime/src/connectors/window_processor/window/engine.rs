@@ -76,6 +76,7 @@ impl WindowEngine {
             value: settings.value_format,
             avro_schema: settings.avro_schema.clone(),
             schema_registry_url: settings.schema_registry_url.clone(),
+            json_envelope: Default::default(),
         })?;
         let mut by_source: HashMap<String, SmallVec<[usize; 2]>> = HashMap::new();
         let mut needs_key = false;
