@@ -119,10 +119,20 @@ fn replace(mut props: Vec<(String, String)>, key: &str, value: &str) -> Vec<(Str
     props
 }
 
+/// A fresh directory under the testkit's private root, named `tls-<pid>-…` so that the
+/// testkit prunes it once this test process is gone.
+fn scratch_dir(label: &str) -> PathBuf {
+    kcql_testkit::private::private_root().join(format!(
+        "tls-{}-{}",
+        std::process::id(),
+        names::unique(label)
+    ))
+}
+
 /// A fresh self-signed CA (made with the `openssl` command line) that signed nothing the
 /// broker has.
 fn untrusted_ca() -> String {
-    let dir: PathBuf = kcql_testkit::private::private_root().join(names::unique("untrusted_ca"));
+    let dir: PathBuf = scratch_dir("untrusted_ca");
     std::fs::create_dir_all(&dir).expect("CA directory");
     let out = Command::new("openssl")
         .args([
@@ -296,7 +306,7 @@ async fn sink_over_sasl_ssl_with_java_client_names() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sink_over_mtls_with_a_java_pem_keystore() {
     kafka::wait_reachable_at(kafka::SSL_BROKERS);
-    let dir = kcql_testkit::private::private_root().join(names::unique("pem_keystore"));
+    let dir = scratch_dir("pem_keystore");
     std::fs::create_dir_all(&dir).expect("keystore directory");
     let keystore = dir.join("client-keystore.pem");
     let mut pem = std::fs::read(kafka::tls_file("client.pem")).expect("client.pem");
