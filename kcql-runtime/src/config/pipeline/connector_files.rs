@@ -38,7 +38,7 @@ impl Pipeline {
                 .is_some_and(|c| c.to_ascii_lowercase().contains("mqtt"));
         if is_mqtt {
             let kafka = worker.map(|w| w.producer.clone()).unwrap_or_default();
-            let settings = MqttSourceSettings::from_properties(&pairs)
+            let (settings, kafka) = MqttSourceSettings::from_properties(&pairs)
                 .map(|mut s| {
                     // The worker's producer settings, under the connector's own `kafka.*`.
                     let own = std::mem::take(&mut s.kafka);
@@ -61,7 +61,7 @@ impl Pipeline {
                         })
                         .collect::<Vec<_>>()
                 })?;
-            return mqtt_checked(settings.0, settings.1, path, "connector");
+            return mqtt_checked(settings, kafka, path, "connector");
         }
         let is_influx = pairs.iter().any(|(k, _)| k.starts_with("connect.influx."))
             || class
