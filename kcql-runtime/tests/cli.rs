@@ -289,3 +289,97 @@ schema_registry_url = "ftp://u:hunter2@registry:8081"
     assert!(all_urls.contains("ftp://***@registry:8081"), "{all_urls}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `kcql run --check` names every missing or wrong Kafka security setting (by key, with the
+/// accepted values) and prints no secret; a complete secured file passes.
+#[test]
+fn run_check_names_missing_and_wrong_kafka_security_settings() {
+    let dir = std::env::temp_dir().join(format!("kcql-cli-security-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.properties");
+    std::fs::write(
+        &bad,
+        "connect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\n\
+         connect.influx.kcql=INSERT INTO m SELECT * FROM t\n\
+         kafka.security.protocol=SASL_SSL\nkafka.sasl.password=hunter2\n\
+         kafka.ssl.ca.location=/nonexistent/ca.pem\n\
+         kafka.ssl.key.location=/nonexistent/client.key\n",
+    )
+    .unwrap();
+    let unknown = dir.join("unknown.properties");
+    std::fs::write(
+        &unknown,
+        "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
+         producer.override.security.protocol=SASL_TLS\n",
+    )
+    .unwrap();
+    let jks = dir.join("jks.properties");
+    let store = dir.join("client.jks");
+    std::fs::write(&store, [0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]).unwrap();
+    std::fs::write(
+        &jks,
+        format!(
+            "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
+             kafka.security.protocol=SSL\nkafka.ssl.keystore.location={}\nkafka.ssl.keystore.password=hunter2\n",
+            store.display()
+        ),
+    )
+    .unwrap();
+    for (file, expected) in [
+        (
+            &bad,
+            &[
+                "`sasl.mechanism`: security.protocol = SASL_SSL needs sasl.mechanism (one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)",
+                "`ssl.ca.location`: names `/nonexistent/ca.pem`, which does not exist",
+                "`ssl.certificate.location`: a client key is given",
+                "`ssl.key.location`: names `/nonexistent/client.key`, which does not exist",
+                "4 problems found",
+            ][..],
+        ),
+        (
+            &unknown,
+            &["`security.protocol`: `SASL_TLS` is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"][..],
+        ),
+        (
+            &jks,
+            &["is a JKS key store", "keytool -importkeystore", "-deststoretype PKCS12"][..],
+        ),
+    ] {
+        let out = kcql(&["run", "--check", file.to_str().unwrap()], None);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        assert!(!all.contains("hunter2"), "{all}");
+        for e in expected {
+            assert!(all.contains(e), "missing {e:?} in:\n{all}");
+        }
+    }
+    let good = dir.join("good.properties");
+    std::fs::write(
+        &good,
+        format!(
+            "connect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\n\
+             connect.influx.kcql=INSERT INTO m SELECT * FROM t\n\
+             consumer.override.security.protocol=SASL_SSL\nconsumer.override.sasl.mechanism=SCRAM-SHA-512\n\
+             consumer.override.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"hunter2\";\n\
+             consumer.override.ssl.truststore.type=PEM\nconsumer.override.ssl.truststore.location={}\n",
+            good_ca(&dir).display()
+        ),
+    )
+    .unwrap();
+    let out = kcql(&["run", "--check", good.to_str().unwrap()], None);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(!all.contains("hunter2"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A PEM file standing in for a CA certificate (`--check` reads only that it exists).
+fn good_ca(dir: &std::path::Path) -> std::path::PathBuf {
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    ca
+}

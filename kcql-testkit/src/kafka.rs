@@ -31,6 +31,13 @@
 //! librdkafka's own log lines (warning and worse) and client errors go to stderr (see
 //! [`TestContext`]). The test harness captures them and shows them only when a test fails.
 
+mod security;
+
+pub use security::{
+    as_pairs, ca_file, sasl_ssl_properties, ssl_properties, tls_dir, tls_file, SASL_SSL_BROKERS,
+    SCRAM_MECHANISM, SCRAM_PASSWORD, SCRAM_USER, SSL_BROKERS,
+};
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -672,13 +672,32 @@ fn read_mqtt_sources(
             .entry("bootstrap.servers".to_string())
             .or_insert_with(|| kafka.bootstrap_servers().to_string());
         match table.into_settings() {
-            Ok(settings) => components.push(mqtt_component(settings, kafka)),
+            Ok(settings) => match mqtt_checked(settings, kafka, p.path, &at) {
+                Ok(c) => components.push(c),
+                Err(errors) => p.errors.extend(errors),
+            },
             Err(errors) => {
                 for e in errors {
                     p.invalid(&at, "", e.to_string());
                 }
             }
         }
+    }
+}
+
+/// [`mqtt_component`] once the source's Kafka settings (merged from every place they come
+/// from) pass [`crate::kafka::resolve`].
+fn mqtt_checked(
+    mut settings: MqttSourceSettings,
+    kafka: KafkaSettings,
+    path: &str,
+    at: &str,
+) -> Result<Component, Vec<PipelineError>> {
+    let problems = crate::kafka::resolve(&mut settings.kafka);
+    if problems.is_empty() {
+        Ok(mqtt_component(settings, kafka))
+    } else {
+        Err(kafka_problems(path, at, problems))
     }
 }
 
@@ -726,6 +745,11 @@ fn read_window_processors(
                     }
                     kafka.properties.extend(own.properties);
                 }
+                let problems = crate::kafka::resolve(&mut kafka.properties);
+                if !problems.is_empty() {
+                    p.errors.extend(kafka_problems(p.path, &at, problems));
+                    continue;
+                }
                 components.push(Component {
                     name: settings.name.clone(),
                     settings: ComponentSettings::WindowProcessor(Box::new(settings)),
@@ -739,6 +763,23 @@ fn read_window_processors(
             }
         }
     }
+}
+
+/// A component's Kafka client problems ([`crate::kafka::resolve`]) as pipeline errors.
+fn kafka_problems(
+    path: &str,
+    at: &str,
+    problems: Vec<crate::kafka::SettingProblem>,
+) -> Vec<PipelineError> {
+    problems
+        .into_iter()
+        .map(|problem| PipelineError::Invalid {
+            path: path.to_string(),
+            at: format!("{at}.kafka"),
+            key: String::new(),
+            message: problem.to_string(),
+        })
+        .collect()
 }
 
 fn influx_component(
@@ -757,6 +798,10 @@ fn influx_component(
             // `kafka.*` properties of a .properties file.
             for (k, v) in &settings.kafka {
                 kafka.properties.insert(k.clone(), v.clone());
+            }
+            let problems = crate::kafka::resolve(&mut kafka.properties);
+            if !problems.is_empty() {
+                return Err(kafka_problems(path, at, problems));
             }
             Ok(Component {
                 name,

@@ -28,6 +28,10 @@ pub mod keys {
     pub const PROGRESS: &str = "connect.progress.enabled";
     /// The prefix of the keys passed through to the Kafka client.
     pub const KAFKA_PREFIX: &str = "kafka.";
+    /// Kafka Connect's per-connector client overrides, read like [`KAFKA_PREFIX`] keys
+    /// (both into the connector's one set of client properties; each client takes the ones
+    /// of its kind).
+    pub const CONNECT_OVERRIDE_PREFIXES: &[&str] = &["consumer.override.", "producer.override."];
 }
 
 /// A problem with one key, as every connector's settings reader reports it (each connector's
@@ -93,7 +97,10 @@ pub struct Reader<'a, E> {
 impl<'a, E: From<KeyError>> Reader<'a, E> {
     /// Starts reading `props` (a key given twice keeps its last value) and checks every key
     /// against `known`: unknown keys are reported with a suggestion. Returns the reader and the
-    /// Kafka client settings (keys under `known.kafka_prefix`, prefix removed).
+    /// Kafka client settings (keys under `known.kafka_prefix` or one of
+    /// [`keys::CONNECT_OVERRIDE_PREFIXES`], prefix removed), with Java client names translated
+    /// ([`crate::kafka::java_names`]). Their security settings are checked once merged with
+    /// the pipeline's and a worker file's ([`crate::kafka::resolve`]).
     pub fn new(
         props: &'a [(String, String)],
         known: KnownKeys,
@@ -111,7 +118,12 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
             if !seen.insert(k.as_str()) {
                 continue;
             }
-            if let Some(rest) = k.strip_prefix(known.kafka_prefix) {
+            let client_key = k.strip_prefix(known.kafka_prefix).or_else(|| {
+                keys::CONNECT_OVERRIDE_PREFIXES
+                    .iter()
+                    .find_map(|p| k.strip_prefix(p))
+            });
+            if let Some(rest) = client_key {
                 if rest.is_empty() {
                     reader.errors.push(E::from(KeyError::UnknownKey {
                         key: k.clone(),
@@ -130,6 +142,14 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
                     suggestion,
                 }));
             }
+        }
+        let mut problems = Vec::new();
+        crate::kafka::java_names::translate(&mut kafka, &mut problems);
+        for problem in problems {
+            reader.errors.push(E::from(KeyError::Invalid {
+                key: problem.key,
+                message: problem.to_string(),
+            }));
         }
         (reader, kafka)
     }

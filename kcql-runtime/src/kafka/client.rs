@@ -10,7 +10,9 @@ use super::KafkaProperties;
 pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 
 /// How to reach Kafka: `bootstrap.servers` and any other librdkafka client property
-/// (`security.protocol`, `sasl.*`, `ssl.*`, `client.id`, …), passed through unchanged.
+/// (`security.protocol`, `sasl.*`, `ssl.*`, `client.id`, …). The configuration readers
+/// translate Java client names and check the security settings
+/// ([`resolve`](super::security::resolve)); the clients get the properties as they are here.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
@@ -41,15 +43,15 @@ impl KafkaSettings {
             .unwrap_or(DEFAULT_BROKERS)
     }
 
-    fn base(&self, role: ClientRole) -> ClientConfig {
-        let mut c = ClientConfig::new();
+    /// Sets the brokers and every property of `role` on `c`. Not through
+    /// `ClientConfig::config_map`, which replaces credentials by a placeholder.
+    fn apply(&self, c: &mut ClientConfig, role: ClientRole) {
         c.set("bootstrap.servers", self.bootstrap_servers());
         for (k, v) in &self.properties {
             if applies_to(k, role) {
                 c.set(k, v);
             }
         }
-        c
     }
 }
 
@@ -144,9 +146,7 @@ pub fn consumer_config(settings: &KafkaSettings, group_id: &str) -> ClientConfig
         .set("statistics.interval.ms", "5000")
         // Bound what librdkafka prefetches per partition (memory stays bounded while paused).
         .set("queued.max.messages.kbytes", "16384");
-    for (k, v) in settings.base(ClientRole::Consumer).config_map() {
-        c.set(k, v);
-    }
+    settings.apply(&mut c, ClientRole::Consumer);
     c.set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false");
     c
@@ -160,9 +160,7 @@ pub fn producer_config(settings: &KafkaSettings) -> ClientConfig {
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("compression.type", "lz4");
-    for (k, v) in settings.base(ClientRole::Producer).config_map() {
-        c.set(k, v);
-    }
+    settings.apply(&mut c, ClientRole::Producer);
     c
 }
 
@@ -188,6 +186,23 @@ mod tests {
         assert_eq!(p.get("fetch.wait.max.ms"), None);
         assert_eq!(p.get("linger.ms"), Some("20"));
         assert_eq!(p.get("security.protocol"), Some("ssl"));
+    }
+
+    #[test]
+    fn credentials_reach_the_client_unchanged() {
+        let mut s = KafkaSettings::default();
+        for (k, v) in [
+            ("sasl.password", "hunter2"),
+            ("ssl.key.password", "hunter3"),
+            ("ssl.keystore.password", "hunter4"),
+        ] {
+            s.properties.insert(k.into(), v.into());
+        }
+        for c in [consumer_config(&s, "g"), producer_config(&s)] {
+            assert_eq!(c.get("sasl.password"), Some("hunter2"));
+            assert_eq!(c.get("ssl.key.password"), Some("hunter3"));
+            assert_eq!(c.get("ssl.keystore.password"), Some("hunter4"));
+        }
     }
 
     #[test]

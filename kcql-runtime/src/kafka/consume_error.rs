@@ -37,6 +37,7 @@ pub fn classify(error: &KafkaError) -> ConsumeErrorKind {
             | C::ClusterAuthorizationFailed
             | C::SaslAuthenticationFailed
             | C::Authentication
+            | C::SSL
             | C::UnsupportedVersion
             | C::InconsistentGroupProtocol
             | C::InvalidGroupId

@@ -15,6 +15,7 @@ use rdkafka::consumer::{
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::fatal::{log_error, log_line, FatalErrors};
 use super::offsets::{OffsetTracker, TopicPartition};
 use crate::metrics::Registry;
 
@@ -29,6 +30,8 @@ pub struct TrackingContext {
     assigned: Mutex<BTreeSet<TopicPartition>>,
     registry: Arc<Registry>,
     component: String,
+    /// Authentication and TLS failures of the consumer, for the connector to stop on.
+    pub fatal: FatalErrors,
 }
 
 impl TrackingContext {
@@ -39,6 +42,7 @@ impl TrackingContext {
             assigned: Mutex::default(),
             registry,
             component: component.to_string(),
+            fatal: FatalErrors::default(),
         }
     }
 
@@ -95,6 +99,14 @@ pub fn tracked_list(offsets: &[(TopicPartition, i64)]) -> TopicPartitionList {
 impl ClientContext for TrackingContext {
     fn stats(&self, statistics: Statistics) {
         publish_lag(&self.registry, &self.component, &statistics);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(level, fac, msg);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        log_error(&self.fatal, &error, reason);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::{influx_component, mqtt_component, Component, Pipeline, PipelineError};
+use super::{influx_component, mqtt_checked, Component, Pipeline, PipelineError};
 use crate::config::properties::{into_pairs, parse_properties};
 use crate::config::providers::Providers;
 use crate::config::worker::WorkerFile;
@@ -38,7 +38,7 @@ impl Pipeline {
                 .is_some_and(|c| c.to_ascii_lowercase().contains("mqtt"));
         if is_mqtt {
             let kafka = worker.map(|w| w.producer.clone()).unwrap_or_default();
-            return MqttSourceSettings::from_properties(&pairs)
+            let (settings, kafka) = MqttSourceSettings::from_properties(&pairs)
                 .map(|mut s| {
                     // The worker's producer settings, under the connector's own `kafka.*`.
                     let own = std::mem::take(&mut s.kafka);
@@ -48,7 +48,7 @@ impl Pipeline {
                             .insert("bootstrap.servers".to_string(), brokers.clone());
                     }
                     s.kafka.extend(own);
-                    mqtt_component(s, kafka)
+                    (s, kafka)
                 })
                 .map_err(|errors| {
                     errors
@@ -59,8 +59,9 @@ impl Pipeline {
                             key: String::new(),
                             message: e.to_string(),
                         })
-                        .collect()
-                });
+                        .collect::<Vec<_>>()
+                })?;
+            return mqtt_checked(settings, kafka, path, "connector");
         }
         let is_influx = pairs.iter().any(|(k, _)| k.starts_with("connect.influx."))
             || class

@@ -107,8 +107,9 @@ const SECRETS: &str = r#"
     [kafka]
     brokers = "k1:9092"
     [kafka.properties]
-    "sasl.password" = "hunter2-kafka-shared"
-    "sasl.jaas.config" = "hunter2-jaas"
+    "security.protocol" = "SASL_SSL"
+    "sasl.mechanism" = "SCRAM-SHA-256"
+    "sasl.jaas.config" = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="hunter2-jaas";'
 
     [[sink.influx]]
     name = "v1"
@@ -168,12 +169,14 @@ fn debug_output_of_a_properties_component_shows_no_credential() {
     let text = "name=legacy\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\n\
                 connect.influx.username=u\nconnect.influx.password=hunter2-a\n\
                 connect.influx.kcql=INSERT INTO m SELECT * FROM t\n\
-                kafka.sasl.password=hunter2-b\nkafka.sasl.jaas.config=hunter2-c\n";
+                kafka.security.protocol=SASL_SSL\nkafka.sasl.mechanism=PLAIN\nkafka.sasl.username=u\n\
+                kafka.sasl.password=hunter2-b\nkafka.ssl.key.password=hunter2-c\n";
     let c = Pipeline::component_from_properties(text, "s.properties").unwrap();
     let shown = format!("{c:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     let mqtt = "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
-                connect.mqtt.password=hunter2-d\nkafka.sasl.password=hunter2-e\n";
+                connect.mqtt.password=hunter2-d\nkafka.security.protocol=SASL_SSL\nkafka.sasl.mechanism=PLAIN\n\
+                kafka.sasl.username=u\nkafka.sasl.password=hunter2-e\n";
     let c = Pipeline::component_from_properties(mqtt, "m.properties").unwrap();
     let shown = format!("{c:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
@@ -242,6 +245,9 @@ fn references_resolve_in_every_table_of_a_pipeline_file() {
         [kafka]
         brokers = "${{env:KCQL_T1_BROKERS}}"
         [kafka.properties]
+        "security.protocol" = "SASL_SSL"
+        "sasl.mechanism" = "PLAIN"
+        "sasl.username" = "u"
         "sasl.password" = "${{file:{f}:sasl.password}}"
         [[source.mqtt]]
         name = "m"
@@ -401,7 +407,9 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
         "connect-standalone.properties",
         "bootstrap.servers=k1:9094\nplugin.path=/opt/connectors\noffset.storage.file.filename=/tmp/offsets\n\
          security.protocol=SASL_SSL\nconsumer.security.protocol=SASL_SSL\nconsumer.sasl.mechanism=SCRAM-SHA-512\n\
-         producer.security.protocol=SASL_SSL\nproducer.compression.type=zstd\n\
+         consumer.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"p\";\n\
+         producer.security.protocol=SASL_SSL\nproducer.compression.type=zstd\nproducer.sasl.mechanism=PLAIN\n\
+         producer.sasl.username=u\nproducer.sasl.password=p\n\
          key.converter=org.apache.kafka.connect.storage.StringConverter\n\
          value.converter=io.confluent.connect.avro.AvroConverter\nvalue.converter.schema.registry.url=http://sr:8081\n",
     );
@@ -458,4 +466,87 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
         "{alone:?}"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Kafka Connect's `consumer.override.*` / `producer.override.*` keys and Java client names
+/// reach the components' clients as librdkafka settings.
+#[test]
+fn connect_overrides_and_java_names_become_librdkafka_settings() {
+    let sink = "name=s\nconnect.influx.url=http://127.0.0.1:8086\nconnect.influx.db=d\nconnect.influx.username=u\n\
+                connect.influx.kcql=INSERT INTO m SELECT * FROM t\n\
+                consumer.override.bootstrap.servers=k:9094\n\
+                consumer.override.security.protocol=SASL_SSL\n\
+                consumer.override.sasl.mechanism=SCRAM-SHA-512\n\
+                consumer.override.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"kcql\" password=\"hunter2\";\n";
+    let c = Pipeline::component_from_properties(sink, "s.properties")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let get = |k: &str| c.kafka.properties.get(k).map(String::as_str);
+    assert_eq!(c.kafka.bootstrap_servers(), "k:9094");
+    assert_eq!(get("sasl.username"), Some("kcql"));
+    assert_eq!(get("sasl.password"), Some("hunter2"));
+    assert_eq!(get("sasl.jaas.config"), None);
+    assert!(!format!("{c:?}").contains("hunter2"));
+    let source = "connect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\nconnect.mqtt.service.quality=1\n\
+                  producer.override.security.protocol=SASL_SSL\n\
+                  producer.override.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";\n";
+    let c = Pipeline::component_from_properties(source, "m.properties")
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let ComponentSettings::MqttSource(s) = &c.settings else {
+        panic!("not a source: {c:?}");
+    };
+    assert_eq!(
+        s.kafka.get("sasl.mechanism").map(String::as_str),
+        Some("PLAIN")
+    );
+    assert_eq!(s.kafka.get("sasl.username").map(String::as_str), Some("u"));
+}
+
+/// Security problems of every component kind name the key, and never the secret.
+#[test]
+fn security_problems_name_the_key_in_every_component() {
+    let text = r#"
+        [kafka.properties]
+        "security.protocol" = "SASL_SSL"
+        "sasl.mechanism" = "SCRAM-SHA-512"
+        "sasl.password" = "hunter2"
+
+        [[sink.influx]]
+        name = "s"
+        kcql = "INSERT INTO m SELECT * FROM t"
+        url = "http://127.0.0.1:8086"
+        db = "d"
+        username = "u"
+
+        [[source.mqtt]]
+        name = "m"
+        hosts = ["tcp://127.0.0.1:1883"]
+        kcql = "INSERT INTO t SELECT * FROM /a"
+
+        [[processor.window]]
+        name = "w"
+        kcql = "INSERT INTO o SELECT id, max(t) AS m FROM t GROUP BY id WINDOW TUMBLING(2s)"
+        [processor.window.kafka.properties]
+        "ssl.ca.location" = "/nonexistent/ca.pem"
+    "#;
+    let errors = Pipeline::from_toml_str(text, "p.toml").unwrap_err();
+    let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let all = shown.join("\n");
+    assert!(
+        !crate::redact::shown_every_way(&errors).contains("hunter2"),
+        "{all}"
+    );
+    for (at, key) in [
+        ("sink.influx[0].kafka", "`sasl.username`"),
+        ("source.mqtt[0]", "`sasl.username`"),
+        ("processor.window[0].kafka", "`sasl.username`"),
+        (
+            "processor.window[0].kafka",
+            "`ssl.ca.location`: names `/nonexistent/ca.pem`, which does not exist",
+        ),
+    ] {
+        assert!(
+            shown.iter().any(|e| e.contains(at) && e.contains(key)),
+            "no {at} … {key} in:\n{all}"
+        );
+    }
 }

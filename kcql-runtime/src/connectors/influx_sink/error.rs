@@ -82,6 +82,16 @@ pub enum SinkError {
         #[source]
         source: rdkafka::error::KafkaError,
     },
+    /// The broker refused the consumer (wrong credentials, an untrusted certificate):
+    /// retrying cannot help. Nothing read after the last commit is committed.
+    #[error("Kafka consumer for group `{group}`: {source}")]
+    Refused {
+        /// The consumer group.
+        group: String,
+        /// librdkafka's code and reason.
+        #[source]
+        source: crate::kafka::FatalClientError,
+    },
     /// A worker task panicked.
     #[error("sink worker panicked: {0}")]
     WorkerPanicked(String),

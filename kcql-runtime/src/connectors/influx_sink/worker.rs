@@ -21,6 +21,7 @@ use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
 use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::tracked_list;
+use crate::kafka::FatalClientError;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
 };
@@ -161,6 +162,7 @@ impl<'c> Worker<'c> {
         let linger = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(linger);
         let mut armed: Option<tokio::time::Instant> = None;
+        let fatal = consumer.context().fatal.clone();
         loop {
             if self.failure.is_some() {
                 self.flush(&stop).await?;
@@ -190,6 +192,8 @@ impl<'c> Worker<'c> {
                 _ = &mut linger, if armed.is_some() => {
                     self.flush(&stop).await?;
                 }
+                // Wrong credentials or an untrusted broker: librdkafka would retry forever.
+                refused = fatal.wait() => return Err(self.refused(refused)),
                 received = consumer.recv() => match received {
                     Ok(msg) => {
                         self.consume_errors.reset();
@@ -203,6 +207,9 @@ impl<'c> Worker<'c> {
                     }
                     Err(e) => {
                         if let Err(source) = self.consume_errors.handle(&self.ctx.name, e).await {
+                            if let Some(refused) = fatal.get() {
+                                return Err(self.refused(refused));
+                            }
                             // What was read is written and committed; nothing after it.
                             self.flush(&stop).await?;
                             return Err(SinkError::Consume {
@@ -213,6 +220,15 @@ impl<'c> Worker<'c> {
                     }
                 },
             }
+        }
+    }
+
+    /// The error for a consumer the broker refused. Nothing is flushed: what was read and
+    /// not written is read again after a restart.
+    fn refused(&self, source: FatalClientError) -> SinkError {
+        SinkError::Refused {
+            group: self.ctx.group_id.clone(),
+            source,
         }
     }
 

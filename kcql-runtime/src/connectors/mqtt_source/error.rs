@@ -25,6 +25,10 @@ pub enum MqttSourceError {
     /// The Kafka producer could not be created.
     #[error("cannot create the Kafka producer: {0}")]
     Producer(#[source] rdkafka::error::KafkaError),
+    /// The broker refused the Kafka producer (wrong credentials, an untrusted certificate):
+    /// retrying cannot help. Messages in flight were not acknowledged.
+    #[error("Kafka producer: {0}")]
+    KafkaRefused(#[source] crate::kafka::FatalClientError),
     /// A poison message under the THROW (or RETRY) policy. It was not acknowledged, so the
     /// broker redelivers it to the next session.
     #[error(

@@ -10,7 +10,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use tokio::sync::mpsc;
-use tracing::{debug, error, info, warn};
+use tracing::warn;
+
+use crate::kafka::fatal::{log_error, log_line, FatalErrors};
 
 use crate::connectors::mqtt_source::error::MqttSourceError;
 use crate::connectors::mqtt_source::route::KafkaRecord;
@@ -18,28 +20,19 @@ use crate::connectors::mqtt_source::route::KafkaRecord;
 /// A delivery report: the tag given at send time and the outcome.
 pub(crate) type Delivery = (usize, Result<(), KafkaError>);
 
-/// Routes delivery reports and librdkafka logs.
+/// Routes delivery reports, librdkafka logs and fatal client errors.
 pub(crate) struct DeliveryContext {
     tx: mpsc::UnboundedSender<Delivery>,
+    fatal: FatalErrors,
 }
 
 impl ClientContext for DeliveryContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, msg: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => error!(target: "librdkafka", "{fac}: {msg}"),
-            RDKafkaLogLevel::Warning => warn!(target: "librdkafka", "{fac}: {msg}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                info!(target: "librdkafka", "{fac}: {msg}")
-            }
-            RDKafkaLogLevel::Debug => debug!(target: "librdkafka", "{fac}: {msg}"),
-        }
+        log_line(level, fac, msg);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        warn!(target: "librdkafka", "{error}: {reason}");
+        log_error(&self.fatal, &error, reason);
     }
 }
 
@@ -64,6 +57,8 @@ pub(crate) struct ProducerSetup {
     overrides: BTreeMap<String, String>,
     client_id: String,
     tx: mpsc::UnboundedSender<Delivery>,
+    /// Authentication and TLS failures of the worker's producers.
+    pub fatal: FatalErrors,
 }
 
 impl ProducerSetup {
@@ -80,6 +75,7 @@ impl ProducerSetup {
             overrides: overrides.clone(),
             client_id: client_id.to_string(),
             tx,
+            fatal: FatalErrors::default(),
         };
         (setup, rx)
     }
@@ -123,6 +119,7 @@ impl KafkaProducer {
         let inner = config
             .create_with_context(DeliveryContext {
                 tx: setup.tx.clone(),
+                fatal: setup.fatal.clone(),
             })
             .map_err(MqttSourceError::Producer)?;
         Ok(KafkaProducer { inner })

@@ -310,6 +310,7 @@ impl Worker {
         let mut session = session::start(self.cfg.clone(), self.stats.clone());
         let mut progress = tokio::time::interval(Duration::from_secs(10));
         progress.tick().await;
+        let fatal = self.producer_setup.fatal.clone();
         loop {
             if self.failure.is_some() || *stop.borrow_and_update() {
                 break;
@@ -323,6 +324,10 @@ impl Worker {
                     if changed.is_err() {
                         break;
                     }
+                }
+                // Wrong credentials or an untrusted broker: librdkafka would retry forever.
+                refused = fatal.wait() => {
+                    self.failure = Some(MqttSourceError::KafkaRefused(refused));
                 }
                 _ = tokio::time::sleep(ACK_RETRY), if acks_waiting => {
                     self.flush_acks(&session);
@@ -366,7 +371,14 @@ impl Worker {
     /// what can be, and disconnects.
     async fn drain(&mut self, session: &mut session::Session) {
         session.events.close();
-        let deadline = Instant::now() + DRAIN_TIMEOUT;
+        // Kafka refused the producer: nothing in flight will be confirmed.
+        let refused = matches!(self.failure, Some(MqttSourceError::KafkaRefused(_)));
+        let deadline = Instant::now()
+            + if refused {
+                Duration::ZERO
+            } else {
+                DRAIN_TIMEOUT
+            };
         while self.window.iter().any(|s| s.outstanding > 0 && !s.blocked) {
             let next_retry = self.retries.iter().map(|r| r.0).min();
             tokio::select! {

@@ -60,7 +60,11 @@ use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::decode::RegistryError;
 use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::publish_lag;
-use crate::kafka::{consumer_config, producer_config, KafkaSettings};
+use crate::kafka::fatal::{log_error, log_line};
+use crate::kafka::{
+    consumer_config, producer_config, FatalClientError, FatalErrors, KafkaSettings,
+    ReportingContext,
+};
 use crate::metrics::{Counter, Gauge, Registry};
 use crate::record::{RawRecord, RecordDecoder, Schemas};
 use crate::shutdown::Shutdown;
@@ -113,6 +117,16 @@ pub enum ProcessorError {
         #[source]
         source: KafkaError,
     },
+    /// The broker refused a client of the processor (wrong credentials, an untrusted
+    /// certificate): retrying cannot help. Nothing after the last commit point was committed.
+    #[error("Kafka client of window processor `{name}`: {source}")]
+    Refused {
+        /// The processor.
+        name: String,
+        /// librdkafka's code and reason.
+        #[source]
+        source: FatalClientError,
+    },
     /// A partition's committed resume token cannot be read or does not fit the plan: going on
     /// would re-emit windows with only part of their records.
     #[error("cannot resume {topic}[{partition}] of consumer group `{group}`: {reason}")]
@@ -145,6 +159,7 @@ struct ProcessorContext {
     shared: Arc<Mutex<Shared>>,
     registry: Arc<Registry>,
     name: String,
+    fatal: FatalErrors,
 }
 
 fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -187,7 +202,11 @@ impl ClientContext for ProcessorContext {
         ) {
             return;
         }
-        tracing::error!(processor = %self.name, %error, reason, "Kafka client error");
+        log_error(&self.fatal, &error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        log_line(level, fac, msg);
     }
 }
 
@@ -359,10 +378,12 @@ impl WindowProcessor {
             resumed: HashSet::new(),
             confirmed: None,
         }));
+        let fatal = FatalErrors::default();
         let context = ProcessorContext {
             shared: Arc::clone(&shared),
             registry: Arc::clone(component.registry()),
             name: s.name.clone(),
+            fatal: fatal.clone(),
         };
         let mut config = consumer_config(&self.kafka, &s.group_id);
         config.set("enable.partition.eof", "true");
@@ -371,8 +392,11 @@ impl WindowProcessor {
         topics.sort_unstable();
         topics.dedup();
         consumer.subscribe(&topics).map_err(kafka_error)?;
-        let producer: FutureProducer =
-            producer_config(&self.kafka).create().map_err(kafka_error)?;
+        let producer: FutureProducer<ReportingContext> = producer_config(&self.kafka)
+            .create_with_context(ReportingContext {
+                fatal: fatal.clone(),
+            })
+            .map_err(kafka_error)?;
         let dead_letter = match &s.dlq_topic {
             Some(t) => Some(DeadLetter::new(&self.kafka, t, &s.name)?),
             None => None,
@@ -395,6 +419,7 @@ impl WindowProcessor {
             copies: Vec::new(),
             since_emit: 0,
             consume_errors: ConsumeErrors::default(),
+            fatal,
             last_commit: None,
             published: Published::new(component.registry(), &s.name),
             topics: topics.iter().map(|t| t.to_string()).collect(),
@@ -411,13 +436,15 @@ struct Worker<'c> {
     decoder: RecordDecoder,
     consumer: &'c Consumer_,
     shared: Arc<Mutex<Shared>>,
-    producer: FutureProducer,
+    producer: FutureProducer<ReportingContext>,
     dead_letter: Option<DeadLetter>,
     late_copy: Option<DeadLetter>,
     /// Dead-letter and late-topic copies not yet confirmed.
     copies: Vec<PendingDeadLetter>,
     since_emit: usize,
     consume_errors: ConsumeErrors,
+    /// Authentication and TLS failures of the consumer and the producer.
+    fatal: FatalErrors,
     last_commit: Option<BTreeMap<(String, i32), i64>>,
     published: Published,
     topics: Vec<String>,
@@ -429,6 +456,7 @@ impl Worker<'_> {
         let consumer = self.consumer;
         let mut tick = tokio::time::interval(EMIT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let fatal = self.fatal.clone();
         loop {
             tokio::select! {
                 biased;
@@ -437,6 +465,8 @@ impl Worker<'_> {
                     // committed offsets after a restart.
                     return self.emit_and_commit(CommitMode::Sync, None).await;
                 }
+                // Wrong credentials or an untrusted broker: librdkafka would retry forever.
+                refused = fatal.wait() => return Err(self.refused(refused)),
                 _ = tick.tick() => {
                     self.release_verified_idle();
                     self.emit_and_commit(CommitMode::Async, None).await?;
@@ -477,6 +507,9 @@ impl Worker<'_> {
                     }
                     Err(e) => {
                         if let Err(source) = self.consume_errors.handle(&self.settings.name, e).await {
+                            if let Some(refused) = self.fatal.get() {
+                                return Err(self.refused(refused));
+                            }
                             return Err(ProcessorError::Consume {
                                 name: self.settings.name.clone(),
                                 source,
@@ -485,6 +518,15 @@ impl Worker<'_> {
                     }
                 },
             }
+        }
+    }
+
+    /// The error for a client the broker refused. Nothing is committed: the windows it held
+    /// are rebuilt from the committed offsets after a restart.
+    fn refused(&self, source: FatalClientError) -> ProcessorError {
+        ProcessorError::Refused {
+            name: self.settings.name.clone(),
+            source,
         }
     }
 

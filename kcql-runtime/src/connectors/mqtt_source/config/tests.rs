@@ -219,6 +219,9 @@ fn debug_output_shows_no_credential() {
         username = "u"
         password = "hunter2-mqtt"
         [kafka]
+        "security.protocol" = "SASL_SSL"
+        "sasl.mechanism" = "PLAIN"
+        "sasl.username" = "u"
         "sasl.password" = "hunter2-kafka"
     "#
     .parse()
