@@ -1,3 +1,4 @@
 //! Encoders from the value model to payload formats (the counterpart of [`crate::decode`]).
 
+pub mod avro;
 pub mod json;
