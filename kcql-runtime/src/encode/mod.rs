@@ -2,3 +2,6 @@
 
 pub mod avro;
 pub mod json;
+pub mod output;
+
+pub use output::{EncodeError, OutputEncoder, OutputFormatError};

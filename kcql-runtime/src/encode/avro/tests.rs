@@ -44,9 +44,16 @@ fn round_trips_through_our_decoder() {
         back.get("uid"),
         Some(&Value::Str("01020304-0506-0708-090a-0b0c0d0e0f10".into()))
     );
-    assert_eq!(back.get("attrs").and_then(|a| a.get("y")), Some(&Value::Int(-2)));
+    assert_eq!(
+        back.get("attrs").and_then(|a| a.get("y")),
+        Some(&Value::Int(-2))
+    );
     assert_eq!(back.get("ts"), Some(&Value::Int(1_700_000_000_000)));
-    assert_eq!(back.get("extra"), None, "members the schema does not name are not written");
+    assert_eq!(
+        back.get("extra"),
+        None,
+        "members the schema does not name are not written"
+    );
 }
 
 #[test]
@@ -82,25 +89,52 @@ fn a_missing_nullable_field_is_null_and_a_missing_required_one_is_an_error() {
     let datum = to_avro(&schema, &value(r#"{"b":5}"#)).expect("fits");
     assert_eq!(datum, vec![0, 10]);
     let e = to_avro(&schema, &value(r#"{"a":1}"#)).expect_err("b is required");
-    assert_eq!(e.to_string(), "value.b: missing, and its Avro type does not allow null");
+    assert_eq!(
+        e.to_string(),
+        "value.b: missing, and its Avro type does not allow null"
+    );
 }
 
 #[test]
 fn values_that_do_not_fit_name_their_path() {
     let schema = AvroSchema::parse(SENSOR).expect("schema");
     let cases = [
-        (r#""temperature":"hot""#, "value.temperature: a value of type string does not fit the Avro type double"),
-        (r#""small":3000000000"#, "value.small: 3000000000 does not fit the Avro type int"),
-        (r#""count":1.5"#, "value.count: 1.5 does not fit the Avro type long"),
-        (r#""tags":["a",1]"#, "value.tags[1]: a value of type integer does not fit the Avro type string"),
-        (r#""kind":"C""#, "value.kind: `C` does not fit the Avro type enum (not a symbol)"),
-        (r#""mac":"abc""#, "value.mac: a value of type longer does not fit the Avro type fixed(2)"),
+        (
+            r#""temperature":"hot""#,
+            "value.temperature: a value of type string does not fit the Avro type double",
+        ),
+        (
+            r#""small":3000000000"#,
+            "value.small: 3000000000 does not fit the Avro type int",
+        ),
+        (
+            r#""count":1.5"#,
+            "value.count: 1.5 does not fit the Avro type long",
+        ),
+        (
+            r#""tags":["a",1]"#,
+            "value.tags[1]: a value of type integer does not fit the Avro type string",
+        ),
+        (
+            r#""kind":"C""#,
+            "value.kind: `C` does not fit the Avro type enum (not a symbol)",
+        ),
+        (
+            r#""mac":"abc""#,
+            "value.mac: a value of type longer does not fit the Avro type fixed(2)",
+        ),
     ];
     for (replace, message) in cases {
         let field = replace.split(':').next().expect("field");
         let text = FULL
             .split(',')
-            .map(|m| if m.trim_start().starts_with(field) { replace } else { m })
+            .map(|m| {
+                if m.trim_start().starts_with(field) {
+                    replace
+                } else {
+                    m
+                }
+            })
             .collect::<Vec<_>>()
             .join(",");
         // The array member spans two comma-separated pieces; keep the text valid JSON.
@@ -109,7 +143,10 @@ fn values_that_do_not_fit_name_their_path() {
         assert_eq!(e.to_string(), message, "{text}");
     }
     let e = to_avro(&schema, &value("[1]")).expect_err("not a record");
-    assert_eq!(e.to_string(), "value: a value of type array does not fit the Avro type record");
+    assert_eq!(
+        e.to_string(),
+        "value: a value of type array does not fit the Avro type record"
+    );
 }
 
 #[test]
@@ -127,6 +164,9 @@ fn unions_pick_the_first_branch_that_fits() {
     assert_eq!(to_avro(&schema, &Value::Null).expect("null"), vec![0]);
     assert_eq!(to_avro(&schema, &Value::Int(1)).expect("long"), vec![2, 2]);
     assert_eq!(to_avro(&schema, &Value::Float(0.5)).expect("double")[0], 4);
-    assert_eq!(to_avro(&schema, &Value::Str("x".into())).expect("string"), vec![6, 2, b'x']);
+    assert_eq!(
+        to_avro(&schema, &Value::Str("x".into())).expect("string"),
+        vec![6, 2, b'x']
+    );
     assert!(to_avro(&schema, &Value::Bool(true)).is_err());
 }
