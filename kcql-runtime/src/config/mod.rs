@@ -10,6 +10,7 @@ pub mod common;
 pub mod pipeline;
 pub mod properties;
 pub mod reader;
+pub mod registry;
 pub mod suggest;
 
 pub use crate::connectors::influx_sink::config::{InfluxSinkSettings, InfluxTarget, SettingsError};

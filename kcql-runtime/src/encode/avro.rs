@@ -383,18 +383,25 @@ impl Writer<'_> {
         out: &mut Vec<u8>,
     ) -> Result<(), AvroEncodeError> {
         let mut first_error = None;
-        for (index, branch) in branches.iter().enumerate() {
-            let is_null = matches!(self.schema.node(*branch), Node::Null);
-            if is_null != matches!(v, Value::Null) {
-                continue;
-            }
-            let mark = out.len();
-            write_len(index, out);
-            match self.value(*branch, v, depth + 1, out) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    out.truncate(mark);
-                    first_error.get_or_insert(e);
+        // A branch of the value's own kind first (an `Int` goes to `long` before `double`, a
+        // `Float` to `double` before `long`), then any branch the value converts to.
+        for exact_only in [true, false] {
+            for (index, branch) in branches.iter().enumerate() {
+                let node = self.schema.node(*branch);
+                if matches!(node, Node::Null) != matches!(v, Value::Null)
+                    || (exact_only && !same_kind(node, v))
+                    || (!exact_only && same_kind(node, v))
+                {
+                    continue;
+                }
+                let mark = out.len();
+                write_len(index, out);
+                match self.value(*branch, v, depth + 1, out) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        out.truncate(mark);
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
         }
@@ -410,6 +417,23 @@ impl Writer<'_> {
                 .any(|b| matches!(self.schema.node(*b), Node::Null)),
             _ => false,
         }
+    }
+}
+
+/// True when `node` is a type of `v`'s own kind (no conversion needed).
+fn same_kind(node: &Node, v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => matches!(node, Node::Null),
+        Value::Bool(_) => matches!(node, Node::Boolean),
+        Value::Int(_) | Value::UInt(_) => matches!(node, Node::Int(_) | Node::Long(_)),
+        Value::Float(_) => matches!(node, Node::Float | Node::Double | Node::Decimal { .. }),
+        Value::Str(_) => matches!(
+            node,
+            Node::String | Node::UuidString | Node::UuidFixed | Node::Enum { .. }
+        ),
+        Value::Bytes(_) => matches!(node, Node::Bytes | Node::Fixed(_)),
+        Value::Array(_) => matches!(node, Node::Array(_)),
+        Value::Object(_) => matches!(node, Node::Record { .. } | Node::Map(_) | Node::Duration),
     }
 }
 

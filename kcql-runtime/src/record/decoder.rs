@@ -18,8 +18,8 @@ use thiserror::Error;
 use super::RecordView;
 use crate::backoff::Backoff;
 use crate::decode::{
-    decode_with, json, AvroSchema, AvroSchemaError, DecodeError, Format, RegistryError,
-    SchemaRegistry,
+    decode_with, json, schema_registry, AvroSchema, AvroSchemaError, DecodeError, Format,
+    RegistryError, RegistryOptions, SchemaRegistry,
 };
 use crate::redact::SecretUrl;
 use crate::shutdown::Shutdown;
@@ -38,6 +38,9 @@ pub struct RecordFormat {
     /// The Schema Registry base URL for a part whose format is [`Format::ConfluentAvro`] (it
     /// may hold credentials; shown without them).
     pub schema_registry_url: Option<SecretUrl>,
+    /// How the registry is reached besides its URL (basic auth, a CA file); not serialized.
+    #[serde(skip)]
+    pub registry_options: RegistryOptions,
 }
 
 /// A [`RecordFormat`] that cannot be used.
@@ -159,7 +162,11 @@ impl RecordDecoder {
             }
         }
         let registry = match &format.schema_registry_url {
-            Some(url) => Some(Arc::new(SchemaRegistry::new(url.expose())?)),
+            Some(url) => Some(Arc::new(SchemaRegistry::with_options(
+                url.expose(),
+                &format.registry_options,
+                schema_registry::DEFAULT_TIMEOUT,
+            )?)),
             None => None,
         };
         for (part, f) in parts {
@@ -183,6 +190,11 @@ impl RecordDecoder {
             avro: None,
             registry: None,
         }
+    }
+
+    /// The registry client, when a part is Confluent Avro (to share with an encoder).
+    pub fn registry(&self) -> Option<&Arc<SchemaRegistry>> {
+        self.registry.as_ref()
     }
 
     /// The value format.

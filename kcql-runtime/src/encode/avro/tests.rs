@@ -169,4 +169,12 @@ fn unions_pick_the_first_branch_that_fits() {
         vec![6, 2, b'x']
     );
     assert!(to_avro(&schema, &Value::Bool(true)).is_err());
+    // A float without a fraction stays a double when the union has one.
+    let schema = AvroSchema::parse(r#"["null","long","double"]"#).expect("schema");
+    assert_eq!(to_avro(&schema, &Value::Float(25.0)).expect("double")[0], 4);
+    let schema = AvroSchema::parse(r#"["null","double","long"]"#).expect("schema");
+    assert_eq!(
+        to_avro(&schema, &Value::Int(25)).expect("long"),
+        vec![4, 50]
+    );
 }
