@@ -416,8 +416,9 @@ fn registry_settings_use_kafka_connect_names() {
         (registry::REGISTRY_CA, "/nonexistent/ca.pem"),
     ]);
     assert!(
-        bad.iter().any(|m| m
-            == "basic.auth.credentials.source must be USER_INFO or URL, got `SASL_INHERIT`"),
+        bad.iter()
+            .any(|m| m
+                == "basic.auth.credentials.source must be USER_INFO or URL, got `SASL_INHERIT`"),
         "{bad:?}"
     );
     assert!(

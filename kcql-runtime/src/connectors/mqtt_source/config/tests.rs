@@ -335,7 +335,10 @@ fn output_formats_and_their_errors() {
     let s = MqttSourceSettings::from_properties(&props(&with(&[
         (output::VALUE_FORMAT_OUT, "confluent_avro"),
         (output::KEY_FORMAT_OUT, "confluent_avro"),
-        (output::AVRO_SCHEMA_OUT, r#"{"type":"map","values":"double"}"#),
+        (
+            output::AVRO_SCHEMA_OUT,
+            r#"{"type":"map","values":"double"}"#,
+        ),
         (registry::SCHEMA_REGISTRY_URL, "http://127.0.0.1:8081"),
         (registry::BASIC_AUTH_USER_INFO, "u:hunter2"),
     ])))
@@ -347,7 +350,8 @@ fn output_formats_and_their_errors() {
     let text = |e: Vec<MqttSettingsError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
     let e = text(errors(&with(&[(output::VALUE_FORMAT_OUT, "avro")])));
     assert!(
-        e.iter().any(|m| m.contains("connect.mqtt.value.format.out = avro needs connect.mqtt.avro.schema.out")),
+        e.iter().any(|m| m
+            .contains("connect.mqtt.value.format.out = avro needs connect.mqtt.avro.schema.out")),
         "{e:?}"
     );
     let e = text(errors(&with(&[
@@ -355,14 +359,23 @@ fn output_formats_and_their_errors() {
         (output::AVRO_SCHEMA_OUT, r#""string""#),
     ])));
     assert!(
-        e.iter().any(|m| m.contains("confluent_avro needs connect.mqtt.schema.registry.url")),
+        e.iter()
+            .any(|m| m.contains("confluent_avro needs connect.mqtt.schema.registry.url")),
         "{e:?}"
     );
     let e = text(errors(&with(&[(output::VALUE_FORMAT_OUT, "protobuf")])));
-    assert!(e.iter().any(|m| m.contains("connect.mqtt.value.format.out must be one of")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("connect.mqtt.value.format.out must be one of")),
+        "{e:?}"
+    );
     let e = text(errors(&with(&[
         (output::VALUE_FORMAT_OUT, "avro"),
         (output::AVRO_SCHEMA_OUT, "/nonexistent/schema.avsc"),
     ])));
-    assert!(e.iter().any(|m| m.contains("neither a JSON schema nor a readable file")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("neither a JSON schema nor a readable file")),
+        "{e:?}"
+    );
 }
