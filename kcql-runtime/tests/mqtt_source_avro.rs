@@ -72,8 +72,7 @@ async fn confluent_avro_records_decode_back_to_the_payloads() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let settings =
-        MqttSourceSettings::from_properties(&props).unwrap_or_else(|e| panic!("{e:#?}"));
+    let settings = MqttSourceSettings::from_properties(&props).unwrap_or_else(|e| panic!("{e:#?}"));
     let source = MqttSource::new(settings).expect("source builds");
     let stats = source.stats();
     let (stop, rx) = watch::channel(false);
@@ -108,7 +107,11 @@ async fn confluent_avro_records_decode_back_to_the_payloads() {
     // The registry is down: nothing is written yet.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let early = kafka::end_offsets_at(&kafka::brokers(), &topic).await;
-    assert_eq!(early.values().sum::<i64>(), 0, "written while the registry is down");
+    assert_eq!(
+        early.values().sum::<i64>(),
+        0,
+        "written while the registry is down"
+    );
     let registry = StubRegistry::start_with(StubOptions {
         basic_auth: Some(("src".into(), "registry-pass".into())),
         addr: Some(addr),
