@@ -263,3 +263,51 @@ async fn confluent_avro_keys_and_values_wait_for_a_registry_that_starts_late() {
         .iter()
         .all(|a| a.as_deref() == Some(header.as_str())));
 }
+
+/// Wrong registry credentials are not a property of the records: under NOOP the sink must not
+/// skip and dead-letter every record, it stops with the registry's answer (HTTP 401), having
+/// committed nothing and dead-lettered nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_registry_credentials_stop_the_sink_instead_of_poisoning_records() {
+    require_influx().await;
+    let registry =
+        kcql_testkit::registry::StubRegistry::start_with(kcql_testkit::registry::StubOptions {
+            schemas: vec![(7, SENSOR.to_string())],
+            basic_auth: Some(("sink".into(), "right".into())),
+            ..Default::default()
+        })
+        .await;
+    let brokers = kcql_testkit::kafka::brokers();
+    let topic = unique_topic("sink_registry_401");
+    let dlq = unique_topic("sink_registry_401_dlq");
+    let group = unique_group("sink_registry_401");
+    let db = shared_db("sink_registry_401").await;
+    create_topic_at(&brokers, &topic, 1).await;
+    create_topic_at(&brokers, &dlq, 1).await;
+    let base = now_ns() / 1_000_000 - 60_000;
+    let records = (0..10).map(|i| ProduceRecord::new(confluent_payload(7, &datum(i, base))));
+    produce_at(&brokers, &[], &topic, records).await;
+
+    let kcql = KCQL.replace("{topic}", &topic);
+    let url = kcql_testkit::influx::influx_url();
+    let mut props = v1_props("sink-registry-401", &url, &db, &group, &kcql, &brokers);
+    props.push(("connect.influx.value.format", "confluent_avro"));
+    props.push(("schema.registry.url", registry.url()));
+    props.push(("basic.auth.user.info", "sink:wrong"));
+    props.push(("connect.influx.error.policy", "NOOP"));
+    props.push(("connect.influx.dlq.topic", &dlq));
+    let sink = RunningSink::start(settings(&props));
+    let error = sink.join().await.expect_err("the sink stops");
+    let text = error.to_string();
+    assert!(text.contains("HTTP 401"), "{text}");
+    assert!(!text.contains("wrong"), "the password is not shown: {text}");
+    let committed = kcql_testkit::kafka::committed_offsets_at(&brokers, &group, &topic).await;
+    assert_eq!(committed.values().sum::<i64>(), 0, "{committed:?}");
+    let letters = kcql_testkit::kafka::end_offsets_at(&brokers, &dlq).await;
+    assert_eq!(
+        letters.values().sum::<i64>(),
+        0,
+        "dead-lettered: {letters:?}"
+    );
+    assert!(written(&db).await.is_empty());
+}

@@ -39,6 +39,15 @@ pub enum RegistryError {
         /// The registry's base URL.
         url: String,
     },
+    /// The registry's TLS certificate was refused (an untrusted CA, a name mismatch): waiting
+    /// does not fix it. Fatal.
+    #[error("schema registry at {url}: TLS failed: {reason} (is schema.registry.ssl.truststore.location the CA that signed it?)")]
+    Tls {
+        /// The registry's base URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The registry could not be reached or did not answer in time. Transient.
     #[error("schema registry at {url} is unreachable: {reason}")]
     Unreachable {
@@ -122,6 +131,21 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// True when no record can ever be handled with this registry as configured: bad
+    /// credentials (HTTP 401, 403), a refused TLS certificate, an unusable client. The
+    /// component stops instead of treating every record as poison.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            RegistryError::Tls { .. } | RegistryError::Client(_) | RegistryError::BadUrl { .. } => {
+                true
+            }
+            RegistryError::Http { status, .. } | RegistryError::Register { status, .. } => {
+                matches!(*status, 401 | 403)
+            }
+            _ => false,
+        }
+    }
+
     /// True when retrying later may succeed: the registry was unreachable, overloaded or
     /// failing (5xx, 429). An unknown id or a bad payload is not transient.
     pub fn is_transient(&self) -> bool {
@@ -256,6 +280,24 @@ impl SchemaRegistry {
         })
     }
 
+    /// A request that got no answer: a refused TLS certificate ([`RegistryError::Tls`]) or
+    /// an unreachable registry.
+    fn send_error(&self, e: &reqwest::Error) -> RegistryError {
+        let reason = error_chain(e);
+        let lower = reason.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("handshake") {
+            RegistryError::Tls {
+                url: self.base.clone(),
+                reason,
+            }
+        } else {
+            RegistryError::Unreachable {
+                url: self.base.clone(),
+                reason,
+            }
+        }
+    }
+
     /// `request` with the configured basic-auth credentials, if any.
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.basic_auth {
@@ -303,10 +345,7 @@ impl SchemaRegistry {
     }
 
     async fn fetch(&self, id: u32) -> Result<AvroSchema, RegistryError> {
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            url: self.base.clone(),
-            reason: error_chain(&e),
-        };
+        let unreachable = |e: reqwest::Error| self.send_error(&e);
         let response = self
             .authorize(
                 self.client

@@ -111,10 +111,11 @@ pub enum ProcessorError {
         /// Why.
         reason: String,
     },
-    /// The schema registry refused to register an output schema (not a registry that is
-    /// down: that is waited out).
-    #[error("window processor `{name}` cannot register its output schema: {source}")]
-    OutputSchema {
+    /// The schema registry refused the processor: an output schema it would not register, or
+    /// bad credentials or an untrusted certificate (not a registry that is down: that is
+    /// waited out).
+    #[error("window processor `{name}`: schema registry: {source}")]
+    Registry {
         /// The processor.
         name: String,
         /// The registry's answer.
@@ -390,7 +391,7 @@ impl WindowProcessor {
             {
                 None => return Ok(()),
                 Some(Err(source)) => {
-                    return Err(ProcessorError::OutputSchema {
+                    return Err(ProcessorError::Registry {
                         name: s.name.clone(),
                         source,
                     })
@@ -493,6 +494,12 @@ impl Worker<'_> {
                         let raw = RawRecord::of_message(&msg, &headers);
                         let schemas = if self.decoder.needs_registry() {
                             match self.decoder.resolve_patiently(&raw, &shutdown, &self.settings.name).await {
+                                // Bad credentials or an untrusted certificate: stop before the record.
+                                Some(Err(source)) if source.is_fatal() => {
+                                    let at = (msg.topic().to_string(), msg.partition(), msg.offset());
+                                    self.emit_and_commit(CommitMode::Sync, Some(at)).await?;
+                                    return Err(ProcessorError::Registry { name: self.settings.name.clone(), source });
+                                }
                                 Some(resolved) => resolved,
                                 None => return self.emit_and_commit(CommitMode::Sync, None).await,
                             }

@@ -3,7 +3,6 @@
 //! already holds under the subject gives its existing id.
 
 use super::{ErrorAnswer, RegistryError, SchemaRegistry};
-use crate::error_chain::error_chain;
 
 #[derive(serde::Deserialize)]
 struct IdAnswer {
@@ -34,10 +33,7 @@ impl SchemaRegistry {
     /// existing one when the subject already holds it). [`RegistryError::is_transient`] tells
     /// a registry that is down from one that refuses the schema.
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            url: self.base.clone(),
-            reason: error_chain(&e),
-        };
+        let unreachable = |e: reqwest::Error| self.send_error(&e);
         let url = format!(
             "{}/subjects/{}/versions",
             self.request_base.expose(),
