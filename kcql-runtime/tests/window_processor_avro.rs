@@ -273,3 +273,90 @@ async fn raw_avro_out_with_a_given_schema() {
     }
     assert_eq!(seen.len(), expected.len());
 }
+
+/// Window results that do not fit `avro_schema_out` (here `min_temp` is declared `long`, and
+/// the minima have fractions) are poison outputs: under NOOP none is written, each is counted
+/// and dead-lettered as its JSON text with class `schema_error`, and the input is still
+/// committed (the processor goes on).
+#[tokio::test(flavor = "multi_thread")]
+async fn results_that_do_not_fit_the_schema_are_dead_lettered() {
+    const OUT: &str = r#"{"type":"record","name":"Avg","fields":[
+        {"name":"id","type":"string"},
+        {"name":"window_start","type":"long"},
+        {"name":"window_end","type":"long"},
+        {"name":"min_temp","type":"long"},
+        {"name":"max_temp","type":"double"},
+        {"name":"avg_temp","type":"double"},
+        {"name":"n","type":"long"}]}"#;
+    let input = kafka::unique_topic("wpa_misfit_in");
+    let output = kafka::unique_topic("wpa_misfit_out");
+    let dlq = kafka::unique_topic("wpa_misfit_dlq");
+    kafka::create_topic(&input, 1).await;
+    kafka::create_topic(&output, 1).await;
+    kafka::create_topic(&dlq, 1).await;
+    // Every reading has a fraction: no window's minimum is a whole number.
+    produce(&input, |id, t, ts| {
+        serde_json::json!({"id": id, "temperature": t + 0.125, "ts": ts})
+            .to_string()
+            .into_bytes()
+    })
+    .await;
+    let windows = expected().len();
+    let name = unique("wpa-misfit");
+    let settings = format!(
+        "value_format_out = \"avro\"\navro_schema_out = '''{OUT}'''\nerror_policy = \"NOOP\"\ndlq_topic = \"{dlq}\""
+    );
+    let observability = Observability::default();
+    let metrics = Arc::clone(&observability.registry);
+    let shutdown = Shutdown::new();
+    let task = tokio::spawn(run_pipeline(
+        pipeline(&input, &output, &name, &settings),
+        shutdown.clone(),
+        observability,
+        |_| {},
+    ));
+    let letters = kafka::consume_exactly(
+        &dlq,
+        windows,
+        Duration::from_secs(90),
+        Duration::from_secs(3),
+    )
+    .await;
+    // Everything before the pusher is committed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while kafka::committed_offsets(&format!("kcql-{name}"), &input)
+        .await
+        .values()
+        .sum::<i64>()
+        < (DEVICES * PER_DEVICE) as i64
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "input not committed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shutdown.trigger();
+    task.await.expect("joins").expect("stops cleanly");
+
+    let written = kafka::end_offsets_at(&kafka::brokers(), &output).await;
+    assert_eq!(written.values().sum::<i64>(), 0, "misfits written");
+    for letter in &letters {
+        assert_eq!(
+            letter.header(kcql_runtime::dead_letter::HEADER_CLASS),
+            Some(&b"schema_error"[..])
+        );
+        let v = letter.payload_json();
+        assert!(
+            v["min_temp"].as_f64().is_some_and(|m| m.fract() != 0.0),
+            "{v}"
+        );
+    }
+    let text = metrics.render();
+    assert!(
+        text.contains(&format!(
+            "kcql_window_outputs_skipped_total{{component=\"{name}\",reason=\"schema_error\"}} {windows}"
+        )),
+        "{text}"
+    );
+}
