@@ -1,17 +1,24 @@
-//! A stand-in Confluent Schema Registry on 127.0.0.1: it serves `GET /schemas/ids/{id}` with
-//! the registry's JSON shapes (`{"schema": "…"}`, and `{"error_code": 40403, …}` with HTTP 404
-//! for an id it does not hold), counts requests, and can answer HTTP 503 to its first requests
-//! (a registry that is down for a while).
+//! An in-test Confluent Schema Registry on 127.0.0.1 implementing the documented REST subset
+//! the runtime uses, with the registry's JSON shapes and `error_code`s:
+//! `GET /schemas/ids/{id}` (`{"schema": "…"}`; HTTP 404 with `error_code` 40403 for an id it
+//! does not hold) and `POST /subjects/{subject}/versions` (`{"schema": "…"}` in, `{"id": N}`
+//! out; the same schema under the same subject keeps its id; 42201 for a body without a
+//! schema). It counts requests, can answer HTTP 503 to its first requests (a registry down
+//! for a while), can require HTTP basic auth (401, `error_code` 40101, without it), can be
+//! started on an address chosen before (a registry that comes up after its clients), and
+//! tells what was registered.
 //!
-//! No Schema Registry can be installed on this machine (Confluent's is not on Maven Central);
-//! tests of the Confluent Avro path against a real one belong with the secured-Kafka work.
+//! No Schema Registry could be installed on this machine: Confluent's is not on Maven
+//! Central, Apicurio Registry publishes no runnable jar there (`apicurio-registry-app` has no
+//! `runner` classifier), and Karapace is not on PyPI.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -20,6 +27,7 @@ use tokio::sync::oneshot;
 pub struct StubRegistry {
     url: String,
     requests: Arc<AtomicUsize>,
+    store: Arc<Mutex<Store>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -35,28 +43,83 @@ impl Drop for StubRegistry {
     }
 }
 
-struct Answers {
+/// What the registry holds: schemas by id, and (subject, schema) → id for registrations.
+#[derive(Default)]
+struct Store {
     schemas: HashMap<u32, String>,
+    registered: Vec<(String, String, u32)>,
+    /// The `Authorization` header of every request (`None`: absent).
+    authorizations: Vec<Option<String>>,
+}
+
+struct Answers {
+    store: Arc<Mutex<Store>>,
     /// Requests answered 503 before any schema is served.
     down_for: usize,
+    /// The `Authorization` header value every request must carry, when set.
+    auth: Option<String>,
     requests: Arc<AtomicUsize>,
+}
+
+/// How to start a [`StubRegistry`].
+#[derive(Default, Clone)]
+pub struct StubOptions {
+    /// Schemas served from the start (id → Avro schema JSON text).
+    pub schemas: Vec<(u32, String)>,
+    /// The first this many requests get HTTP 503.
+    pub down_for: usize,
+    /// `(user, password)` every request must send as HTTP basic auth.
+    pub basic_auth: Option<(String, String)>,
+    /// Where to listen (default: a free port on 127.0.0.1).
+    pub addr: Option<SocketAddr>,
+}
+
+/// A free port on 127.0.0.1 for a registry to be started on later (the port is released
+/// when this returns; another process could take it in between, which tests accept).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1: {e}"));
+    listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("bound socket has no address: {e}"))
 }
 
 impl StubRegistry {
     /// Serves `schemas` (id → Avro schema JSON text) until dropped. The first `down_for`
     /// requests get HTTP 503.
     pub async fn start(schemas: &[(u32, &str)], down_for: usize) -> StubRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        StubRegistry::start_with(StubOptions {
+            schemas: schemas.iter().map(|(id, s)| (*id, s.to_string())).collect(),
+            down_for,
+            ..StubOptions::default()
+        })
+        .await
+    }
+
+    /// Serves with `options` until dropped.
+    pub async fn start_with(options: StubOptions) -> StubRegistry {
+        let addr = options
+            .addr
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(addr)
             .await
-            .unwrap_or_else(|e| panic!("stub registry cannot bind 127.0.0.1: {e}"));
+            .unwrap_or_else(|e| panic!("stub registry cannot bind {addr}: {e}"));
         let url = match listener.local_addr() {
             Ok(addr) => format!("http://{addr}"),
             Err(e) => panic!("stub registry has no address: {e}"),
         };
         let requests = Arc::new(AtomicUsize::new(0));
+        let store = Arc::new(Mutex::new(Store {
+            schemas: options.schemas.into_iter().collect(),
+            ..Store::default()
+        }));
+        let auth = options
+            .basic_auth
+            .map(|(user, password)| basic_auth_header(&user, &password));
         let answers = Arc::new(Answers {
-            schemas: schemas.iter().map(|(id, s)| (*id, s.to_string())).collect(),
-            down_for,
+            store: Arc::clone(&store),
+            down_for: options.down_for,
+            auth,
             requests: Arc::clone(&requests),
         });
         // Every path and method goes to `answer`, which counts it.
@@ -72,9 +135,29 @@ impl StubRegistry {
         StubRegistry {
             url,
             requests,
+            store,
             stop: Some(stop),
             task,
         }
+    }
+
+    /// What was registered, in order: `(subject, schema, id)`.
+    pub fn registered(&self) -> Vec<(String, String, u32)> {
+        self.lock().registered.clone()
+    }
+
+    /// The schema registered or served under `id`.
+    pub fn schema(&self, id: u32) -> Option<String> {
+        self.lock().schemas.get(&id).cloned()
+    }
+
+    /// The `Authorization` header of every request so far, in order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.lock().authorizations.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Its base URL (`http://127.0.0.1:<port>`).
@@ -88,24 +171,95 @@ impl StubRegistry {
     }
 }
 
-async fn answer(State(answers): State<Arc<Answers>>, uri: Uri) -> Response {
+/// The `Authorization` header value of HTTP basic auth: `Basic base64(user:password)`.
+pub fn basic_auth_header(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let raw = format!("{user}:{password}");
+    let mut out = String::from("Basic ");
+    for chunk in raw.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn error(status: StatusCode, code: u32, message: &str) -> (StatusCode, serde_json::Value) {
+    (
+        status,
+        serde_json::json!({"error_code": code, "message": message}),
+    )
+}
+
+async fn answer(
+    State(answers): State<Arc<Answers>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let n = answers.requests.fetch_add(1, Ordering::SeqCst);
-    let schema = uri
-        .path()
-        .strip_prefix("/schemas/ids/")
-        .and_then(|id| id.parse::<u32>().ok())
-        .and_then(|id| answers.schemas.get(&id));
-    let (status, body) = match schema {
-        _ if n < answers.down_for => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({"error_code": 50301, "message": "down for a test"}),
-        ),
-        Some(s) => (StatusCode::OK, serde_json::json!({ "schema": s })),
-        None => (
-            StatusCode::NOT_FOUND,
-            serde_json::json!({"error_code": 40403, "message": "Schema not found"}),
-        ),
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut store = answers.store.lock().unwrap_or_else(PoisonError::into_inner);
+    store.authorizations.push(authorization.clone());
+    let path = uri.path();
+    let registering = path
+        .strip_prefix("/subjects/")
+        .and_then(|rest| rest.strip_suffix("/versions"))
+        .filter(|_| method == Method::POST);
+    let (status, body) = if n < answers.down_for {
+        error(StatusCode::SERVICE_UNAVAILABLE, 50301, "down for a test")
+    } else if answers.auth.is_some() && authorization != answers.auth {
+        error(StatusCode::UNAUTHORIZED, 40101, "Unauthorized")
+    } else if let Some(subject) = registering {
+        let subject = subject.to_string();
+        let schema = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["schema"].as_str().map(str::to_string));
+        match schema {
+            None => error(StatusCode::UNPROCESSABLE_ENTITY, 42201, "Invalid schema"),
+            Some(schema) => {
+                let known = store
+                    .registered
+                    .iter()
+                    .find(|(s, text, _)| *s == subject && *text == schema)
+                    .map(|(_, _, id)| *id);
+                let id = match known {
+                    Some(id) => id,
+                    None => {
+                        let id = store.schemas.keys().max().map_or(1, |m| m + 1);
+                        store.schemas.insert(id, schema.clone());
+                        store.registered.push((subject, schema, id));
+                        id
+                    }
+                };
+                (StatusCode::OK, serde_json::json!({ "id": id }))
+            }
+        }
+    } else {
+        let schema = path
+            .strip_prefix("/schemas/ids/")
+            .and_then(|id| id.parse::<u32>().ok())
+            .and_then(|id| store.schemas.get(&id));
+        match schema {
+            Some(s) => (StatusCode::OK, serde_json::json!({ "schema": s })),
+            None => error(StatusCode::NOT_FOUND, 40403, "Schema not found"),
+        }
     };
+    drop(store);
     (
         status,
         [(
@@ -163,5 +317,59 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let after = client.get(format!("{url}/schemas/ids/7")).send().await;
         assert!(after.is_err(), "still answering after drop: {after:?}");
+    }
+
+    #[test]
+    fn basic_auth_headers_are_rfc_7617() {
+        assert_eq!(
+            basic_auth_header("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic_auth_header("a", "b"), "Basic YTpi");
+        assert_eq!(basic_auth_header("ab", "c"), "Basic YWI6Yw==");
+    }
+
+    #[tokio::test]
+    async fn registers_schemas_once_per_subject_and_checks_credentials() {
+        let registry = StubRegistry::start_with(StubOptions {
+            basic_auth: Some(("u".into(), "p".into())),
+            ..StubOptions::default()
+        })
+        .await;
+        let client = reqwest::Client::new();
+        let post = |subject: &str, body: serde_json::Value, auth: bool| {
+            let mut r = client
+                .post(format!("{}/subjects/{subject}/versions", registry.url()))
+                .body(body.to_string());
+            if auth {
+                r = r.basic_auth("u", Some("p"));
+            }
+            r.send()
+        };
+        let refused = post("t-value", serde_json::json!({"schema": "\"long\""}), false)
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error_code"], 40101);
+        let mut ids = Vec::new();
+        for (subject, schema) in [
+            ("t-value", "\"long\""),
+            ("t-value", "\"long\""),
+            ("t-key", "\"string\""),
+        ] {
+            let ok = post(subject, serde_json::json!({ "schema": schema }), true)
+                .await
+                .unwrap();
+            assert_eq!(ok.status(), 200);
+            let body: serde_json::Value = ok.json().await.unwrap();
+            ids.push(body["id"].as_u64().unwrap());
+        }
+        assert_eq!(ids, vec![1, 1, 2]);
+        assert_eq!(registry.schema(2).as_deref(), Some("\"string\""));
+        let invalid = post("t-value", serde_json::json!({}), true).await.unwrap();
+        assert_eq!(invalid.status(), 422);
+        assert_eq!(registry.authorizations()[0], None);
+        assert_eq!(registry.authorizations()[1].as_deref(), Some("Basic dTpw"));
     }
 }

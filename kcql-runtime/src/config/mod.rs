@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod properties;
 pub mod providers;
 pub mod reader;
+pub mod registry;
 pub mod suggest;
 pub mod worker;
 

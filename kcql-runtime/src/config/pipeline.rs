@@ -218,6 +218,15 @@ const INFLUX_KEYS: &[(&str, &str)] = &[
     ("value_format", "connect.influx.value.format"),
     ("avro_schema", "connect.influx.avro.schema"),
     ("schema_registry_url", "connect.influx.schema.registry.url"),
+    (
+        "basic_auth_credentials_source",
+        "basic.auth.credentials.source",
+    ),
+    ("basic_auth_user_info", "basic.auth.user.info"),
+    (
+        "schema_registry_ca_file",
+        "schema.registry.ssl.truststore.location",
+    ),
     ("progress_enabled", "connect.progress.enabled"),
     ("ssl_ca_cert", "connect.influx.ssl.ca.cert"),
     ("ssl_cert", "connect.influx.ssl.cert"),

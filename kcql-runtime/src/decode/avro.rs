@@ -273,11 +273,11 @@ pub fn split_confluent(payload: &[u8]) -> Result<(u32, &[u8]), AvroError> {
     Ok((id, &payload[CONFLUENT_HEADER_LEN..]))
 }
 
-type NodeId = usize;
+pub(crate) type NodeId = usize;
 
 /// One schema node. Named types are nodes like any other; a reference is just its index.
 #[derive(Debug, Clone)]
-enum Node {
+pub(crate) enum Node {
     Null,
     Boolean,
     Int(Option<LogicalType>),
@@ -338,6 +338,16 @@ impl AvroSchema {
             root,
             registry_id: None,
         })
+    }
+
+    /// The root node (for the encoder, [`crate::encode::avro`]).
+    pub(crate) fn root_node(&self) -> NodeId {
+        self.root
+    }
+
+    /// Node `id` of the arena (for the encoder).
+    pub(crate) fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
     }
 
     /// The schema id this schema was registered under, when it came from a schema registry.

@@ -20,7 +20,9 @@ pub mod json;
 pub mod schema_registry;
 
 pub use avro::{AvroError, AvroSchema, AvroSchemaError};
-pub use schema_registry::{RegistryError, SchemaRegistry};
+pub use schema_registry::{
+    topic_subject, RegistryError, RegistryOptions, RegistryOptionsError, SchemaRegistry,
+};
 
 use crate::value::Value;
 use std::borrow::Cow;
@@ -78,6 +80,17 @@ impl Format {
             .iter()
             .position(|n| n.eq_ignore_ascii_case(name))
             .map(|i| FORMATS[i])
+    }
+
+    /// The configured name of the format ([`Format::NAMES`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::String => "string",
+            Format::Bytes => "bytes",
+            Format::Avro => "avro",
+            Format::ConfluentAvro => "confluent_avro",
+        }
     }
 
     /// The format a Kafka Connect converter class reads ([`Format::CONVERTERS`]).

@@ -3,7 +3,8 @@
 //! and caches the answer per id for the life of the client (a registered id never changes its
 //! schema). Only fetching is asynchronous; with the schema in hand, decoding is synchronous
 //! ([`AvroSchema::decode_confluent`]), and [`SchemaRegistry::cached_schema_for`] gives a hot
-//! path without any `.await`.
+//! path without any `.await`. Encoders register their writer schemas under a subject
+//! ([`SchemaRegistry::register`]). Basic auth and a CA to trust come from [`RegistryOptions`].
 
 use super::avro::{split_confluent, AvroError, AvroSchema, AvroSchemaError};
 use std::collections::HashMap;
@@ -14,6 +15,12 @@ use crate::config::Secret;
 use crate::error_chain::error_chain;
 use crate::redact::redact_url;
 use thiserror::Error;
+
+mod options;
+mod register;
+
+pub use options::{RegistryOptions, RegistryOptionsError, CREDENTIALS_SOURCES};
+pub use register::topic_subject;
 
 /// How long one registry request may take, connecting included, unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +38,15 @@ pub enum RegistryError {
         id: u32,
         /// The registry's base URL.
         url: String,
+    },
+    /// The registry's TLS certificate was refused (an untrusted CA, a name mismatch): waiting
+    /// does not fix it. Fatal.
+    #[error("schema registry at {url}: TLS failed: {reason} (is schema.registry.ssl.truststore.location the CA that signed it?)")]
+    Tls {
+        /// The registry's base URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
     },
     /// The registry could not be reached or did not answer in time. Transient.
     #[error("schema registry at {url} is unreachable: {reason}")]
@@ -99,15 +115,45 @@ pub enum RegistryError {
     /// The HTTP client could not be built.
     #[error("cannot build the schema registry client: {0}")]
     Client(String),
+    /// Registering a schema under a subject failed (HTTP error, or an unreadable answer).
+    /// Transient for 5xx and 429.
+    #[error("schema registry answered HTTP {status} when registering the schema under subject `{subject}`: {message}")]
+    Register {
+        /// The subject.
+        subject: String,
+        /// The HTTP status.
+        status: u16,
+        /// The Confluent `error_code`, when the body had one.
+        error_code: Option<i64>,
+        /// The Confluent `message`, or the start of the body.
+        message: String,
+    },
 }
 
 impl RegistryError {
+    /// True when no record can ever be handled with this registry as configured: bad
+    /// credentials (HTTP 401, 403), a refused TLS certificate, an unusable client. The
+    /// component stops instead of treating every record as poison.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            RegistryError::Tls { .. } | RegistryError::Client(_) | RegistryError::BadUrl { .. } => {
+                true
+            }
+            RegistryError::Http { status, .. } | RegistryError::Register { status, .. } => {
+                matches!(*status, 401 | 403)
+            }
+            _ => false,
+        }
+    }
+
     /// True when retrying later may succeed: the registry was unreachable, overloaded or
     /// failing (5xx, 429). An unknown id or a bad payload is not transient.
     pub fn is_transient(&self) -> bool {
         match self {
             RegistryError::Unreachable { .. } => true,
-            RegistryError::Http { status, .. } => *status >= 500 || *status == 429,
+            RegistryError::Http { status, .. } | RegistryError::Register { status, .. } => {
+                *status >= 500 || *status == 429
+            }
             _ => false,
         }
     }
@@ -128,6 +174,8 @@ pub struct SchemaRegistry {
     /// The base URL without its userinfo, for messages.
     base: String,
     client: reqwest::Client,
+    /// Basic-auth credentials sent with every request (besides any in the URL).
+    basic_auth: Option<(Secret, Secret)>,
     cache: RwLock<HashMap<u32, Arc<AvroSchema>>>,
 }
 
@@ -158,12 +206,47 @@ impl SchemaRegistry {
         url: impl Into<String>,
         timeout: Duration,
     ) -> Result<SchemaRegistry, RegistryError> {
-        let client = reqwest::Client::builder()
+        Self::with_options(url, &RegistryOptions::default(), timeout)
+    }
+
+    /// A client for the registry at `url` with `options` (basic auth, a CA file to trust),
+    /// whose requests time out after `timeout`.
+    pub fn with_options(
+        url: impl Into<String>,
+        options: &RegistryOptions,
+        timeout: Duration,
+    ) -> Result<SchemaRegistry, RegistryError> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout)
+            .connect_timeout(timeout);
+        if let Some(path) = &options.ca_file {
+            let shown = path.display();
+            let pem = std::fs::read(path).map_err(|e| {
+                RegistryError::Client(format!("cannot read the CA file {shown}: {e}"))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                RegistryError::Client(format!(
+                    "the CA file {shown} holds no usable PEM certificate: {}",
+                    error_chain(&e)
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(RegistryError::Client(format!(
+                    "the CA file {shown} holds no PEM certificate"
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| RegistryError::Client(error_chain(&e)))?;
-        Self::with_client(url, client)
+        let mut registry = Self::with_client(url, client)?;
+        registry.basic_auth = options
+            .basic_auth()
+            .map(|(user, password)| (Secret::new(user), Secret::new(password)));
+        Ok(registry)
     }
 
     /// A client for the registry at `url` that sends its requests with `client` (for
@@ -192,8 +275,35 @@ impl SchemaRegistry {
             request_base: Secret::new(request_base),
             base,
             client,
+            basic_auth: None,
             cache: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// A request that got no answer: a refused TLS certificate ([`RegistryError::Tls`]) or
+    /// an unreachable registry.
+    fn send_error(&self, e: &reqwest::Error) -> RegistryError {
+        let reason = error_chain(e);
+        let lower = reason.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("handshake") {
+            RegistryError::Tls {
+                url: self.base.clone(),
+                reason,
+            }
+        } else {
+            RegistryError::Unreachable {
+                url: self.base.clone(),
+                reason,
+            }
+        }
+    }
+
+    /// `request` with the configured basic-auth credentials, if any.
+    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.basic_auth {
+            Some((user, password)) => request.basic_auth(user.expose(), Some(password.expose())),
+            None => request,
+        }
     }
 
     /// The registry's base URL, without the credentials it may hold.
@@ -235,13 +345,12 @@ impl SchemaRegistry {
     }
 
     async fn fetch(&self, id: u32) -> Result<AvroSchema, RegistryError> {
-        let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
-            url: self.base.clone(),
-            reason: error_chain(&e),
-        };
+        let unreachable = |e: reqwest::Error| self.send_error(&e);
         let response = self
-            .client
-            .get(format!("{}/schemas/ids/{id}", self.request_base.expose()))
+            .authorize(
+                self.client
+                    .get(format!("{}/schemas/ids/{id}", self.request_base.expose())),
+            )
             .header(
                 reqwest::header::ACCEPT,
                 "application/vnd.schemaregistry.v1+json, application/json",

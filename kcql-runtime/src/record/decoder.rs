@@ -18,8 +18,8 @@ use thiserror::Error;
 use super::RecordView;
 use crate::backoff::Backoff;
 use crate::decode::{
-    decode_with, json, AvroSchema, AvroSchemaError, DecodeError, Format, RegistryError,
-    SchemaRegistry,
+    decode_with, json, schema_registry, AvroSchema, AvroSchemaError, DecodeError, Format,
+    RegistryError, RegistryOptions, SchemaRegistry,
 };
 use crate::redact::SecretUrl;
 use crate::shutdown::Shutdown;
@@ -43,6 +43,9 @@ pub struct RecordFormat {
     /// such a document is read as its `payload`; any other document as it is.
     #[serde(default)]
     pub json_envelope: JsonEnvelope,
+    /// How the registry is reached besides its URL (basic auth, a CA file); not serialized.
+    #[serde(skip)]
+    pub registry_options: RegistryOptions,
 }
 
 /// Which JSON parts may come in Kafka Connect's schema envelope
@@ -175,7 +178,11 @@ impl RecordDecoder {
             }
         }
         let registry = match &format.schema_registry_url {
-            Some(url) => Some(Arc::new(SchemaRegistry::new(url.expose())?)),
+            Some(url) => Some(Arc::new(SchemaRegistry::with_options(
+                url.expose(),
+                &format.registry_options,
+                schema_registry::DEFAULT_TIMEOUT,
+            )?)),
             None => None,
         };
         for (part, f) in parts {
@@ -201,6 +208,11 @@ impl RecordDecoder {
             registry: None,
             envelope: JsonEnvelope::default(),
         }
+    }
+
+    /// The registry client, when a part is Confluent Avro (to share with an encoder).
+    pub fn registry(&self) -> Option<&Arc<SchemaRegistry>> {
+        self.registry.as_ref()
     }
 
     /// The value format.

@@ -130,6 +130,7 @@ const SECRETS: &str = r#"
     token = "hunter2-influx-token"
     value_format = "confluent_avro"
     schema_registry_url = "https://u:hunter2-registry@127.0.0.1:8081"
+    basic_auth_user_info = "u:hunter2-user-info"
 
     [[source.mqtt]]
     name = "mq"
@@ -137,6 +138,10 @@ const SECRETS: &str = r#"
     kcql = "INSERT INTO t SELECT * FROM /a"
     username = "u"
     password = "hunter2-mqtt"
+    value_format_out = "confluent_avro"
+    avro_schema_out = '{"type":"map","values":"string"}'
+    schema_registry_url = "http://127.0.0.1:8081"
+    basic_auth_user_info = "u:hunter2-mqtt-registry"
     [source.mqtt.kafka]
     "ssl.keystore.password" = "hunter2-keystore"
 
@@ -145,6 +150,9 @@ const SECRETS: &str = r#"
     kcql = "INSERT INTO o SELECT id, max(t) AS m FROM t GROUP BY id WINDOW TUMBLING(2s)"
     value_format = "confluent_avro"
     schema_registry_url = "http://u:hunter2-registry@127.0.0.1:8081"
+    basic_auth_credentials_source = "USER_INFO"
+    basic_auth_user_info = "u:hunter2-processor-registry"
+    value_format_out = "confluent_avro"
     [processor.window.kafka]
     properties = { "sasl.oauthbearer.client.secret" = "hunter2-oauth" }
 "#;

@@ -20,6 +20,7 @@ use crate::config::reader::keys::{
     VALUE_CONVERTER,
 };
 use crate::config::reader::{KeyError, KnownKeys};
+use crate::config::registry;
 use crate::connectors::influx_sink::influx::{check_url, Api, Consistency, InfluxConfig};
 use crate::decode::Format;
 use crate::http_tls::HttpTls;
@@ -103,6 +104,10 @@ pub const KNOWN_KEYS: &[&str] = &[
     SSL_KEY,
     SSL_SYSTEM_ROOTS,
     INSECURE_SKIP_VERIFY,
+    registry::SCHEMA_REGISTRY_URL,
+    registry::BASIC_AUTH_SOURCE,
+    registry::BASIC_AUTH_USER_INFO,
+    registry::REGISTRY_CA,
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).
@@ -430,6 +435,7 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
     let mut registry: Option<(&str, String)> = None;
     for key in [
         SCHEMA_REGISTRY_URL,
+        registry::SCHEMA_REGISTRY_URL,
         VALUE_CONVERTER_REGISTRY,
         KEY_CONVERTER_REGISTRY,
     ] {
@@ -455,6 +461,7 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
             key: key_envelope,
             value: value_envelope,
         },
+        registry_options: registry::read_registry_options(r),
     };
     if let Err(e) = RecordDecoder::new(&format) {
         let (at, message) = match e {
@@ -467,6 +474,8 @@ fn read_record_format(r: &mut Reader<'_>) -> RecordFormat {
                 SCHEMA_REGISTRY_URL,
                 format!("connect.influx.{part}.format = confluent_avro needs {SCHEMA_REGISTRY_URL} (or {part}.converter.schema.registry.url)"),
             ),
+            // A bad CA file was reported under its own key.
+            RecordFormatError::Registry(_) if r.errors.iter().any(|e| e.key() == registry::REGISTRY_CA) => return format,
             RecordFormatError::Registry(e) => (SCHEMA_REGISTRY_URL, format!("{SCHEMA_REGISTRY_URL}: {e}")),
         };
         r.invalid(at, message);

@@ -8,6 +8,10 @@ use crate::dead_letter::DeadLetterError;
 /// The reason an InfluxDB sink stopped with an error.
 #[derive(Debug, Error)]
 pub enum SinkError {
+    /// The schema registry refuses the sink (bad credentials, an untrusted certificate):
+    /// nothing after the record that met it was committed.
+    #[error("schema registry: {0}")]
+    Registry(crate::decode::RegistryError),
     /// The Kafka consumer could not be created or subscribed.
     #[error("Kafka consumer for group `{group}`: {source}")]
     Kafka {

@@ -258,6 +258,12 @@ impl<'c> Worker<'c> {
             let headers = crate::kafka::headers_of(&msg);
             let raw = RawRecord::of_message(&msg, &headers);
             match decoder.resolve_patiently(&raw, stop, &self.ctx.name).await {
+                // Bad credentials or an untrusted certificate: no record could be decoded.
+                // The record stays unhandled (never committed); the sink stops.
+                Some(Err(e)) if e.is_fatal() => {
+                    self.failure.get_or_insert(SinkError::Registry(e));
+                    return true;
+                }
                 Some(resolved) => resolved,
                 None => return false,
             }
@@ -441,7 +447,7 @@ impl<'c> Worker<'c> {
         self.held.clear();
         self.commit(CommitMode::Async);
         for msg in std::mem::take(&mut self.parked) {
-            if !self.admit(msg, stop).await {
+            if !self.admit(msg, stop).await || self.failure.is_some() {
                 break;
             }
         }

@@ -47,6 +47,7 @@ use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, VALUE_CONVERTER,
 };
 use crate::config::reader::{KeyError, KnownKeys};
+use crate::config::registry;
 use crate::decode::AvroSchema;
 use crate::kafka::KafkaProperties;
 use crate::redact::redact_url;
@@ -121,6 +122,14 @@ pub const KNOWN_KEYS: &[&str] = &[
     connect_errors::LOG_INCLUDE_MESSAGES,
     connect_errors::RETRY_TIMEOUT,
     connect_errors::RETRY_DELAY_MAX_MS,
+    output::VALUE_FORMAT_OUT,
+    output::KEY_FORMAT_OUT,
+    output::AVRO_SCHEMA_OUT,
+    output::SCHEMA_REGISTRY_URL,
+    registry::SCHEMA_REGISTRY_URL,
+    registry::BASIC_AUTH_SOURCE,
+    registry::BASIC_AUTH_USER_INFO,
+    registry::REGISTRY_CA,
 ];
 
 /// Default Kafka bootstrap servers when `kafka.bootstrap.servers` is not given.
@@ -304,6 +313,8 @@ pub struct MqttSourceSettings {
     /// headers and per-record overhead, as [`record_size`](super::size::record_size) counts);
     /// a bigger one is a poison message. Default: the producer's `message.max.bytes`.
     pub max_message_bytes: usize,
+    /// How record keys and values are written ([`output`]).
+    pub output: OutputSettings,
     /// The `kafka.*` keys, prefix removed, for the producer.
     pub kafka: KafkaProperties,
 }
@@ -456,6 +467,7 @@ impl MqttSourceSettings {
         let connector_class = r.optional(CONNECTOR_CLASS);
         let dlq_topic = r.optional(DLQ_TOPIC);
         let max_message_bytes = read_max_message_bytes(&mut r, &kafka);
+        let output = output::read_output(&mut r);
 
         match (hosts, brokers, kcql, compiled, qos) {
             (Some(hosts), Some(brokers), Some(kcql), Some((statements, plan)), Some(qos))
@@ -494,6 +506,7 @@ impl MqttSourceSettings {
                     max_inflight,
                     dlq_topic,
                     max_message_bytes,
+                    output,
                     kafka,
                 })
             }
@@ -737,6 +750,20 @@ pub struct MqttSourceToml {
     /// Avro schema files by MQTT source.
     #[serde(default)]
     pub avro_schemas: BTreeMap<String, String>,
+    /// How values are written: json (default), string, bytes, avro, confluent_avro.
+    pub value_format_out: Option<String>,
+    /// How keys are written: string (default), bytes, json, avro, confluent_avro.
+    pub key_format_out: Option<String>,
+    /// The values' Avro schema (JSON text or a file path) for the Avro output formats.
+    pub avro_schema_out: Option<String>,
+    /// The Schema Registry for `confluent_avro`.
+    pub schema_registry_url: Option<String>,
+    /// `USER_INFO` or `URL`.
+    pub basic_auth_credentials_source: Option<String>,
+    /// `user:password` for the registry.
+    pub basic_auth_user_info: Option<Secret>,
+    /// A PEM CA file for an `https` registry.
+    pub schema_registry_ca_file: Option<String>,
     /// Kafka producer settings (`bootstrap.servers`, …).
     #[serde(default)]
     pub kafka: KafkaProperties,
@@ -781,7 +808,25 @@ impl MqttSourceToml {
             }
             .to_string(),
         );
-        let opts: [(&str, Option<String>); 18] = [
+        let opts: [(&str, Option<String>); 25] = [
+            (output::VALUE_FORMAT_OUT, self.value_format_out.clone()),
+            (output::KEY_FORMAT_OUT, self.key_format_out.clone()),
+            (output::AVRO_SCHEMA_OUT, self.avro_schema_out.clone()),
+            (
+                output::SCHEMA_REGISTRY_URL,
+                self.schema_registry_url.clone(),
+            ),
+            (
+                registry::BASIC_AUTH_SOURCE,
+                self.basic_auth_credentials_source.clone(),
+            ),
+            (
+                registry::BASIC_AUTH_USER_INFO,
+                self.basic_auth_user_info
+                    .as_ref()
+                    .map(|s| s.expose().to_string()),
+            ),
+            (registry::REGISTRY_CA, self.schema_registry_ca_file.clone()),
             (USERNAME, self.username.clone()),
             (
                 PASSWORD,
@@ -831,6 +876,9 @@ impl MqttSourceToml {
         MqttSourceSettings::from_properties(&self.to_properties())
     }
 }
+
+pub mod output;
+pub use output::OutputSettings;
 
 #[cfg(test)]
 mod tests;

@@ -75,4 +75,8 @@ pub enum MqttSourceError {
     /// A worker task ended abnormally.
     #[error("MQTT source worker failed: {0}")]
     Worker(String),
+    /// The schema registry refused to register an output schema (a registry that is down is
+    /// waited out instead; the message stays unacknowledged).
+    #[error("cannot register the output schema: {0}")]
+    OutputSchema(#[from] crate::decode::RegistryError),
 }

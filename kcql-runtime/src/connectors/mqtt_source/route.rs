@@ -10,7 +10,7 @@ use regex::Regex;
 use thiserror::Error;
 
 use crate::decode::{json, AvroSchema, DecodeError};
-use crate::encode::json::{write_json, write_object};
+use crate::encode::json::write_json;
 use crate::eval::{eval, is_true, lookup};
 use crate::record::RecordView;
 use crate::value::Value;
@@ -100,6 +100,10 @@ pub enum PoisonError {
     /// The Kafka topic derived from the MQTT topic is not a legal Kafka topic name.
     #[error("`{0}` is not a legal Kafka topic name")]
     BadTopic(String),
+    /// The key or value cannot be written in the output format (it does not fit the Avro
+    /// schema).
+    #[error(transparent)]
+    Encode(#[from] crate::encode::EncodeError),
 }
 
 impl PoisonError {
@@ -112,6 +116,7 @@ impl PoisonError {
             PoisonError::KeyNotScalar { .. } => "key_not_scalar",
             PoisonError::NotAnObject(_) => "not_an_object",
             PoisonError::BadTopic(_) => "bad_topic",
+            PoisonError::Encode(e) => e.class(),
         }
     }
 }
@@ -147,9 +152,15 @@ struct RouteExec {
     avro: Option<AvroSchema>,
 }
 
+mod output;
+
+use super::config::OutputSettings;
+
 /// The executable form of an [`MqttPlan`].
 pub struct Router {
     routes: Vec<RouteExec>,
+    /// How keys and values are written (default: key text, JSON values).
+    output: OutputSettings,
 }
 
 impl std::fmt::Debug for Router {
@@ -217,7 +228,10 @@ impl Router {
             });
         }
         if errors.is_empty() {
-            Ok(Router { routes })
+            Ok(Router {
+                routes,
+                output: OutputSettings::default(),
+            })
         } else {
             Err(errors)
         }
@@ -271,6 +285,13 @@ impl Router {
             }
         };
         let (key, value) = match decoded {
+            None if self.output.value.is_avro() => {
+                let value = Value::Bytes(Cow::Borrowed(msg.payload));
+                (
+                    msg.topic.as_bytes().to_vec(),
+                    self.output.value.encode(&topic, &value)?,
+                )
+            }
             None => (msg.topic.as_bytes().to_vec(), msg.payload.to_vec()),
             Some(v) => {
                 let mut rec = RecordView::of_value(v);
@@ -282,13 +303,16 @@ impl Router {
                     }
                 }
                 let key = key_of(&route.key, &rec, msg.topic)?;
+                let out = &self.output.value;
                 let value = match &route.projection {
+                    None if out.is_avro() => out.encode(&topic, &rec.value)?,
                     None => msg.payload.to_vec(),
-                    Some(items) => project(items, &rec, now_ms)?,
+                    Some(items) => out.encode(&topic, &project(items, &rec, now_ms)?)?,
                 };
                 (key, value)
             }
         };
+        let key = self.encode_key(&topic, key)?;
         Ok(Routed::Record(KafkaRecord {
             topic,
             key,
@@ -372,11 +396,11 @@ fn key_of(key: &MessageKey, rec: &RecordView<'_>, topic: &str) -> Result<Vec<u8>
 
 /// The projected value as a JSON object. Later outputs of the same name replace earlier ones;
 /// a missing field is `null`.
-fn project(
-    items: &[ProjectionItem],
-    rec: &RecordView<'_>,
+fn project<'r>(
+    items: &'r [ProjectionItem],
+    rec: &'r RecordView<'_>,
     now_ms: i64,
-) -> Result<Vec<u8>, PoisonError> {
+) -> Result<Value<'r>, PoisonError> {
     let mut entries: Vec<(&str, Cow<'_, Value<'_>>)> = Vec::new();
     let mut put = |name, v| match entries.iter_mut().find(|(n, _)| *n == name) {
         Some(slot) => slot.1 = v,
@@ -407,9 +431,12 @@ fn project(
             }
         }
     }
-    let mut out = Vec::with_capacity(64);
-    write_object(entries.iter().map(|(k, v)| (*k, v.as_ref())), &mut out);
-    Ok(out)
+    Ok(Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (Cow::Borrowed(k), v.into_owned()))
+            .collect(),
+    ))
 }
 
 /// Writes `v` as JSON (for callers that hold a decoded value).

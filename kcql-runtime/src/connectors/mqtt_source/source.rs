@@ -126,8 +126,9 @@ impl MqttSource {
             settings.share_replicate,
             &settings.client_id,
         ) {
-            let router =
-                Router::new(&w.plan, &settings.avro_schemas).map_err(MqttSourceError::Config)?;
+            let router = Router::new(&w.plan, &settings.avro_schemas)
+                .map_err(MqttSourceError::Config)?
+                .with_output(settings.output.clone());
             workers.push((w, Arc::new(router)));
         }
         Ok(MqttSource {
@@ -342,7 +343,12 @@ impl Worker {
                 }
                 ev = session.events.recv(), if can_read => match ev {
                     Some(SessionEvent::Message(m)) => {
-                        self.on_message(m);
+                        // Confluent Avro: the output schemas first (waits while the registry is down).
+                        match self.router.prepare(&m.topic, &stop, &self.client_id).await {
+                            None => break,
+                            Some(Err(e)) => self.failure = Some(e.into()),
+                            Some(Ok(())) => self.on_message(m),
+                        }
                         self.advance(&session);
                     }
                     Some(SessionEvent::Connected { session_present }) => {

@@ -9,7 +9,12 @@
 //! error_policy = "NOOP"              # NOOP (skip + optional dead letter) | THROW (default)
 //! dlq_topic = "sensor_data_dlq"      # optional: skipped poison records go here
 //! value_format = "json"              # json | string | bytes | avro | confluent_avro
-//! schema_registry_url = "http://127.0.0.1:8081"   # for confluent_avro
+//! schema_registry_url = "http://127.0.0.1:8081"   # for confluent_avro (in or out)
+//! basic_auth_credentials_source = "USER_INFO"     # or URL (credentials in the URL)
+//! basic_auth_user_info = "user:password"          # a secret: never printed
+//! schema_registry_ca_file = "/etc/ssl/registry-ca.pem"   # PEM CA for an https registry
+//! value_format_out = "json"          # json | string | bytes | avro | confluent_avro
+//! avro_schema_out = "…"              # for avro/confluent_avro; absent: derived from the plan
 //! late = "drop"                      # or { topic = "sensor_late" }
 //! max_open_windows = 10000
 //! max_groups = 1000000
@@ -24,6 +29,7 @@ use serde::Deserialize;
 use crate::config::common::ErrorPolicy;
 use crate::config::duration::DurationSetting;
 use crate::connectors::window_processor::window::{LatePolicy, WindowEngine, WindowSettings};
+use crate::decode::RegistryOptionsError;
 use crate::kafka::KafkaSettings;
 
 /// A `[[processor.window]]` table as written.
@@ -51,6 +57,18 @@ pub struct WindowProcessorToml {
     /// Schema Registry base URL for `value_format = "confluent_avro"` (it may hold
     /// credentials; shown without them).
     pub schema_registry_url: Option<crate::redact::SecretUrl>,
+    /// `USER_INFO` or `URL`: where the registry's basic-auth credentials come from.
+    pub basic_auth_credentials_source: Option<String>,
+    /// `user:password` for the registry (`USER_INFO`).
+    pub basic_auth_user_info: Option<crate::redact::Secret>,
+    /// A PEM file of CA certificates for an `https` registry.
+    pub schema_registry_ca_file: Option<std::path::PathBuf>,
+    /// How output values are written (default JSON).
+    #[serde(default)]
+    pub value_format_out: Option<crate::decode::Format>,
+    /// The Avro schema (JSON text) of the output values for `avro`/`confluent_avro`
+    /// (absent: derived from the plan).
+    pub avro_schema_out: Option<String>,
     /// Late records: `"drop"` (default) or `{ topic = "…" }`.
     pub late: Option<LatePolicy>,
     /// Most windows held at once.
@@ -119,6 +137,31 @@ impl WindowProcessorToml {
         }
         window.avro_schema = self.avro_schema;
         window.schema_registry_url = self.schema_registry_url;
+        if let Some(f) = self.value_format_out {
+            window.value_format_out = f;
+        }
+        window.avro_schema_out = self.avro_schema_out;
+        if let Some(path) = &self.schema_registry_ca_file {
+            if let Err(e) = crate::config::registry::check_ca_file(path) {
+                errors.push(format!("schema_registry_ca_file: {e}"));
+            }
+        }
+        match crate::decode::RegistryOptions::from_basic_auth(
+            self.basic_auth_credentials_source.as_deref(),
+            self.basic_auth_user_info,
+            self.schema_registry_ca_file,
+        ) {
+            Ok(options) => window.registry_options = options,
+            Err(e) => errors.push(match e {
+                RegistryOptionsError::UnknownSource(v) => format!(
+                    "basic_auth_credentials_source must be USER_INFO or URL, got `{v}`"
+                ),
+                RegistryOptionsError::MissingUserInfo => "basic_auth_credentials_source = USER_INFO needs basic_auth_user_info (\"user:password\")".to_string(),
+                RegistryOptionsError::BadUserInfo => {
+                    "basic_auth_user_info must be \"user:password\" (no `:` found)".to_string()
+                }
+            }),
+        }
         if let Some(l) = self.late {
             window.late = l;
         }
@@ -189,6 +232,57 @@ mod tests {
         assert!(
             errors.iter().any(|e| e.contains("error_policy")),
             "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn avro_output_and_registry_settings() {
+        let toml_text = r#"
+            kcql = "INSERT INTO out SELECT id, COUNT(*) AS n FROM input GROUP BY id WINDOW TUMBLING(2s)"
+            value_format_out = "confluent_avro"
+            schema_registry_url = "http://127.0.0.1:8081"
+            basic_auth_user_info = "u:hunter2"
+            "#;
+        let ok: WindowProcessorToml = toml::from_str(toml_text).unwrap();
+        let (s, _) = ok.into_settings().unwrap();
+        assert_eq!(
+            s.window.value_format_out,
+            crate::decode::Format::ConfluentAvro
+        );
+        assert_eq!(
+            s.window
+                .registry_options
+                .user_info
+                .as_ref()
+                .map(|u| u.expose()),
+            Some("u:hunter2")
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+
+        let bad: WindowProcessorToml = toml::from_str(
+            r#"
+            kcql = "INSERT INTO out SELECT COUNT(*) AS n FROM input WINDOW TUMBLING(2s)"
+            value_format_out = "confluent_avro"
+            basic_auth_credentials_source = "USER_INFO"
+            schema_registry_ca_file = "/nonexistent/ca.pem"
+            "#,
+        )
+        .unwrap();
+        let errors = bad.into_settings().unwrap_err();
+        let all = errors.join("\n");
+        assert!(
+            all.contains("basic_auth_credentials_source = USER_INFO needs basic_auth_user_info"),
+            "{all}"
+        );
+        assert!(
+            all.contains("schema_registry_ca_file: cannot read /nonexistent/ca.pem"),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                "value_format_out: value format confluent_avro needs a schema registry URL"
+            ),
+            "{all}"
         );
     }
 

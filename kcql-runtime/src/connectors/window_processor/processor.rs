@@ -54,7 +54,7 @@ use crate::component::{Component, ComponentContext, ComponentState};
 use crate::config::ErrorPolicy;
 use crate::connectors::window_processor::config::WindowProcessorSettings;
 use crate::connectors::window_processor::window::{
-    BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics,
+    BuildError, CommitPoint, InputRecord, ResumeToken, WindowEngine, WindowMetrics, WindowOutput,
 };
 use crate::dead_letter::{DeadLetter, DeadLetterError, PendingDeadLetter};
 use crate::decode::RegistryError;
@@ -103,6 +103,28 @@ pub enum ProcessorError {
         topic: String,
         /// Kafka's error.
         error: String,
+    },
+    /// A window result does not fit the output's Avro schema under `THROW` (its inputs are
+    /// not committed).
+    #[error("window result for `{topic}` (window start {window_start}) cannot be written: {reason}; error policy THROW stops the processor")]
+    Unencodable {
+        /// The target topic.
+        topic: String,
+        /// The window's start (epoch ms).
+        window_start: i64,
+        /// Why.
+        reason: String,
+    },
+    /// The schema registry refused the processor: an output schema it would not register, or
+    /// bad credentials or an untrusted certificate (not a registry that is down: that is
+    /// waited out).
+    #[error("window processor `{name}`: schema registry: {source}")]
+    Registry {
+        /// The processor.
+        name: String,
+        /// The registry's answer.
+        #[source]
+        source: crate::decode::RegistryError,
     },
     /// A dead-letter or late-topic copy failed (the record is not committed).
     #[error(transparent)]
@@ -267,6 +289,7 @@ struct Published {
     open_windows: Arc<Gauge>,
     groups: Arc<Gauge>,
     dead_lettered: Arc<Counter>,
+    unencodable: Arc<Counter>,
 }
 
 impl Published {
@@ -315,6 +338,11 @@ impl Published {
                 "kcql_records_dead_lettered_total",
                 "Records sent to the dead-letter topic.",
                 &l,
+            ),
+            unencodable: registry.counter(
+                "kcql_window_outputs_skipped_total",
+                "Window results skipped under NOOP (they do not fit the output's Avro schema).",
+                &[("component", name), ("reason", "schema_error")],
             ),
         }
     }
@@ -373,6 +401,23 @@ impl WindowProcessor {
             source,
         };
         let engine = WindowEngine::new(&s.plan, s.window.clone())?;
+        // Confluent Avro output: the schemas are registered before anything is read, waiting
+        // out a registry that is down.
+        for (topic, encoder) in engine.output_encoders() {
+            match encoder
+                .prepare_patiently(&topic, shutdown.receiver(), &s.name)
+                .await
+            {
+                None => return Ok(()),
+                Some(Err(source)) => {
+                    return Err(ProcessorError::Registry {
+                        name: s.name.clone(),
+                        source,
+                    })
+                }
+                Some(Ok(())) => {}
+            }
+        }
         let shared = Arc::new(Mutex::new(Shared {
             engine,
             resumed: HashSet::new(),
@@ -479,6 +524,12 @@ impl Worker<'_> {
                         let raw = RawRecord::of_message(&msg, &headers);
                         let schemas = if self.decoder.needs_registry() {
                             match self.decoder.resolve_patiently(&raw, &shutdown, &self.settings.name).await {
+                                // Bad credentials or an untrusted certificate: stop before the record.
+                                Some(Err(source)) if source.is_fatal() => {
+                                    let at = (msg.topic().to_string(), msg.partition(), msg.offset());
+                                    self.emit_and_commit(CommitMode::Sync, Some(at)).await?;
+                                    return Err(ProcessorError::Registry { name: self.settings.name.clone(), source });
+                                }
                                 Some(resolved) => resolved,
                                 None => return self.emit_and_commit(CommitMode::Sync, None).await,
                             }
@@ -709,6 +760,36 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// A window result that does not fit the output schema: under NOOP counted, logged and
+    /// dead-lettered (its JSON text, class `schema_error`); under THROW the processor stops.
+    fn skip_unencodable(&mut self, o: &WindowOutput, reason: &str) -> Result<(), ProcessorError> {
+        if self.settings.error_policy != ErrorPolicy::Noop {
+            return Err(ProcessorError::Unencodable {
+                topic: o.topic.clone(),
+                window_start: o.window_start,
+                reason: reason.to_string(),
+            });
+        }
+        tracing::warn!(processor = %self.settings.name, topic = %o.topic,
+            window_start = o.window_start, error = %reason,
+            "skipping a window result that does not fit the output schema (error policy NOOP)");
+        self.published.unencodable.inc();
+        if let Some(dl) = &self.dead_letter {
+            let copy = rdkafka::message::OwnedMessage::new(
+                Some(o.value.clone()),
+                o.key.clone(),
+                o.topic.clone(),
+                rdkafka::Timestamp::CreateTime(o.timestamp_ms),
+                -1,
+                -1,
+                None,
+            );
+            self.copies.push(dl.send(&copy, "schema_error", reason));
+            self.published.dead_lettered.inc();
+        }
+        Ok(())
+    }
+
     /// Produces the closed windows, waits for their delivery (and for pending copies), then
     /// commits the commit point taken right after them; with `stop_at` (a record the processor
     /// stops on), at most up to that record.
@@ -732,6 +813,10 @@ impl Worker<'_> {
         };
         let mut deliveries = Vec::with_capacity(outputs.len());
         for o in &outputs {
+            if let Some(error) = &o.encode_error {
+                self.skip_unencodable(o, &error.to_string())?;
+                continue;
+            }
             let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&o.topic)
                 .payload(o.value.as_slice())
                 .timestamp(o.timestamp_ms);

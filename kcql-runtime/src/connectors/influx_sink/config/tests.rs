@@ -452,3 +452,47 @@ fn kafka_connect_error_keys_set_the_poison_policy_and_the_dead_letter_topic() {
         ["errors.deadletterqueue.topic.name = `b` disagrees with connect.influx.dlq.topic = `a`: give one of them"]
     );
 }
+
+#[test]
+fn registry_settings_use_kafka_connect_names() {
+    let f = format_of(&[
+        (VALUE_FORMAT, "confluent_avro"),
+        (registry::SCHEMA_REGISTRY_URL, "http://127.0.0.1:8081"),
+        (registry::BASIC_AUTH_SOURCE, "USER_INFO"),
+        (registry::BASIC_AUTH_USER_INFO, "reader:hunter2"),
+    ]);
+    assert_eq!(
+        f.schema_registry_url.as_ref().map(SecretUrl::expose),
+        Some("http://127.0.0.1:8081")
+    );
+    assert_eq!(
+        f.registry_options.user_info.as_ref().map(|s| s.expose()),
+        Some("reader:hunter2")
+    );
+    assert!(!format!("{f:?}").contains("hunter2"));
+    let bad = messages(&[
+        (VALUE_FORMAT, "confluent_avro"),
+        (registry::SCHEMA_REGISTRY_URL, "http://127.0.0.1:8081"),
+        (registry::BASIC_AUTH_SOURCE, "SASL_INHERIT"),
+        (registry::REGISTRY_CA, "/nonexistent/ca.pem"),
+    ]);
+    assert!(
+        bad.iter()
+            .any(|m| m
+                == "basic.auth.credentials.source must be USER_INFO or URL, got `SASL_INHERIT`"),
+        "{bad:?}"
+    );
+    assert!(
+        bad.iter().any(|m| m.starts_with(
+            "schema.registry.ssl.truststore.location: cannot read /nonexistent/ca.pem"
+        )),
+        "{bad:?}"
+    );
+    let missing = messages(&[(registry::BASIC_AUTH_SOURCE, "USER_INFO")]);
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.contains("USER_INFO needs basic.auth.user.info")),
+        "{missing:?}"
+    );
+}

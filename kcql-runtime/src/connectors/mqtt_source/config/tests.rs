@@ -328,3 +328,57 @@ fn max_message_bytes_defaults_to_the_producers_limit_and_may_not_exceed_it() {
     .unwrap();
     assert_eq!(t.into_settings().unwrap().max_message_bytes, 4096);
 }
+
+#[test]
+fn output_formats_and_their_errors() {
+    use crate::decode::Format;
+    let s = MqttSourceSettings::from_properties(&props(&base())).unwrap();
+    assert_eq!(s.output.value.format(), Format::Json);
+    assert_eq!(s.output.key.format(), Format::String);
+    let s = MqttSourceSettings::from_properties(&props(&with(&[
+        (output::VALUE_FORMAT_OUT, "confluent_avro"),
+        (output::KEY_FORMAT_OUT, "confluent_avro"),
+        (
+            output::AVRO_SCHEMA_OUT,
+            r#"{"type":"map","values":"double"}"#,
+        ),
+        (registry::SCHEMA_REGISTRY_URL, "http://127.0.0.1:8081"),
+        (registry::BASIC_AUTH_USER_INFO, "u:hunter2"),
+    ])))
+    .unwrap();
+    assert_eq!(s.output.value.format(), Format::ConfluentAvro);
+    assert_eq!(s.output.key.format(), Format::ConfluentAvro);
+    assert!(!format!("{s:?}").contains("hunter2"));
+
+    let text = |e: Vec<MqttSettingsError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    let e = text(errors(&with(&[(output::VALUE_FORMAT_OUT, "avro")])));
+    assert!(
+        e.iter().any(|m| m
+            .contains("connect.mqtt.value.format.out = avro needs connect.mqtt.avro.schema.out")),
+        "{e:?}"
+    );
+    let e = text(errors(&with(&[
+        (output::VALUE_FORMAT_OUT, "confluent_avro"),
+        (output::AVRO_SCHEMA_OUT, r#""string""#),
+    ])));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("confluent_avro needs connect.mqtt.schema.registry.url")),
+        "{e:?}"
+    );
+    let e = text(errors(&with(&[(output::VALUE_FORMAT_OUT, "protobuf")])));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("connect.mqtt.value.format.out must be one of")),
+        "{e:?}"
+    );
+    let e = text(errors(&with(&[
+        (output::VALUE_FORMAT_OUT, "avro"),
+        (output::AVRO_SCHEMA_OUT, "/nonexistent/schema.avsc"),
+    ])));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("neither a JSON schema nor a readable file")),
+        "{e:?}"
+    );
+}

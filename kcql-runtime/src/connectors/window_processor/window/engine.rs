@@ -16,6 +16,8 @@ mod route;
 use super::assign::WindowShape;
 use super::output::OutputPlan;
 use super::settings::WindowSettings;
+use crate::decode::{schema_registry, Format, SchemaRegistry};
+use crate::encode::OutputEncoder;
 use crate::record::{RecordDecoder, RecordFormat};
 use apply::{apply, RecordContext};
 use kcql::plan::ProcessorPlan;
@@ -24,6 +26,7 @@ use reads_key::route_reads_key;
 use route::RouteState;
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub use commit::{CommitPoint, ResumeError, ResumeToken};
 pub use emit::WindowOutput;
@@ -77,7 +80,9 @@ impl WindowEngine {
             avro_schema: settings.avro_schema.clone(),
             schema_registry_url: settings.schema_registry_url.clone(),
             json_envelope: Default::default(),
+            registry_options: settings.registry_options.clone(),
         })?;
+        let out_registry = output_registry(&settings, &decoder)?;
         let mut by_source: HashMap<String, SmallVec<[usize; 2]>> = HashMap::new();
         let mut needs_key = false;
         let routes = plan
@@ -87,9 +92,26 @@ impl WindowEngine {
             .map(|(i, r)| {
                 by_source.entry(r.source.clone()).or_default().push(i);
                 needs_key |= route_reads_key(r);
-                RouteState {
+                let output = OutputPlan::new(&r.group_by, &r.outputs);
+                let format = settings.value_format_out;
+                let schema = match &settings.avro_schema_out {
+                    Some(s) => Some(s.clone()),
+                    None if format.needs_schema() => {
+                        Some(output.avro_schema(&r.aggregates).map_err(|message| {
+                            BuildError::OutputSchema {
+                                route: i + 1,
+                                message,
+                            }
+                        })?)
+                    }
+                    None => None,
+                };
+                let encoder =
+                    OutputEncoder::new(format, false, schema.as_deref(), out_registry.clone())?;
+                Ok(RouteState {
                     shape: WindowShape::of(&r.window),
-                    output: OutputPlan::new(&r.group_by, &r.outputs),
+                    output,
+                    encoder,
                     route: r.clone(),
                     closed_through: None,
                     emitted_through: None,
@@ -97,9 +119,9 @@ impl WindowEngine {
                     catch_up: Vec::new(),
                     watermark: None,
                     windows: BTreeMap::new(),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, BuildError>>()?;
         Ok(WindowEngine {
             settings,
             decoder,
@@ -117,6 +139,16 @@ impl WindowEngine {
             key_scratch: Vec::new(),
             last_pid: 0,
         })
+    }
+
+    /// Each route's target topic and output encoder (clones sharing the engine's cache of
+    /// registered schema ids): the caller registers Confluent Avro output schemas with them
+    /// ([`OutputEncoder::prepare`]) before records are fed.
+    pub fn output_encoders(&self) -> Vec<(String, OutputEncoder)> {
+        self.routes
+            .iter()
+            .map(|r| (r.route.target.clone(), r.encoder.clone()))
+            .collect()
     }
 
     /// The settings.
@@ -223,6 +255,28 @@ impl WindowEngine {
         self.enforce_limits();
         RecordOutcome::Routed(outcomes)
     }
+}
+
+/// The registry client a Confluent Avro output registers with: the decoder's when it has
+/// one, else a client for `schema_registry_url`; `None` for the other output formats.
+fn output_registry(
+    settings: &WindowSettings,
+    decoder: &RecordDecoder,
+) -> Result<Option<Arc<SchemaRegistry>>, BuildError> {
+    if settings.value_format_out != Format::ConfluentAvro {
+        return Ok(None);
+    }
+    if let Some(registry) = decoder.registry() {
+        return Ok(Some(Arc::clone(registry)));
+    }
+    let Some(url) = &settings.schema_registry_url else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(SchemaRegistry::with_options(
+        url.expose(),
+        &settings.registry_options,
+        schema_registry::DEFAULT_TIMEOUT,
+    )?)))
 }
 
 #[cfg(test)]

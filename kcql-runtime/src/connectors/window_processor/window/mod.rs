@@ -54,8 +54,11 @@
 //! # Output ([`WindowEngine::take_closed`])
 //!
 //! One record per closed window and group, ordered by route, window start, group key: topic =
-//! the route's target, key = the group key, value = JSON `{group fields…, "window_start",
-//! "window_end", select items…}`, timestamp = window end. Details in [`output`].
+//! the route's target, key = the group key, value = `{group fields…, "window_start",
+//! "window_end", select items…}` in the `value_format_out` (JSON by default; Avro with
+//! `avro_schema_out` or a schema derived from the plan), timestamp = window end. A result that
+//! does not fit the Avro schema carries its `encode_error` for the caller's error policy.
+//! Details in [`output`].
 //!
 //! # At-least-once protocol
 //!

@@ -1,6 +1,7 @@
-//! What a closed window's group becomes: the output record's JSON value and its Kafka key.
+//! What a closed window's group becomes: the output record's value and its Kafka key.
 //!
-//! Value: a JSON object with, in this order, the `GROUP BY` fields (named by their last path
+//! Value: an object (written as JSON by default, or Avro: see the processor's
+//! `value_format_out` and [`schema`] for the schema derived from the plan) with, in this order, the `GROUP BY` fields (named by their last path
 //! element), `window_start` and `window_end` (epoch milliseconds), then the select list's items
 //! in order. An item whose name was used before replaces that member in place (`SELECT id …
 //! GROUP BY id` writes `id` once). Floats are always written with a fraction or exponent
@@ -12,7 +13,7 @@
 //! text. The join is deterministic but not reversible (`a.b`+`c` and `a`+`b.c` give one key);
 //! the value carries every field separately.
 
-use crate::encode::json::{write_json, write_object};
+use crate::encode::json::write_json;
 use crate::eval::eval;
 use crate::record::RecordView;
 use crate::value::Value;
@@ -68,15 +69,15 @@ impl OutputPlan {
         }
     }
 
-    /// Writes the JSON value of one group's output to `out`. `now_ms` is what `now()` gives.
+    /// The value of one group's output (an object; written in the processor's output
+    /// format by the caller). `now_ms` is what `now()` gives.
     pub(crate) fn render(
         &self,
         groups: &[Value<'static>],
         aggregates: &[Value<'static>],
         window: (i64, i64),
         now_ms: i64,
-        out: &mut Vec<u8>,
-    ) {
+    ) -> Value<'static> {
         let null = Value::Null;
         let mut members: Vec<(&str, Cow<'_, Value<'static>>)> =
             Vec::with_capacity(self.group_names.len() + 2 + self.items.len());
@@ -114,7 +115,12 @@ impl OutputPlan {
             };
             put(&mut members, name, v);
         }
-        write_object(members.iter().map(|(k, v)| (*k, v.as_ref())), out);
+        Value::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.to_string()), v.into_owned()))
+                .collect(),
+        )
     }
 }
 
@@ -236,6 +242,8 @@ pub fn group_key_bytes(values: &[Value<'_>]) -> Option<Vec<u8>> {
     }
 }
 
+mod schema;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,7 +295,7 @@ mod tests {
         // aggregates in plan order: max(t), min(t), count(*)
         let aggs = [Value::Float(30.5), Value::Int(20), Value::Int(4)];
         let mut buf = Vec::new();
-        out.render(&groups, &aggs, (2000, 4000), 0, &mut buf);
+        write_json(&out.render(&groups, &aggs, (2000, 4000), 0), &mut buf);
         assert_eq!(
             String::from_utf8(buf).unwrap(),
             r#"{"id":"sb01","site":3,"window_start":2000,"window_end":4000,"uid":"SB01","spread":10.5,"n":4}"#

@@ -3,6 +3,8 @@
 //! ```toml
 //! value_format = "json"        # json | string | bytes | avro | confluent_avro
 //! key_format = "string"        # how `_key…` fields are read (only decoded when used)
+//! value_format_out = "json"    # json | string | bytes | avro | confluent_avro
+//! avro_schema_out = "…"        # optional for the Avro outputs: derived from the plan if absent
 //! late = "drop"                # or: late = { topic = "sensor_late" }
 //! max_open_windows = 10000     # windows held in memory, all routes together
 //! max_groups = 1000000         # groups held in memory, all open windows together
@@ -42,6 +44,17 @@ pub struct WindowSettings {
     /// credentials; shown without them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_registry_url: Option<crate::redact::SecretUrl>,
+    /// How the registry is reached besides its URL (basic auth, a CA file); not serialized.
+    #[serde(skip)]
+    pub registry_options: crate::decode::RegistryOptions,
+    /// How output values are written: `json` (default), `string`, `bytes`, `avro` or
+    /// `confluent_avro` (registered under `<target>-value`).
+    #[serde(default)]
+    pub value_format_out: Format,
+    /// The Avro schema (JSON text) of every route's output for the Avro output formats;
+    /// absent: derived from each route's plan ([`output::schema`](super::output)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avro_schema_out: Option<String>,
     /// Late records: dropped or copied to a topic (default: dropped).
     #[serde(default)]
     pub late: LatePolicy,
@@ -86,6 +99,9 @@ impl Default for WindowSettings {
             key_format: default_key_format(),
             avro_schema: None,
             schema_registry_url: None,
+            registry_options: crate::decode::RegistryOptions::default(),
+            value_format_out: Format::Json,
+            avro_schema_out: None,
             late: LatePolicy::Drop,
             max_open_windows: default_max_open_windows(),
             max_groups: default_max_groups(),

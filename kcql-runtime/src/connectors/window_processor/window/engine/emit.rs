@@ -1,5 +1,7 @@
 //! Closing windows and taking their outputs, one record per closed window and group.
 
+use crate::encode::json::write_json;
+use crate::encode::EncodeError;
 use crate::value::Value;
 
 use super::super::aggregate::Accumulator;
@@ -16,8 +18,12 @@ pub struct WindowOutput {
     pub topic: String,
     /// Kafka key: the group key (see [`output`](super::super::output)); `None` without `GROUP BY`.
     pub key: Option<Vec<u8>>,
-    /// JSON value.
+    /// The value in the processor's output format; the JSON text of the value when it
+    /// cannot be written in that format (see `encode_error`).
     pub value: Vec<u8>,
+    /// Why the value does not fit the output format (an Avro schema): a poison output for
+    /// the processor's error policy.
+    pub encode_error: Option<EncodeError>,
     /// Kafka timestamp: the window end (epoch ms).
     pub timestamp_ms: i64,
     /// Window start (epoch ms, inclusive).
@@ -83,14 +89,21 @@ impl WindowEngine {
                     }
                     let results: Vec<Value<'static>> =
                         accs.iter().map(Accumulator::result).collect();
-                    let mut value = Vec::with_capacity(128);
-                    r.output
-                        .render(&g.values, &results, (start, end), now_ms, &mut value);
+                    let rendered = r.output.render(&g.values, &results, (start, end), now_ms);
+                    let (value, encode_error) = match r.encoder.encode(&r.route.target, &rendered) {
+                        Ok(value) => (value, None),
+                        Err(e) => {
+                            let mut json = Vec::with_capacity(128);
+                            write_json(&rendered, &mut json);
+                            (json, Some(e))
+                        }
+                    };
                     out.push(WindowOutput {
                         route: index,
                         topic: r.route.target.clone(),
                         key: group_key_bytes(&g.values),
                         value,
+                        encode_error,
                         timestamp_ms: end,
                         window_start: start,
                         window_end: end,

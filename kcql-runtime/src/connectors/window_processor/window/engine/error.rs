@@ -14,6 +14,21 @@ pub enum BuildError {
     /// registry, a schema that does not parse).
     #[error(transparent)]
     Format(#[from] RecordFormatError),
+    /// The output format cannot work (an Avro output without a schema or registry, a schema
+    /// that does not parse).
+    #[error("value_format_out: {0}")]
+    OutputFormat(#[from] crate::encode::OutputFormatError),
+    /// No Avro schema can be derived for a route's output.
+    #[error("route {route}: {message}")]
+    OutputSchema {
+        /// The route, 1-based.
+        route: usize,
+        /// Why.
+        message: String,
+    },
+    /// The registry client for the output cannot be built.
+    #[error("schema_registry_url: {0}")]
+    Registry(#[from] crate::decode::RegistryError),
     /// A limit of zero.
     #[error("{0} must be at least 1")]
     ZeroLimit(&'static str),

@@ -41,6 +41,8 @@ pub(super) struct RouteState {
     pub(super) shape: WindowShape,
     /// How its outputs are rendered.
     pub(super) output: OutputPlan,
+    /// How its output values are written (the processor's `value_format_out`).
+    pub(super) encoder: crate::encode::OutputEncoder,
     /// Windows ending at or before this are closed (watermark − grace, or forced).
     pub(super) closed_through: Option<i64>,
     /// What `closed_through` was at the last `take_closed`.

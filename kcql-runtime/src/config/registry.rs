@@ -1,0 +1,68 @@
+//! The Schema Registry settings every component reading or writing Confluent Avro accepts,
+//! with Kafka Connect's names: `schema.registry.url`, `basic.auth.credentials.source`
+//! (`USER_INFO` or `URL`) with `basic.auth.user.info` (`user:password`, a secret), and
+//! `schema.registry.ssl.truststore.location`: a **PEM** file of CA certificates to trust for
+//! an `https` registry (Kafka Connect takes a JKS/PKCS12 truststore there; convert it with
+//! `keytool -exportcert -rfc`). In TOML: `schema_registry_url`,
+//! `basic_auth_credentials_source`, `basic_auth_user_info`, `schema_registry_ca_file`.
+
+use std::path::PathBuf;
+
+use super::reader::{KeyError, Reader};
+use crate::decode::RegistryOptions;
+use crate::redact::Secret;
+
+/// The registry's base URL (Kafka Connect's converter setting, unprefixed).
+pub const SCHEMA_REGISTRY_URL: &str = "schema.registry.url";
+/// `USER_INFO` or `URL`: where basic-auth credentials come from.
+pub const BASIC_AUTH_SOURCE: &str = "basic.auth.credentials.source";
+/// `user:password` for `USER_INFO`.
+pub const BASIC_AUTH_USER_INFO: &str = "basic.auth.user.info";
+/// A PEM file of CA certificates for an `https` registry.
+pub const REGISTRY_CA: &str = "schema.registry.ssl.truststore.location";
+
+/// Every key [`read_registry_options`] reads, and the URL key.
+pub const REGISTRY_KEYS: [&str; 4] = [
+    SCHEMA_REGISTRY_URL,
+    BASIC_AUTH_SOURCE,
+    BASIC_AUTH_USER_INFO,
+    REGISTRY_CA,
+];
+
+/// The registry options from `r`, every problem reported naming its key.
+pub fn read_registry_options<E: From<KeyError>>(r: &mut Reader<'_, E>) -> RegistryOptions {
+    let ca_file = r.optional(REGISTRY_CA).map(PathBuf::from);
+    if let Some(path) = &ca_file {
+        if let Err(message) = check_ca_file(path) {
+            r.invalid(REGISTRY_CA, format!("{REGISTRY_CA}: {message}"));
+        }
+    }
+    let source = r.optional(BASIC_AUTH_SOURCE);
+    let user_info = r.optional(BASIC_AUTH_USER_INFO).map(Secret::new);
+    match RegistryOptions::from_basic_auth(source.as_deref(), user_info, ca_file.clone()) {
+        Ok(options) => options,
+        Err(e) => {
+            let key = match e {
+                crate::decode::RegistryOptionsError::UnknownSource(_) => BASIC_AUTH_SOURCE,
+                _ => BASIC_AUTH_USER_INFO,
+            };
+            r.invalid(key, e.to_string());
+            RegistryOptions {
+                user_info: None,
+                ca_file,
+            }
+        }
+    }
+}
+
+/// `Ok` when `path` is a readable file holding a PEM certificate.
+pub fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !text
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(())
+}
