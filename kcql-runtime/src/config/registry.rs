@@ -29,16 +29,52 @@ pub const REGISTRY_KEYS: [&str; 4] = [
     REGISTRY_CA,
 ];
 
-/// The registry options from `r`, every problem reported naming its key.
+/// The same settings as Kafka Connect's `AvroConverter` takes them, under its
+/// `value.converter.` and `key.converter.` prefixes (a connector shares one registry
+/// client between key and value: both spellings must agree).
+pub const CONVERTER_REGISTRY_KEYS: [&str; 6] = [
+    "value.converter.basic.auth.credentials.source",
+    "value.converter.basic.auth.user.info",
+    "value.converter.schema.registry.ssl.truststore.location",
+    "key.converter.basic.auth.credentials.source",
+    "key.converter.basic.auth.user.info",
+    "key.converter.schema.registry.ssl.truststore.location",
+];
+
+/// The value of the first of `keys` (an unprefixed key and its converter spellings) that is
+/// set; another one set to a different value is reported (without the values: they may be
+/// secrets).
+fn first_of<E: From<KeyError>>(r: &mut Reader<'_, E>, keys: [&'static str; 3]) -> Option<String> {
+    let mut found: Option<(&'static str, String)> = None;
+    for key in keys {
+        match (r.optional(key), &found) {
+            (Some(v), None) => found = Some((key, v)),
+            (Some(v), Some((first, seen))) if &v != seen => {
+                r.invalid(
+                    key,
+                    format!("{key} disagrees with {first}: give one of them"),
+                );
+            }
+            _ => {}
+        }
+    }
+    found.map(|(_, v)| v)
+}
+
+/// The registry options from `r`, every problem reported naming its key. Each setting may
+/// be written unprefixed or under `value.converter.` / `key.converter.`
+/// ([`CONVERTER_REGISTRY_KEYS`]).
 pub fn read_registry_options<E: From<KeyError>>(r: &mut Reader<'_, E>) -> RegistryOptions {
-    let ca_file = r.optional(REGISTRY_CA).map(PathBuf::from);
+    let [value_source, value_user, value_ca, key_source, key_user, key_ca] =
+        CONVERTER_REGISTRY_KEYS;
+    let ca_file = first_of(r, [REGISTRY_CA, value_ca, key_ca]).map(PathBuf::from);
     if let Some(path) = &ca_file {
         if let Err(message) = check_ca_file(path) {
             r.invalid(REGISTRY_CA, format!("{REGISTRY_CA}: {message}"));
         }
     }
-    let source = r.optional(BASIC_AUTH_SOURCE);
-    let user_info = r.optional(BASIC_AUTH_USER_INFO).map(Secret::new);
+    let source = first_of(r, [BASIC_AUTH_SOURCE, value_source, key_source]);
+    let user_info = first_of(r, [BASIC_AUTH_USER_INFO, value_user, key_user]).map(Secret::new);
     match RegistryOptions::from_basic_auth(source.as_deref(), user_info, ca_file.clone()) {
         Ok(options) => options,
         Err(e) => {

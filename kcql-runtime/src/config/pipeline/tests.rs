@@ -430,7 +430,8 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
     let source = write(
         "source.properties",
         "name=mqtt\nconnect.mqtt.hosts=tcp://127.0.0.1:1883\nconnect.mqtt.kcql=INSERT INTO k SELECT * FROM /a\n\
-         connect.mqtt.service.quality=1\nkafka.compression.type=lz4\n",
+         connect.mqtt.service.quality=1\nkafka.compression.type=lz4\n\
+         connect.mqtt.avro.schema.out={\"type\":\"record\",\"name\":\"r\",\"fields\":[{\"name\":\"t\",\"type\":\"double\"}]}\n",
     );
     // The worker file may come anywhere; connect-standalone takes it first.
     let p = Pipeline::load(&[&sink, &worker, &source]).unwrap_or_else(|e| panic!("{e:#?}"));
@@ -460,6 +461,12 @@ fn a_worker_file_gives_its_connectors_kafka_settings_and_default_converters() {
         m.kafka.get("security.protocol").map(String::as_str),
         Some("SASL_SSL")
     );
+    // The worker's converters are the source's output formats too.
+    assert_eq!(
+        m.output.value.format(),
+        crate::decode::Format::ConfluentAvro
+    );
+    assert_eq!(m.output.key.format(), crate::decode::Format::String);
     // The connector's own `kafka.*` wins over the worker's producer settings.
     assert_eq!(
         m.kafka.get("compression.type").map(String::as_str),

@@ -108,6 +108,12 @@ pub const KNOWN_KEYS: &[&str] = &[
     registry::BASIC_AUTH_SOURCE,
     registry::BASIC_AUTH_USER_INFO,
     registry::REGISTRY_CA,
+    registry::CONVERTER_REGISTRY_KEYS[0],
+    registry::CONVERTER_REGISTRY_KEYS[1],
+    registry::CONVERTER_REGISTRY_KEYS[2],
+    registry::CONVERTER_REGISTRY_KEYS[3],
+    registry::CONVERTER_REGISTRY_KEYS[4],
+    registry::CONVERTER_REGISTRY_KEYS[5],
 ];
 
 /// Where points are written: InfluxDB 1.x (database, user) or the 2.x API (org, bucket, token).

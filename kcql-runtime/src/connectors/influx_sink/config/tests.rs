@@ -496,3 +496,28 @@ fn registry_settings_use_kafka_connect_names() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn avro_converter_settings_work_under_their_converter_prefix() {
+    let f = format_of(&[
+        (VALUE_CONVERTER, "io.confluent.connect.avro.AvroConverter"),
+        (VALUE_CONVERTER_REGISTRY, "https://sr:8081"),
+        ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+        ("value.converter.basic.auth.user.info", "reader:hunter2"),
+    ]);
+    assert_eq!(f.value, Format::ConfluentAvro);
+    assert_eq!(
+        f.registry_options.user_info.as_ref().map(|s| s.expose()),
+        Some("reader:hunter2")
+    );
+    let disagree = messages(&[
+        (VALUE_CONVERTER, "io.confluent.connect.avro.AvroConverter"),
+        (VALUE_CONVERTER_REGISTRY, "https://sr:8081"),
+        ("basic.auth.user.info", "a:hunter2"),
+        ("value.converter.basic.auth.user.info", "b:hunter3"),
+    ]);
+    assert_eq!(
+        disagree,
+        ["value.converter.basic.auth.user.info disagrees with basic.auth.user.info: give one of them"]
+    );
+}

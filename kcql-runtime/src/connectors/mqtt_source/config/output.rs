@@ -8,6 +8,11 @@
 //! | `connect.mqtt.schema.registry.url`, `schema.registry.url` | `schema_registry_url` | the registry for `confluent_avro` |
 //! | `basic.auth.credentials.source`, `basic.auth.user.info`, `schema.registry.ssl.truststore.location` | `basic_auth_credentials_source`, `basic_auth_user_info`, `schema_registry_ca_file` | see [`crate::config::registry`] |
 //!
+//! Kafka Connect's `value.converter` / `key.converter` classes stand for the formats when
+//! the `…format.out` keys are not given (`io.confluent.connect.avro.AvroConverter` →
+//! `confluent_avro`, with `value.converter.schema.registry.url` and the converter's
+//! `basic.auth.*` settings; `JsonConverter`, `StringConverter`, `ByteArrayConverter`).
+//!
 //! The Avro value formats need `avro_schema_out`: the source cannot infer field types from
 //! the KCQL (a projected field's type is the payload's). A record whose value does not fit
 //! the schema is a poison message (error policy, dead letter). Keys are always text (the
@@ -76,6 +81,54 @@ fn read_format(r: &mut Reader<'_>, key: &'static str, default: Format) -> Format
     }
 }
 
+/// A part's format: `format_key`, else the Kafka Connect converter class of
+/// `converter_key` (`value.converter`, `key.converter`), else `default`; both given must
+/// agree. `JsonConverter` writes plain JSON: its schema envelope (`schemas.enable=true`)
+/// is refused when asked for explicitly.
+fn read_format_or_converter(
+    r: &mut Reader<'_>,
+    format_key: &'static str,
+    converter_key: &'static str,
+    schemas_key: &'static str,
+    default: Format,
+) -> Format {
+    let named = r
+        .optional(format_key)
+        .map(|_| read_format(r, format_key, default));
+    let converted = match r.optional(converter_key) {
+        None => None,
+        Some(class) => match Format::of_converter(&class) {
+            Some(f) => Some(f),
+            None => {
+                let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
+                r.invalid(
+                    converter_key,
+                    format!("{converter_key} must be one of {classes}, got `{class}`"),
+                );
+                None
+            }
+        },
+    };
+    if converted == Some(Format::Json) && r.boolean(schemas_key) == Some(true) {
+        r.invalid(
+            schemas_key,
+            format!("{schemas_key} = true: the source writes plain JSON, not Kafka Connect's schema envelope; set it to false"),
+        );
+    }
+    match (named, converted) {
+        (Some(n), Some(c)) if n != c => {
+            r.invalid(
+                converter_key,
+                format!(
+                    "{converter_key} writes {c:?} but {format_key} says {n:?}: give one of them"
+                ),
+            );
+            n
+        }
+        (n, c) => n.or(c).unwrap_or(default),
+    }
+}
+
 /// `connect.mqtt.avro.schema.out`: JSON text, or a file path.
 fn read_schema(r: &mut Reader<'_>) -> Option<String> {
     let v = r.optional(AVRO_SCHEMA_OUT)?;
@@ -98,13 +151,30 @@ fn read_schema(r: &mut Reader<'_>) -> Option<String> {
 
 /// The output settings, every problem reported naming its key.
 pub(super) fn read_output(r: &mut Reader<'_>) -> OutputSettings {
-    let value_format = read_format(r, VALUE_FORMAT_OUT, Format::Json);
-    let key_format = read_format(r, KEY_FORMAT_OUT, Format::String);
+    let value_format = read_format_or_converter(
+        r,
+        VALUE_FORMAT_OUT,
+        "value.converter",
+        "value.converter.schemas.enable",
+        Format::Json,
+    );
+    let key_format = read_format_or_converter(
+        r,
+        KEY_FORMAT_OUT,
+        "key.converter",
+        "key.converter.schemas.enable",
+        Format::String,
+    );
     let schema = read_schema(r);
     let options = read_registry_options(r);
-    let url_key = [SCHEMA_REGISTRY_URL, registry::SCHEMA_REGISTRY_URL]
-        .into_iter()
-        .find(|k| r.optional(k).is_some());
+    let url_key = [
+        SCHEMA_REGISTRY_URL,
+        registry::SCHEMA_REGISTRY_URL,
+        "value.converter.schema.registry.url",
+        "key.converter.schema.registry.url",
+    ]
+    .into_iter()
+    .find(|k| r.optional(k).is_some());
     let confluent = value_format == Format::ConfluentAvro || key_format == Format::ConfluentAvro;
     let registry = match url_key.and_then(|k| r.optional(k).map(|url| (k, url))) {
         Some((key, url)) if confluent => {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::properties::owned_pairs as props;
+use crate::decode::Format;
 use crate::redact::shown_every_way;
 use kcql::plan::Converter;
 
@@ -74,7 +75,10 @@ fn everything_set() {
         (SHARE_REPLICATE, "true"),
         ("kafka.bootstrap.servers", "k:1"),
         ("kafka.linger.ms", "2"),
-        ("value.converter", "x"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
         ("value.converter.schemas.enable", "false"),
     ])))
     .unwrap();
@@ -380,5 +384,60 @@ fn output_formats_and_their_errors() {
         e.iter()
             .any(|m| m.contains("neither a JSON schema nor a readable file")),
         "{e:?}"
+    );
+}
+
+#[test]
+fn converters_choose_the_output_formats_when_no_format_key_is_given() {
+    let schema = r#"{"type":"record","name":"r","fields":[{"name":"t","type":"double"}]}"#;
+    let read = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            (HOSTS, "tcp://h:1883"),
+            (KCQL, "INSERT INTO k SELECT * FROM /a"),
+            ("connect.mqtt.avro.schema.out", schema),
+            ("connect.mqtt.service.quality", "1"),
+        ];
+        pairs.extend_from_slice(extra);
+        MqttSourceSettings::from_properties(&props(&pairs))
+    };
+    let avro = read(&[
+        ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+        ("value.converter.schema.registry.url", "http://sr:8081"),
+        ("value.converter.basic.auth.user.info", "u:hunter2"),
+        (
+            "key.converter",
+            "org.apache.kafka.connect.storage.StringConverter",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(avro.output.value.format(), Format::ConfluentAvro);
+    assert_eq!(avro.output.key.format(), Format::String);
+    assert!(!format!("{avro:?}").contains("hunter2"));
+    let bytes = read(&[(
+        "value.converter",
+        "org.apache.kafka.connect.converters.ByteArrayConverter",
+    )])
+    .unwrap();
+    assert_eq!(bytes.output.value.format(), Format::Bytes);
+    let errors: Vec<String> = read(&[
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
+        ("value.converter.schemas.enable", "true"),
+        ("connect.mqtt.value.format.out", "string"),
+    ])
+    .unwrap_err()
+    .iter()
+    .map(|e| e.to_string())
+    .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].contains("not Kafka Connect's schema envelope"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        errors[1],
+        "value.converter writes Json but connect.mqtt.value.format.out says String: give one of them"
     );
 }
