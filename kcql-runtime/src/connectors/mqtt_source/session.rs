@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rumqttc::tokio_rustls::rustls;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Secret;
@@ -304,6 +304,11 @@ enum Polled {
         session_present: bool,
     },
     Publish(Incoming),
+    /// The broker answered the subscription: how many filters it granted and refused.
+    SubAck {
+        granted: usize,
+        refused: usize,
+    },
     Disconnected,
     Other,
     Error {
@@ -330,6 +335,17 @@ impl EventLoop {
                         user_properties: Vec::new(),
                         epoch: 0,
                     })
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(a))) => {
+                    let granted = a
+                        .return_codes
+                        .iter()
+                        .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_)))
+                        .count();
+                    Polled::SubAck {
+                        granted,
+                        refused: a.return_codes.len() - granted,
+                    }
                 }
                 Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) => Polled::Disconnected,
                 Ok(_) => Polled::Other,
@@ -366,6 +382,18 @@ impl EventLoop {
                                 .unwrap_or_default(),
                             epoch: 0,
                         })
+                    }
+                    Ok(rumqttc::v5::Event::Incoming(Packet::SubAck(a))) => {
+                        use rumqttc::v5::mqttbytes::v5::SubscribeReasonCode as R;
+                        let granted = a
+                            .return_codes
+                            .iter()
+                            .filter(|c| matches!(c, R::Success(_)))
+                            .count();
+                        Polled::SubAck {
+                            granted,
+                            refused: a.return_codes.len() - granted,
+                        }
                     }
                     Ok(rumqttc::v5::Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                         Polled::Disconnected
@@ -459,6 +487,15 @@ async fn pump(
             Polled::Disconnected => {
                 debug!(client_id = %cfg.client_id, "MQTT disconnected");
                 return;
+            }
+            Polled::SubAck { granted, refused } => {
+                if refused == 0 {
+                    info!(client_id = %cfg.client_id, filters = ?cfg.filters, "MQTT subscribed");
+                } else {
+                    // Messages on a refused filter never arrive: say so loudly.
+                    error!(client_id = %cfg.client_id, filters = ?cfg.filters, granted, refused,
+                        "the MQTT broker refused {refused} of the subscriptions (not authorized, or an invalid filter): their messages will not arrive");
+                }
             }
             Polled::Other => {}
             Polled::Error { fatal, message } => {
