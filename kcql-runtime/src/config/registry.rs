@@ -93,12 +93,7 @@ pub fn read_registry_options<E: From<KeyError>>(r: &mut Reader<'_, E>) -> Regist
 
 /// `Ok` when `path` is a readable file holding a PEM certificate.
 pub fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !text
-        .windows(b"-----BEGIN CERTIFICATE-----".len())
-        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
-    {
-        return Err(format!("{} holds no PEM certificate", path.display()));
-    }
-    Ok(())
+    crate::pem::read_certificates(path)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }

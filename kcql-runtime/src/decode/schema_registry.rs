@@ -219,26 +219,15 @@ impl SchemaRegistry {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout);
-        if let Some(path) = &options.ca_file {
-            let shown = path.display();
-            let pem = std::fs::read(path).map_err(|e| {
-                RegistryError::Client(format!("cannot read the CA file {shown}: {e}"))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                RegistryError::Client(format!(
-                    "the CA file {shown} holds no usable PEM certificate: {}",
-                    error_chain(&e)
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(RegistryError::Client(format!(
-                    "the CA file {shown} holds no PEM certificate"
-                )));
-            }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
+        // The registry's CA file, trusted besides the built-in and system roots: the same
+        // TLS settings as every HTTP client of the runtime.
+        let tls = crate::http_tls::HttpTls {
+            ca_file: options.ca_file.clone(),
+            ..crate::http_tls::HttpTls::default()
+        };
+        builder = tls
+            .apply(builder)
+            .map_err(|e| RegistryError::Client(e.to_string()))?;
         let client = builder
             .build()
             .map_err(|e| RegistryError::Client(error_chain(&e)))?;

@@ -275,7 +275,7 @@ mod tests {
             "{all}"
         );
         assert!(
-            all.contains("schema_registry_ca_file: cannot read /nonexistent/ca.pem"),
+            all.contains("schema_registry_ca_file: cannot read `/nonexistent/ca.pem`"),
             "{all}"
         );
         assert!(

@@ -484,7 +484,7 @@ fn registry_settings_use_kafka_connect_names() {
     );
     assert!(
         bad.iter().any(|m| m.starts_with(
-            "schema.registry.ssl.truststore.location: cannot read /nonexistent/ca.pem"
+            "schema.registry.ssl.truststore.location: cannot read `/nonexistent/ca.pem`"
         )),
         "{bad:?}"
     );
