@@ -5,6 +5,7 @@
 //! * [`window`]: the engine: window assignment, aggregates, watermarks, outputs.
 
 pub mod config;
+pub mod error;
 pub mod processor;
 pub mod window;
 
