@@ -146,8 +146,13 @@ impl<'a, E: From<KeyError>> Reader<'a, E> {
         let mut problems = Vec::new();
         crate::kafka::java_names::translate(&mut kafka, &mut problems);
         for problem in problems {
+            // Translation problems are about the Java names it knows: static keys.
+            let key = match problem.key {
+                std::borrow::Cow::Borrowed(key) => key,
+                std::borrow::Cow::Owned(_) => "kafka",
+            };
             reader.errors.push(E::from(KeyError::Invalid {
-                key: problem.key,
+                key,
                 message: problem.to_string(),
             }));
         }

@@ -4,8 +4,11 @@
 //! and password, a client key has its certificate, and every file named exists. Problems
 //! name the key and never print a secret.
 
+use std::borrow::Cow;
 use std::path::Path;
 
+use rdkafka::error::KafkaError;
+use rdkafka::ClientConfig;
 use thiserror::Error;
 
 use super::KafkaProperties;
@@ -30,15 +33,18 @@ const FILES: &[&str] = &[
 #[error("Kafka client setting `{key}`: {message}")]
 pub struct SettingProblem {
     /// The property (librdkafka's name, or the Java name it was written as).
-    pub key: &'static str,
+    pub key: Cow<'static, str>,
     /// What is wrong; never a secret value.
     pub message: String,
 }
 
 impl SettingProblem {
     /// A problem with `key`.
-    pub fn new(key: &'static str, message: String) -> Self {
-        SettingProblem { key, message }
+    pub fn new(key: impl Into<Cow<'static, str>>, message: String) -> Self {
+        SettingProblem {
+            key: key.into(),
+            message,
+        }
     }
 }
 
@@ -51,8 +57,43 @@ pub fn resolve(props: &mut KafkaProperties) -> Vec<SettingProblem> {
     problems
 }
 
+/// Adds a problem for every property of `props` librdkafka refuses: a name it does not know
+/// (often a Java client setting without a librdkafka equivalent, such as
+/// `max.poll.records`) or a value it cannot take. librdkafka checks them when a client is
+/// made; checked here, `--check` finds them. A refused credential's value is never quoted.
+pub fn check_known(props: &KafkaProperties, problems: &mut Vec<SettingProblem>) {
+    // These have their own, more precise, checks below.
+    const CHECKED: [&str; 3] = ["security.protocol", "sasl.mechanism", "sasl.mechanisms"];
+    for (key, value) in props {
+        if CHECKED.contains(&key.as_str()) {
+            continue;
+        }
+        let Err(e) = ClientConfig::new().set(key, value).create_native_config() else {
+            continue;
+        };
+        let why = match &e {
+            KafkaError::ClientConfig(_, description, _, _) => description.clone(),
+            other => other.to_string(),
+        };
+        let message = if why.starts_with("No such configuration property") {
+            "librdkafka has no such property (a Java client setting without a librdkafka equivalent, such as max.poll.records or a serializer, has no meaning here: remove it)".to_string()
+        } else if crate::redact::is_secret_key(key) {
+            let why = if value.is_empty() {
+                why
+            } else {
+                why.replace(value.as_str(), crate::redact::REDACTED)
+            };
+            format!("librdkafka refuses it: {why}")
+        } else {
+            format!("librdkafka refuses it: {why}")
+        };
+        problems.push(SettingProblem::new(key.clone(), message));
+    }
+}
+
 /// Adds a problem for every security setting of `props` (librdkafka names) that cannot work.
 pub fn check(props: &KafkaProperties, problems: &mut Vec<SettingProblem>) {
+    check_known(props, problems);
     let set = |k: &str| props.get(k).is_some_and(|v| !v.trim().is_empty());
     let protocol = props
         .get("security.protocol")

@@ -154,7 +154,7 @@ const SECRETS: &str = r#"
     basic_auth_user_info = "u:hunter2-processor-registry"
     value_format_out = "confluent_avro"
     [processor.window.kafka]
-    properties = { "sasl.oauthbearer.client.secret" = "hunter2-oauth" }
+    properties = { "ssl.key.password" = "hunter2-processor-key" }
 "#;
 
 #[test]

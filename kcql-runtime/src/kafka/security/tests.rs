@@ -5,8 +5,8 @@ fn problems(pairs: &[(&str, &str)]) -> Vec<SettingProblem> {
     resolve(&mut p)
 }
 
-fn keys(problems: &[SettingProblem]) -> Vec<&'static str> {
-    problems.iter().map(|p| p.key).collect()
+fn keys(problems: &[SettingProblem]) -> Vec<String> {
+    problems.iter().map(|p| p.key.to_string()).collect()
 }
 
 /// An existing file (this source file).
@@ -140,4 +140,31 @@ fn no_problem_shows_a_secret() {
     assert!(!got.is_empty());
     let shown: String = got.iter().map(|p| format!("{p} {p:?}")).collect();
     assert!(!shown.contains("hunter"), "{shown}");
+}
+
+#[test]
+fn properties_librdkafka_does_not_know_or_refuses_are_problems_naming_them() {
+    let p = problems(&[
+        ("max.poll.records", "500"),
+        ("linger.ms", "soon"),
+        ("fetch.min.bytes", "1"),
+    ]);
+    assert_eq!(keys(&p), ["linger.ms", "max.poll.records"]);
+    assert!(
+        p[1].to_string().contains("librdkafka has no such property"),
+        "{}",
+        p[1]
+    );
+    assert!(
+        p[0].to_string().contains("librdkafka refuses it: "),
+        "{}",
+        p[0]
+    );
+    // A refused credential is never quoted.
+    let secret = problems(&[
+        ("ssl.key.password", "hunter2"),
+        ("sasl.oauthbearer.config", "x"),
+    ]);
+    let shown: String = secret.iter().map(|p| p.to_string()).collect();
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
