@@ -344,3 +344,25 @@ async fn two_sinks_in_one_group_share_partitions_and_take_over() {
         started.elapsed()
     );
 }
+
+/// A stop while `AUTOCREATE` waits for an unreachable InfluxDB ends the sink at once and
+/// cleanly (it used to ignore the stop for up to a minute of retries).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_while_autocreate_waits_for_influxdb_is_prompt() {
+    let brokers = kcql_testkit::kafka::brokers();
+    let topic = kcql_testkit::kafka::unique_topic("sink_autocreate_stop");
+    let group = kcql_testkit::kafka::unique_group("sink_autocreate_stop");
+    kcql_testkit::kafka::create_topic_at(&brokers, &topic, 1).await;
+    // Nothing listens there: every CREATE DATABASE attempt is a transient failure.
+    let dead = kcql_testkit::registry::free_addr();
+    let url = format!("http://{dead}");
+    let kcql = format!("INSERT INTO m SELECT * FROM {topic} AUTOCREATE");
+    let props = support::v1_props("autocreate-stop", &url, "nowhere", &group, &kcql, &brokers);
+    let sink = support::RunningSink::start(support::settings(&props));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = std::time::Instant::now();
+    let result = sink.stop().await;
+    let took = started.elapsed();
+    assert!(result.is_ok(), "a clean stop: {result:?}");
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+}

@@ -107,7 +107,10 @@ impl InfluxSink {
             tracing::warn!(connector = %self.name, "{warning}");
         }
         let targets = Arc::new(targets::Targets::new(&self.settings)?);
-        targets.prepare().await?;
+        targets.prepare(&shutdown).await?;
+        if shutdown.is_triggered() {
+            return Ok(());
+        }
         let dead_letter = match &self.settings.dlq_topic {
             Some(topic) => Some(Arc::new(
                 DeadLetter::new(&self.kafka, topic, &self.name)

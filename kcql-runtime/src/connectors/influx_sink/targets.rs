@@ -9,6 +9,7 @@ use crate::connectors::influx_sink::influx::{
 };
 
 use super::SinkError;
+use crate::shutdown::Shutdown;
 
 /// One write target.
 #[derive(Debug)]
@@ -109,8 +110,9 @@ impl Targets {
     }
 
     /// Creates the databases and policies of `AUTOCREATE` targets (1.x), retrying transient
-    /// failures for up to a minute.
-    pub async fn prepare(&self) -> Result<(), SinkError> {
+    /// failures for up to a minute or until `stop` fires (then `Ok`: nothing was read yet).
+    pub async fn prepare(&self, stop: &Shutdown) -> Result<(), SinkError> {
+        let mut stop = stop.clone();
         for t in self.targets.iter().filter(|t| t.autocreate && !t.v2) {
             let retention = match (&t.policy, t.create_duration) {
                 (Some(p), Some(d)) => Some((p.as_str(), Some(d))),
@@ -127,7 +129,11 @@ impl Targets {
                         let delay = backoff.next_delay();
                         tracing::warn!(database = %t.database, %message, delay_ms = delay.as_millis() as u64,
                             "InfluxDB not reachable for AUTOCREATE, retrying");
-                        tokio::time::sleep(delay).await;
+                        tokio::select! {
+                            // Stopped while waiting: nothing was read yet, nothing to do.
+                            _ = stop.wait() => return Ok(()),
+                            _ = tokio::time::sleep(delay) => {}
+                        }
                     }
                     Err(e) => return Err(SinkError::Prepare(e)),
                 }
