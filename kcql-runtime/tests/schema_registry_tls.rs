@@ -4,7 +4,6 @@
 //! it the certificate is refused with [`RegistryError::Tls`], which is fatal (not waited on).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,86 +13,23 @@ use tokio::net::{TcpListener, TcpStream};
 
 const SCHEMA: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"long"}]}"#;
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl must be installed to run this test: {e}"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA (`ca.pem`) and a server certificate for 127.0.0.1 it signed (`srv.pem`, `srv.key`).
+/// A test CA (`ca.crt`) and a server certificate for 127.0.0.1 it signed (`server.crt`,
+/// `server.key`), made by the testkit.
 fn make_certificates() -> PathBuf {
     let dir = std::env::temp_dir().join(kcql_testkit::names::unique("kcql_registry_tls"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend(ec);
-    ca.extend([
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=kcql test CA",
-    ]);
-    openssl(&dir, &ca);
-    let mut csr = vec!["req"];
-    csr.extend(ec);
-    csr.extend([
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    openssl(&dir, &csr);
-    std::fs::write(dir.join("srv.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "srv.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "srv.ext",
-        ],
-    );
+    kcql_testkit::tls::make_test_pki(&dir);
     dir
 }
 
 /// Serves TLS on 127.0.0.1 with `dir`'s server certificate, passing each connection to
 /// `backend` (plain HTTP). Returns the HTTPS base URL.
 async fn tls_front(dir: &Path, backend: String) -> String {
-    let certs = rustls_pemfile::certs(&mut &std::fs::read(dir.join("srv.pem")).expect("cert")[..])
-        .collect::<Result<Vec<_>, _>>()
-        .expect("PEM certificate");
+    let certs =
+        rustls_pemfile::certs(&mut &std::fs::read(dir.join("server.crt")).expect("cert")[..])
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM certificate");
     let key =
-        rustls_pemfile::private_key(&mut &std::fs::read(dir.join("srv.key")).expect("key")[..])
+        rustls_pemfile::private_key(&mut &std::fs::read(dir.join("server.key")).expect("key")[..])
             .expect("PEM key")
             .expect("a key");
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -134,7 +70,7 @@ async fn a_private_ca_file_makes_an_https_registry_usable() {
     let trusted = SchemaRegistry::with_options(
         &url,
         &RegistryOptions {
-            ca_file: Some(dir.join("ca.pem")),
+            ca_file: Some(dir.join("ca.crt")),
             ..RegistryOptions::default()
         },
         Duration::from_secs(5),
