@@ -9,6 +9,7 @@
 pub mod common;
 pub mod connect_errors;
 pub mod duration;
+pub mod part_format;
 pub mod pipeline;
 pub mod properties;
 pub mod providers;

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::config::common::{ErrorPolicy, Secret};
 use crate::config::connect_errors::{self, ConnectErrors};
+use crate::config::part_format::{read_part_format, PartFormat};
 use crate::config::reader::keys::{
     CONNECTOR_CLASS, KAFKA_PREFIX, KEY_CONVERTER, NAME, PROGRESS, TASKS_MAX, TOPICS,
     VALUE_CONVERTER,
@@ -499,44 +500,14 @@ fn read_format(
     converter_key: &'static str,
     schemas_key: &'static str,
 ) -> (Option<Format>, bool) {
-    let names = Format::NAMES.join(", ");
-    let named = read_choice(r, format_key, Format::from_name, &names);
-    let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
-    let converted = read_choice(r, converter_key, Format::of_converter, &classes);
+    let PartFormat { format, converter } = read_part_format(r, format_key, converter_key, "reads");
     let envelope = r
         .boolean(schemas_key)
-        .unwrap_or(converted == Some(Format::Json));
-    let format = match (named, converted) {
-        (Some(n), Some(c)) if n != c => {
-            r.invalid(
-                converter_key,
-                format!(
-                    "{converter_key} reads {c:?} but {format_key} says {n:?}: give one of them"
-                ),
-            );
-            Some(n)
-        }
-        (n, c) => n.or(c),
-    };
+        .unwrap_or(converter == Some(Format::Json));
     (
         format,
         envelope && format.unwrap_or_default() == Format::Json,
     )
-}
-
-/// The value of `key` read by `parse`; a value it refuses is reported with the `choices`.
-fn read_choice(
-    r: &mut Reader<'_>,
-    key: &'static str,
-    parse: fn(&str) -> Option<Format>,
-    choices: &str,
-) -> Option<Format> {
-    let v = r.get(key)?.trim();
-    let chosen = parse(v);
-    if chosen.is_none() {
-        r.invalid(key, format!("{key} must be one of {choices}, got `{v}`"));
-    }
-    chosen
 }
 
 /// The 1.x or 2.x target. 2.x is chosen when any of token, org or bucket is set.

@@ -24,6 +24,7 @@
 
 use std::sync::Arc;
 
+use crate::config::part_format::read_part_format;
 use crate::config::registry::{self, read_registry_options};
 use crate::decode::{schema_registry, Format, SchemaRegistry};
 use crate::encode::OutputEncoder;
@@ -65,22 +66,6 @@ fn text_keys() -> OutputEncoder {
     OutputEncoder::new(Format::String, true, None, None).unwrap_or_else(|_| OutputEncoder::json())
 }
 
-fn read_format(r: &mut Reader<'_>, key: &'static str, default: Format) -> Format {
-    match r.optional(key) {
-        None => default,
-        Some(v) => Format::from_name(&v).unwrap_or_else(|| {
-            r.invalid(
-                key,
-                format!(
-                    "{key} must be one of {}, got `{v}`",
-                    Format::NAMES.join(", ")
-                ),
-            );
-            default
-        }),
-    }
-}
-
 /// A part's format: `format_key`, else the Kafka Connect converter class of
 /// `converter_key` (`value.converter`, `key.converter`), else `default`; both given must
 /// agree. `JsonConverter` writes plain JSON: its schema envelope (`schemas.enable=true`)
@@ -92,41 +77,19 @@ fn read_format_or_converter(
     schemas_key: &'static str,
     default: Format,
 ) -> Format {
-    let named = r
-        .optional(format_key)
-        .map(|_| read_format(r, format_key, default));
-    let converted = match r.optional(converter_key) {
-        None => None,
-        Some(class) => match Format::of_converter(&class) {
-            Some(f) => Some(f),
-            None => {
-                let classes = Format::CONVERTERS.map(|(c, _)| c).join(", ");
-                r.invalid(
-                    converter_key,
-                    format!("{converter_key} must be one of {classes}, got `{class}`"),
-                );
-                None
-            }
-        },
-    };
-    if converted == Some(Format::Json) && r.boolean(schemas_key) == Some(true) {
+    let json_converter = r
+        .optional(converter_key)
+        .and_then(|class| Format::of_converter(&class))
+        == Some(Format::Json);
+    if json_converter && r.boolean(schemas_key) == Some(true) {
         r.invalid(
             schemas_key,
             format!("{schemas_key} = true: the source writes plain JSON, not Kafka Connect's schema envelope; set it to false"),
         );
     }
-    match (named, converted) {
-        (Some(n), Some(c)) if n != c => {
-            r.invalid(
-                converter_key,
-                format!(
-                    "{converter_key} writes {c:?} but {format_key} says {n:?}: give one of them"
-                ),
-            );
-            n
-        }
-        (n, c) => n.or(c).unwrap_or(default),
-    }
+    read_part_format(r, format_key, converter_key, "writes")
+        .format
+        .unwrap_or(default)
 }
 
 /// `connect.mqtt.avro.schema.out`: JSON text, or a file path.
