@@ -1,5 +1,7 @@
 //! Throughput of the MQTT source, Mosquitto → Apache Kafka, 100-byte payloads, next to a floor
-//! measured in the same run: a bare rumqttc subscriber that only acknowledges.
+//! measured in the same run: a bare rumqttc subscriber that only acknowledges, and one that
+//! produces each message with a bare rdkafka producer and acknowledges it once Kafka
+//! confirmed it (the connector's job without KCQL, routing or bookkeeping).
 //!
 //! Run: `cargo bench --bench mqtt_source_e2e` (needs `scripts/services.sh up`). Kafka is the
 //! shared broker (`KCQL_TEST_BROKERS` points it at another); its CPU over each connector phase
@@ -23,7 +25,9 @@ use std::time::{Duration, Instant};
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::MqttSource;
 use kcql_testkit::{kafka, mqtt, names};
-use rumqttc::{AsyncClient, Event, Packet, QoS};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use rumqttc::{AsyncClient, Event, Packet, Publish, QoS};
 use tokio::sync::watch;
 
 const DEVICES: usize = 16;
@@ -61,21 +65,76 @@ fn messages(prefix: &str, n: usize) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// The floor: connect with `client_id`, subscribe, acknowledge every message, until `n`.
-/// Returns (seconds, cpu seconds) from connect to the n-th message.
-async fn floor(client_id: &str, filter: &str, qos: QoS, n: usize, clean: bool) -> (f64, f64) {
+/// What a floor does with each message besides acknowledging it.
+enum FloorWork {
+    /// Acknowledge at once (QoS 1) or drop (QoS 0): the MQTT client alone.
+    AckOnly,
+    /// Produce it to Kafka with a bare rdkafka producer (the connector's producer settings:
+    /// idempotent, so acks=all, `linger.ms=5`) and acknowledge it once Kafka confirmed it.
+    Produce { brokers: String, topic: String },
+}
+
+/// The bare producer's delivery callback hands each confirmed message back for its PUBACK.
+struct AckOnDelivery(tokio::sync::mpsc::UnboundedSender<Publish>);
+
+impl ClientContext for AckOnDelivery {}
+
+impl ProducerContext for AckOnDelivery {
+    type DeliveryOpaque = Box<Publish>;
+    fn delivery(&self, result: &DeliveryResult<'_>, publish: Box<Publish>) {
+        if let Err((e, _)) = result {
+            panic!("floor producer: delivery failed: {e}");
+        }
+        let _ = self.0.send(*publish);
+    }
+}
+
+/// The floor: connect with `client_id`, subscribe, do `work` with every message, until `n`.
+/// Returns (seconds, cpu seconds) from connect to the n-th message (acknowledged or delivered).
+async fn floor(
+    client_id: &str,
+    filter: &str,
+    qos: QoS,
+    n: usize,
+    clean: bool,
+    work: &FloorWork,
+) -> (f64, f64) {
     let mut o = mqtt::options(client_id);
     o.set_clean_session(clean).set_manual_acks(true);
     // Room for every ack: `try_ack` must never find the request queue full (it did on a loaded
     // machine, where the event loop drains it more slowly than messages arrive).
     let (client, mut el) = AsyncClient::new(o, n.max(20_000) + 1_000);
+    let (delivered_tx, mut delivered) = tokio::sync::mpsc::unbounded_channel::<Publish>();
+    let producer: Option<(ThreadedProducer<AckOnDelivery>, &str)> = match work {
+        FloorWork::AckOnly => None,
+        FloorWork::Produce { brokers, topic } => Some((
+            kafka::client_config_at(brokers)
+                .set("enable.idempotence", "true")
+                .set("linger.ms", "5")
+                .create_with_context(AckOnDelivery(delivered_tx))
+                .expect("floor producer"),
+            topic.as_str(),
+        )),
+    };
     let mut cpu0 = process_cpu();
     let mut t0 = Instant::now();
     let mut got = 0usize;
+    let mut done = 0usize;
     let mut subscribed = false;
     let mut last = Instant::now();
-    while got < n {
-        match tokio::time::timeout(Duration::from_secs(10), el.poll()).await {
+    while done < n {
+        let event = tokio::select! {
+            event = tokio::time::timeout(Duration::from_secs(10), el.poll()) => event,
+            Some(p) = delivered.recv() => {
+                if p.qos != QoS::AtMostOnce {
+                    client.try_ack(&p).unwrap();
+                }
+                done += 1;
+                last = Instant::now();
+                continue;
+            }
+        };
+        match event {
             Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) if !subscribed => {
                 client.subscribe(filter, qos).await.unwrap();
                 subscribed = true;
@@ -86,9 +145,32 @@ async fn floor(client_id: &str, filter: &str, qos: QoS, n: usize, clean: bool) -
                     t0 = Instant::now();
                     cpu0 = process_cpu();
                 }
-                client.try_ack(&p).unwrap();
                 got += 1;
-                last = Instant::now();
+                match &producer {
+                    None => {
+                        client.try_ack(&p).unwrap();
+                        done += 1;
+                        last = Instant::now();
+                    }
+                    Some((producer, topic)) => {
+                        let key = p.topic.clone();
+                        let payload = p.payload.clone();
+                        let mut publish = Box::new(p);
+                        loop {
+                            let record = BaseRecord::with_opaque_to(topic, publish)
+                                .key(key.as_bytes())
+                                .payload(&payload[..]);
+                            match producer.send(record) {
+                                Ok(()) => break,
+                                Err((_, record)) => {
+                                    // Queue full: wait for deliveries.
+                                    publish = record.delivery_opaque;
+                                    tokio::time::sleep(Duration::from_millis(1)).await;
+                                }
+                            }
+                        }
+                    }
+                }
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => panic!("floor subscriber: {e}"),
@@ -102,7 +184,7 @@ async fn floor(client_id: &str, filter: &str, qos: QoS, n: usize, clean: bool) -
         while el.poll().await.is_ok() {}
     })
     .await;
-    assert_eq!(got, n, "floor received {got} of {n}");
+    assert_eq!(done, n, "floor handled {done} of {n} ({got} received)");
     (elapsed, cpu)
 }
 
@@ -240,10 +322,17 @@ async fn mqtt_source_throughput() {
     let filter = format!("{prefix}/dev/+");
     let kcql = format!("INSERT INTO {topic} SELECT * FROM {filter}");
     let floor_id = names::unique("floor1");
+    let floor_produce_id = names::unique("floorp1");
     let conn_id = names::unique("conn1");
-    // Create both sessions (subscriptions), then go offline.
-    {
-        let mut o = mqtt::options(&floor_id);
+    let floor_topic = kafka::unique_topic("mqtt_bench_floor");
+    kafka::create_topic_at(&brokers, &floor_topic, 4).await;
+    let produce = FloorWork::Produce {
+        brokers: brokers.clone(),
+        topic: floor_topic.clone(),
+    };
+    // Create the three sessions (subscriptions), then go offline.
+    for id in [&floor_id, &floor_produce_id] {
+        let mut o = mqtt::options(id);
         o.set_clean_session(false);
         let (c, mut el) = AsyncClient::new(o, 10);
         c.subscribe(&filter, QoS::AtLeastOnce).await.unwrap();
@@ -262,25 +351,46 @@ async fn mqtt_source_throughput() {
         "queued {n} QoS 1 messages in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    let f1 = floor(&floor_id, &filter, QoS::AtLeastOnce, n, false).await;
+    let f1 = floor(
+        &floor_id,
+        &filter,
+        QoS::AtLeastOnce,
+        n,
+        false,
+        &FloorWork::AckOnly,
+    )
+    .await;
     report("QoS 1 floor (bare rumqttc, ack only)", n, f1);
+    let fp1 = floor(
+        &floor_produce_id,
+        &filter,
+        QoS::AtLeastOnce,
+        n,
+        false,
+        &produce,
+    )
+    .await;
+    report(
+        "QoS 1 floor (bare rumqttc + rdkafka, ack after Kafka)",
+        n,
+        fp1,
+    );
     let b0 = broker_cpu();
     let c1 = connector(settings(&brokers, &kcql, &conn_id, 1), n as u64, true, None).await;
     report("QoS 1 connector (ack after Kafka)", n, c1);
     report_broker(b0, broker_cpu());
     println!(
-        "BENCH mqtt_source QoS 1: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the floor",
+        "BENCH mqtt_source QoS 1: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the produce floor ({:.2}× the ack-only floor)",
         n as f64 / c1.0,
-        n as f64 / f1.0,
+        n as f64 / fp1.0,
+        c1.1 / fp1.1.max(0.01),
         c1.1 / f1.1.max(0.01)
     );
 
     // ---- QoS 0: live, publisher on its own thread (its CPU subtracted).
     kafka::delete_topic_at(&brokers, &topic).await;
-    let prefix = names::unique("mqbench0");
     let topic = kafka::unique_topic("mqtt_bench_q0");
     kafka::create_topic_at(&brokers, &topic, 4).await;
-    let filter = format!("{prefix}/dev/+");
     let live = |prefix: String, start: tokio::sync::oneshot::Receiver<()>| {
         let publisher_cpu = Arc::new(AtomicU64::new(0));
         let out = publisher_cpu.clone();
@@ -299,20 +409,26 @@ async fn mqtt_source_throughput() {
         });
         (handle, publisher_cpu)
     };
-    // Floor.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (pub_thread, pub_cpu) = live(prefix.clone(), rx);
-    let floor_id = names::unique("floor0");
-    let floor_task = {
-        let filter = filter.clone();
-        tokio::spawn(async move { floor(&floor_id, &filter, QoS::AtMostOnce, n, true).await })
-    };
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let _ = tx.send(());
-    let (secs, cpu) = floor_task.await.unwrap();
-    pub_thread.join().unwrap();
-    let f0 = (secs, cpu - pub_cpu.load(Ordering::Relaxed) as f64 / 1000.0);
+    // Floors: ack only, then with a bare producer (a fresh prefix each: live messages).
+    let mut f0 = (0.0, 0.0);
+    let mut fp0 = (0.0, 0.0);
+    for (work, out) in [(FloorWork::AckOnly, &mut f0), (produce, &mut fp0)] {
+        let prefix = names::unique("mqbench0f");
+        let filter = format!("{prefix}/dev/+");
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (pub_thread, pub_cpu) = live(prefix, rx);
+        let floor_id = names::unique("floor0");
+        let floor_task = tokio::spawn(async move {
+            floor(&floor_id, &filter, QoS::AtMostOnce, n, true, &work).await
+        });
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let _ = tx.send(());
+        let (secs, cpu) = floor_task.await.unwrap();
+        pub_thread.join().unwrap();
+        *out = (secs, cpu - pub_cpu.load(Ordering::Relaxed) as f64 / 1000.0);
+    }
     report("QoS 0 floor (bare rumqttc)", n, f0);
+    report("QoS 0 floor (bare rumqttc + rdkafka)", n, fp0);
     // Connector.
     let prefix2 = names::unique("mqbench0c");
     let kcql2 = format!("INSERT INTO {topic} SELECT * FROM {prefix2}/dev/+");
@@ -331,10 +447,12 @@ async fn mqtt_source_throughput() {
     report("QoS 0 connector", n, c0);
     report_broker(b0, broker_cpu());
     println!(
-        "BENCH mqtt_source QoS 0: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the floor",
+        "BENCH mqtt_source QoS 0: connector {:.0} msg/s vs floor {:.0} msg/s; CPU {:.2}× the produce floor ({:.2}× the ack-only floor)",
         n as f64 / c0.0,
-        n as f64 / f0.0,
+        n as f64 / fp0.0,
+        c0.1 / fp0.1.max(0.01),
         c0.1 / f0.1.max(0.01)
     );
     kafka::delete_topic_at(&brokers, &topic).await;
+    kafka::delete_topic_at(&brokers, &floor_topic).await;
 }
