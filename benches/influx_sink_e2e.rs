@@ -16,6 +16,11 @@
 //! (`/proc/self/stat` utime + stime, delta over the timed part) is that phase's alone. The
 //! broker's and InfluxDB's CPU over each phase are read from their `/proc/<pid>/stat`. A topic
 //! the run filled is deleted at the end; the InfluxDB databases are dropped after each phase.
+//!
+//! Then, when `scripts/peers.sh` has built it, Telegraf reads the same topic (its own consumer
+//! group, from the oldest offset) into a fresh database with the same batch size, until that
+//! database holds all N points; its row comes last (wall time from its start, its process's
+//! CPU and peak RSS). Its configuration, and why each setting, is in `kcql_testkit::telegraf`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -36,6 +41,7 @@ use kcql_testkit::kafka::{
     brokers, committed_offsets, create_topic, delete_topic, producer_config, shared_broker_pid,
     unique_group, unique_topic, BROKERS_ENV,
 };
+use kcql_testkit::telegraf;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -267,6 +273,7 @@ fn parent() {
             table.push((round, phase, r, influx_cpu, kafka_cpu));
         }
     }
+    let telegraf = telegraf_phase(&rt, &topic, n, influxd.as_deref(), kafka.as_deref());
     println!();
     println!("N = {n}, topic {topic}");
     println!("| round | phase | records/s (wall) | records/s (first record → last write) | CPU s | CPU-s per M records | influxd CPU s | Kafka CPU s |");
@@ -278,6 +285,17 @@ fn parent() {
             n as f64 / r.steady_s,
             r.cpu_s,
             r.cpu_s * 1e6 / n as f64,
+            i.map_or("?".into(), |c| format!("{c:.1}")),
+            t.map_or("?".into(), |c| format!("{c:.1}")),
+        );
+    }
+    if let Some((r, i, t)) = &telegraf {
+        println!(
+            "| – | telegraf {} | {:.0} | – | {:.2} | {:.2} | {} | {} |",
+            telegraf::VERSION,
+            r.records_per_s(),
+            r.cpu_s,
+            r.cpu_s_per_million(),
             i.map_or("?".into(), |c| format!("{c:.1}")),
             t.map_or("?".into(), |c| format!("{c:.1}")),
         );
@@ -563,4 +581,57 @@ fn floor_phase(topic: &str, n: usize) -> PhaseResult {
         points_in_db: rt.block_on(count_points(&db)),
         committed: rt.block_on(total_committed(&group, topic)),
     }
+}
+
+/// Telegraf (`kafka_consumer` → `influxdb`, config in `kcql_testkit::telegraf`) on the same
+/// topic with its own consumer group, into a fresh database, until it holds all `n` points;
+/// prints its line and returns it with influxd's and Kafka's CPU over the run. `None` (with a
+/// line saying how to install it) when `scripts/peers.sh` has not built Telegraf.
+fn telegraf_phase(
+    rt: &tokio::runtime::Runtime,
+    topic: &str,
+    n: usize,
+    influxd: Option<&str>,
+    kafka: Option<&str>,
+) -> Option<(telegraf::PeerRun, Option<f64>, Option<f64>)> {
+    if telegraf::binary().is_none() {
+        println!("{}", telegraf::skipped_line());
+        return None;
+    }
+    let db = unique_db("bench_telegraf");
+    let _drop = DropDatabase::new(&db);
+    rt.block_on(create_db(&db));
+    let (group, brokers, url) = (unique_group("bench_telegraf"), brokers(), influx_url());
+    let config = telegraf::KafkaToInflux {
+        brokers: &brokers,
+        topic,
+        group: &group,
+        influx_url: &url,
+        database: &db,
+        measurement: "sensor",
+        tag: "id",
+        time_key: "ts",
+        batch: BATCH_LINES,
+    }
+    .config();
+    let (influx_before, kafka_before) = (influxd.map(cpu_seconds), kafka.map(cpu_seconds));
+    let r = rt.block_on(telegraf::run("bench_sink", &config, n as u64, || {
+        count_points(&db)
+    }));
+    let influx_cpu = influxd
+        .map(cpu_seconds)
+        .zip(influx_before)
+        .map(|(a, b)| a - b);
+    let kafka_cpu = kafka.map(cpu_seconds).zip(kafka_before).map(|(a, b)| a - b);
+    println!(
+        "telegraf      : {:>9.0} rec/s, CPU {:.2} s = {:.2} CPU-s/M records, peak RSS {:.1} MiB; \
+         influxd CPU {}, Kafka CPU {}",
+        r.records_per_s(),
+        r.cpu_s,
+        r.cpu_s_per_million(),
+        r.peak_rss_mib(),
+        influx_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
+        kafka_cpu.map_or("?".into(), |c| format!("{c:.1} s")),
+    );
+    Some((r, influx_cpu, kafka_cpu))
 }

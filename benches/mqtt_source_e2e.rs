@@ -12,6 +12,11 @@
 //! * QoS 1: N messages are queued by the broker for both persistent sessions first, then each
 //!   consumer drains its backlog; the clock runs from start to the N-th acknowledgement (for
 //!   the connector: acknowledged after Kafka confirmed the record).
+//! * QoS 1, Telegraf (when `scripts/peers.sh` has built it): `mqtt_consumer` (QoS 1, persistent
+//!   session, JSON) → `kafka` output (`required_acks = -1`) into a fresh topic, draining the
+//!   same backlog queued for its session; done when the topic's end offsets sum to N. Its
+//!   configuration, and why each setting, is in `kcql_testkit::telegraf`;
+//!   `KCQL_BENCH_TELEGRAF_BATCH` sets its `metric_batch_size` (default [`TELEGRAF_BATCH`]).
 //! * QoS 0: published live from a dedicated publisher thread while the consumer runs; the
 //!   publisher thread's CPU is subtracted.
 //!
@@ -24,13 +29,16 @@ use std::time::{Duration, Instant};
 
 use kcql_runtime::config::MqttSourceSettings;
 use kcql_runtime::connectors::mqtt_source::MqttSource;
-use kcql_testkit::{kafka, mqtt, names};
+use kcql_testkit::{kafka, mqtt, names, telegraf};
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use rumqttc::{AsyncClient, Event, Packet, Publish, QoS};
 use tokio::sync::watch;
 
 const DEVICES: usize = 16;
+/// Telegraf's `metric_batch_size` for MQTT → Kafka (`KCQL_BENCH_TELEGRAF_BATCH` overrides):
+/// its Kafka output sends each batch synchronously, so this bounds its pipelining.
+const TELEGRAF_BATCH: usize = 1000;
 
 fn clock_ticks_to_secs(t: u64) -> f64 {
     t as f64 / 100.0
@@ -330,21 +338,17 @@ async fn mqtt_source_throughput() {
         brokers: brokers.clone(),
         topic: floor_topic.clone(),
     };
-    // Create the three sessions (subscriptions), then go offline.
+    // Create the sessions (subscriptions), then go offline.
     for id in [&floor_id, &floor_produce_id] {
-        let mut o = mqtt::options(id);
-        o.set_clean_session(false);
-        let (c, mut el) = AsyncClient::new(o, 10);
-        c.subscribe(&filter, QoS::AtLeastOnce).await.unwrap();
-        loop {
-            if let Ok(Event::Incoming(Packet::SubAck(_))) = el.poll().await {
-                break;
-            }
-        }
-        c.disconnect().await.unwrap();
-        while el.poll().await.is_ok() {}
+        offline_session(id, &filter).await;
     }
     connector(settings(&brokers, &kcql, &conn_id, 1), 0, true, None).await;
+    // Telegraf's session gets the same backlog (created by its client id and filter: the
+    // broker's session is the same whichever client made it).
+    let telegraf_id = names::unique("telegraf1");
+    if telegraf::binary().is_some() {
+        offline_session(&telegraf_id, &filter).await;
+    }
     let t = Instant::now();
     mqtt::publish_messages(messages(&prefix, n), QoS::AtLeastOnce).await;
     println!(
@@ -386,6 +390,7 @@ async fn mqtt_source_throughput() {
         c1.1 / fp1.1.max(0.01),
         c1.1 / f1.1.max(0.01)
     );
+    telegraf_qos1(&brokers, &filter, &telegraf_id, n).await;
 
     // ---- QoS 0: live, publisher on its own thread (its CPU subtracted).
     kafka::delete_topic_at(&brokers, &topic).await;
@@ -455,4 +460,70 @@ async fn mqtt_source_throughput() {
     );
     kafka::delete_topic_at(&brokers, &topic).await;
     kafka::delete_topic_at(&brokers, &floor_topic).await;
+}
+
+/// Creates a persistent session subscribed to `filter` at QoS 1, then goes offline: the broker
+/// queues what is published to it until `client_id` connects again.
+async fn offline_session(client_id: &str, filter: &str) {
+    let mut o = mqtt::options(client_id);
+    o.set_clean_session(false);
+    let (c, mut el) = AsyncClient::new(o, 10);
+    c.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+    loop {
+        if let Ok(Event::Incoming(Packet::SubAck(_))) = el.poll().await {
+            break;
+        }
+    }
+    c.disconnect().await.unwrap();
+    while el.poll().await.is_ok() {}
+}
+
+/// Telegraf draining the QoS 1 backlog of session `client_id` into a fresh topic, printed like
+/// the connector's line; a line saying how to install it when it is not built.
+async fn telegraf_qos1(brokers: &str, filter: &str, client_id: &str, n: usize) {
+    if telegraf::binary().is_none() {
+        println!("{}", telegraf::skipped_line());
+        return;
+    }
+    let topic = kafka::unique_topic("mqtt_bench_telegraf");
+    kafka::create_topic_at(brokers, &topic, 4).await;
+    let offsets = telegraf::EndOffsets::new(
+        brokers,
+        &topic,
+        kafka::partitions_of_at(brokers, &topic).await,
+    );
+    let mqtt_url = format!("tcp://{}:{}", mqtt::host(), mqtt::port());
+    let filters = [filter.to_string()];
+    let config = telegraf::MqttToKafka {
+        mqtt_url: &mqtt_url,
+        filters: &filters,
+        qos: 1,
+        client_id,
+        string_fields: &["pad"],
+        brokers,
+        topic: &topic,
+        batch: std::env::var("KCQL_BENCH_TELEGRAF_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(TELEGRAF_BATCH),
+        max_undelivered: 10_000,
+    }
+    .config();
+    let broker_cpu = || kafka::shared_broker_pid().map(|pid| cpu_of(&pid.to_string()));
+    let b0 = broker_cpu();
+    let r = telegraf::run("mqtt_source_q1", &config, n as u64, || offsets.total()).await;
+    report(
+        &format!(
+            "QoS 1 telegraf {} (mqtt_consumer → kafka, acks=all)",
+            telegraf::VERSION
+        ),
+        n,
+        (r.wall_s, r.cpu_s),
+    );
+    println!(
+        "BENCH mqtt_source   telegraf peak RSS {:.1} MiB",
+        r.peak_rss_mib()
+    );
+    report_broker(b0, broker_cpu());
+    kafka::delete_topic_at(brokers, &topic).await;
 }

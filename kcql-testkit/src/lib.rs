@@ -19,5 +19,6 @@ pub mod private;
 pub mod proxy;
 mod reach;
 pub mod registry;
+pub mod telegraf;
 pub mod tls;
 pub mod window_points;
