@@ -38,7 +38,7 @@ use tokio::sync::watch;
 const DEVICES: usize = 16;
 /// Telegraf's `metric_batch_size` for MQTT → Kafka (`KCQL_BENCH_TELEGRAF_BATCH` overrides):
 /// its Kafka output sends each batch synchronously, so this bounds its pipelining.
-const TELEGRAF_BATCH: usize = 1000;
+const TELEGRAF_BATCH: usize = 5000;
 
 fn clock_ticks_to_secs(t: u64) -> f64 {
     t as f64 / 100.0
