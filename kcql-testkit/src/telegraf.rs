@@ -421,3 +421,63 @@ impl EndOffsets {
         .expect("watermark task panicked")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(config: &str) -> toml::Table {
+        config.parse().unwrap_or_else(|e| panic!("{e}\n{config}"))
+    }
+
+    #[test]
+    fn sink_config_is_toml_with_the_bench_settings() {
+        let c = parse(
+            &KafkaToInflux {
+                brokers: "127.0.0.1:9092, 127.0.0.1:9093",
+                topic: "t\"1",
+                group: "g",
+                influx_url: "http://127.0.0.1:8086",
+                database: "db",
+                measurement: "sensor",
+                tag: "id",
+                time_key: "ts",
+                batch: 5000,
+            }
+            .config(),
+        );
+        assert_eq!(c["agent"]["metric_batch_size"].as_integer(), Some(5000));
+        let input = &c["inputs"]["kafka_consumer"][0];
+        assert_eq!(input["topics"][0].as_str(), Some("t\"1"));
+        assert_eq!(input["brokers"].as_array().map(Vec::len), Some(2));
+        assert_eq!(input["max_undelivered_messages"].as_integer(), Some(10_000));
+        let output = &c["outputs"]["influxdb"][0];
+        assert_eq!(output["content_encoding"].as_str(), Some("identity"));
+    }
+
+    #[test]
+    fn source_config_is_toml_with_the_bench_settings() {
+        let filters = ["p/dev/+".to_string()];
+        let c = parse(
+            &MqttToKafka {
+                mqtt_url: "tcp://127.0.0.1:1883",
+                filters: &filters,
+                qos: 1,
+                client_id: "c",
+                string_fields: &["pad"],
+                brokers: "127.0.0.1:9092",
+                topic: "out",
+                batch: 5000,
+                max_undelivered: 10_000,
+            }
+            .config(),
+        );
+        let input = &c["inputs"]["mqtt_consumer"][0];
+        assert_eq!(input["persistent_session"].as_bool(), Some(true));
+        assert_eq!(input["qos"].as_integer(), Some(1));
+        assert_eq!(
+            c["outputs"]["kafka"][0]["required_acks"].as_integer(),
+            Some(-1)
+        );
+    }
+}
