@@ -59,45 +59,49 @@ fn upper<'b>(word: &str, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
     Some(&buf[..b.len()])
 }
 
-/// The reserved word `word` spells (in any letter case), found by length first so that the
-/// common case, an ordinary name, costs a length switch and at most a few byte compares.
+/// The reserved word `word` spells (in any letter case), found by length and first letter
+/// first so that the common case, an ordinary name, costs two jumps and a byte compare.
 fn reserved_match(word: &str) -> Option<&'static str> {
-    let candidates: &[&'static str] = match word.len() {
-        2 => &["AS", "PK"],
-        3 => &["TTL"],
-        4 => &["INTO", "FROM"],
-        5 => &["BATCH", "LIMIT"],
-        6 => &["INSERT", "UPSERT", "SELECT", "IGNORE"],
-        7 => &["WITHTAG", "WITHKEY", "STOREAS"],
-        8 => &["WITHTYPE"],
-        9 => &["WITHREGEX"],
-        10 => &[
-            "AUTOCREATE",
-            "AUTOEVOLVE",
-            "WITHFORMAT",
-            "WITHUNWRAP",
-            "WITHTARGET",
-            "PROPERTIES",
-        ],
-        11 => &["PARTITIONBY", "NOPARTITION", "WITHDOCTYPE"],
-        12 => &["KEYDELIMITER", "WITHPIPELINE"],
-        13 => &[
-            "WITHTIMESTAMP",
-            "WITHSTRUCTURE",
-            "WITHCONVERTER",
-            "TIMESTAMPUNIT",
-        ],
-        15 => &["INCREMENTALMODE", "WITHINDEXSUFFIX", "WITHJMSSELECTOR"],
-        16 => &["WITHSUBSCRIPTION"],
+    let b = word.as_bytes();
+    let first = b.first()?.to_ascii_uppercase();
+    let candidates: &[&'static str] = match (b.len(), first) {
+        (2, b'A') => &["AS"],
+        (2, b'P') => &["PK"],
+        (3, b'T') => &["TTL"],
+        (4, b'I') => &["INTO"],
+        (4, b'F') => &["FROM"],
+        (5, b'B') => &["BATCH"],
+        (5, b'L') => &["LIMIT"],
+        (6, b'I') => &["INSERT", "IGNORE"],
+        (6, b'U') => &["UPSERT"],
+        (6, b'S') => &["SELECT"],
+        (7, b'W') => &["WITHTAG", "WITHKEY"],
+        (7, b'S') => &["STOREAS"],
+        (8, b'W') => &["WITHTYPE"],
+        (9, b'W') => &["WITHREGEX"],
+        (10, b'A') => &["AUTOCREATE", "AUTOEVOLVE"],
+        (10, b'W') => &["WITHFORMAT", "WITHUNWRAP", "WITHTARGET"],
+        (10, b'P') => &["PROPERTIES"],
+        (11, b'P') => &["PARTITIONBY"],
+        (11, b'N') => &["NOPARTITION"],
+        (11, b'W') => &["WITHDOCTYPE"],
+        (12, b'K') => &["KEYDELIMITER"],
+        (12, b'W') => &["WITHPIPELINE"],
+        (13, b'W') => &["WITHTIMESTAMP", "WITHSTRUCTURE", "WITHCONVERTER"],
+        (13, b'T') => &["TIMESTAMPUNIT"],
+        (15, b'I') => &["INCREMENTALMODE"],
+        (15, b'W') => &["WITHINDEXSUFFIX", "WITHJMSSELECTOR"],
+        (16, b'W') => &["WITHSUBSCRIPTION"],
         _ => return None,
     };
     candidates
         .iter()
         .copied()
-        .find(|c| c.eq_ignore_ascii_case(word))
+        .find(|c| c.as_bytes().eq_ignore_ascii_case(b))
 }
 
 /// True when `word` is a reserved word spelled all-lower or all-UPPER (so it cannot be a name).
+#[inline]
 pub fn is_reserved(word: &str) -> bool {
     reserved_match(word).is_some()
         && (!word.bytes().any(|b| b.is_ascii_uppercase())

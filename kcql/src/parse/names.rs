@@ -29,6 +29,17 @@ pub(super) fn is_all_digits(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Why the word `w` at `span` cannot be a name: reserved, or a number.
+#[cold]
+fn name_word_failure(w: &str, span: Span) -> Failure {
+    let kind = if is_reserved(w) {
+        ErrorKind::ReservedWord { word: w.into() }
+    } else {
+        ErrorKind::NumericName { word: w.into() }
+    };
+    Failure::new(kind, span).help(format!("quote it with backticks: `{w}`"))
+}
+
 /// `*` where only a field name may stand (PK, WITHTIMESTAMP, GROUP BY …).
 fn star_not_allowed(span: Span) -> Failure {
     Failure::new(
@@ -104,19 +115,11 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks that a word may be used as a name.
+    #[inline]
     pub(super) fn check_name_word(&self, t: &Token) -> PResult<()> {
         let w = self.text(t);
-        if is_reserved(w) {
-            return Err(
-                Failure::new(ErrorKind::ReservedWord { word: w.into() }, t.span)
-                    .help(format!("quote it with backticks: `{w}`")),
-            );
-        }
-        if is_all_digits(w) {
-            return Err(
-                Failure::new(ErrorKind::NumericName { word: w.into() }, t.span)
-                    .help(format!("quote it with backticks: `{w}`")),
-            );
+        if is_reserved(w) || is_all_digits(w) {
+            return Err(name_word_failure(w, t.span));
         }
         Ok(())
     }
