@@ -66,12 +66,17 @@ impl<'a> Parser<'a> {
     }
 
     /// True when the next token is the word `kw` (any letter case).
+    #[inline]
     pub(super) fn at_keyword(&self, kw: &str) -> bool {
-        self.peek()
-            .is_some_and(|t| t.kind == TokenKind::Word && t.text(self.src).eq_ignore_ascii_case(kw))
+        self.peek().is_some_and(|t| {
+            t.kind == TokenKind::Word
+                && t.span.len() == kw.len()
+                && self.src.as_bytes()[t.span.start..t.span.end].eq_ignore_ascii_case(kw.as_bytes())
+        })
     }
 
     /// Consumes the next token when it is the word `kw` (any letter case).
+    #[inline]
     pub(super) fn eat_keyword(&mut self, kw: &str) -> Option<&'a Token> {
         if self.at_keyword(kw) {
             self.next()
@@ -111,6 +116,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A failure at the next token: one of `expected` was wanted instead.
+    #[cold]
     pub(super) fn unexpected<I, S>(&self, expected: I) -> Failure
     where
         I: IntoIterator<Item = S>,
@@ -134,17 +140,25 @@ impl<'a> Parser<'a> {
     }
 
     /// Consumes the keyword `kw`, or fails (suggesting `kw` for a near miss).
+    #[inline]
     pub(super) fn expect_keyword(&mut self, kw: &'static str) -> PResult<&'a Token> {
-        if let Some(t) = self.eat_keyword(kw) {
-            return Ok(t);
+        match self.eat_keyword(kw) {
+            Some(t) => Ok(t),
+            None => Err(self.keyword_missing(kw)),
         }
+    }
+
+    /// The failure of [`Parser::expect_keyword`].
+    #[cold]
+    #[inline(never)]
+    fn keyword_missing(&self, kw: &'static str) -> Failure {
         let mut f = self.unexpected([kw]);
         if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
             if suggest(self.text(t), [kw]).is_some() {
                 f = f.help(format!("did you mean `{kw}`?"));
             }
         }
-        Err(f)
+        f
     }
 
     /// One or more entries separated by `,`, each read by `entry`.

@@ -28,6 +28,9 @@ impl<'a> Parser<'a> {
     /// A select-list item's expression. A lone `true`, `false` or `null` is a field name there
     /// (as in the reference); anywhere inside an expression it is a literal.
     pub(super) fn select_item_expr(&mut self) -> PResult<Expr> {
+        if let Some(path) = self.plain_column_item()? {
+            return Ok(Expr::Column(path));
+        }
         if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
             let w = self.text(t);
             let literal_word = ["true", "false", "null"]
@@ -51,15 +54,50 @@ impl<'a> Parser<'a> {
         self.expr()
     }
 
+    /// The common select item, a plain column path (`a`, `a.b`, `` `x y` ``, `*`, `a.*`) that
+    /// ends the item, read without the expression parser (which would read it the same way,
+    /// through more checks). `None`, with the cursor unmoved, when the item is anything else.
+    fn plain_column_item(&mut self) -> PResult<Option<ColumnPath>> {
+        let Some(t) = self.peek() else {
+            return Ok(None);
+        };
+        let plain = match t.kind {
+            TokenKind::Star | TokenKind::Backticked => true,
+            // A word the expression parser reads as a column: not a number, literal, `NOT`,
+            // `-` or function name.
+            TokenKind::Word => {
+                let w = self.text(t).as_bytes();
+                (w[0].is_ascii_alphabetic() || w[0] == b'_' || w[0] == b'@')
+                    && !(matches!(w.len(), 3..=5)
+                        && ["NOT", "NULL", "TRUE", "FALSE"]
+                            .iter()
+                            .any(|k| w.eq_ignore_ascii_case(k.as_bytes())))
+                    && self.toks.get(self.pos + 1).map(|n| n.kind) != Some(TokenKind::LParen)
+            }
+            _ => false,
+        };
+        if !plain {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let path = self.column_path(true)?;
+        if self.ends_select_item(self.peek()) {
+            self.expr_height = 1;
+            return Ok(Some(path));
+        }
+        self.pos = start;
+        Ok(None)
+    }
+
     /// True when `next`, the token after a candidate select item, ends the item: the end of
     /// the statement, `,`, `AS` or `FROM`.
     fn ends_select_item(&self, next: Option<&Token>) -> bool {
         next.is_none_or(|n| {
             n.kind == TokenKind::Comma
-                || (n.kind == TokenKind::Word
-                    && ["as", "from"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(self.text(n))))
+                || (n.kind == TokenKind::Word && {
+                    let w = self.text(n).as_bytes();
+                    w.eq_ignore_ascii_case(b"AS") || w.eq_ignore_ascii_case(b"FROM")
+                })
         })
     }
 
