@@ -31,10 +31,8 @@ impl<'a> Seen<'a> {
     }
 
     fn contains(&self, name: &str, t: FieldType) -> bool {
-        self.inline[..self.len]
-            .iter()
-            .chain(self.spill.iter())
-            .any(|(n, ft)| *n == name && *ft == t)
+        let same = |(n, ft): &(&str, FieldType)| *n == name && *ft == t;
+        self.inline[..self.len].iter().any(same) || self.spill.iter().any(same)
     }
 
     fn push(&mut self, name: &'a str, t: FieldType) {
@@ -57,7 +55,10 @@ pub(crate) fn validate(stmt: &Statement) -> Result<(), Failure> {
         // outputs, so they are not checked for duplicates.
         let from_call = matches!(stmt.select[index].expr, Expr::Call { .. });
         if field.parents.is_empty() && !from_call {
-            let exempt = field.name.contains('(') && field.name.contains(')');
+            let exempt = {
+                let b = field.name.as_bytes();
+                b.contains(&b'(') && b.contains(&b')')
+            };
             if !exempt && seen.contains(field.name, field.field_type) {
                 let name = field.name.to_string();
                 let kind = match route {
@@ -88,13 +89,16 @@ pub(crate) fn validate(stmt: &Statement) -> Result<(), Failure> {
 pub(crate) fn validate_extensions(stmt: &Statement) -> Result<(), Failure> {
     let mut first_aggregate: Option<(String, crate::span::Span)> = None;
     for item in &stmt.select {
-        let top_star = matches!(&item.expr, Expr::Column(_));
+        // A top-level column (`*` allowed) is always well-formed and never an aggregate.
+        if matches!(&item.expr, Expr::Column(_)) {
+            continue;
+        }
         check_expr(
             &item.expr,
             Context {
                 aggregate: None,
                 in_where: false,
-                star_ok: top_star,
+                star_ok: false,
             },
         )
         .map_err(|k| Failure::new(k, item.span))?;

@@ -68,11 +68,18 @@ impl<'a> Parser<'a> {
     /// True when the next token is the word `kw` (any letter case).
     #[inline]
     pub(super) fn at_keyword(&self, kw: &str) -> bool {
-        self.peek().is_some_and(|t| {
-            t.kind == TokenKind::Word
-                && t.span.len() == kw.len()
-                && self.src.as_bytes()[t.span.start..t.span.end].eq_ignore_ascii_case(kw.as_bytes())
-        })
+        self.peek().is_some_and(|t| self.word_is(t, kw))
+    }
+
+    /// True when `t` is the word `kw` (ASCII letters and `_`), in any letter case.
+    #[inline]
+    pub(super) fn word_is(&self, t: &Token, kw: &str) -> bool {
+        t.kind == TokenKind::Word
+            && t.span.len() == kw.len()
+            && word_eq(
+                &self.src.as_bytes()[t.span.start..t.span.end],
+                kw.as_bytes(),
+            )
     }
 
     /// Consumes the next token when it is the word `kw` (any letter case).
@@ -226,6 +233,16 @@ impl<'a> Parser<'a> {
             _ => Err(self.unexpected([what])),
         }
     }
+}
+
+/// True when the word bytes `w` equal `kw` (ASCII letters and `_`) in any letter case. Clearing
+/// bit 5 maps a letter's two cases onto one; the other bytes it merges with a word byte (`_`
+/// with DEL) are control characters, which words never hold. One mask and compare per byte
+/// instead of two case conversions.
+#[inline]
+fn word_eq(w: &[u8], kw: &[u8]) -> bool {
+    debug_assert!(kw.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_'));
+    w.len() == kw.len() && w.iter().zip(kw).all(|(a, b)| a & !0x20 == b & !0x20)
 }
 
 /// How a token is named in "found …": the text of a word, name or string, else its kind.

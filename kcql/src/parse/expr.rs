@@ -33,9 +33,7 @@ impl<'a> Parser<'a> {
         }
         if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
             let w = self.text(t);
-            let literal_word = ["true", "false", "null"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(w));
+            let literal_word = ["TRUE", "FALSE", "NULL"].iter().any(|k| self.word_is(t, k));
             if literal_word && self.ends_select_item(self.toks.get(self.pos + 1)) {
                 return Ok(Expr::Column(self.column_path(true)?));
             }
@@ -71,7 +69,7 @@ impl<'a> Parser<'a> {
                     && !(matches!(w.len(), 3..=5)
                         && ["NOT", "NULL", "TRUE", "FALSE"]
                             .iter()
-                            .any(|k| w.eq_ignore_ascii_case(k.as_bytes())))
+                            .any(|k| self.word_is(t, k)))
                     && self.toks.get(self.pos + 1).map(|n| n.kind) != Some(TokenKind::LParen)
             }
             _ => false,
@@ -93,11 +91,7 @@ impl<'a> Parser<'a> {
     /// the statement, `,`, `AS` or `FROM`.
     fn ends_select_item(&self, next: Option<&Token>) -> bool {
         next.is_none_or(|n| {
-            n.kind == TokenKind::Comma
-                || (n.kind == TokenKind::Word && {
-                    let w = self.text(n).as_bytes();
-                    w.eq_ignore_ascii_case(b"AS") || w.eq_ignore_ascii_case(b"FROM")
-                })
+            n.kind == TokenKind::Comma || self.word_is(n, "AS") || self.word_is(n, "FROM")
         })
     }
 
@@ -123,8 +117,8 @@ impl<'a> Parser<'a> {
                 "+" => BinaryOp::Add,
                 "-" => BinaryOp::Sub,
                 "/" => BinaryOp::Div,
-                w if w.eq_ignore_ascii_case("AND") => BinaryOp::And,
-                w if w.eq_ignore_ascii_case("OR") => BinaryOp::Or,
+                _ if self.word_is(t, "AND") => BinaryOp::And,
+                _ if self.word_is(t, "OR") => BinaryOp::Or,
                 _ => return None,
             },
             _ => return None,
@@ -229,11 +223,7 @@ impl<'a> Parser<'a> {
         }
         let negated = match (self.peek(), self.toks.get(self.pos + 1)) {
             (Some(t), Some(n))
-                if t.kind == TokenKind::Word
-                    && self.text(t).eq_ignore_ascii_case("NOT")
-                    && n.kind == TokenKind::Word
-                    && (self.text(n).eq_ignore_ascii_case("IN")
-                        || self.text(n).eq_ignore_ascii_case("LIKE")) =>
+                if self.word_is(t, "NOT") && (self.word_is(n, "IN") || self.word_is(n, "LIKE")) =>
             {
                 self.pos += 1;
                 true
