@@ -130,6 +130,19 @@ impl<'a> Parser<'a> {
         if let Some(t) = self.eat(TokenKind::String) {
             return Ok((t.inner(self.src).to_string(), t.span));
         }
+        // The common name, one word standing alone (`TOPIC_A`, `/sensors/+/temp`): no run to
+        // collect, and unescaping leaves a word as it is.
+        if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
+            let alone = self
+                .toks
+                .get(self.pos + 1)
+                .is_none_or(|n| n.span.start != t.span.end);
+            if alone {
+                self.check_name_word(t)?;
+                self.pos += 1;
+                return Ok((self.text(t).to_string(), t.span));
+            }
+        }
         let start = self.pos;
         let Some((raw, span)) = self.glued_run() else {
             return Err(self.unexpected([what]));
@@ -216,23 +229,30 @@ impl<'a> Parser<'a> {
     }
 
     /// `AS alias`, if present.
+    #[inline]
     pub(super) fn alias(&mut self) -> PResult<Option<Alias>> {
         if self.eat_keyword("AS").is_none() {
             return Ok(None);
         }
+        self.alias_after_as().map(Some)
+    }
+
+    /// The alias after `AS`.
+    #[inline(never)]
+    fn alias_after_as(&mut self) -> PResult<Alias> {
         match self.peek() {
             Some(t) if t.kind == TokenKind::Word => {
                 self.check_name_word(t)?;
                 self.pos += 1;
-                Ok(Some(Alias::Name(self.text(t).to_string())))
+                Ok(Alias::Name(self.text(t).to_string()))
             }
             Some(t) if t.kind == TokenKind::Backticked => {
                 self.pos += 1;
-                Ok(Some(Alias::Name(t.inner(self.src).to_string())))
+                Ok(Alias::Name(t.inner(self.src).to_string()))
             }
             Some(t) if t.kind == TokenKind::String => {
                 self.pos += 1;
-                Ok(Some(Alias::Quoted(t.inner(self.src).to_string())))
+                Ok(Alias::Quoted(t.inner(self.src).to_string()))
             }
             _ => Err(self.unexpected(["an alias"])),
         }
