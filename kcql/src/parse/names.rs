@@ -87,17 +87,19 @@ impl<'a> Parser<'a> {
     pub(super) fn glued_path(&mut self) -> Option<(ColumnPath, &'a str)> {
         let start = self.pos;
         let (raw, span) = self.glued_run()?;
-        let mut segments = vec![String::new()];
-        for t in &self.toks[start..self.pos] {
+        let toks = &self.toks[start..self.pos];
+        let dots = toks.iter().filter(|t| t.kind == TokenKind::Dot).count();
+        let mut segments = Vec::with_capacity(dots + 1);
+        let mut segment = String::new();
+        for t in toks {
             match t.kind {
-                TokenKind::Dot => segments.push(String::new()),
-                _ => {
-                    if let Some(last) = segments.last_mut() {
-                        last.push_str(t.inner(self.src));
-                    }
-                }
+                TokenKind::Dot => segments.push(std::mem::take(&mut segment)),
+                // A segment is mostly one token: its text allocated once, at its size.
+                _ if segment.is_empty() => segment = t.inner(self.src).to_string(),
+                _ => segment.push_str(t.inner(self.src)),
             }
         }
+        segments.push(segment);
         let path = ColumnPath {
             segments,
             wildcard: false,
@@ -175,6 +177,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// How many segments the path at the cursor has at most (`a.b.c` → 3), so that its vector
+    /// is allocated once.
+    fn segments_ahead(&self) -> usize {
+        let rest = self.toks.get(self.pos + 1..).unwrap_or_default();
+        1 + rest
+            .chunks_exact(2)
+            .take_while(|p| {
+                p[0].kind == TokenKind::Dot
+                    && matches!(p[1].kind, TokenKind::Word | TokenKind::Backticked)
+            })
+            .count()
+    }
+
     /// A column path: `*`, `a`, `a.b.c`, `a.b.*`, `` `x y`.z ``.
     pub(super) fn column_path(&mut self, allow_wildcard: bool) -> PResult<ColumnPath> {
         let start = self.here();
@@ -192,7 +207,8 @@ impl<'a> Parser<'a> {
             p.span = star.span;
             return Ok(p);
         }
-        let mut segments = vec![self.segment()?];
+        let mut segments = Vec::with_capacity(self.segments_ahead());
+        segments.push(self.segment()?);
         let mut wildcard = false;
         let mut end = self.toks[self.pos - 1].span;
         while let Some(dot) = self.eat(TokenKind::Dot) {
