@@ -173,7 +173,9 @@ impl<'a> Parser<'a> {
         &mut self,
         mut entry: impl FnMut(&mut Self) -> PResult<T>,
     ) -> PResult<Vec<T>> {
-        let mut entries = Vec::new();
+        // The capacity the first push would give (for entries up to 1 KiB), without its
+        // slower growth path.
+        let mut entries = Vec::with_capacity(4);
         loop {
             entries.push(entry(self)?);
             if self.eat(TokenKind::Comma).is_none() {

@@ -439,7 +439,7 @@ impl<'a> Parser<'a> {
     /// `e1, e2, …)` (at least one expression, through the closing parenthesis), with the
     /// tallest expression's height.
     fn expr_list_until_rparen(&mut self) -> PResult<(Vec<Expr>, usize)> {
-        let mut list = Vec::new();
+        let mut list = Vec::with_capacity(4);
         let mut height = 0;
         self.until_rparen(&["`,`", "`)`"], |p| {
             list.push(p.expr()?);
