@@ -472,8 +472,15 @@ impl fmt::Display for Diagnostic {
 /// An error found by a stage (parser, validator, compiler) before it is attached to its source
 /// text: what went wrong, where, and a suggestion. [`Failure::into_diagnostic`] makes the
 /// [`Diagnostic`] users see.
+///
+/// Boxed, so that the parser's `Result<T, Failure>` is no larger than `T` needs: the success
+/// path, taken for every token, moves small results, and only failures pay for the box.
 #[derive(Debug, Clone)]
-pub(crate) struct Failure {
+pub(crate) struct Failure(Box<FailureParts>);
+
+/// The parts of a [`Failure`] (reached through it by `Deref`).
+#[derive(Debug, Clone)]
+pub(crate) struct FailureParts {
     /// What went wrong.
     pub kind: ErrorKind,
     /// Where, as byte offsets into the source text.
@@ -482,29 +489,45 @@ pub(crate) struct Failure {
     pub help: Option<String>,
 }
 
+impl std::ops::Deref for Failure {
+    type Target = FailureParts;
+    fn deref(&self) -> &FailureParts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Failure {
+    fn deref_mut(&mut self) -> &mut FailureParts {
+        &mut self.0
+    }
+}
+
 impl Failure {
     /// A failure of `kind` at `span`, with no suggestion.
+    #[cold]
     pub(crate) fn new(kind: ErrorKind, span: Span) -> Self {
-        Failure {
+        Failure(Box::new(FailureParts {
             kind,
             span,
             help: None,
-        }
+        }))
     }
 
     /// Adds a suggestion.
+    #[cold]
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
     /// The diagnostic for this failure in `src`, the text its span points into (shared by the
     /// diagnostics of one input).
     pub(crate) fn into_diagnostic(self, src: Arc<str>) -> Diagnostic {
+        let FailureParts { kind, span, help } = *self.0;
         Diagnostic {
-            kind: self.kind,
-            span: self.span,
-            help: self.help,
+            kind,
+            span,
+            help,
             statement: None,
             input: src,
         }

@@ -44,60 +44,58 @@ pub const RESERVED: &[&str] = &[
     "PROPERTIES",
 ];
 
-/// Upper-cases `word` into `buf` when it could be a keyword (2 to 16 letters or `_`).
-fn upper<'b>(word: &str, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
-    let b = word.as_bytes();
-    if b.len() < 2 || b.len() > buf.len() {
-        return None;
-    }
-    for (slot, c) in buf.iter_mut().zip(b) {
-        if !c.is_ascii_alphabetic() && *c != b'_' {
-            return None;
-        }
-        *slot = c.to_ascii_uppercase();
-    }
-    Some(&buf[..b.len()])
-}
-
-/// The reserved word `word` spells (in any letter case), found by length first so that the
-/// common case, an ordinary name, costs a length switch and at most a few byte compares.
+/// The reserved word `word` spells (in any letter case), found by length and first letter
+/// first so that the common case, an ordinary name, costs two jumps and a byte compare.
 fn reserved_match(word: &str) -> Option<&'static str> {
-    let candidates: &[&'static str] = match word.len() {
-        2 => &["AS", "PK"],
-        3 => &["TTL"],
-        4 => &["INTO", "FROM"],
-        5 => &["BATCH", "LIMIT"],
-        6 => &["INSERT", "UPSERT", "SELECT", "IGNORE"],
-        7 => &["WITHTAG", "WITHKEY", "STOREAS"],
-        8 => &["WITHTYPE"],
-        9 => &["WITHREGEX"],
-        10 => &[
-            "AUTOCREATE",
-            "AUTOEVOLVE",
-            "WITHFORMAT",
-            "WITHUNWRAP",
-            "WITHTARGET",
-            "PROPERTIES",
-        ],
-        11 => &["PARTITIONBY", "NOPARTITION", "WITHDOCTYPE"],
-        12 => &["KEYDELIMITER", "WITHPIPELINE"],
-        13 => &[
-            "WITHTIMESTAMP",
-            "WITHSTRUCTURE",
-            "WITHCONVERTER",
-            "TIMESTAMPUNIT",
-        ],
-        15 => &["INCREMENTALMODE", "WITHINDEXSUFFIX", "WITHJMSSELECTOR"],
-        16 => &["WITHSUBSCRIPTION"],
+    let b = word.as_bytes();
+    let first = b.first()?.to_ascii_uppercase();
+    let candidates: &[&'static str] = match (b.len(), first) {
+        (2, b'A') => &["AS"],
+        (2, b'P') => &["PK"],
+        (3, b'T') => &["TTL"],
+        (4, b'I') => &["INTO"],
+        (4, b'F') => &["FROM"],
+        (5, b'B') => &["BATCH"],
+        (5, b'L') => &["LIMIT"],
+        (6, b'I') => &["INSERT", "IGNORE"],
+        (6, b'U') => &["UPSERT"],
+        (6, b'S') => &["SELECT"],
+        (7, b'W') => &["WITHTAG", "WITHKEY"],
+        (7, b'S') => &["STOREAS"],
+        (8, b'W') => &["WITHTYPE"],
+        (9, b'W') => &["WITHREGEX"],
+        (10, b'A') => &["AUTOCREATE", "AUTOEVOLVE"],
+        (10, b'W') => &["WITHFORMAT", "WITHUNWRAP", "WITHTARGET"],
+        (10, b'P') => &["PROPERTIES"],
+        (11, b'P') => &["PARTITIONBY"],
+        (11, b'N') => &["NOPARTITION"],
+        (11, b'W') => &["WITHDOCTYPE"],
+        (12, b'K') => &["KEYDELIMITER"],
+        (12, b'W') => &["WITHPIPELINE"],
+        (13, b'W') => &["WITHTIMESTAMP", "WITHSTRUCTURE", "WITHCONVERTER"],
+        (13, b'T') => &["TIMESTAMPUNIT"],
+        (15, b'I') => &["INCREMENTALMODE"],
+        (15, b'W') => &["WITHINDEXSUFFIX", "WITHJMSSELECTOR"],
+        (16, b'W') => &["WITHSUBSCRIPTION"],
         _ => return None,
     };
     candidates
         .iter()
         .copied()
-        .find(|c| c.eq_ignore_ascii_case(word))
+        .find(|c| eq_letters(b, c.as_bytes()))
+}
+
+/// True when `word` spells `upper` (upper-case ASCII letters only) in any letter case. Clearing
+/// bit 5 maps exactly a letter's two cases onto its upper case, so one mask and compare per byte
+/// does what `eq_ignore_ascii_case` does in several.
+#[inline]
+fn eq_letters(word: &[u8], upper: &[u8]) -> bool {
+    debug_assert!(upper.iter().all(u8::is_ascii_uppercase));
+    word.len() == upper.len() && word.iter().zip(upper).all(|(w, u)| w & !0x20 == *u)
 }
 
 /// True when `word` is a reserved word spelled all-lower or all-UPPER (so it cannot be a name).
+#[inline]
 pub fn is_reserved(word: &str) -> bool {
     reserved_match(word).is_some()
         && (!word.bytes().any(|b| b.is_ascii_uppercase())
@@ -283,44 +281,50 @@ impl ClauseKind {
     }
 
     /// The clause whose (first) keyword is `word`, in any letter case (`GROUP` for GROUP BY).
+    /// Found by length and first letter first: this runs on the word after every clause.
     pub fn from_word(word: &str) -> Option<ClauseKind> {
-        let mut buf = [0u8; 16];
-        Some(match upper(word, &mut buf)? {
-            b"IGNORE" => ClauseKind::Ignore,
-            b"AUTOCREATE" => ClauseKind::Autocreate,
-            b"WITHSTRUCTURE" => ClauseKind::WithStructure,
-            b"PK" => ClauseKind::Pk,
-            b"WITHTARGET" => ClauseKind::WithTarget,
-            b"AUTOEVOLVE" => ClauseKind::Autoevolve,
-            b"BATCH" => ClauseKind::Batch,
-            b"PARTITIONBY" => ClauseKind::PartitionBy,
-            b"NOPARTITION" => ClauseKind::NoPartition,
-            b"WITHTIMESTAMP" => ClauseKind::WithTimestamp,
-            b"TIMESTAMPUNIT" => ClauseKind::TimestampUnit,
-            b"WITHFORMAT" => ClauseKind::WithFormat,
-            b"WITHUNWRAP" => ClauseKind::WithUnwrap,
-            b"STOREAS" => ClauseKind::StoreAs,
-            b"WITHTAG" => ClauseKind::WithTag,
-            b"INCREMENTALMODE" => ClauseKind::IncrementalMode,
-            b"WITHTYPE" => ClauseKind::WithType,
-            b"WITHDOCTYPE" => ClauseKind::WithDocType,
-            b"WITHINDEXSUFFIX" => ClauseKind::WithIndexSuffix,
-            b"TTL" => ClauseKind::Ttl,
-            b"WITHCONVERTER" => ClauseKind::WithConverter,
-            b"WITHJMSSELECTOR" => ClauseKind::WithJmsSelector,
-            b"WITHKEY" => ClauseKind::WithKey,
-            b"KEYDELIMITER" => ClauseKind::KeyDelimiter,
-            b"WITHPIPELINE" => ClauseKind::WithPipeline,
-            b"WITHSUBSCRIPTION" => ClauseKind::WithSubscription,
-            b"WITHREGEX" => ClauseKind::WithRegex,
-            b"LIMIT" => ClauseKind::Limit,
-            b"PROPERTIES" => ClauseKind::Properties,
-            b"WHERE" => ClauseKind::Where,
-            b"GROUP" => ClauseKind::GroupBy,
-            b"WINDOW" => ClauseKind::Window,
-            b"WITHRETENTION" => ClauseKind::WithRetention,
+        use ClauseKind::*;
+        let b = word.as_bytes();
+        let candidates: &[ClauseKind] = match (b.len(), b.first()?.to_ascii_uppercase()) {
+            (2, b'P') => &[Pk],
+            (3, b'T') => &[Ttl],
+            (5, b'B') => &[Batch],
+            (5, b'L') => &[Limit],
+            (5, b'W') => &[Where],
+            (5, b'G') => &[GroupBy],
+            (6, b'I') => &[Ignore],
+            (6, b'W') => &[Window],
+            (7, b'S') => &[StoreAs],
+            (7, b'W') => &[WithTag, WithKey],
+            (8, b'W') => &[WithType],
+            (9, b'W') => &[WithRegex],
+            (10, b'A') => &[Autocreate, Autoevolve],
+            (10, b'W') => &[WithTarget, WithFormat, WithUnwrap],
+            (10, b'P') => &[Properties],
+            (11, b'P') => &[PartitionBy],
+            (11, b'N') => &[NoPartition],
+            (11, b'W') => &[WithDocType],
+            (12, b'K') => &[KeyDelimiter],
+            (12, b'W') => &[WithPipeline],
+            (13, b'W') => &[WithStructure, WithTimestamp, WithConverter, WithRetention],
+            (13, b'T') => &[TimestampUnit],
+            (15, b'I') => &[IncrementalMode],
+            (15, b'W') => &[WithIndexSuffix, WithJmsSelector],
+            (16, b'W') => &[WithSubscription],
             _ => return None,
-        })
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|c| eq_letters(b, c.first_word().as_bytes()))
+    }
+
+    /// The clause's first keyword (`GROUP` for GROUP BY), upper case.
+    const fn first_word(self) -> &'static str {
+        match self {
+            ClauseKind::GroupBy => "GROUP",
+            c => c.keyword(),
+        }
     }
 
     /// Position in [`ClauseKind::ALL`].

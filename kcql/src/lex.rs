@@ -138,106 +138,163 @@ pub struct LexError {
     pub span: Span,
 }
 
-/// Length of the word at the start of `bytes` (hot path: a table lookup per byte).
-#[inline]
-fn word_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .position(|b| !is_word_byte(*b))
-        .unwrap_or(bytes.len())
-}
+/// What the lexer does with a byte that starts a token: [`SPACE`], [`WORD`], [`SPECIAL`],
+/// [`INVALID`], or the index in [`SINGLES`] of a one-byte token's kind.
+type Start = u8;
+/// Space, tab, CR or LF: skipped.
+const SPACE: Start = 8;
+/// The first byte of a [`TokenKind::Word`].
+const WORD: Start = 9;
+/// `<`, `>`, `!`, `|`, `` ` `` or `'`: looked at more closely.
+const SPECIAL: Start = 10;
+/// No token starts with this byte.
+const INVALID: Start = 11;
 
-/// Length of the whitespace (space, tab, CR, LF) at the start of `bytes`.
-#[inline]
-fn whitespace_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .unwrap_or(bytes.len())
-}
+/// The one-byte tokens, in the order their bytes are listed in [`STARTS`].
+const SINGLES: [TokenKind; 8] = [
+    TokenKind::Dot,
+    TokenKind::Star,
+    TokenKind::Comma,
+    TokenKind::LParen,
+    TokenKind::RParen,
+    TokenKind::Eq,
+    TokenKind::Semicolon,
+    TokenKind::Percent,
+];
+
+/// The [`Start`] of every byte (a plain byte table: one load and one jump per token).
+static STARTS: [Start; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = match i as u8 {
+            b' ' | b'\t' | b'\r' | b'\n' => SPACE,
+            b'.' => 0,
+            b'*' => 1,
+            b',' => 2,
+            b'(' => 3,
+            b')' => 4,
+            b'=' => 5,
+            b';' => 6,
+            b'%' => 7,
+            b'<' | b'>' | b'!' | b'|' | b'`' | b'\'' => SPECIAL,
+            _ if WORD_BYTES[i] => WORD,
+            _ => INVALID,
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Tokenizes `src`, appending to `out` (cleared first). Stops at the first error.
 pub fn tokenize_into(src: &str, out: &mut Vec<Token>) -> Result<(), LexError> {
     out.clear();
-    let mut rest = src;
-    loop {
-        rest = &rest[whitespace_len(rest.as_bytes())..];
-        let start = src.len() - rest.len();
-        let Some(&first) = rest.as_bytes().first() else {
-            return Ok(());
-        };
-        let (kind, len) = match first {
-            b'.' => (TokenKind::Dot, 1),
-            b'*' => (TokenKind::Star, 1),
-            b',' => (TokenKind::Comma, 1),
-            b'(' => (TokenKind::LParen, 1),
-            b')' => (TokenKind::RParen, 1),
-            b'=' => (TokenKind::Eq, 1),
-            b';' => (TokenKind::Semicolon, 1),
-            b'%' => (TokenKind::Percent, 1),
-            b'<' => match rest.as_bytes().get(1) {
-                Some(b'=') => (TokenKind::Le, 2),
-                Some(b'>') => (TokenKind::Ne, 2),
-                _ => (TokenKind::Lt, 1),
-            },
-            b'>' => match rest.as_bytes().get(1) {
-                Some(b'=') => (TokenKind::Ge, 2),
-                _ => (TokenKind::Gt, 1),
-            },
-            b'!' if rest.as_bytes().get(1) == Some(&b'=') => (TokenKind::Ne, 2),
-            b'|' if rest.as_bytes().get(1) == Some(&b'|') => (TokenKind::Concat, 2),
-            b'`' => {
-                let (after, inner) = take_till::<_, _, nom::error::Error<&str>>(|c| c == '`')
-                    .parse(&rest[1..])
-                    .map_err(|_| LexError {
-                        kind: ErrorKind::UnterminatedBacktick,
-                        span: Span::new(start, src.len()),
-                    })?;
-                if after.is_empty() {
-                    return Err(LexError {
-                        kind: ErrorKind::UnterminatedBacktick,
-                        span: Span::new(start, src.len()),
-                    });
-                }
-                if inner.is_empty() {
-                    return Err(LexError {
-                        kind: ErrorKind::EmptyBacktick,
-                        span: Span::new(start, start + 2),
-                    });
-                }
-                (TokenKind::Backticked, inner.len() + 2)
+    let bytes = src.as_bytes();
+    let mut i = 0;
+    // Hot path: one table lookup per token start, then a tight loop over a word's bytes; only
+    // quoted tokens and two-byte operators look further.
+    while let Some(&first) = bytes.get(i) {
+        let start = i;
+        let kind = match STARTS[first as usize] {
+            SPACE => {
+                i += 1;
+                continue;
             }
-            b'\'' => {
-                let (after, inner) =
-                    take_till::<_, _, nom::error::Error<&str>>(|c| matches!(c, '\'' | '\r' | '\n'))
-                        .parse(&rest[1..])
-                        .map_err(|_| LexError {
-                            kind: ErrorKind::UnterminatedString,
-                            span: Span::new(start, src.len()),
-                        })?;
-                if !after.starts_with('\'') {
-                    return Err(LexError {
-                        kind: ErrorKind::UnterminatedString,
-                        span: Span::new(start, start + 1 + inner.len()),
-                    });
+            WORD => {
+                i += 1;
+                while bytes.get(i).is_some_and(|&b| is_word_byte(b)) {
+                    i += 1;
                 }
-                (TokenKind::String, inner.len() + 2)
+                TokenKind::Word
             }
-            b if is_word_byte(b) => (TokenKind::Word, word_len(rest.as_bytes())),
-            _ => {
-                let ch = rest.chars().next().unwrap_or('\u{fffd}');
+            SPECIAL => {
+                let (kind, len) = special(src, start)?;
+                i += len;
+                kind
+            }
+            INVALID => {
+                let ch = src[start..].chars().next().unwrap_or('\u{fffd}');
                 return Err(LexError {
                     kind: ErrorKind::UnexpectedChar { ch },
                     span: Span::new(start, start + ch.len_utf8()),
                 });
             }
+            single => {
+                i += 1;
+                SINGLES[usize::from(single & 7)]
+            }
         };
         out.push(Token {
             kind,
-            span: Span::new(start, start + len),
+            span: Span::new(start, i),
         });
-        rest = &rest[len..];
     }
+    Ok(())
+}
+
+/// The token starting with one of the [`SPECIAL`] bytes at `start`: its kind and length.
+fn special(src: &str, start: usize) -> Result<(TokenKind, usize), LexError> {
+    let rest = &src[start..];
+    let bytes = rest.as_bytes();
+    let next = bytes.get(1).copied();
+    Ok(match bytes[0] {
+        b'<' => match next {
+            Some(b'=') => (TokenKind::Le, 2),
+            Some(b'>') => (TokenKind::Ne, 2),
+            _ => (TokenKind::Lt, 1),
+        },
+        b'>' => match next {
+            Some(b'=') => (TokenKind::Ge, 2),
+            _ => (TokenKind::Gt, 1),
+        },
+        b'!' if next == Some(b'=') => (TokenKind::Ne, 2),
+        b'|' if next == Some(b'|') => (TokenKind::Concat, 2),
+        b'`' => {
+            let (after, inner) = take_till::<_, _, nom::error::Error<&str>>(|c| c == '`')
+                .parse(&rest[1..])
+                .map_err(|_| LexError {
+                    kind: ErrorKind::UnterminatedBacktick,
+                    span: Span::new(start, src.len()),
+                })?;
+            if after.is_empty() {
+                return Err(LexError {
+                    kind: ErrorKind::UnterminatedBacktick,
+                    span: Span::new(start, src.len()),
+                });
+            }
+            if inner.is_empty() {
+                return Err(LexError {
+                    kind: ErrorKind::EmptyBacktick,
+                    span: Span::new(start, start + 2),
+                });
+            }
+            (TokenKind::Backticked, inner.len() + 2)
+        }
+        b'\'' => {
+            let (after, inner) =
+                take_till::<_, _, nom::error::Error<&str>>(|c| matches!(c, '\'' | '\r' | '\n'))
+                    .parse(&rest[1..])
+                    .map_err(|_| LexError {
+                        kind: ErrorKind::UnterminatedString,
+                        span: Span::new(start, src.len()),
+                    })?;
+            if !after.starts_with('\'') {
+                return Err(LexError {
+                    kind: ErrorKind::UnterminatedString,
+                    span: Span::new(start, start + 1 + inner.len()),
+                });
+            }
+            (TokenKind::String, inner.len() + 2)
+        }
+        _ => {
+            // A lone `!` or `|`.
+            let ch = char::from(bytes[0]);
+            return Err(LexError {
+                kind: ErrorKind::UnexpectedChar { ch },
+                span: Span::new(start, start + 1),
+            });
+        }
+    })
 }
 
 /// Tokenizes `src` into a new vector.

@@ -162,6 +162,10 @@ pub enum Route {
 /// remaining segments and wildcard flag.
 pub(crate) fn route(path: &ColumnPath) -> (Route, &[String], bool) {
     let segs = path.segments.as_slice();
+    // Every special route starts with `_`; most paths do not.
+    if segs.first().is_none_or(|s| !s.starts_with('_')) {
+        return (Route::Value, segs, path.wildcard);
+    }
     match segs.first().map(String::as_str) {
         Some("_key") => (Route::Key, &segs[1..], path.wildcard || segs.len() == 1),
         Some("_header") if segs.len() > 1 || path.wildcard => {

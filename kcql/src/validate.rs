@@ -4,7 +4,7 @@
 //! where the value is read, so their errors point at the value.
 //!
 //! Runs on every parse, so it works on borrowed data and does not allocate for statements with
-//! up to 16 parentless select fields.
+//! up to 8 parentless select fields.
 
 use crate::ast::{
     ColumnPath, Duration, Expr, Statement, Window, WindowKind, MAX_WINDOWS_PER_RECORD,
@@ -16,7 +16,7 @@ use crate::reference::{field_ref, visit_select, FieldType, Route};
 
 /// Parentless value fields seen so far, for the duplicate check.
 struct Seen<'a> {
-    inline: [(&'a str, FieldType); 16],
+    inline: [(&'a str, FieldType); 8],
     len: usize,
     spill: Vec<(&'a str, FieldType)>,
 }
@@ -24,17 +24,15 @@ struct Seen<'a> {
 impl<'a> Seen<'a> {
     fn new() -> Self {
         Seen {
-            inline: [("", FieldType::Value); 16],
+            inline: [("", FieldType::Value); 8],
             len: 0,
             spill: Vec::new(),
         }
     }
 
     fn contains(&self, name: &str, t: FieldType) -> bool {
-        self.inline[..self.len]
-            .iter()
-            .chain(self.spill.iter())
-            .any(|(n, ft)| *n == name && *ft == t)
+        let same = |(n, ft): &(&str, FieldType)| *n == name && *ft == t;
+        self.inline[..self.len].iter().any(same) || self.spill.iter().any(same)
     }
 
     fn push(&mut self, name: &'a str, t: FieldType) {
@@ -57,7 +55,9 @@ pub(crate) fn validate(stmt: &Statement) -> Result<(), Failure> {
         // outputs, so they are not checked for duplicates.
         let from_call = matches!(stmt.select[index].expr, Expr::Call { .. });
         if field.parents.is_empty() && !from_call {
-            let exempt = field.name.contains('(') && field.name.contains(')');
+            // (Names are short: a byte loop, not `contains`' memchr.)
+            let exempt =
+                field.name.bytes().any(|c| c == b'(') && field.name.bytes().any(|c| c == b')');
             if !exempt && seen.contains(field.name, field.field_type) {
                 let name = field.name.to_string();
                 let kind = match route {
@@ -88,13 +88,16 @@ pub(crate) fn validate(stmt: &Statement) -> Result<(), Failure> {
 pub(crate) fn validate_extensions(stmt: &Statement) -> Result<(), Failure> {
     let mut first_aggregate: Option<(String, crate::span::Span)> = None;
     for item in &stmt.select {
-        let top_star = matches!(&item.expr, Expr::Column(_));
+        // A top-level column (`*` allowed) is always well-formed and never an aggregate.
+        if matches!(&item.expr, Expr::Column(_)) {
+            continue;
+        }
         check_expr(
             &item.expr,
             Context {
                 aggregate: None,
                 in_where: false,
-                star_ok: top_star,
+                star_ok: false,
             },
         )
         .map_err(|k| Failure::new(k, item.span))?;

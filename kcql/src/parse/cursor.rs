@@ -66,12 +66,24 @@ impl<'a> Parser<'a> {
     }
 
     /// True when the next token is the word `kw` (any letter case).
+    #[inline]
     pub(super) fn at_keyword(&self, kw: &str) -> bool {
-        self.peek()
-            .is_some_and(|t| t.kind == TokenKind::Word && t.text(self.src).eq_ignore_ascii_case(kw))
+        self.peek().is_some_and(|t| self.word_is(t, kw))
+    }
+
+    /// True when `t` is the word `kw` (ASCII letters and `_`), in any letter case.
+    #[inline]
+    pub(super) fn word_is(&self, t: &Token, kw: &str) -> bool {
+        t.kind == TokenKind::Word
+            && t.span.len() == kw.len()
+            && word_eq(
+                &self.src.as_bytes()[t.span.start..t.span.end],
+                kw.as_bytes(),
+            )
     }
 
     /// Consumes the next token when it is the word `kw` (any letter case).
+    #[inline]
     pub(super) fn eat_keyword(&mut self, kw: &str) -> Option<&'a Token> {
         if self.at_keyword(kw) {
             self.next()
@@ -111,6 +123,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A failure at the next token: one of `expected` was wanted instead.
+    #[cold]
     pub(super) fn unexpected<I, S>(&self, expected: I) -> Failure
     where
         I: IntoIterator<Item = S>,
@@ -134,17 +147,25 @@ impl<'a> Parser<'a> {
     }
 
     /// Consumes the keyword `kw`, or fails (suggesting `kw` for a near miss).
+    #[inline]
     pub(super) fn expect_keyword(&mut self, kw: &'static str) -> PResult<&'a Token> {
-        if let Some(t) = self.eat_keyword(kw) {
-            return Ok(t);
+        match self.eat_keyword(kw) {
+            Some(t) => Ok(t),
+            None => Err(self.keyword_missing(kw)),
         }
+    }
+
+    /// The failure of [`Parser::expect_keyword`].
+    #[cold]
+    #[inline(never)]
+    fn keyword_missing(&self, kw: &'static str) -> Failure {
         let mut f = self.unexpected([kw]);
         if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
             if suggest(self.text(t), [kw]).is_some() {
                 f = f.help(format!("did you mean `{kw}`?"));
             }
         }
-        Err(f)
+        f
     }
 
     /// One or more entries separated by `,`, each read by `entry`.
@@ -152,7 +173,9 @@ impl<'a> Parser<'a> {
         &mut self,
         mut entry: impl FnMut(&mut Self) -> PResult<T>,
     ) -> PResult<Vec<T>> {
-        let mut entries = Vec::new();
+        // The capacity the first push would give (for entries up to 1 KiB), without its
+        // slower growth path.
+        let mut entries = Vec::with_capacity(4);
         loop {
             entries.push(entry(self)?);
             if self.eat(TokenKind::Comma).is_none() {
@@ -212,6 +235,16 @@ impl<'a> Parser<'a> {
             _ => Err(self.unexpected([what])),
         }
     }
+}
+
+/// True when the word bytes `w` equal `kw` (ASCII letters and `_`) in any letter case. Clearing
+/// bit 5 maps a letter's two cases onto one; the other bytes it merges with a word byte (`_`
+/// with DEL) are control characters, which words never hold. One mask and compare per byte
+/// instead of two case conversions.
+#[inline]
+fn word_eq(w: &[u8], kw: &[u8]) -> bool {
+    debug_assert!(kw.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_'));
+    w.len() == kw.len() && w.iter().zip(kw).all(|(a, b)| a & !0x20 == b & !0x20)
 }
 
 /// How a token is named in "found …": the text of a word, name or string, else its kind.

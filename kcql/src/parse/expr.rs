@@ -28,11 +28,12 @@ impl<'a> Parser<'a> {
     /// A select-list item's expression. A lone `true`, `false` or `null` is a field name there
     /// (as in the reference); anywhere inside an expression it is a literal.
     pub(super) fn select_item_expr(&mut self) -> PResult<Expr> {
+        if let Some(path) = self.plain_column_item()? {
+            return Ok(Expr::Column(path));
+        }
         if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
             let w = self.text(t);
-            let literal_word = ["true", "false", "null"]
-                .iter()
-                .any(|k| k.eq_ignore_ascii_case(w));
+            let literal_word = ["TRUE", "FALSE", "NULL"].iter().any(|k| self.word_is(t, k));
             if literal_word && self.ends_select_item(self.toks.get(self.pos + 1)) {
                 return Ok(Expr::Column(self.column_path(true)?));
             }
@@ -51,15 +52,46 @@ impl<'a> Parser<'a> {
         self.expr()
     }
 
+    /// The common select item, a plain column path (`a`, `a.b`, `` `x y` ``, `*`, `a.*`) that
+    /// ends the item, read without the expression parser (which would read it the same way,
+    /// through more checks). `None`, with the cursor unmoved, when the item is anything else.
+    fn plain_column_item(&mut self) -> PResult<Option<ColumnPath>> {
+        let Some(t) = self.peek() else {
+            return Ok(None);
+        };
+        let plain = match t.kind {
+            TokenKind::Star | TokenKind::Backticked => true,
+            // A word the expression parser reads as a column: not a number, literal, `NOT`,
+            // `-` or function name.
+            TokenKind::Word => {
+                let w = self.text(t).as_bytes();
+                (w[0].is_ascii_alphabetic() || w[0] == b'_' || w[0] == b'@')
+                    && !(matches!(w.len(), 3..=5)
+                        && ["NOT", "NULL", "TRUE", "FALSE"]
+                            .iter()
+                            .any(|k| self.word_is(t, k)))
+                    && self.toks.get(self.pos + 1).map(|n| n.kind) != Some(TokenKind::LParen)
+            }
+            _ => false,
+        };
+        if !plain {
+            return Ok(None);
+        }
+        let start = self.pos;
+        let path = self.column_path(true)?;
+        if self.ends_select_item(self.peek()) {
+            self.expr_height = 1;
+            return Ok(Some(path));
+        }
+        self.pos = start;
+        Ok(None)
+    }
+
     /// True when `next`, the token after a candidate select item, ends the item: the end of
     /// the statement, `,`, `AS` or `FROM`.
     fn ends_select_item(&self, next: Option<&Token>) -> bool {
         next.is_none_or(|n| {
-            n.kind == TokenKind::Comma
-                || (n.kind == TokenKind::Word
-                    && ["as", "from"]
-                        .iter()
-                        .any(|k| k.eq_ignore_ascii_case(self.text(n))))
+            n.kind == TokenKind::Comma || self.word_is(n, "AS") || self.word_is(n, "FROM")
         })
     }
 
@@ -85,8 +117,8 @@ impl<'a> Parser<'a> {
                 "+" => BinaryOp::Add,
                 "-" => BinaryOp::Sub,
                 "/" => BinaryOp::Div,
-                w if w.eq_ignore_ascii_case("AND") => BinaryOp::And,
-                w if w.eq_ignore_ascii_case("OR") => BinaryOp::Or,
+                _ if self.word_is(t, "AND") => BinaryOp::And,
+                _ if self.word_is(t, "OR") => BinaryOp::Or,
                 _ => return None,
             },
             _ => return None,
@@ -191,11 +223,7 @@ impl<'a> Parser<'a> {
         }
         let negated = match (self.peek(), self.toks.get(self.pos + 1)) {
             (Some(t), Some(n))
-                if t.kind == TokenKind::Word
-                    && self.text(t).eq_ignore_ascii_case("NOT")
-                    && n.kind == TokenKind::Word
-                    && (self.text(n).eq_ignore_ascii_case("IN")
-                        || self.text(n).eq_ignore_ascii_case("LIKE")) =>
+                if self.word_is(t, "NOT") && (self.word_is(n, "IN") || self.word_is(n, "LIKE")) =>
             {
                 self.pos += 1;
                 true
@@ -411,7 +439,7 @@ impl<'a> Parser<'a> {
     /// `e1, e2, …)` (at least one expression, through the closing parenthesis), with the
     /// tallest expression's height.
     fn expr_list_until_rparen(&mut self) -> PResult<(Vec<Expr>, usize)> {
-        let mut list = Vec::new();
+        let mut list = Vec::with_capacity(4);
         let mut height = 0;
         self.until_rparen(&["`,`", "`)`"], |p| {
             list.push(p.expr()?);

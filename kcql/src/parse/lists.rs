@@ -37,7 +37,7 @@ impl<'a> Parser<'a> {
     /// `PARTITIONBY` entries: glued runs of field words, dots, backticked segments and a final
     /// `.*`, or quoted strings; kept as raw text.
     pub(super) fn partition_list(&mut self) -> PResult<Vec<String>> {
-        let mut items: Vec<(String, Span)> = Vec::new();
+        let mut items: Vec<(String, Span)> = Vec::with_capacity(4);
         loop {
             let (raw, span) =
                 if let Some(t) = self.eat(TokenKind::String) {
@@ -100,10 +100,10 @@ impl<'a> Parser<'a> {
     /// `WITHKEY (a, b.c)`: dotted field names; numbers are allowed as segments, keywords are not.
     pub(super) fn with_key(&mut self) -> PResult<Vec<ColumnPath>> {
         self.expect(TokenKind::LParen)?;
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(4);
         self.until_rparen(&["`,`", "`)`"], |p| {
             let start = p.here();
-            let mut segments = Vec::new();
+            let mut segments = Vec::with_capacity(4);
             loop {
                 match p.peek() {
                     Some(t) if t.kind == TokenKind::Word => {

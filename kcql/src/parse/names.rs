@@ -29,6 +29,17 @@ pub(super) fn is_all_digits(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Why the word `w` at `span` cannot be a name: reserved, or a number.
+#[cold]
+fn name_word_failure(w: &str, span: Span) -> Failure {
+    let kind = if is_reserved(w) {
+        ErrorKind::ReservedWord { word: w.into() }
+    } else {
+        ErrorKind::NumericName { word: w.into() }
+    };
+    Failure::new(kind, span).help(format!("quote it with backticks: `{w}`"))
+}
+
 /// `*` where only a field name may stand (PK, WITHTIMESTAMP, GROUP BY …).
 fn star_not_allowed(span: Span) -> Failure {
     Failure::new(
@@ -76,17 +87,19 @@ impl<'a> Parser<'a> {
     pub(super) fn glued_path(&mut self) -> Option<(ColumnPath, &'a str)> {
         let start = self.pos;
         let (raw, span) = self.glued_run()?;
-        let mut segments = vec![String::new()];
-        for t in &self.toks[start..self.pos] {
+        let toks = &self.toks[start..self.pos];
+        let dots = toks.iter().filter(|t| t.kind == TokenKind::Dot).count();
+        let mut segments = Vec::with_capacity(dots + 1);
+        let mut segment = String::new();
+        for t in toks {
             match t.kind {
-                TokenKind::Dot => segments.push(String::new()),
-                _ => {
-                    if let Some(last) = segments.last_mut() {
-                        last.push_str(t.inner(self.src));
-                    }
-                }
+                TokenKind::Dot => segments.push(std::mem::take(&mut segment)),
+                // A segment is mostly one token: its text allocated once, at its size.
+                _ if segment.is_empty() => segment = t.inner(self.src).to_string(),
+                _ => segment.push_str(t.inner(self.src)),
             }
         }
+        segments.push(segment);
         let path = ColumnPath {
             segments,
             wildcard: false,
@@ -104,19 +117,11 @@ impl<'a> Parser<'a> {
     }
 
     /// Checks that a word may be used as a name.
+    #[inline]
     pub(super) fn check_name_word(&self, t: &Token) -> PResult<()> {
         let w = self.text(t);
-        if is_reserved(w) {
-            return Err(
-                Failure::new(ErrorKind::ReservedWord { word: w.into() }, t.span)
-                    .help(format!("quote it with backticks: `{w}`")),
-            );
-        }
-        if is_all_digits(w) {
-            return Err(
-                Failure::new(ErrorKind::NumericName { word: w.into() }, t.span)
-                    .help(format!("quote it with backticks: `{w}`")),
-            );
+        if is_reserved(w) || is_all_digits(w) {
+            return Err(name_word_failure(w, t.span));
         }
         Ok(())
     }
@@ -126,6 +131,19 @@ impl<'a> Parser<'a> {
     pub(super) fn name(&mut self, what: &'static str) -> PResult<(String, Span)> {
         if let Some(t) = self.eat(TokenKind::String) {
             return Ok((t.inner(self.src).to_string(), t.span));
+        }
+        // The common name, one word standing alone (`TOPIC_A`, `/sensors/+/temp`): no run to
+        // collect, and unescaping leaves a word as it is.
+        if let Some(t) = self.peek().filter(|t| t.kind == TokenKind::Word) {
+            let alone = self
+                .toks
+                .get(self.pos + 1)
+                .is_none_or(|n| n.span.start != t.span.end);
+            if alone {
+                self.check_name_word(t)?;
+                self.pos += 1;
+                return Ok((self.text(t).to_string(), t.span));
+            }
         }
         let start = self.pos;
         let Some((raw, span)) = self.glued_run() else {
@@ -159,6 +177,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// How many segments the path at the cursor has at most (`a.b.c` → 3), so that its vector
+    /// is allocated once.
+    fn segments_ahead(&self) -> usize {
+        let rest = self.toks.get(self.pos + 1..).unwrap_or_default();
+        1 + rest
+            .chunks_exact(2)
+            .take_while(|p| {
+                p[0].kind == TokenKind::Dot
+                    && matches!(p[1].kind, TokenKind::Word | TokenKind::Backticked)
+            })
+            .count()
+    }
+
     /// A column path: `*`, `a`, `a.b.c`, `a.b.*`, `` `x y`.z ``.
     pub(super) fn column_path(&mut self, allow_wildcard: bool) -> PResult<ColumnPath> {
         let start = self.here();
@@ -176,7 +207,8 @@ impl<'a> Parser<'a> {
             p.span = star.span;
             return Ok(p);
         }
-        let mut segments = vec![self.segment()?];
+        let mut segments = Vec::with_capacity(self.segments_ahead());
+        segments.push(self.segment()?);
         let mut wildcard = false;
         let mut end = self.toks[self.pos - 1].span;
         while let Some(dot) = self.eat(TokenKind::Dot) {
@@ -213,23 +245,30 @@ impl<'a> Parser<'a> {
     }
 
     /// `AS alias`, if present.
+    #[inline]
     pub(super) fn alias(&mut self) -> PResult<Option<Alias>> {
         if self.eat_keyword("AS").is_none() {
             return Ok(None);
         }
+        self.alias_after_as().map(Some)
+    }
+
+    /// The alias after `AS`.
+    #[inline(never)]
+    fn alias_after_as(&mut self) -> PResult<Alias> {
         match self.peek() {
             Some(t) if t.kind == TokenKind::Word => {
                 self.check_name_word(t)?;
                 self.pos += 1;
-                Ok(Some(Alias::Name(self.text(t).to_string())))
+                Ok(Alias::Name(self.text(t).to_string()))
             }
             Some(t) if t.kind == TokenKind::Backticked => {
                 self.pos += 1;
-                Ok(Some(Alias::Name(t.inner(self.src).to_string())))
+                Ok(Alias::Name(t.inner(self.src).to_string()))
             }
             Some(t) if t.kind == TokenKind::String => {
                 self.pos += 1;
-                Ok(Some(Alias::Quoted(t.inner(self.src).to_string())))
+                Ok(Alias::Quoted(t.inner(self.src).to_string()))
             }
             _ => Err(self.unexpected(["an alias"])),
         }

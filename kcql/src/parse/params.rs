@@ -39,7 +39,7 @@ impl<'a> Parser<'a> {
     /// `WITHTAG (field, key = constant, field AS alias, …)`.
     pub(super) fn tags(&mut self) -> PResult<Vec<Tag>> {
         self.expect(TokenKind::LParen)?;
-        let mut tags = Vec::new();
+        let mut tags = Vec::with_capacity(4);
         self.until_rparen(&["`,`", "`=`", "AS", "`)`"], |p| {
             let (key, raw) = match p.glued_path() {
                 Some(r) => r,
@@ -76,10 +76,10 @@ impl<'a> Parser<'a> {
     /// key's place.
     pub(super) fn properties(&mut self) -> PResult<Vec<(String, String)>> {
         self.expect(TokenKind::LParen)?;
-        let mut props: Vec<(String, String)> = Vec::new();
         if self.eat(TokenKind::RParen).is_some() {
-            return Ok(props);
+            return Ok(Vec::new());
         }
+        let mut props: Vec<(String, String)> = Vec::with_capacity(4);
         self.until_rparen(&["`,`", "`)`"], |p| {
             let key = p.property_atom("a property name")?;
             p.expect(TokenKind::Eq)?;
