@@ -1,5 +1,5 @@
 //! Runs the window engine workload of `benches/window.rs` once (for profiling): the argument
-//! is the number of records (default 200 000). Prints the number of outputs.
+//! is the number of records (default 200 000). Checks and prints the number of outputs.
 
 #[path = "../benches/support/window_workload.rs"]
 mod window_workload;
@@ -11,5 +11,7 @@ fn main() {
         .unwrap_or(200_000);
     let plan = window_workload::plan();
     let records = window_workload::records(n);
-    println!("{}", window_workload::run(&plan, &records));
+    let outputs = window_workload::run(&plan, &records);
+    assert_eq!(outputs, window_workload::expected_outputs(n), "outputs");
+    println!("{outputs}");
 }

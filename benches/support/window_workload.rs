@@ -37,14 +37,23 @@ pub fn records(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The outputs [`run`] gives for `count` records: 100 groups per full 2 s window, and the
+/// devices seen in the last, partial one.
+pub fn expected_outputs(count: usize) -> usize {
+    count / 2000 * DEVICES + (count % 2000).min(DEVICES)
+}
+
 /// Feeds every record to a new engine; returns the number of outputs.
 pub fn run(plan: &kcql::plan::ProcessorPlan, records: &[Vec<u8>]) -> usize {
     let mut engine = WindowEngine::new(plan, WindowSettings::default()).expect("engine");
     engine.assign_partition("sensor_data", 0);
     let mut outputs = 0;
     for (i, payload) in records.iter().enumerate() {
-        let rec = InputRecord::new("sensor_data", 0, i as i64, payload)
-            .with_timestamp(1_700_000_000_000 + i as i64);
+        let ts = 1_700_000_000_000 + i as i64;
+        let mut rec = InputRecord::new("sensor_data", 0, i as i64, payload).with_timestamp(ts);
+        // Processing time = event time: with the clock at 0 every record would be too far in
+        // the future (`max_future_ms`) and poison, and nothing would be aggregated.
+        rec.processing_time_ms = ts;
         black_box(engine.on_record(rec));
         if i % 1000 == 999 {
             outputs += engine.take_closed().len();
