@@ -76,6 +76,8 @@ impl<'a> Value<'a> {
         match (self, other) {
             (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
             (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+            (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+            (Value::Float(x), Value::Float(y)) => x.partial_cmp(y),
             _ => match (self.as_i128(), other.as_i128()) {
                 (Some(x), Some(y)) => Some(x.cmp(&y)),
                 _ => self.as_f64()?.partial_cmp(&other.as_f64()?),

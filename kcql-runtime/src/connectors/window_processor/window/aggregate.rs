@@ -155,6 +155,7 @@ fn is_number(v: &Value<'_>) -> bool {
 
 /// Checks that `value` (the aggregate's argument for one record; `None` for `count(*)`) may go
 /// into `function` whose per-partition accumulators for this group are `held`.
+#[inline]
 pub fn check<'h>(
     function: Function,
     value: Option<&Value<'_>>,
@@ -177,7 +178,7 @@ pub fn check<'h>(
             }
             for acc in held {
                 if let Accumulator::Min(Some(h)) | Accumulator::Max(Some(h)) = acc {
-                    if v.compare(h).is_none() {
+                    if !comparable(v, h) {
                         return Err(AggregateError::Incomparable {
                             function: function.name(),
                             kind: v.type_name(),
@@ -189,6 +190,16 @@ pub fn check<'h>(
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// Whether [`Value::compare`] orders `v` and `held` (two strings, two booleans, two numbers
+/// neither of which is NaN), without comparing them.
+fn comparable(v: &Value<'_>, held: &Value<'_>) -> bool {
+    let nan = |x: &Value<'_>| matches!(x, Value::Float(f) if f.is_nan());
+    match (v, held) {
+        (Value::Str(_), Value::Str(_)) | (Value::Bool(_), Value::Bool(_)) => true,
+        _ => is_number(v) && is_number(held) && !nan(v) && !nan(held),
     }
 }
 
@@ -209,6 +220,7 @@ impl Accumulator {
 
     /// Adds one record's argument value (already [`check`]ed). `value` is `None` for
     /// `count(*)`, which counts every record.
+    #[inline]
     pub fn update(&mut self, value: Option<&Value<'_>>, event_ms: i64, arrival: u64) {
         let Some(v) = value else {
             if let Accumulator::Count(n) = self {
@@ -386,6 +398,28 @@ mod tests {
             check(Function::First, Some(&s("x")), std::iter::empty()),
             Ok(())
         );
+    }
+
+    #[test]
+    fn comparable_agrees_with_compare() {
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Int(-3),
+            Value::UInt(u64::MAX),
+            Value::Float(2.5),
+            Value::Float(f64::NAN),
+            Value::Float(f64::INFINITY),
+            s("x"),
+            Value::Bytes(Cow::Borrowed(b"x")),
+            Value::Array(vec![]),
+            Value::Object(vec![]),
+        ];
+        for a in &values {
+            for b in &values {
+                assert_eq!(comparable(a, b), a.compare(b).is_some(), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

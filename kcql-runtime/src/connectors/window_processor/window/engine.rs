@@ -2,6 +2,7 @@
 //! See the [module documentation](super) for the watermark, offset and revocation rules.
 
 mod apply;
+mod args;
 mod commit;
 mod emit;
 mod error;
@@ -20,6 +21,7 @@ use crate::decode::{schema_registry, Format, SchemaRegistry};
 use crate::encode::OutputEncoder;
 use crate::record::{RecordDecoder, RecordFormat};
 use apply::{apply, RecordContext};
+use args::AggregateArgs;
 use kcql::plan::ProcessorPlan;
 use partitions::{PartitionState, Pid};
 use reads_key::route_reads_key;
@@ -110,6 +112,7 @@ impl WindowEngine {
                     OutputEncoder::new(format, false, schema.as_deref(), out_registry.clone())?;
                 Ok(RouteState {
                     shape: WindowShape::of(&r.window),
+                    args: AggregateArgs::of(&r.aggregates),
                     output,
                     encoder,
                     route: r.clone(),

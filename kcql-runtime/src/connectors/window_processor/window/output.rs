@@ -70,16 +70,17 @@ impl OutputPlan {
     }
 
     /// The value of one group's output (an object; written in the processor's output
-    /// format by the caller). `now_ms` is what `now()` gives.
-    pub(crate) fn render(
-        &self,
+    /// format by the caller). `now_ms` is what `now()` gives. Member names borrow from the
+    /// plan (no copy per output).
+    pub(crate) fn render<'s>(
+        &'s self,
         groups: &[Value<'static>],
         aggregates: &[Value<'static>],
         window: (i64, i64),
         now_ms: i64,
-    ) -> Value<'static> {
+    ) -> Value<'s> {
         let null = Value::Null;
-        let mut members: Vec<(&str, Cow<'_, Value<'static>>)> =
+        let mut members: Vec<(&'s str, Cow<'_, Value<'static>>)> =
             Vec::with_capacity(self.group_names.len() + 2 + self.items.len());
         for (name, v) in self.group_names.iter().zip(groups) {
             put(&mut members, name, Cow::Borrowed(v));
@@ -118,17 +119,17 @@ impl OutputPlan {
         Value::Object(
             members
                 .into_iter()
-                .map(|(k, v)| (Cow::Owned(k.to_string()), v.into_owned()))
+                .map(|(k, v)| (Cow::Borrowed(k), v.into_owned()))
                 .collect(),
         )
     }
 }
 
 /// Sets member `name` to `v`, replacing an earlier member of that name in place.
-fn put<'m>(
-    members: &mut Vec<(&'m str, Cow<'m, Value<'static>>)>,
-    name: &'m str,
-    v: Cow<'m, Value<'static>>,
+fn put<'n, 'v>(
+    members: &mut Vec<(&'n str, Cow<'v, Value<'static>>)>,
+    name: &'n str,
+    v: Cow<'v, Value<'static>>,
 ) {
     match members.iter_mut().find(|(k, _)| *k == name) {
         Some(slot) => slot.1 = v,

@@ -5,14 +5,17 @@ use smallvec::SmallVec;
 use std::borrow::Cow;
 
 use crate::encode::json::write_json;
-use crate::eval::{eval, is_true};
+use crate::eval::is_true;
 use crate::record::RecordView;
 use crate::time::time_ns;
 use crate::value::Value;
 
-use super::super::aggregate::{check, Accumulator};
+use kcql::plan::AggregatePlan;
+
+use super::super::aggregate::{check, Accumulator, AggregateError};
+use super::args::{AggregateArgs, ArgValues};
 use super::partitions::Pid;
-use super::route::{GroupState, RouteState, WindowState};
+use super::route::{GroupState, RouteState};
 use super::{RouteOutcome, WindowError};
 
 /// What a route needs to know about the record beyond its view.
@@ -112,39 +115,50 @@ pub(super) fn apply(
         write_json(v, key_buf);
         key_buf.push(b',');
     }
-    let args: SmallVec<[Option<Cow<'_, Value<'_>>>; 8]> = r
-        .route
-        .aggregates
-        .iter()
-        .map(|a| a.arg.as_ref().map(|e| eval(e, ctx.rec, ctx.now_ms)))
-        .collect();
-    // Check every aggregate against every window's state before changing any.
-    for s in &open {
-        let group = r
-            .windows
-            .get(s)
-            .and_then(|w| w.groups.get(key_buf.as_slice()));
-        for (i, a) in r.route.aggregates.iter().enumerate() {
-            let held = group
-                .into_iter()
-                .flat_map(|g| g.parts.iter().filter_map(move |(_, accs)| accs.get(i)));
-            if let Err(e) = check(a.function, args[i].as_deref(), held) {
+    let values = r.args.eval(ctx.rec, ctx.now_ms);
+    let aggregates = &r.route.aggregates;
+    // Check every aggregate against every window's state before changing any. With one window
+    // (tumbling), the check is done on the group found for the update: one lookup.
+    let single = open.len() == 1;
+    if !single {
+        for s in &open {
+            let group = r
+                .windows
+                .get(s)
+                .and_then(|w| w.groups.get(key_buf.as_slice()));
+            if let Err(e) = check_group(aggregates, &r.args, &values, group) {
                 return poison(e.into());
             }
         }
     }
     for s in &open {
-        let w = r.windows.entry(*s).or_insert_with(|| {
-            *open_windows += 1;
-            WindowState::default()
-        });
-        match w.held.iter_mut().find(|(p, _)| *p == ctx.pid) {
-            Some((_, off)) => *off = (*off).min(ctx.offset),
-            None => w.held.push((ctx.pid, ctx.offset)),
-        }
-        let g = match w.groups.get_mut(key_buf.as_slice()) {
-            Some(g) => g,
+        let w = match r.windows.get_mut(s) {
+            Some(w) => w,
             None => {
+                if single {
+                    if let Err(e) = check_group(aggregates, &r.args, &values, None) {
+                        return poison(e.into());
+                    }
+                }
+                *open_windows += 1;
+                r.windows.entry(*s).or_default()
+            }
+        };
+        let g = match w.groups.get_mut(key_buf.as_slice()) {
+            Some(g) => {
+                if single {
+                    if let Err(e) = check_group(aggregates, &r.args, &values, Some(g)) {
+                        return poison(e.into());
+                    }
+                }
+                g
+            }
+            None => {
+                if single {
+                    if let Err(e) = check_group(aggregates, &r.args, &values, None) {
+                        return poison(e.into());
+                    }
+                }
                 *group_count += 1;
                 w.groups
                     .entry(key_buf.clone())
@@ -157,13 +171,16 @@ pub(super) fn apply(
                     })
             }
         };
+        match w.held.iter_mut().find(|(p, _)| *p == ctx.pid) {
+            Some((_, off)) => *off = (*off).min(ctx.offset),
+            None => w.held.push((ctx.pid, ctx.offset)),
+        }
         let accs = match g.parts.iter().position(|(p, _)| *p == ctx.pid) {
             Some(i) => &mut g.parts[i].1,
             None => {
                 g.parts.push((
                     ctx.pid,
-                    r.route
-                        .aggregates
+                    aggregates
                         .iter()
                         .map(|a| Accumulator::new(a.function))
                         .collect(),
@@ -172,8 +189,8 @@ pub(super) fn apply(
                 &mut g.parts[last].1
             }
         };
-        for (acc, arg) in accs.iter_mut().zip(&args) {
-            acc.update(arg.as_deref(), event_ms, ctx.arrival);
+        for (i, acc) in accs.iter_mut().enumerate() {
+            acc.update(r.args.get(&values, i), event_ms, ctx.arrival);
         }
     }
     see_event(&mut r.max_event, ctx.pid, event_ms);
@@ -181,6 +198,23 @@ pub(super) fn apply(
         route,
         windows: open.len(),
     }
+}
+
+/// Checks every aggregate's argument (`values` by `args`) against `group`'s accumulators
+/// (`None`: a new group), in aggregate order.
+fn check_group(
+    aggregates: &[AggregatePlan],
+    args: &AggregateArgs,
+    values: &ArgValues<'_, '_>,
+    group: Option<&GroupState>,
+) -> Result<(), AggregateError> {
+    for (i, a) in aggregates.iter().enumerate() {
+        let held = group
+            .into_iter()
+            .flat_map(|g| g.parts.iter().filter_map(move |(_, accs)| accs.get(i)));
+        check(a.function, args.get(values, i), held)?;
+    }
+    Ok(())
 }
 
 /// Raises partition `pid`'s largest event time to `t`.

@@ -11,6 +11,7 @@ use crate::value::Value;
 use super::super::aggregate::Accumulator;
 use super::super::assign::WindowShape;
 use super::super::output::OutputPlan;
+use super::args::AggregateArgs;
 use super::partitions::{PartitionState, Pid};
 
 /// One group of one window: its `GROUP BY` values and the aggregates of each partition.
@@ -23,11 +24,15 @@ pub(super) struct GroupState {
     pub(super) parts: SmallVec<[(Pid, Vec<Accumulator>); 1]>,
 }
 
+/// The group tables' hash: foldhash, randomly seeded (group keys come from input data), about
+/// half of SipHash's cost for short keys.
+pub(super) type GroupHasher = foldhash::fast::RandomState;
+
 /// One held window: its groups by group key, and the offsets it holds back.
 #[derive(Debug, Default)]
 pub(super) struct WindowState {
     /// By group key (the `GROUP BY` values as JSON, comma-terminated).
-    pub(super) groups: HashMap<Vec<u8>, GroupState>,
+    pub(super) groups: HashMap<Vec<u8>, GroupState, GroupHasher>,
     /// Per contributing partition, the smallest offset aggregated here.
     pub(super) held: SmallVec<[(Pid, i64); 2]>,
 }
@@ -37,6 +42,8 @@ pub(super) struct WindowState {
 pub(super) struct RouteState {
     /// The route as planned.
     pub(super) route: WindowRoute,
+    /// Its aggregates' distinct argument expressions.
+    pub(super) args: AggregateArgs,
     /// Its window size, advance and grace.
     pub(super) shape: WindowShape,
     /// How its outputs are rendered.
