@@ -219,8 +219,8 @@ mod tests {
             1e9,
             999_999_999.999_999_9,
             // Exactly halfway between two shortest decimals (`zmij` alone would round to even).
-            1_658_206_780_088_562.2,
-            536_870_912.003_906_25,
+            1_658_206_780_088_562.0 + 0.25,
+            536_870_912.0 + 1.0 / 256.0,
         ] {
             check(v);
             check(-v);
