@@ -32,7 +32,11 @@ impl<'a> Value<'a> {
     /// The member `key` of an object (the last one when repeated).
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
-            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            Value::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| same_name(k, key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -136,6 +140,14 @@ impl<'a> Value<'a> {
             ),
         }
     }
+}
+
+/// `a == b`, comparing lengths and the first and last bytes before calling into `memcmp`
+/// (member names of one record mostly differ there, so a lookup rarely compares in full).
+#[inline]
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
 }
 
 impl fmt::Display for Value<'_> {

@@ -18,7 +18,10 @@
 
 use thiserror::Error;
 
+mod number;
 pub(crate) mod parse;
+
+use number::{push_float, push_int, push_uint};
 
 /// Timestamp precision of a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -165,90 +168,6 @@ fn push_name(
     push_escaped(out, s, esc).map_err(|()| PointError::LineBreak(what))
 }
 
-/// "00" … "99", for writing two digits at a time.
-static DIGIT_PAIRS: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Writes `n` in decimal.
-fn push_int(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
-    push_uint(out, n.unsigned_abs());
-}
-
-fn push_uint(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    while n >= 100 {
-        let pair = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    }
-    if n >= 10 {
-        let pair = n as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Writes a finite float in its shortest round-trip decimal form, without exponent.
-fn push_float(out: &mut Vec<u8>, v: f64) {
-    // Fast path for the common sensor value (few decimals): `m / 10^k` is the correctly rounded
-    // f64 nearest to the decimal `m·10^-k`, so if it equals `v`, that decimal round-trips; trying
-    // k upwards finds the shortest. Exact while `|m| < 2^53`.
-    if v.abs() < 1e9 {
-        let mut scale = 1.0;
-        for k in 0..=6u32 {
-            let m = (v * scale).round();
-            if m / scale == v {
-                push_decimal(out, m as i64, k);
-                return;
-            }
-            scale *= 10.0;
-        }
-    }
-    use std::io::Write;
-    // `Display` for f64 is the shortest representation that round-trips, never in exponent form.
-    let _ = write!(out, "{v}");
-}
-
-/// Writes `m · 10^-k` with exactly `k` fraction digits.
-fn push_decimal(out: &mut Vec<u8>, m: i64, k: u32) {
-    if k == 0 {
-        push_int(out, m);
-        return;
-    }
-    if m < 0 {
-        out.push(b'-');
-    }
-    let abs = m.unsigned_abs();
-    let pow = 10u64.pow(k);
-    push_uint(out, abs / pow);
-    out.push(b'.');
-    let frac = abs % pow;
-    let mut digits = [b'0'; 6];
-    let mut f = frac;
-    for d in digits[..k as usize].iter_mut().rev() {
-        *d = b'0' + (f % 10) as u8;
-        f /= 10;
-    }
-    out.extend_from_slice(&digits[..k as usize]);
-}
-
 /// Appends one point to `out`. `tags` is sorted in place; empty tag values are dropped. On
 /// error `out` is unchanged.
 pub fn write_point(
@@ -261,6 +180,18 @@ pub fn write_point(
     if fields.is_empty() {
         return Err(PointError::NoFields);
     }
+    write_fields(out, measurement, tags, fields.iter().copied(), timestamp)
+}
+
+/// [`write_point`] with the fields from an iterator (so a caller need not collect them) and
+/// tag values of any string type; the caller has checked that there is at least one field.
+pub(crate) fn write_fields<'f, T: AsRef<str>>(
+    out: &mut Vec<u8>,
+    measurement: &str,
+    tags: &mut [(&str, T)],
+    fields: impl IntoIterator<Item = (&'f str, FieldValue<'f>)>,
+    timestamp: Option<i64>,
+) -> Result<(), PointError> {
     let start = out.len();
     let result = write_line(out, measurement, tags, fields, timestamp);
     if result.is_err() {
@@ -283,11 +214,11 @@ pub fn escape_measurement(measurement: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn write_line(
+fn write_line<'f, T: AsRef<str>>(
     out: &mut Vec<u8>,
     measurement: &str,
-    tags: &mut [(&str, &str)],
-    fields: &[(&str, FieldValue<'_>)],
+    tags: &mut [(&str, T)],
+    fields: impl IntoIterator<Item = (&'f str, FieldValue<'f>)>,
     timestamp: Option<i64>,
 ) -> Result<(), PointError> {
     if tags.len() > 1 {
@@ -295,6 +226,7 @@ fn write_line(
     }
     push_name(out, measurement, &MEASUREMENT, "measurement")?;
     for (k, v) in tags.iter() {
+        let v = v.as_ref();
         if v.is_empty() {
             continue;
         }
@@ -304,16 +236,16 @@ fn write_line(
         push_name(out, v, &KEY, "tag value")?;
     }
     out.push(b' ');
-    for (i, (k, v)) in fields.iter().enumerate() {
+    for (i, (k, v)) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         push_name(out, k, &KEY, "field key")?;
         out.push(b'=');
-        match *v {
+        match v {
             FieldValue::Float(f) => {
                 if !f.is_finite() {
-                    return Err(PointError::NonFinite((*k).to_string()));
+                    return Err(PointError::NonFinite(k.to_string()));
                 }
                 push_float(out, f)
             }
@@ -458,25 +390,6 @@ mod tests {
             Err(PointError::Empty("measurement"))
         );
         assert_eq!(out, before);
-    }
-
-    #[test]
-    fn floats_are_shortest_round_trip() {
-        for (v, text) in [
-            (25.3, "25.3"),
-            (-0.05, "-0.05"),
-            (40.0, "40"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (1e21, "1000000000000000000000"),
-            (123456.789012, "123456.789012"),
-            (1.0000001, "1.0000001"),
-            (-7.25, "-7.25"),
-        ] {
-            let mut out = Vec::new();
-            push_float(&mut out, v);
-            assert_eq!(String::from_utf8(out).unwrap(), text);
-            assert_eq!(text.parse::<f64>().unwrap(), v);
-        }
     }
 
     #[test]

@@ -12,12 +12,12 @@
 //! invalid time fails the record instead of silently using the clock.
 
 use crate::connectors::influx_sink::line_protocol::{
-    write_point, FieldValue, PointError, Precision,
+    write_fields, FieldValue, PointError, Precision,
 };
 use crate::eval::{eval, is_true, lookup};
 use crate::record::RecordView;
 use crate::time::{time_ns, TimeError};
-use crate::value::Value;
+use crate::value::{same_name, Value};
 use kcql::plan::{InfluxRoute, Measurement, PlanExpr, ProjectionItem, TagPlan};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -83,19 +83,68 @@ fn text_of<'r>(v: Cow<'r, Value<'_>>) -> Option<Cow<'r, str>> {
     }
 }
 
-/// Sets `name` to `value`, replacing an earlier field of the same name.
-fn put<'r, 'a>(
-    entries: &mut SmallVec<[(&'r str, Cow<'r, Value<'a>>); 16]>,
-    name: &'r str,
-    value: Cow<'r, Value<'a>>,
-) {
-    if name == "time" {
-        return;
+/// The point's fields so far, by name, each borrowing its value from the record or from the
+/// route's computed values: later fields replace earlier ones of the same name, `time` is
+/// never one.
+struct Fields<'s, 'a> {
+    list: SmallVec<[(&'s str, &'s Value<'a>); 16]>,
+    /// Once the list is long, a 128-bit filter of the names' hashes: a name whose bit is not
+    /// set is new, so the linear search is skipped (the usual case for `*`).
+    seen: u128,
+}
+
+/// Up to this many fields, a new name is searched for linearly (cheaper than hashing).
+const LINEAR_FIELDS: usize = 8;
+
+impl<'s, 'a> Fields<'s, 'a> {
+    fn new() -> Self {
+        Fields {
+            list: SmallVec::new(),
+            seen: 0,
+        }
     }
-    match entries.iter_mut().find(|(k, _)| *k == name) {
-        Some(slot) => slot.1 = value,
-        None => entries.push((name, value)),
+
+    /// Sets `name` to `value`, replacing an earlier field of the same name.
+    #[inline]
+    fn put(&mut self, name: &'s str, value: &'s Value<'a>) {
+        if name == "time" {
+            return;
+        }
+        let len = self.list.len();
+        let maybe_seen = if len < LINEAR_FIELDS {
+            true
+        } else {
+            if len == LINEAR_FIELDS {
+                self.seen = self.list.iter().fold(0, |m, (k, _)| m | name_bit(k));
+            }
+            let bit = name_bit(name);
+            let seen = self.seen & bit != 0;
+            self.seen |= bit;
+            seen
+        };
+        if maybe_seen {
+            if let Some(slot) = self.list.iter_mut().find(|(k, _)| same_name(k, name)) {
+                slot.1 = value;
+                return;
+            }
+        }
+        self.list.push((name, value));
     }
+}
+
+/// One bit of 128 chosen by a hash of `name` (its length, first and last bytes up to eight).
+#[inline]
+fn name_bit(name: &str) -> u128 {
+    let b = name.as_bytes();
+    let n = b.len();
+    let word = |s: &[u8]| s.iter().fold(0u64, |w, c| w << 8 | u64::from(*c));
+    let (head, tail) = if n >= 8 {
+        (word(&b[..8]), word(&b[n - 8..]))
+    } else {
+        (word(b), n as u64)
+    };
+    let h = (head ^ tail.rotate_left(29) ^ (n as u64) << 56).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    1u128 << (h >> 57)
 }
 
 /// Runs `route` on `rec`, appending at most one point to `out` (nothing on error).
@@ -113,56 +162,122 @@ pub fn write_route<'r, 'a>(
             return Ok(Outcome::Filtered);
         }
     }
-    let mut entries: SmallVec<[(&'r str, Cow<'r, Value<'a>>); 16]> = SmallVec::new();
+    if let [ProjectionItem::Expand { from, exclude }] = route.fields.as_slice() {
+        if let (true, Some(Cow::Borrowed(Value::Object(members)))) =
+            (exclude.is_empty(), lookup(from, rec))
+        {
+            if distinct_names(members) {
+                // `SELECT *` of an object without repeated names: its members are the fields.
+                let fields = members
+                    .iter()
+                    .filter(|(k, v)| !v.is_null() && k != "time")
+                    .map(|(k, v)| (k.as_ref(), v));
+                return finish(route, rec, now_ns, precision, fields, out);
+            }
+        }
+    }
+    // The named projections' values first, in order, so that every field below borrows.
+    let selected: SmallVec<[Option<Cow<'r, Value<'a>>>; 8]> = route
+        .fields
+        .iter()
+        .filter_map(|item| match item {
+            ProjectionItem::Field {
+                value: PlanExpr::Field { field },
+                ..
+            } => Some(lookup(field, rec)),
+            ProjectionItem::Field { value, .. } => Some(Some(eval(value, rec, now_ms))),
+            ProjectionItem::Expand { .. } => None,
+        })
+        .collect();
+    let mut selected_values = selected.iter();
+    let mut fields = Fields::new();
     for item in &route.fields {
         match item {
             ProjectionItem::Expand { from, exclude } => match lookup(from, rec) {
                 None => {}
                 Some(Cow::Borrowed(Value::Object(members))) => {
                     for (k, v) in members {
-                        if v.is_null() || exclude.iter().any(|e| e == k) {
+                        if v.is_null() || (!exclude.is_empty() && exclude.iter().any(|e| e == k)) {
                             continue;
                         }
-                        put(&mut entries, k, Cow::Borrowed(v));
+                        fields.put(k, v);
                     }
                 }
                 Some(v) if v.is_null() => {}
                 Some(_) => return Err(RecordError::NotAnObject(from.to_string())),
             },
             ProjectionItem::Field { name, value } => {
-                let v = match value {
-                    PlanExpr::Field { field } => lookup(field, rec)
-                        .filter(|v| !v.is_null())
-                        .ok_or_else(|| RecordError::MissingField(field.to_string()))?,
-                    computed => eval(computed, rec, now_ms),
-                };
-                if !v.is_null() {
-                    put(&mut entries, name, v);
+                let v = selected_values
+                    .next()
+                    .and_then(Option::as_deref)
+                    .filter(|v| !v.is_null());
+                match (v, value) {
+                    (Some(v), _) => fields.put(name, v),
+                    (None, PlanExpr::Field { field }) => {
+                        return Err(RecordError::MissingField(field.to_string()))
+                    }
+                    (None, _) => {}
                 }
             }
         }
     }
-    let mut fields: SmallVec<[(&str, FieldValue<'_>); 16]> = SmallVec::new();
-    for (name, v) in &entries {
-        if let Some(f) = to_field(name, v)? {
-            fields.push((name, f));
-        }
+    finish(
+        route,
+        rec,
+        now_ns,
+        precision,
+        fields.list.iter().map(|(k, v)| (*k, *v)),
+        out,
+    )
+}
+
+/// Whether no two members of an object have the same name (so `*` needs no replacing): pairs
+/// compared by length and end bytes, or for a large object first by a 128-bit filter of their
+/// hashes; `false` when unsure.
+fn distinct_names(members: &[(Cow<'_, str>, Value<'_>)]) -> bool {
+    if members.len() <= LINEAR_FIELDS {
+        return members
+            .iter()
+            .enumerate()
+            .all(|(i, (a, _))| members[..i].iter().all(|(b, _)| !same_name(a, b)));
     }
-    let mut tag_values: SmallVec<[(&'r str, Cow<'r, str>); 8]> = SmallVec::new();
+    let mut seen = 0u128;
+    for (k, _) in members {
+        let bit = name_bit(k);
+        if seen & bit != 0 {
+            return false;
+        }
+        seen |= bit;
+    }
+    true
+}
+
+/// The rest of [`write_route`] once the fields are known (none null, no name twice, no
+/// `time`): they must all be writable; then tags, measurement and time, and the point.
+fn finish<'r, 'v, 'a: 'v>(
+    route: &'r InfluxRoute,
+    rec: &'r RecordView<'a>,
+    now_ns: i64,
+    precision: Precision,
+    fields: impl Iterator<Item = (&'v str, &'v Value<'a>)> + Clone,
+    out: &mut Vec<u8>,
+) -> Result<Outcome<'r>, RecordError> {
+    let mut any = false;
+    for (name, v) in fields.clone() {
+        to_field(name, v)?;
+        any = true;
+    }
+    let mut tags: SmallVec<[(&'r str, Cow<'r, str>); 8]> = SmallVec::new();
     for t in &route.tags {
         match t {
             TagPlan::Field { key, field } => {
                 if let Some(text) = lookup(field, rec).and_then(text_of) {
-                    tag_values.push((key, text));
+                    tags.push((key, text));
                 }
             }
-            TagPlan::Constant { key, value } => {
-                tag_values.push((key, Cow::Borrowed(value.as_str())))
-            }
+            TagPlan::Constant { key, value } => tags.push((key, Cow::Borrowed(value.as_str()))),
         }
     }
-    let mut tags: SmallVec<[(&str, &str); 8]> =
-        tag_values.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     let measurement: Cow<'r, str> = match &route.measurement {
         Measurement::Static { name } => Cow::Borrowed(name.as_str()),
         Measurement::Field { field, fallback } => lookup(field, rec)
@@ -170,7 +285,11 @@ pub fn write_route<'r, 'a>(
             .unwrap_or(Cow::Borrowed(fallback.as_str())),
     };
     let ts = precision.from_nanos(time_ns(&route.timestamp, rec, now_ns)?);
-    write_point(out, &measurement, &mut tags, &fields, Some(ts))?;
+    if !any {
+        return Err(PointError::NoFields.into());
+    }
+    let values = fields.filter_map(|(name, v)| Some((name, to_field(name, v).ok()??)));
+    write_fields(out, &measurement, &mut tags, values, Some(ts))?;
     Ok(Outcome::Written(measurement))
 }
 
