@@ -356,7 +356,7 @@ mod tests {
         b.push_line(b"m v=3i 3", t);
         assert_eq!(take(&mut b), (&b"m v=3i 3\n"[..], 1));
         // Lines built from plain bytes are copied.
-        let ranges = [0..8];
+        let ranges = newline_ranges(b"m v=4i 4");
         let plain = Lines::new(b"m v=4i 4", &ranges).unwrap();
         assert_eq!(&plain.owned_body()[..], b"m v=4i 4");
     }
