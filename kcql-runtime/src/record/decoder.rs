@@ -142,8 +142,18 @@ pub struct RawRecord<'a> {
 impl<'a> RawRecord<'a> {
     /// The raw parts of a consumed message; `headers` are its headers, read once by the caller.
     pub fn of_message<M: Message>(msg: &'a M, headers: &'a [(&'a str, &'a [u8])]) -> Self {
+        Self::of_message_in(msg, msg.topic(), headers)
+    }
+
+    /// [`of_message`](Self::of_message) with the message's topic name already read by the
+    /// caller (rdkafka measures and checks it on every `topic()` call).
+    pub fn of_message_in<M: Message>(
+        msg: &'a M,
+        topic: &'a str,
+        headers: &'a [(&'a str, &'a [u8])],
+    ) -> Self {
         RawRecord {
-            topic: msg.topic(),
+            topic,
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp_ms: msg.timestamp().to_millis(),

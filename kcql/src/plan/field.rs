@@ -343,6 +343,29 @@ pub enum PlanExpr {
     },
 }
 
+impl PlanExpr {
+    /// Whether `function` is called anywhere in this expression.
+    pub fn calls(&self, function: Function) -> bool {
+        match self {
+            PlanExpr::Field { .. }
+            | PlanExpr::Literal { .. }
+            | PlanExpr::String { .. }
+            | PlanExpr::Aggregate { .. } => false,
+            PlanExpr::Call { function: f, args } => {
+                *f == function || args.iter().any(|a| a.calls(function))
+            }
+            PlanExpr::Binary { left, right, .. } => left.calls(function) || right.calls(function),
+            PlanExpr::InList { expr, list, .. } => {
+                expr.calls(function) || list.iter().any(|a| a.calls(function))
+            }
+            PlanExpr::Unary { expr, .. }
+            | PlanExpr::IsNull { expr, .. }
+            | PlanExpr::Like { expr, .. }
+            | PlanExpr::Cast { expr, .. } => expr.calls(function),
+        }
+    }
+}
+
 /// Resolves a validated expression that holds no aggregate call (a `WHERE` condition, a
 /// projected column of the MQTT source or the InfluxDB sink, an aggregate's argument).
 pub(crate) fn resolve_scalar(e: &Expr) -> PlanExpr {

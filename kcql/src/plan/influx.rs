@@ -56,6 +56,21 @@ pub struct InfluxRoute {
     pub autocreate: bool,
 }
 
+impl InfluxRoute {
+    /// Whether a point of this route depends on the processing time: `WITHTIMESTAMP
+    /// sys_time()`, or `now()` in the `WHERE` condition or a projected field. Otherwise the
+    /// route's points are the same whatever the clock says.
+    pub fn uses_processing_time(&self) -> bool {
+        let now = crate::functions::Function::Now;
+        self.timestamp == TimestampPlan::ProcessingTime
+            || self.filter.as_ref().is_some_and(|f| f.calls(now))
+            || self.fields.iter().any(|item| match item {
+                ProjectionItem::Field { value, .. } => value.calls(now),
+                ProjectionItem::Expand { .. } => false,
+            })
+    }
+}
+
 /// Where the measurement name comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -240,6 +255,26 @@ pub(super) fn compile(index: usize, s: &Statement) -> Result<InfluxRoute, Vec<Fa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_using_the_processing_time_are_recognised() {
+        let uses =
+            |kcql: &str| crate::compile_influx(kcql).unwrap().routes[0].uses_processing_time();
+        assert!(!uses(
+            "INSERT INTO m SELECT * FROM t WITHTIMESTAMP ts WITHTAG(id)"
+        ));
+        assert!(!uses("INSERT INTO m SELECT a FROM t WHERE b > 1"));
+        assert!(uses(
+            "INSERT INTO m SELECT * FROM t WITHTIMESTAMP sys_time()"
+        ));
+        assert!(uses(
+            "INSERT INTO m SELECT a FROM t WHERE ts > now() - 1000"
+        ));
+        assert!(uses("INSERT INTO m SELECT a, now() AS seen FROM t"));
+        assert!(uses(
+            "INSERT INTO m SELECT a FROM t WHERE CAST(now() AS STRING) IN ('x', 'y')"
+        ));
+    }
 
     /// Tag keys and WITHTARGET paths as written in glued runs: dots outside backticks separate
     /// segments, backticks are removed, a leading dot gives an empty first segment.

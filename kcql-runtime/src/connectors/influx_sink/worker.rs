@@ -1,10 +1,15 @@
 //! One sink worker: a consumer in the connector's group, its batches, and its commits.
 
 use std::collections::HashMap;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer};
+use futures_core::Stream;
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
 use smallvec::SmallVec;
 
@@ -21,10 +26,10 @@ use crate::dead_letter::{DeadLetter, PendingDeadLetter};
 use crate::decode::RegistryError;
 use crate::kafka::consume_error::ConsumeErrors;
 use crate::kafka::context::tracked_list;
-use crate::kafka::FatalClientError;
 use crate::kafka::{
     consumer_config, KafkaSettings, OffsetTracker, TopicPartition, TrackedConsumer, TrackingContext,
 };
+use crate::kafka::{FatalClientError, FatalErrors};
 use crate::record::{RawRecord, RecordDecoder, RecordView, Schemas};
 use crate::shutdown::Shutdown;
 use crate::time::{ProcessingClock, TimeError};
@@ -86,6 +91,8 @@ enum State {
 
 struct Held<'c> {
     msg: BorrowedMessage<'c>,
+    /// `msg.offset()`, read while the message is at hand (the flush reads it again).
+    offset: i64,
     tp: u32,
     lines: u32,
     state: State,
@@ -94,8 +101,15 @@ struct Held<'c> {
 struct Worker<'c> {
     ctx: &'c WorkerContext,
     consumer: &'c TrackedConsumer,
+    /// The consumer's messages, one stream for the worker's life (a `recv()` per record
+    /// registered and unregistered a waker slot, two mutex round trips, per record).
+    messages: MessageStream<'c, TrackingContext>,
     tracker: Arc<Mutex<OffsetTracker>>,
-    routes: HashMap<String, Vec<usize>>,
+    /// Per topic, its routes, and whether one of them reads the processing time.
+    routes: HashMap<String, (Vec<usize>, bool)>,
+    /// When the current burst of records arrived: the linger clock of a batch they start
+    /// (one clock reading per burst, not per record).
+    burst_at: Instant,
     /// Per target, the lines not yet written; a line's [`Origin`] is the `held` index of its
     /// record and its index in `measurements`.
     batches: Vec<Batcher>,
@@ -123,9 +137,11 @@ impl<'c> Worker<'c> {
         consumer: &'c TrackedConsumer,
         tracker: Arc<Mutex<OffsetTracker>>,
     ) -> Self {
-        let mut routes: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut routes: HashMap<String, (Vec<usize>, bool)> = HashMap::new();
         for (i, r) in ctx.settings.plan.routes.iter().enumerate() {
-            routes.entry(r.topic.clone()).or_default().push(i);
+            let (ids, clock) = routes.entry(r.topic.clone()).or_default();
+            ids.push(i);
+            *clock |= r.uses_processing_time();
         }
         let batches = ctx
             .targets
@@ -136,8 +152,10 @@ impl<'c> Worker<'c> {
         Worker {
             ctx,
             consumer,
+            messages: consumer.stream(),
             tracker,
             routes,
+            burst_at: Instant::now(),
             batches,
             held: Vec::new(),
             parked: Vec::new(),
@@ -194,31 +212,60 @@ impl<'c> Worker<'c> {
                 }
                 // Wrong credentials or an untrusted broker: librdkafka would retry forever.
                 refused = fatal.wait() => return Err(self.refused(refused)),
-                received = consumer.recv() => match received {
-                    Ok(msg) => {
-                        self.consume_errors.reset();
-                        if !self.admit(msg, &stop).await {
-                            self.flush(&stop).await?;
+                received = next_message(&mut self.messages) => {
+                    // Then whatever librdkafka already holds, up to a full batch: one pass
+                    // through this `select!` (its futures, the linger deadline) per burst of
+                    // records, not per record.
+                    self.burst_at = Instant::now();
+                    let mut received = Some(received);
+                    while let Some(r) = received.take() {
+                        if !self.take_in(r, &stop, &fatal).await? {
                             return Ok(());
                         }
-                        if self.is_full() {
-                            self.flush(&stop).await?;
+                        if self.failure.is_some() || self.is_full() {
+                            break;
                         }
+                        received = ready_message(&mut self.messages).await;
                     }
-                    Err(e) => {
-                        if let Err(source) = self.consume_errors.handle(&self.ctx.name, e).await {
-                            if let Some(refused) = fatal.get() {
-                                return Err(self.refused(refused));
-                            }
-                            // What was read is written and committed; nothing after it.
-                            self.flush(&stop).await?;
-                            return Err(SinkError::Consume {
-                                group: self.ctx.group_id.clone(),
-                                source,
-                            });
-                        }
+                    if self.is_full() {
+                        self.flush(&stop).await?;
                     }
-                },
+                }
+            }
+        }
+    }
+
+    /// Handles what the consumer gave: a record (admitted into the batch) or an error (a
+    /// transient one waited out). `Ok(false)`: `stop` fired while admitting the record; what
+    /// was read before is flushed, and the worker stops.
+    async fn take_in(
+        &mut self,
+        received: KafkaResult<BorrowedMessage<'c>>,
+        stop: &Shutdown,
+        fatal: &FatalErrors,
+    ) -> Result<bool, SinkError> {
+        match received {
+            Ok(msg) => {
+                self.consume_errors.reset();
+                if !self.admit(msg, stop).await {
+                    self.flush(stop).await?;
+                    return Ok(false);
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                if let Err(source) = self.consume_errors.handle(&self.ctx.name, e).await {
+                    if let Some(refused) = fatal.get() {
+                        return Err(self.refused(refused));
+                    }
+                    // What was read is written and committed; nothing after it.
+                    self.flush(stop).await?;
+                    return Err(SinkError::Consume {
+                        group: self.ctx.group_id.clone(),
+                        source,
+                    });
+                }
+                Ok(true)
             }
         }
     }
@@ -278,12 +325,14 @@ impl<'c> Worker<'c> {
     /// `schemas` are the record's resolved Confluent Avro schemas, or why they cannot be had.
     fn handle(&mut self, msg: BorrowedMessage<'c>, schemas: Result<Schemas, RegistryError>) {
         self.ctx.metrics.consumed.inc();
-        let tp = self.intern(msg.topic(), msg.partition());
+        // The topic name is measured and checked (UTF-8) on every `topic()` call: once here.
+        let (topic, offset) = (msg.topic(), msg.offset());
+        let tp = self.intern(topic, msg.partition());
         let idx = self.held.len() as u32;
         let mut errors: SmallVec<[(&'static str, String); 1]> = SmallVec::new();
         let lines = {
             let headers = crate::kafka::headers_of(&msg);
-            let raw = RawRecord::of_message(&msg, &headers);
+            let raw = RawRecord::of_message_in(&msg, topic, &headers);
             let ctx = self.ctx;
             match schemas {
                 Err(e) => {
@@ -301,6 +350,7 @@ impl<'c> Worker<'c> {
         };
         self.held.push(Held {
             msg,
+            offset,
             tp,
             lines,
             state: State::Pending,
@@ -319,13 +369,14 @@ impl<'c> Worker<'c> {
         errors: &mut SmallVec<[(&'static str, String); 1]>,
     ) -> u32 {
         let mut lines = 0u32;
-        let now = Instant::now();
-        let now_ns = self.clock.now_ns();
+        let now = self.burst_at;
         let precision = self.ctx.targets.precision;
         let plan = &self.ctx.settings.plan;
-        let Some(route_ids) = self.routes.get(rec.topic) else {
+        let Some((route_ids, uses_clock)) = self.routes.get(rec.topic) else {
             return 0;
         };
+        // Routes that do not read it get a time they ignore: no clock reading per record.
+        let now_ns = if *uses_clock { self.clock.now_ns() } else { 0 };
         for &r in route_ids {
             let route = &plan.routes[r];
             let t = self.ctx.targets.route_target[r];
@@ -424,16 +475,7 @@ impl<'c> Worker<'c> {
         for pending in std::mem::take(&mut self.dead_letters) {
             pending.await.map_err(SinkError::DeadLetter)?;
         }
-        {
-            let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
-            for h in &self.held {
-                let tp = &self.partitions[h.tp as usize];
-                tracker.begin(tp, h.msg.offset());
-                if h.state != State::Poisoned {
-                    tracker.finish(tp, h.msg.offset());
-                }
-            }
-        }
+        self.track_offsets();
         let (mut written, mut filtered) = (0, 0);
         for h in &self.held {
             match (h.state, h.lines) {
@@ -446,12 +488,42 @@ impl<'c> Worker<'c> {
         self.ctx.metrics.filtered.add(filtered);
         self.held.clear();
         self.commit(CommitMode::Async);
+        self.burst_at = Instant::now();
         for msg in std::mem::take(&mut self.parked) {
             if !self.admit(msg, stop).await || self.failure.is_some() {
                 break;
             }
         }
         Ok(())
+    }
+
+    /// Tells the offset tracker what the held records are: per partition, runs of records
+    /// read one after the other, finished (written or skipped) or not (poison under
+    /// `THROW`/`RETRY`), one tracker entry per run rather than per record.
+    fn track_offsets(&mut self) {
+        // Per interned partition, the run being built: (first, last, finished).
+        let mut runs: SmallVec<[Option<(i64, i64, bool)>; 8]> =
+            smallvec::smallvec![None; self.partitions.len()];
+        let mut tracker = self.tracker.lock().unwrap_or_else(PoisonError::into_inner);
+        for h in &self.held {
+            let offset = h.offset;
+            let done = h.state != State::Poisoned;
+            let run = &mut runs[h.tp as usize];
+            match run {
+                Some((_, last, d)) if *d == done && offset > *last => *last = offset,
+                _ => {
+                    if let Some((first, last, d)) = run.take() {
+                        tracker.read(&self.partitions[h.tp as usize], first, last, d);
+                    }
+                    *run = Some((offset, offset, done));
+                }
+            }
+        }
+        for (tp, run) in self.partitions.iter().zip(runs) {
+            if let Some((first, last, done)) = run {
+                tracker.read(tp, first, last, done);
+            }
+        }
     }
 
     /// Writes target `t`'s batch, applies the policy to the records of the lines InfluxDB
@@ -657,13 +729,12 @@ impl<'c> Worker<'c> {
     async fn wait_polling(&mut self, delay: Duration, stop: &Shutdown) -> bool {
         let until = tokio::time::Instant::now() + delay;
         let mut stop = stop.clone();
-        let consumer = self.consumer;
         loop {
             tokio::select! {
                 biased;
                 _ = stop.wait() => return false,
                 _ = tokio::time::sleep_until(until) => return true,
-                received = consumer.recv() => {
+                received = next_message(&mut self.messages) => {
                     if let Ok(msg) = received {
                         self.parked.push(msg);
                     }
@@ -692,6 +763,27 @@ impl<'c> Worker<'c> {
             tracing::warn!(connector = %self.ctx.name, error = %e, "offset commit failed (records will be read again)");
         }
     }
+}
+
+/// The next message or error of `messages` (which never ends).
+fn next_message<'s, 'c>(
+    messages: &'s mut MessageStream<'c, TrackingContext>,
+) -> impl Future<Output = KafkaResult<BorrowedMessage<'c>>> + 's {
+    poll_fn(move |cx| match Pin::new(&mut *messages).poll_next(cx) {
+        Poll::Ready(Some(received)) => Poll::Ready(received),
+        Poll::Ready(None) | Poll::Pending => Poll::Pending,
+    })
+}
+
+/// The next message or error of `messages` if librdkafka already holds one, without waiting.
+async fn ready_message<'c>(
+    messages: &mut MessageStream<'c, TrackingContext>,
+) -> Option<KafkaResult<BorrowedMessage<'c>>> {
+    poll_fn(|cx| match Pin::new(&mut *messages).poll_next(cx) {
+        Poll::Ready(received) => Poll::Ready(received),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 /// The measurements a worker wrote to, numbered in the order first seen.

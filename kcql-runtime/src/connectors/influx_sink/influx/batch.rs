@@ -5,6 +5,8 @@
 use std::ops::Range;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use super::config::BatchLimits;
 
 /// Where a line came from, in the caller's numbering: the record that produced it and its
@@ -21,11 +23,23 @@ pub struct Origin {
 /// the [`InfluxWriter`](super::InfluxWriter) writes. Line `i` is `body[ranges[i]]`; a line may
 /// hold a newline of its own (inside a string field value), so the lines are known from the
 /// ranges, never from the newlines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Lines<'a> {
     body: &'a [u8],
     ranges: &'a [Range<usize>],
+    /// `body` as a shared buffer, when it is one (a [`Batcher`]'s batch): a request sends it
+    /// without copying it.
+    shared: Option<&'a Bytes>,
 }
+
+/// Lines are equal when their bytes and ranges are, however the body is held.
+impl PartialEq for Lines<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.body == other.body && self.ranges == other.ranges
+    }
+}
+
+impl Eq for Lines<'_> {}
 
 impl<'a> Lines<'a> {
     /// `body` cut into lines at `ranges`, which must cover it exactly in order: the first
@@ -42,13 +56,30 @@ impl<'a> Lines<'a> {
                 return None;
             }
         }
-        (at >= body.len()).then_some(Lines { body, ranges })
+        (at >= body.len()).then_some(Lines {
+            body,
+            ranges,
+            shared: None,
+        })
     }
 
     /// No checks: for parts built line by line (a `\n` after each).
     pub(crate) fn from_parts(body: &'a [u8], ranges: &'a [Range<usize>]) -> Self {
         debug_assert!(Lines::new(body, ranges).is_some());
-        Lines { body, ranges }
+        Lines {
+            body,
+            ranges,
+            shared: None,
+        }
+    }
+
+    /// The body as an owned request body: the shared buffer itself when there is one (no
+    /// copy), else a copy.
+    pub(crate) fn owned_body(&self) -> Bytes {
+        match self.shared {
+            Some(shared) => shared.clone(),
+            None => Bytes::copy_from_slice(self.body),
+        }
     }
 
     /// The whole body, as sent.
@@ -116,6 +147,9 @@ pub(crate) fn newline_ranges(body: &[u8]) -> Vec<Range<usize>> {
 pub struct Batcher {
     limits: BatchLimits,
     buf: Vec<u8>,
+    /// The taken batch's body: `buf` handed over (not copied) so that a request can own it;
+    /// taken back into `buf` when the batch is cleared.
+    frozen: Bytes,
     /// Per line: its bytes in `buf` (without the `\n`) and where it came from.
     ranges: Vec<Range<usize>>,
     origins: Vec<Origin>,
@@ -130,6 +164,7 @@ impl Batcher {
         Batcher {
             limits,
             buf: Vec::new(),
+            frozen: Bytes::new(),
             ranges: Vec::new(),
             origins: Vec::new(),
             first_at: None,
@@ -253,11 +288,21 @@ impl Batcher {
         }
         self.taken = true;
         self.first_at = None;
-        (Lines::from_parts(&self.buf, &self.ranges), &self.origins)
+        self.frozen = Bytes::from(std::mem::take(&mut self.buf));
+        let lines = Lines {
+            shared: Some(&self.frozen),
+            ..Lines::from_parts(&self.frozen, &self.ranges)
+        };
+        (lines, &self.origins)
     }
 
     /// Drops the current (or taken) batch, keeping the allocations.
     pub fn clear(&mut self) {
+        if self.taken {
+            let frozen = std::mem::take(&mut self.frozen);
+            // Back into `buf` unless a request still holds it (then a new buffer grows).
+            self.buf = frozen.try_into_mut().map(Vec::from).unwrap_or_default();
+        }
         self.buf.clear();
         self.ranges.clear();
         self.origins.clear();
@@ -290,6 +335,30 @@ mod tests {
             max_bytes,
             linger: Duration::from_millis(linger_ms),
         }
+    }
+
+    #[test]
+    fn a_taken_body_is_shared_with_the_request_not_copied() {
+        let mut b = Batcher::new(limits(10, 1 << 20, 1000));
+        let t = Instant::now();
+        b.push_line(b"m v=1i 1", t);
+        let (lines, _) = b.take();
+        let owned = lines.owned_body();
+        assert_eq!(&owned[..], b"m v=1i 1\n");
+        assert_eq!(owned.as_ptr(), lines.body().as_ptr());
+        // Held by a request while the batch is cleared: the batcher grows a new buffer.
+        b.clear();
+        b.push_line(b"m v=2i 2", t);
+        assert_eq!(&owned[..], b"m v=1i 1\n");
+        assert_eq!(b.take().0.body(), b"m v=2i 2\n");
+        drop(owned);
+        b.clear();
+        b.push_line(b"m v=3i 3", t);
+        assert_eq!(take(&mut b), (&b"m v=3i 3\n"[..], 1));
+        // Lines built from plain bytes are copied.
+        let ranges = newline_ranges(b"m v=4i 4");
+        let plain = Lines::new(b"m v=4i 4", &ranges).unwrap();
+        assert_eq!(&plain.owned_body()[..], b"m v=4i 4");
     }
 
     #[test]

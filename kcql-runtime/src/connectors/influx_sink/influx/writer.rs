@@ -28,8 +28,8 @@ pub use isolate::{RejectedLine, WriteReport};
 /// Writes line-protocol bodies to InfluxDB over HTTP (1.x `/write` or 2.x `/api/v2/write`).
 ///
 /// Cheap to share (`Arc<InfluxWriter>`); the inner `reqwest::Client` keeps its connection pool
-/// across writes. The writer never logs a body and only borrows it, so a failed write leaves
-/// every line with the caller.
+/// across writes. The writer never logs a body and never keeps it (a batch's buffer is shared
+/// with the request, not copied), so a failed write leaves every line with the caller.
 #[derive(Debug)]
 pub struct InfluxWriter {
     client: reqwest::Client,

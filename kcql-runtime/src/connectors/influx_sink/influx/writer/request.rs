@@ -27,12 +27,14 @@ impl InfluxWriter {
             return Ok(());
         }
         let payload = if self.gzip {
-            gzip(body).map_err(|e| WriteError::Fatal {
-                status: None,
-                message: format!("gzip compression failed: {e}"),
-            })?
+            gzip(body)
+                .map_err(|e| WriteError::Fatal {
+                    status: None,
+                    message: format!("gzip compression failed: {e}"),
+                })?
+                .into()
         } else {
-            body.to_vec()
+            lines.owned_body()
         };
         let sent_bytes = payload.len();
         let mut request = self
