@@ -46,11 +46,14 @@ use rdkafka::admin::{
 };
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+
+mod consume;
+use consume::consume_inner;
 
 /// Default bootstrap address of the Kafka broker started by `scripts/services.sh up`.
 /// Override with the environment variable `KCQL_TEST_BROKERS` (see [`brokers`]).
@@ -704,67 +707,6 @@ pub async fn consume_exactly_at(
     settle: Duration,
 ) -> Vec<ConsumedRecord> {
     consume_inner(brokers, topic, expected, timeout, Some(settle)).await
-}
-
-async fn consume_inner(
-    brokers: &str,
-    topic: &str,
-    expected: usize,
-    timeout: Duration,
-    settle: Option<Duration>,
-) -> Vec<ConsumedRecord> {
-    wait_reachable_at(brokers);
-    // Read every partition from the beginning by direct assignment: a checker reads the whole
-    // topic and commits nothing, which is what assignment means (a group would only add a
-    // join round trip and leave a group behind).
-    let partitions = partitions_of_at(brokers, topic).await;
-    let group = unique_group("consume_all");
-    let consumer: StreamConsumer<TestContext> = consumer_config_at(brokers, &group)
-        .create_with_context(TestContext)
-        .unwrap_or_else(|e| panic!("cannot create consumer: {e}"));
-    let mut assignment = TopicPartitionList::new();
-    for p in &partitions {
-        assignment
-            .add_partition_offset(topic, *p, Offset::Beginning)
-            .unwrap_or_else(|e| panic!("cannot assign {topic}/{p}: {e}"));
-    }
-    consumer
-        .assign(&assignment)
-        .unwrap_or_else(|e| panic!("assign {topic} failed: {e}"));
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut out = Vec::with_capacity(expected);
-    let mut errors: Vec<String> = Vec::new();
-    while out.len() < expected {
-        match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(Ok(m)) => out.push(to_consumed(&m)),
-            Ok(Err(e)) => {
-                if errors.len() < 20 {
-                    errors.push(e.to_string());
-                }
-            }
-            Err(_) => panic!(
-                "consume_all({topic}): only {} of {expected} records arrived within {timeout:?} \
-                 (consumer errors: {errors:?})",
-                out.len()
-            ),
-        }
-    }
-    if let Some(settle) = settle {
-        let settle_deadline = tokio::time::Instant::now() + settle;
-        while let Ok(r) = tokio::time::timeout_at(settle_deadline, consumer.recv()).await {
-            if let Ok(m) = r {
-                out.push(to_consumed(&m));
-            }
-        }
-        if out.len() > expected {
-            panic!(
-                "consume_exactly({topic}): expected {expected} records, got {} (extra: {:?})",
-                out.len(),
-                &out[expected..]
-            );
-        }
-    }
-    out
 }
 
 /// Commits `offsets` (partition → next offset to read, Kafka convention) for `group` on
