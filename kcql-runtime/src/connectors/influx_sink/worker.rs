@@ -91,7 +91,8 @@ enum State {
 
 struct Held<'c> {
     msg: BorrowedMessage<'c>,
-    /// `msg.offset()`, read while the message is at hand (the flush reads it again).
+    /// `msg.offset()`, read once when the record arrives (the flush, poison handling and error
+    /// messages use this copy).
     offset: i64,
     tp: u32,
     lines: u32,
@@ -406,7 +407,7 @@ impl<'c> Worker<'c> {
         let (topic, partition, offset) = (
             held.msg.topic().to_string(),
             held.msg.partition(),
-            held.msg.offset(),
+            held.offset,
         );
         match policy {
             ErrorPolicy::Noop => {
@@ -587,12 +588,7 @@ impl<'c> Worker<'c> {
             }
             let record = |owner: u32| {
                 self.held.get(owner as usize).map_or_else(String::new, |h| {
-                    format!(
-                        "{}[{}]@{}",
-                        h.msg.topic(),
-                        h.msg.partition(),
-                        h.msg.offset()
-                    )
+                    format!("{}[{}]@{}", h.msg.topic(), h.msg.partition(), h.offset)
                 })
             };
             let line = lines.line(o.line);
